@@ -1,0 +1,3 @@
+"""Tanya: answer citizens on the messaging platforms they already use."""
+
+__version__ = "0.1.0"

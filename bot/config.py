@@ -1,0 +1,138 @@
+"""Typed settings from ``config.yml`` and the environment.
+
+Settings are loaded once, in the command's entry point, into frozen dataclasses. A missing,
+unknown or mistyped key stops the program with a message naming the key, so a typo in
+``config.yml`` never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import types
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+CONFIG_ENV_VAR = "TANYA_CONFIG"
+DEFAULT_CONFIG = Path("config.yml")
+SUPPORTED_LANGUAGES = ("id", "en")
+
+
+class ConfigError(Exception):
+    """The configuration file is missing, malformed or has a wrong key or value."""
+
+
+@dataclass(frozen=True)
+class FaqSettings:
+    dir: Path
+    review_max_age_days: int = 365
+    near_duplicate_similarity: float = 90
+
+
+@dataclass(frozen=True)
+class NluSettings:
+    project_dir: Path
+    model_path: Path
+    answer_threshold: float = 0.5
+    clarify_threshold: float = 0.2
+    clarify_margin: float = 0.2
+    smalltalk_threshold: float = 0.5
+    max_question_chars: int = 1000
+
+
+@dataclass(frozen=True)
+class Settings:
+    faq: FaqSettings
+    nlu: NluSettings
+    languages: tuple[str, ...] = SUPPORTED_LANGUAGES
+
+    @property
+    def default_language(self) -> str:
+        return self.languages[0]
+
+
+def load_settings(path: Path | None = None) -> Settings:
+    """Read ``config.yml`` (or ``$TANYA_CONFIG``) and the git-ignored ``.env`` beside it."""
+    path = path or Path(os.environ.get(CONFIG_ENV_VAR, DEFAULT_CONFIG))
+    if not path.is_file():
+        raise ConfigError(f"{path}: configuration file not found")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings at the top level")
+    load_dotenv(path.parent / ".env")
+    settings = _build(Settings, raw, base=path.parent.resolve(), where="")
+    _check_languages(settings.languages)
+    return settings
+
+
+def load_dotenv(path: Path) -> None:
+    """Export ``KEY=value`` lines of a ``.env`` file; the real environment wins."""
+    if not path.is_file():
+        return
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, value = line.removeprefix("export ").split("=", 1)
+        os.environ.setdefault(key.strip(), value.strip().strip("'\""))
+
+
+def _build(cls: type, raw: dict[str, Any], *, base: Path, where: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - set(fields))
+    if unknown:
+        raise ConfigError(f"unknown setting {where}{unknown[0]} (known: {', '.join(fields)})")
+    values: dict[str, Any] = {}
+    for name, field in fields.items():
+        key = f"{where}{name}"
+        if name not in raw:
+            if field.default is dataclasses.MISSING:
+                raise ConfigError(f"missing setting {key}")
+            continue
+        values[name] = _convert(hints[name], raw[name], base=base, key=key)
+    return cls(**values)
+
+
+def _convert(hint: Any, value: Any, *, base: Path, key: str) -> Any:
+    if dataclasses.is_dataclass(hint):
+        if not isinstance(value, dict):
+            raise ConfigError(f"setting {key} must be a mapping")
+        return _build(hint, value, base=base, where=f"{key}.")
+    if hint is Path:
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"setting {key} must be a path")
+        return (base / value).resolve()
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"setting {key} must be true or false")
+        return value
+    if hint in (int, float):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"setting {key} must be a number, not {value!r}")
+        if hint is int and not float(value).is_integer():
+            raise ConfigError(f"setting {key} must be a whole number, not {value!r}")
+        return hint(value)
+    if typing.get_origin(hint) is tuple or isinstance(hint, types.GenericAlias):
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"setting {key} must be a list of strings")
+        return tuple(value)
+    raise ConfigError(f"setting {key}: unsupported type {hint}")  # pragma: no cover
+
+
+def _check_languages(languages: tuple[str, ...]) -> None:
+    if not languages:
+        raise ConfigError("setting languages must name at least one language")
+    for language in languages:
+        if language not in SUPPORTED_LANGUAGES:
+            raise ConfigError(
+                f"setting languages: unsupported language {language!r} "
+                f"(supported: {', '.join(SUPPORTED_LANGUAGES)})"
+            )

@@ -1,0 +1,97 @@
+"""`tanya check`: errors from reading the FAQ, plus warnings about its content.
+
+Warnings never block training. They point officials at what makes the bot worse over time:
+examples of two entries so alike that the model must guess, entries past ``valid_until``
+(the bot escalates those instead of answering) and entries nobody has reviewed for long.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+from rapidfuzz import fuzz, process
+
+from bot.faq.loader import load_faq, normalise_example
+from bot.faq.model import Entry, Faq
+from bot.faq.problems import Problem, Severity
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    faq: Faq
+    problems: list[Problem]
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity is Severity.ERROR]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity is Severity.WARNING]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def check_faq(
+    directory: Path,
+    *,
+    today: date | None = None,
+    review_max_age_days: int = 365,
+    near_duplicate_similarity: float = 90,
+) -> CheckReport:
+    """Validate every FAQ file and add content warnings."""
+    today = today or date.today()
+    faq, problems = load_faq(directory)
+    problems += expiry_warnings(faq, today)
+    problems += review_warnings(faq, today, review_max_age_days)
+    problems += near_duplicate_warnings(faq, near_duplicate_similarity)
+    return CheckReport(faq=faq, problems=problems)
+
+
+def _warning(entry: Entry, message: str, field: str) -> Problem:
+    return Problem(Severity.WARNING, entry.path or Path(), message, entry=entry.id, field=field)
+
+
+def expiry_warnings(faq: Faq, today: date) -> list[Problem]:
+    return [
+        _warning(entry, f"expired on {entry.valid_until}: the bot escalates this question "
+                 "to an official instead of answering", "valid_until")
+        for entry in faq.entries
+        if entry.is_expired(today)
+    ]
+
+
+def review_warnings(faq: Faq, today: date, max_age_days: int) -> list[Problem]:
+    cutoff = today - timedelta(days=max_age_days)
+    return [
+        _warning(entry, f"not reviewed since {entry.updated} (more than {max_age_days} days)",
+                 "updated")
+        for entry in faq.entries
+        if entry.updated is not None and entry.updated < cutoff
+    ]
+
+
+def near_duplicate_warnings(faq: Faq, threshold: float) -> list[Problem]:
+    """Warn once per pair of entries whose examples are nearly the same text."""
+    examples = [(entry, question) for entry in faq.entries for _, question in
+                entry.all_questions()]
+    if not examples:
+        return []
+    texts = [normalise_example(question) for _, question in examples]
+    scores = process.cdist(texts, texts, scorer=fuzz.ratio, score_cutoff=threshold)
+    warned: set[tuple[str, str]] = set()
+    problems = []
+    for i, j in zip(*scores.nonzero(), strict=True):
+        (a, qa), (b, qb) = examples[i], examples[j]
+        pair = (a.id, b.id)
+        if i >= j or a.id == b.id or pair in warned:
+            continue
+        warned.add(pair)
+        problems.append(_warning(
+            b, f"example {qb!r} is nearly the same as {qa!r} of entry {a.id} "
+            f"({scores[i, j]:.0f}% similar): make them more distinct", "questions"))
+    return problems

@@ -1,0 +1,342 @@
+"""Bring citizens' chat spelling closer to the FAQ's wording before the model sees it.
+
+Citizens write "gmn cr bkin ktp yg ilang kak??" where the FAQ says "Bagaimana cara membuat
+KTP yang hilang?". The model only learns from a handful of examples per entry, so each
+spelling variant it has never seen costs accuracy. We fold the common variants here:
+letters stretched for emphasis, reduplication written with "2", the abbreviations of
+Indonesian chat, and (optionally) affixes, with the Sastrawi stemmer.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+# Indonesian chat abbreviations and informal words -> the standard form the FAQ uses.
+# Only unambiguous forms: a word that is also a common standard word stays out.
+SLANG: dict[str, str] = {
+    # question words
+    "gmn": "bagaimana",
+    "gmna": "bagaimana",
+    "gimana": "bagaimana",
+    "bgmn": "bagaimana",
+    "gmana": "bagaimana",
+    "bagaimna": "bagaimana",
+    "gemana": "bagaimana",
+    "dmn": "dimana",
+    "dimn": "dimana",
+    "dmna": "dimana",
+    "kpn": "kapan", "cr": "cara", "caranya": "cara",
+    "kapn": "kapan",
+    "brp": "berapa",
+    "brapa": "berapa",
+    "brpa": "berapa",
+    "knp": "kenapa",
+    "npa": "kenapa",
+    "napa": "kenapa",
+    "ngapain": "mengapa",
+    "apaan": "apa",
+    "ap": "apa",
+    "sapa": "siapa",
+    "spa": "siapa",
+    # negation and aspect
+    "gak": "tidak",
+    "ga": "tidak",
+    "gk": "tidak",
+    "ngga": "tidak",
+    "nggak": "tidak",
+    "enggak": "tidak",
+    "engga": "tidak",
+    "tdk": "tidak",
+    "tak": "tidak",
+    "kagak": "tidak",
+    "g": "tidak",
+    "nda": "tidak",
+    "ndak": "tidak",
+    "gaada": "tidak ada",
+    "gada": "tidak ada",
+    "blm": "belum",
+    "blum": "belum",
+    "lom": "belum",
+    "udh": "sudah",
+    "udah": "sudah",
+    "sdh": "sudah",
+    "dah": "sudah",
+    "udahan": "sudah",
+    "lg": "lagi",
+    "lgi": "lagi",
+    "msh": "masih",
+    "masi": "masih",
+    "bs": "bisa",
+    "bsa": "bisa",
+    "bisakah": "bisa",
+    "hrs": "harus",
+    "wajibkah": "wajib",
+    "mau": "mau",
+    "mo": "mau",
+    "pengen": "ingin",
+    "pgn": "ingin",
+    "pingin": "ingin",
+    "kudu": "harus",
+    # pronouns and address
+    "sy": "saya",
+    "sya": "saya",
+    "aku": "saya",
+    "aq": "saya",
+    "ak": "saya",
+    "gue": "saya",
+    "gua": "saya",
+    "gw": "saya",
+    "w": "saya",
+    "ane": "saya",
+    "km": "kamu",
+    "kmu": "kamu",
+    "lu": "kamu",
+    "lo": "kamu",
+    "elo": "kamu",
+    "anda": "kamu",
+    "kalian": "kamu",
+    "ortu": "orang tua",
+    "org": "orang",
+    "bpk": "bapak",
+    "pak": "bapak",
+    "bu": "ibu",
+    "nyokap": "ibu",
+    "bokap": "ayah",
+    "anakku": "anak saya",
+    "adek": "adik",
+    "ade": "adik",
+    # function words
+    "yg": "yang",
+    "yng": "yang",
+    "dgn": "dengan",
+    "dg": "dengan",
+    "dng": "dengan",
+    "utk": "untuk",
+    "untk": "untuk",
+    "krn": "karena",
+    "karna": "karena",
+    "krna": "karena",
+    "soalnya": "karena",
+    "tp": "tapi",
+    "tpi": "tapi",
+    "jg": "juga",
+    "jga": "juga",
+    "sm": "sama",
+    "ama": "sama",
+    "dr": "dari",
+    "dri": "dari",
+    "pd": "pada",
+    "kl": "kalau",
+    "kalo": "kalau",
+    "klo": "kalau",
+    "klu": "kalau",
+    "kalu": "kalau",
+    "spt": "seperti",
+    "kyk": "seperti",
+    "kayak": "seperti",
+    "kaya": "seperti",
+    "aja": "saja",
+    "aj": "saja",
+    "doang": "saja",
+    "emg": "memang",
+    "emang": "memang",
+    "bgt": "sekali",
+    "banget": "sekali",
+    "bener": "benar",
+    "bnr": "benar",
+    "sdkt": "sedikit",
+    "dl": "dulu",
+    "dlu": "dulu",
+    "trs": "terus",
+    "trus": "terus",
+    "ato": "atau",
+    "atw": "atau",
+    "dpt": "dapat",
+    "dapet": "dapat",
+    "sbg": "sebagai",
+    "skrg": "sekarang",
+    "skrng": "sekarang",
+    "skr": "sekarang",
+    "sekarng": "sekarang",
+    "td": "tadi",
+    "bsk": "besok",
+    "besuk": "besok",
+    "kmrn": "kemarin",
+    "kemaren": "kemarin",
+    "hr": "hari",
+    "hri": "hari",
+    "tgl": "tanggal",
+    "bln": "bulan",
+    "thn": "tahun",
+    "jm": "jam",
+    "mgg": "minggu",
+    "bbrp": "beberapa",
+    "sblm": "sebelum",
+    "stlh": "setelah",
+    "abis": "habis",
+    "hbs": "habis",
+    "smua": "semua",
+    "smw": "semua",
+    "sj": "saja",
+    "gitu": "begitu",
+    "gt": "begitu",
+    "gini": "begini",
+    "gni": "begini",
+    "gmn2": "bagaimana",
+    "sgt": "sangat",
+    "bnyk": "banyak",
+    "byk": "banyak",
+    "dikit": "sedikit",
+    # verbs
+    "bikin": "buat",
+    "bkin": "buat",
+    "bikinnya": "buat",
+    "ngurus": "urus",
+    "ngurusin": "urus",
+    "urusin": "urus",
+    "nyari": "cari",
+    "nanya": "tanya",
+    "nanyain": "tanya",
+    "tanyain": "tanya",
+    "ngasih": "beri",
+    "kasih": "beri",
+    "dikasih": "diberi",
+    "ngambil": "ambil",
+    "ilang": "hilang",
+    "ilng": "hilang",
+    "daptar": "daftar",
+    "ndaftar": "daftar",
+    "ngecek": "cek",
+    "ngecheck": "cek",
+    "check": "cek",
+    "bayarnya": "bayar",
+    "byr": "bayar",
+    "dapetin": "dapat",
+    "makasih": "terima kasih",
+    "mksh": "terima kasih",
+    "mksih": "terima kasih",
+    "makasi": "terima kasih",
+    "trims": "terima kasih",
+    "thx": "thanks",
+    "tq": "thanks",
+    "ty": "thanks",
+    "tks": "terima kasih",
+    "nunggu": "tunggu",
+    "ngantri": "antri",
+    "antre": "antri",
+    "ngelapor": "lapor",
+    "ngadu": "adu",
+    "nyampe": "sampai",
+    "sampe": "sampai",
+    "ampe": "sampai",
+    "ketipu": "tertipu",
+    # nouns and domain words
+    "info": "informasi",
+    "infonya": "informasi",
+    "inpo": "informasi",
+    "min": "admin",
+    "mimin": "admin",
+    "kak": "kakak",
+    "ka": "kakak",
+    "gan": "admin",
+    "duit": "uang",
+    "doku": "uang",
+    "rb": "ribu",
+    "rebu": "ribu",
+    "jt": "juta",
+    "hp": "handphone",
+    "nomer": "nomor",
+    "nmr": "nomor",
+    "alamt": "alamat",
+    "kntr": "kantor",
+    "kel": "kelurahan",
+    "kec": "kecamatan",
+    "pemkot": "pemerintah kota",
+    "pemda": "pemerintah daerah",
+    "vaksinnya": "vaksin",
+    "faksin": "vaksin",
+    "vakin": "vaksin",
+    "vaksn": "vaksin",
+    "ktpnya": "ktp",
+    "e-ktp": "ktp",
+    "ektp": "ktp",
+    "ktp-el": "ktp",
+    "akte": "akta",
+    "aktanya": "akta",
+    "bpjsnya": "bpjs",
+    "bansosnya": "bansos",
+    "banjirnya": "banjir",
+    "pajaknya": "pajak",
+    "izinnya": "izin",
+    "ijin": "izin",
+    "surat2": "surat",
+    "syarat2": "syarat",
+    "sertifikat2": "sertifikat",
+    "dok": "dokter",
+    "puskes": "puskesmas",
+    "rs": "rumah sakit",
+    "rsud": "rumah sakit daerah",
+    # English chat
+    "u": "you",
+    "ur": "your",
+    "r": "are",
+    "pls": "please",
+    "plz": "please",
+    "whats": "what is",
+    "wheres": "where is",
+    "hows": "how is",
+    "im": "i am",
+    "dont": "do not",
+    "cant": "cannot",
+    "doesnt": "does not",
+    "isnt": "is not",
+    "wanna": "want to",
+    "gonna": "going to",
+    "govt": "government",
+    "gov": "government",
+    "b4": "before",
+    "2day": "today",
+}
+
+_STRETCHED = re.compile(r"(\w)\1{2,}")
+_REDUPLICATED = re.compile(r"^([^\W\d_]{2,})2$")
+_REDUPLICATED_DASH = re.compile(r"^([^\W\d_]{2,})-\1$")
+
+
+def fold(text: str) -> str:
+    """Unicode-normalise and case-fold, keeping the characters' positions stable."""
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
+def normalise_word(word: str) -> list[str]:
+    """Return the standard form(s) of one chat word: ``"gmn"`` -> ``["bagaimana"]``."""
+    word = fold(word)
+    word = _STRETCHED.sub(r"\1", word)
+    match = _REDUPLICATED.match(word) or _REDUPLICATED_DASH.match(word)
+    if match:
+        base = SLANG.get(match.group(1), match.group(1))
+        return [*base.split(), *base.split()]
+    return SLANG.get(word, word).split()
+
+
+def normalise_text(text: str) -> str:
+    """Normalise every whitespace-separated word of ``text``."""
+    return " ".join(w for word in text.split() for w in normalise_word(word))
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> object:
+    from Sastrawi.Stemmer.StemmerFactory import StemmerFactory
+
+    return StemmerFactory().create_stemmer()
+
+
+@lru_cache(maxsize=100_000)
+def stem(word: str) -> str:
+    """Strip Indonesian affixes ("pembuatan" -> "buat"); other words come back unchanged."""
+    if not word.isalpha() or len(word) < 4:
+        return word
+    stemmer = _stemmer()
+    return str(stemmer.stem(word)) or word  # type: ignore[attr-defined]

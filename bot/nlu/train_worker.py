@@ -1,0 +1,75 @@
+"""Child process of :mod:`bot.nlu.train`: trains one model, reports progress as JSON lines."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+from bot.nlu.environment import quiet_rasa
+
+
+def emit(**event: object) -> None:
+    print(json.dumps(event), flush=True)
+
+
+class _ProgressHandler(logging.Handler):
+    """Turns Rasa's "Starting to train component 'X'" log lines into progress events."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if message.startswith(("Starting to train component", "Finished training component")):
+            emit(progress=message.rstrip("."))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--domain", required=True)
+    parser.add_argument("--data", required=True)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--digest", required=True)
+    args = parser.parse_args(argv)
+    quiet_rasa()
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    hooks = logging.getLogger("rasa.engine.training.hooks")
+    hooks.setLevel(logging.INFO)
+    hooks.addHandler(_ProgressHandler())
+    # Rasa's training cache lives beside the models, not in the caller's working directory.
+    os.environ.setdefault("RASA_CACHE_DIRECTORY", str(out.parent / ".rasa-cache"))
+
+    from rasa.model_training import train_nlu
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    data = load_data(args.data)
+    emit(progress=f"Training data: {len(data.intents)} intents, "
+         f"{len(data.intent_examples)} examples")
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=".training-") as tmp:
+        try:
+            result = train_nlu(
+                config=args.config, nlu_data=args.data, output=tmp,
+                fixed_model_name="model", domain=args.domain,
+            )
+        except Exception as exc:  # Rasa raises many kinds; the parent shows the message
+            print(f"TANYA-ERROR: {type(exc).__name__}: {exc}", file=sys.stderr)
+            return 1
+        if not result:
+            print("TANYA-ERROR: Rasa produced no model", file=sys.stderr)
+            return 1
+        info = {"inputs_digest": args.digest,
+                "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        info_file = out.with_name(out.name + ".json")
+        os.replace(result, out)  # atomic: readers see the old model or the new one
+        info_file.write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+    emit(done=True, intents=len(data.intents), examples=len(data.intent_examples))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

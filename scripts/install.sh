@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Install Tanya and its dependencies into .venv/ (idempotent; quick when nothing changed).
+#
+# Usage: scripts/install.sh [--test]
+#   --test   also install what the test suite needs
+#
+# rasa 3.6.21 and rasa-sdk 3.6.2 declare Requires-Python <3.11, so pip refuses them on
+# Python 3.11. We install their dependency list (requirements/rasa-deps.txt, copied from the
+# wheels' metadata) together with Tanya in one resolver run, then rasa and rasa-sdk alone with
+# --no-deps --ignore-requires-python. See DEVELOPERS.md.
+set -euo pipefail
+
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+venv="$root/.venv"
+want_test=0
+[[ "${1:-}" == "--test" ]] && want_test=1
+
+find_python() {
+  for candidate in "${PYTHON:-}" python3.11 python3; do
+    [[ -n "$candidate" ]] || continue
+    if command -v "$candidate" >/dev/null 2>&1 &&
+      "$candidate" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null; then
+      echo "$candidate"
+      return 0
+    fi
+  done
+  echo "error: Python 3.11 is required (set PYTHON=/path/to/python3.11)" >&2
+  return 1
+}
+
+if [[ ! -x "$venv/bin/python" ]]; then
+  python="$(find_python)"
+  echo "Creating virtualenv in .venv/ with $python"
+  "$python" -m venv "$venv"
+fi
+
+extras=""
+[[ $want_test == 1 ]] && extras="[test]"
+# The stamp records what was installed; when nothing changed, installing again is a no-op.
+stamp="$venv/.tanya-install-$want_test"
+digest="$(cat requirements/rasa-deps.txt pyproject.toml | sha256sum | cut -d' ' -f1)"
+if [[ -f "$stamp" && "$(cat "$stamp")" == "$digest" ]]; then
+  echo "Dependencies are up to date (.venv/)."
+  exit 0
+fi
+
+pip_() {
+  # This machine's pip configuration may list local package folders; hide their noise only.
+  "$venv/bin/python" -m pip --disable-pip-version-check "$@" 2> >(grep -v "is ignored: it is neither" >&2)
+}
+echo "Installing dependencies into .venv/ (the first time takes several minutes: TensorFlow is large)"
+pip_ install --quiet --upgrade "pip>=24"
+pip_ install --quiet -r requirements/rasa-deps.txt -e ".$extras"
+pip_ install --quiet --no-deps --ignore-requires-python rasa==3.6.21 rasa-sdk==3.6.2
+# Fail here, not at first use, when something did not install.
+RASA_TELEMETRY_ENABLED=false TF_CPP_MIN_LOG_LEVEL=3 "$venv/bin/python" -c \
+  "import rasa, telegram, aiohttp, sqlite_utils, bot; print('Installed rasa', rasa.__version__)"
+echo "$digest" > "$stamp"
