@@ -118,9 +118,6 @@ def _load(ctx: click.Context, model: Path | None, faq_dir: Path | None = None) -
         loaded = load_answerer(settings, model_path=model, faq_dir=faq_dir)
     except (ModelNotFound, ModelUnreadable, FaqError) as exc:
         raise Failure(str(exc)) from exc
-    if loaded.stale:
-        click.echo("warning: the FAQ changed after this model was trained; "
-                   "run `tanya train` to update it", err=True)
     return loaded
 
 

@@ -41,8 +41,9 @@ def load_answerer(
     model = NluModel.load(model_path)
     stale = is_stale(model_path, faq_dir, settings.nlu.project_dir)
     if stale:
-        log.warning("the model %s was trained from other FAQ files than those in %s: "
-                    "run `tanya train`", model_path, faq_dir)
+        log.warning("the model %s was trained from other FAQ files than those in %s "
+                    "(or is from an older version): run `tanya train` to update it",
+                    model_path, faq_dir)
     guesser = LanguageGuesser(settings.languages)
     guesser.warm_up()
     replies = Replies.load(settings.nlu.project_dir / "domain.yml")

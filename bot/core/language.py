@@ -36,7 +36,7 @@ FUNCTION_WORDS = {
 }
 # A message is decided by function words when one language has this many more of them.
 WORD_LEAD = 1
-# Otherwise lingua must be at least this confident (more so for a single word, "ok").
+# Otherwise lingua must be at least this confident (more so for a single word).
 MIN_CONFIDENCE = 0.75
 MIN_CONFIDENCE_ONE_WORD = 0.9
 
@@ -68,7 +68,8 @@ class LanguageGuesser:
         by_words = self._by_function_words(words)
         if by_words:
             return by_words
-        if not words:
+        if not words or (len(words) == 1 and hint in self.languages):
+            # One word ("vaksin", "ok") says little; the citizen's known language wins.
             return fallback
         values = self._detector.compute_language_confidence_values(text)
         best = values[0] if values else None

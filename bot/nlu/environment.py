@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import warnings
+from collections.abc import Iterator
 
 # A government's bot must never phone home: Rasa sends telemetry unless this is "false".
 # These are forced, not defaulted, so an inherited environment cannot turn telemetry on.
@@ -31,14 +34,25 @@ def quiet_rasa() -> None:
     apply()
     for name in NOISY_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
-    import warnings
-
     # Rasa 3.6's dependency tree emits dozens of deprecation warnings at import; they are
     # about Rasa's own code, not ours, and would bury the messages meant for officials.
     for category in (DeprecationWarning, PendingDeprecationWarning, FutureWarning):
         warnings.filterwarnings("ignore", category=category)
     warnings.filterwarnings("ignore", module="rasa")
     warnings.filterwarnings("ignore", module="tensorflow")
+
+
+@contextlib.contextmanager
+def rasa_imports() -> Iterator[None]:
+    """Import Rasa modules inside this block.
+
+    Importing Rasa imports sanic, which adds ``filterwarnings("once", DeprecationWarning)``
+    in front of our filters; the block restores the filters afterwards.
+    """
+    quiet_rasa()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
 
 
 apply()

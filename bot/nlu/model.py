@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.nlu.environment import quiet_rasa
+from bot.nlu.environment import rasa_imports
 
 log = logging.getLogger(__name__)
 
@@ -82,10 +82,11 @@ class NluModel:
         """Unpack and load the model at ``path``."""
         if not path.is_file():
             raise ModelNotFound(f"no trained model at {path}: run `tanya train` first")
-        quiet_rasa()
-        from rasa.engine import loader
-        from rasa.engine.runner.dask import DaskGraphRunner
-        from rasa.engine.storage.local_model_storage import LocalModelStorage
+        with rasa_imports():
+            from rasa.core.channels.channel import UserMessage  # noqa: F401 (warm import)
+            from rasa.engine import loader
+            from rasa.engine.runner.dask import DaskGraphRunner
+            from rasa.engine.storage.local_model_storage import LocalModelStorage
 
         workdir = tempfile.TemporaryDirectory(prefix="tanya-model-")
         try:

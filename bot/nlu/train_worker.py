@@ -11,7 +11,7 @@ import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bot.nlu.environment import quiet_rasa
+from bot.nlu.environment import quiet_rasa, rasa_imports
 
 
 def emit(**event: object) -> None:
@@ -44,8 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     # Rasa's training cache lives beside the models, not in the caller's working directory.
     os.environ.setdefault("RASA_CACHE_DIRECTORY", str(out.parent / ".rasa-cache"))
 
-    from rasa.model_training import train_nlu
-    from rasa.shared.nlu.training_data.loading import load_data
+    with rasa_imports():
+        from rasa.model_training import train_nlu
+        from rasa.shared.nlu.training_data.loading import load_data
 
     data = load_data(args.data)
     emit(progress=f"Training data: {len(data.intents)} intents, "

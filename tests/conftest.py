@@ -1,0 +1,81 @@
+"""Shared fixtures: a copy of the Rasa project, settings pointing at temp files, and one
+tiny model trained for real (once per test session) on the small FAQ fixture."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.config import Settings, load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+SMALL_FAQ = FIXTURES / "faq_small"
+
+
+def write_config(directory: Path, faq_dir: Path, project_dir: Path, model: Path) -> Path:
+    """A config.yml for tests, based on the real one (so its defaults are exercised)."""
+    text = (ROOT / "config.yml").read_text(encoding="utf-8")
+    text = text.replace("dir: faq", f"dir: {faq_dir}")
+    text = text.replace("project_dir: rasa_project", f"project_dir: {project_dir}")
+    text = text.replace("model_path: rasa_project/models/tanya.tar.gz", f"model_path: {model}")
+    path = directory / "config.yml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TANYA_CONFIG", raising=False)
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory with config.yml, a Rasa project copy and a model trained on SMALL_FAQ."""
+    from bot.nlu.train import train
+
+    base = tmp_path_factory.mktemp("trained")
+    project = base / "rasa_project"
+    shutil.copytree(ROOT / "rasa_project", project, ignore=shutil.ignore_patterns("models"))
+    faq = base / "faq"
+    shutil.copytree(SMALL_FAQ, faq)
+    model = project / "models" / "tanya.tar.gz"
+    write_config(base, faq, project, model)
+    train(faq, project, model)
+    return base
+
+
+@pytest.fixture(scope="session")
+def trained_settings(trained: Path) -> Settings:
+    return load_settings(trained / "config.yml")
+
+
+@pytest.fixture(scope="session")
+def loaded(trained_settings: Settings):  # type: ignore[no-untyped-def]
+    from bot.service import load_answerer
+
+    return load_answerer(trained_settings)
+
+
+def run_tanya(*args: str, cwd: Path, stdin: bytes | None = None,
+              timeout: float = 300) -> subprocess.CompletedProcess[bytes]:
+    """Run the real `tanya` command in a child process."""
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args], cwd=cwd, input=stdin, capture_output=True,
+        timeout=timeout, env=env, check=False,
+    )
+
+
+@pytest.fixture
+def project_copy(tmp_path: Path) -> Iterator[Path]:
+    """A throwaway copy of the Rasa project (training writes generated data into it)."""
+    project = tmp_path / "rasa_project"
+    shutil.copytree(ROOT / "rasa_project", project, ignore=shutil.ignore_patterns("models"))
+    yield project

@@ -1,0 +1,69 @@
+"""Settings: the real config.yml loads, mistakes are named, every setting is documented."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+
+import pytest
+
+from bot.config import ConfigError, FaqSettings, NluSettings, Settings, load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_project_config_loads() -> None:
+    settings = load_settings(ROOT / "config.yml")
+    assert settings.faq.dir == ROOT / "faq"
+    assert settings.nlu.model_path == ROOT / "rasa_project" / "models" / "tanya.tar.gz"
+    assert settings.default_language == "id"
+
+
+def test_every_setting_is_documented_in_config_yml() -> None:
+    text = (ROOT / "config.yml").read_text(encoding="utf-8")
+    for cls in (Settings, FaqSettings, NluSettings):
+        for field in dataclasses.fields(cls):
+            match = re.search(rf"^(\s*)# .*\n(?:\s*#.*\n)*\s*{field.name}:", text, re.M)
+            assert match, f"setting {field.name} has no comment in config.yml"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("faq: {dir: faq}\nnlu: {project_dir: r, model_path: m, answer_treshold: 0.5}\n",
+         "unknown setting nlu.answer_treshold"),
+        ("faq: {dir: faq}\nnlu: {project_dir: r, model_path: m, answer_threshold: high}\n",
+         "setting nlu.answer_threshold must be a number"),
+        ("faq: {dir: faq}\n", "missing setting nlu"),
+        ("faq: {dir: faq}\nnlu: {project_dir: r, model_path: m}\nlanguages: [id, fr]\n",
+         "unsupported language 'fr'"),
+        ("faq: [\n", "not valid YAML"),
+    ],
+)
+def test_mistakes_are_named(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "config.yml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_settings(path)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="configuration file not found"):
+        load_settings(tmp_path / "nope.yml")
+
+
+def test_dotenv_is_read_and_environment_wins(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "config.yml").write_text(
+        "faq: {dir: faq}\nnlu: {project_dir: r, model_path: m}\n", encoding="utf-8")
+    (tmp_path / ".env").write_text("TANYA_TEST_A=from-dotenv\nTANYA_TEST_B='quoted'\n",
+                                   encoding="utf-8")
+    monkeypatch.delenv("TANYA_TEST_A", raising=False)
+    monkeypatch.setenv("TANYA_TEST_B", "from-env")
+    load_settings(tmp_path / "config.yml")
+    import os
+
+    assert os.environ["TANYA_TEST_A"] == "from-dotenv"
+    assert os.environ["TANYA_TEST_B"] == "from-env"
+    monkeypatch.delenv("TANYA_TEST_A")

@@ -1,0 +1,38 @@
+"""`tanya check` warnings: expired entries, stale reviews, near-duplicate examples."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from bot.faq import check_faq
+from tests.test_faq_loader import entry, topic, write
+
+
+def test_expired_and_unreviewed_entries_warn(tmp_path: Path) -> None:
+    body = (entry("lama") + "    updated: 2024-01-10\n"
+            + entry("habis") + "    valid_until: 2026-06-30\n"
+            + entry("baru") + "    updated: 2026-11-01\n    valid_until: 2027-01-01\n")
+    write(tmp_path, "t.yml", topic("t", body))
+    report = check_faq(tmp_path, today=date(2026, 11, 24), review_max_age_days=365)
+    assert report.ok
+    found = {(p.entry, p.field) for p in report.warnings}
+    assert found == {("lama", "updated"), ("habis", "valid_until")}
+
+
+def test_near_duplicate_examples_across_entries_warn(tmp_path: Path) -> None:
+    first = entry("a").replace("pertanyaan satu a", "bagaimana cara membayar pajak bumi")
+    second = entry("b").replace("pertanyaan satu b", "bagaimana cara membayar pajak bumi?!")
+    second = second.replace("pertanyaan dua b", "bagaimana cara membayar pajak bumii")
+    write(tmp_path, "t.yml", topic("t", first + second))
+    report = check_faq(tmp_path, near_duplicate_similarity=90)
+    # Same text up to punctuation is an error; one letter apart is a warning, once per pair.
+    assert [(p.entry, p.field) for p in report.errors] == [("b", "questions")]
+    assert [(p.entry, p.field) for p in report.warnings] == [("b", "questions")]
+    assert "nearly the same" in report.warnings[0].message
+
+
+def test_review_age_is_configurable(tmp_path: Path) -> None:
+    write(tmp_path, "t.yml", topic("t", entry("e") + "    updated: 2026-09-01\n"))
+    assert check_faq(tmp_path, today=date(2026, 11, 24), review_max_age_days=30).warnings
+    assert not check_faq(tmp_path, today=date(2026, 11, 24), review_max_age_days=365).warnings
