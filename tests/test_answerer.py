@@ -1,0 +1,104 @@
+"""The decision for a message, on a real (tiny) model trained from tests/fixtures/faq_small."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.core.decision import Action, EscalationReason
+from bot.service import Loaded, with_thresholds
+
+
+def test_answers_informal_indonesian_in_indonesian(loaded: Loaded) -> None:
+    decision = loaded.answerer.decide("ktp sy ilang kak gmn ngurusnya")
+    assert (decision.action, decision.faq_id, decision.language) == (
+        Action.ANSWER, "ktp-hilang", "id")
+    assert decision.reply.startswith("Bawa surat kehilangan")
+    assert decision.confidence >= loaded.answerer.settings.answer_threshold
+
+
+def test_answers_english_in_english(loaded: Loaded) -> None:
+    decision = loaded.answerer.decide("where can i get vaccinated?", "id")
+    assert (decision.action, decision.faq_id, decision.language) == (
+        Action.ANSWER, "vaksin-lokasi", "en")
+    assert decision.reply.startswith("Vaccination is available")
+
+
+def test_expired_entry_is_escalated_not_answered(loaded: Loaded) -> None:
+    decision = loaded.answerer.decide("program vaksin gratis tahun lalu masih ada?")
+    assert decision.action is Action.ESCALATE
+    assert decision.reason is EscalationReason.EXPIRED
+    assert decision.faq_id == "vaksin-kadaluarsa"
+    assert "diperbarui" in decision.reply
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [("halo min", "chat.greet"), ("makasih ya", "chat.thanks"), ("thank you", "chat.thanks")],
+)
+def test_smalltalk(loaded: Loaded, text: str, intent: str) -> None:
+    decision = loaded.answerer.decide(text)
+    assert (decision.action, decision.intent) == (Action.SMALLTALK, intent)
+    assert decision.reply
+
+
+def test_asking_for_a_human_escalates(loaded: Loaded) -> None:
+    decision = loaded.answerer.decide("saya mau bicara dengan petugas")
+    assert (decision.action, decision.reason) == (Action.ESCALATE, EscalationReason.ASKED_HUMAN)
+    assert "petugas" in decision.reply
+
+
+def test_unrelated_question_escalates_for_low_confidence(loaded: Loaded) -> None:
+    decision = loaded.answerer.decide("resep rendang padang yang enak gimana")
+    assert (decision.action, decision.reason) == (
+        Action.ESCALATE, EscalationReason.LOW_CONFIDENCE)
+
+
+def test_close_candidates_give_clarify_with_options(loaded: Loaded) -> None:
+    # "ktp" alone fits two entries; force the clarify band to make the rule observable.
+    answerer = with_thresholds(loaded.answerer, answer_threshold=0.99, clarify_threshold=0.05,
+                               clarify_margin=0.9)
+    decision = answerer.decide("ktp")
+    assert decision.action is Action.CLARIFY
+    offered = {option.faq_id for option in decision.options}
+    assert {"ktp-hilang", "ktp-baru"} <= offered
+    assert decision.reply.splitlines()[0] == "Apakah maksud Anda salah satu dari ini?"
+    assert len(decision.reply.splitlines()) == len(decision.options) + 1
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("", EscalationReason.EMPTY),
+        ("   \n\t ", EscalationReason.EMPTY),
+        ("😀🙏👍", EscalationReason.UNSUPPORTED),
+        ("?!...", EscalationReason.UNSUPPORTED),
+        ("\ufffd\ufffd", EscalationReason.UNSUPPORTED),
+        ("ktp hilang " * 1000, EscalationReason.TOO_LONG),
+    ],
+)
+def test_unreadable_input_escalates_with_reason(loaded: Loaded, text: str,
+                                                reason: EscalationReason) -> None:
+    decision = loaded.answerer.decide(text)
+    assert (decision.action, decision.reason) == (Action.ESCALATE, reason)
+    assert decision.reply
+
+
+def test_slash_text_reaches_the_model_not_rasas_intent_shortcut(loaded: Loaded) -> None:
+    # Rasa would turn "/chat.human" into that intent with confidence 1.0.
+    decision = loaded.answerer.decide("/chat.human")
+    assert decision.confidence < 1.0
+
+
+def test_batch_equals_single(loaded: Loaded) -> None:
+    texts = ["ktp hilang", "halo", "", "jadwal vaksin booster"]
+    batch = loaded.answerer.decide_batch([(t, None) for t in texts])
+    assert batch == [loaded.answerer.decide(t) for t in texts]
+
+
+def test_json_shape(loaded: Loaded) -> None:
+    data = loaded.answerer.decide("kapan jadwal vaksin booster").to_json()
+    assert set(data) == {"text", "action", "faq_id", "confidence", "language", "reply",
+                         "reason", "candidates"}
+    assert data["faq_id"] == "vaksin-jadwal"
+    assert 1 <= len(data["candidates"]) <= 5
+    assert set(data["candidates"][0]) == {"faq_id", "confidence"}

@@ -1,0 +1,190 @@
+"""The `tanya` command end to end, as a child process, on real files and a real model."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, SMALL_FAQ, run_tanya, write_config
+
+
+def test_help_for_every_command() -> None:
+    for command in ("check", "train", "ask", "chat", "evaluate", "run"):
+        result = run_tanya(command, "--help", cwd=ROOT)
+        assert result.returncode == 0, result.stderr
+        assert b"Usage: " in result.stdout
+
+
+def test_check_reports_problems_and_exits_1(tmp_path: Path) -> None:
+    faq = tmp_path / "faq"
+    shutil.copytree(SMALL_FAQ, faq)
+    broken = faq / "kependudukan.yml"
+    broken.write_text(broken.read_text(encoding="utf-8").replace("valid_until", "valid_untill"),
+                      encoding="utf-8")
+    (faq / "rusak.yml").write_text("topic: rusak\nentries: [\n", encoding="utf-8")
+    result = run_tanya("check", "--faq", str(faq), cwd=ROOT)
+    assert result.returncode == 1
+    err = result.stderr.decode()
+    assert "rusak.yml:" in err and "not valid YAML" in err
+    assert "kependudukan.yml:" not in err  # the typo is in vaksinasi.yml only
+    assert "Traceback" not in err
+
+
+def test_check_sample_faq_passes() -> None:
+    result = run_tanya("check", cwd=ROOT)
+    assert result.returncode == 0, result.stderr.decode()
+    assert b"0 error(s)" in result.stdout
+
+
+def test_check_empty_folder(tmp_path: Path) -> None:
+    result = run_tanya("check", "--faq", str(tmp_path), cwd=ROOT)
+    assert result.returncode == 1
+    assert b"no FAQ files" in result.stderr
+
+
+def test_ask_batch_json(trained: Path) -> None:
+    lines = "ktp saya hilang gimana\n\nhalo\n".encode() + b"\xff\xfe broken\n" + \
+        ("a" * 10_000 + "\n").encode() + "😀\n".encode()
+    result = run_tanya("ask", "--json", cwd=trained, stdin=lines)
+    assert result.returncode == 0, result.stderr.decode()
+    rows = [json.loads(line) for line in result.stdout.decode().splitlines()]
+    assert [r["action"] for r in rows] == [
+        "answer", "escalate", "smalltalk", "escalate", "escalate", "escalate"]
+    assert rows[0]["faq_id"] == "ktp-hilang"
+    assert [r["reason"] for r in rows[1:]] == ["empty", None, "low_confidence", "too_long",
+                                             "unsupported"]
+    assert b"line 4 is not valid UTF-8" in result.stderr
+    assert b"Traceback" not in result.stderr
+
+
+def test_ask_text_argument_human_readable(trained: Path) -> None:
+    result = run_tanya("ask", "where can I get vaccinated?", cwd=trained)
+    assert result.returncode == 0, result.stderr.decode()
+    out = result.stdout.decode()
+    assert out.startswith("[answer vaksin-lokasi confidence=")
+    assert "Vaccination is available" in out
+
+
+def test_ask_without_model_says_how_to_fix(tmp_path: Path) -> None:
+    config = write_config(tmp_path, SMALL_FAQ, ROOT / "rasa_project", tmp_path / "none.tar.gz")
+    result = run_tanya("--config", str(config), "ask", "halo", cwd=tmp_path)
+    assert result.returncode == 1
+    assert b"no trained model at" in result.stderr and b"tanya train" in result.stderr
+    assert b"Traceback" not in result.stderr
+
+
+def test_ask_with_corrupt_model(tmp_path: Path) -> None:
+    model = tmp_path / "broken.tar.gz"
+    model.write_bytes(b"this is not a model")
+    config = write_config(tmp_path, SMALL_FAQ, ROOT / "rasa_project", model)
+    result = run_tanya("--config", str(config), "ask", "halo", cwd=tmp_path)
+    assert result.returncode == 1
+    assert b"cannot load the model" in result.stderr
+    assert b"Traceback" not in result.stderr
+
+
+def test_stale_model_is_reported(trained: Path, tmp_path: Path) -> None:
+    faq = tmp_path / "faq"
+    shutil.copytree(trained / "faq", faq)
+    path = faq / "vaksinasi.yml"
+    path.write_text(path.read_text(encoding="utf-8").replace("08.00-14.00", "08.00-15.00"),
+                    encoding="utf-8")
+    config = write_config(tmp_path, faq, trained / "rasa_project",
+                          trained / "rasa_project" / "models" / "tanya.tar.gz")
+    result = run_tanya("--config", str(config), "ask", "jadwal vaksin", cwd=tmp_path)
+    assert result.returncode == 0
+    assert b"run `tanya train`" in result.stderr
+    # --if-stale trains again only because of the change
+    assert b"is up to date" in run_tanya("train", "--if-stale", cwd=trained).stdout
+
+
+def test_chat_in_terminal(trained: Path) -> None:
+    result = run_tanya("chat", cwd=trained, stdin="halo\nktp hilang gimana\n".encode())
+    assert result.returncode == 0, result.stderr.decode()
+    out = result.stdout.decode()
+    assert "[smalltalk confidence=" in out
+    assert "[answer ktp-hilang confidence=" in out
+
+
+def test_evaluate_writes_figures(trained: Path, tmp_path: Path) -> None:
+    test_file = tmp_path / "test.jsonl"
+    rows = [{"text": "ktp saya hilang harus bagaimana", "expected": "ktp-hilang"},
+            {"text": "di mana tempat vaksin", "expected": "vaksin-lokasi"},
+            {"text": "resep nasi goreng", "expected": None}]
+    test_file.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    out = tmp_path / "report.json"
+    result = run_tanya("evaluate", "--test", str(test_file), "--out", str(out), cwd=trained)
+    assert result.returncode == 0, result.stderr.decode()
+    assert "in-scope accuracy" in result.stdout.decode()
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert report["questions"] == 3
+    assert report["in_scope_accuracy"] == 1.0
+    assert report["out_of_scope_recall"] == 1.0
+    assert report["wrong_answer_rate"] == 0.0
+
+
+def test_evaluate_rejects_bad_test_file(trained: Path, tmp_path: Path) -> None:
+    test_file = tmp_path / "bad.jsonl"
+    test_file.write_text('{"text": "ok", "expected": null}\nnot json\n', encoding="utf-8")
+    result = run_tanya("evaluate", "--test", str(test_file), cwd=trained)
+    assert result.returncode == 1
+    assert b"bad.jsonl:2" in result.stderr
+
+
+def test_train_with_broken_faq_keeps_old_model(trained: Path, tmp_path: Path) -> None:
+    faq = tmp_path / "faq"
+    shutil.copytree(SMALL_FAQ, faq)
+    (faq / "rusak.yml").write_text("topic: [\n", encoding="utf-8")
+    model = tmp_path / "model.tar.gz"
+    model.write_bytes(b"old model")
+    result = run_tanya("train", "--faq", str(faq), "--out", str(model), cwd=trained)
+    assert result.returncode == 1
+    assert b"rusak.yml" in result.stderr
+    assert model.read_bytes() == b"old model"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_run_serves_health_and_answers(trained: Path) -> None:
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "run", "--port", str(port)], cwd=trained,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        health = None
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz") as response:
+                    health = json.loads(response.read())
+                break
+            except OSError:
+                time.sleep(0.5)
+        assert health is not None, "the server did not come up"
+        assert health["status"] == "ok" and health["faq_entries"] == 6
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/ask", method="POST",
+            data=json.dumps({"text": "ktp hilang gimana"}).encode(),
+            headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request) as response:
+            assert json.loads(response.read())["faq_id"] == "ktp-hilang"
+        bad = urllib.request.Request(f"http://127.0.0.1:{port}/api/ask", method="POST",
+                                     data=b"{not json")
+        with pytest.raises(urllib.error.HTTPError) as error:
+            urllib.request.urlopen(bad)
+        assert error.value.code == 400
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
