@@ -39,15 +39,22 @@ def _settings(ctx: click.Context) -> Settings:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
-              help="Settings file (default: config.yml, or $TANYA_CONFIG).")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Settings file (default: config.yml, or $TANYA_CONFIG).",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Show debug logging.")
 @click.version_option(__version__, prog_name="tanya")
 @click.pass_context
 def cli(ctx: click.Context, config_path: Path | None, verbose: bool) -> None:
     """Tanya: answer citizens' questions from the government's FAQ."""
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
     if not verbose:
         quiet_rasa()
     ctx.ensure_object(dict)
@@ -55,8 +62,13 @@ def cli(ctx: click.Context, config_path: Path | None, verbose: bool) -> None:
 
 
 @cli.command()
-@click.option("--faq", "faq_dir", type=click.Path(path_type=Path), default=None,
-              help="FAQ folder (default: faq.dir in config.yml).")
+@click.option(
+    "--faq",
+    "faq_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="FAQ folder (default: faq.dir in config.yml).",
+)
 @click.pass_context
 def check(ctx: click.Context, faq_dir: Path | None) -> None:
     """Validate the FAQ files; exit status 1 when there are errors."""
@@ -69,19 +81,31 @@ def check(ctx: click.Context, faq_dir: Path | None) -> None:
     for problem in report.problems:
         click.echo(str(problem), err=problem.severity is Severity.ERROR)
     faq = report.faq
-    click.echo(f"{len(faq.topics)} topics, {len(faq)} entries: "
-               f"{len(report.errors)} error(s), {len(report.warnings)} warning(s)")
+    click.echo(
+        f"{len(faq.topics)} topics, {len(faq)} entries: "
+        f"{len(report.errors)} error(s), {len(report.warnings)} warning(s)"
+    )
     if not report.ok:
         ctx.exit(EXIT_PROBLEMS)
 
 
 @cli.command()
-@click.option("--faq", "faq_dir", type=click.Path(path_type=Path), default=None,
-              help="FAQ folder (default: faq.dir in config.yml).")
-@click.option("--out", type=click.Path(path_type=Path), default=None,
-              help="Where to write the model (default: nlu.model_path in config.yml).")
-@click.option("--if-stale", is_flag=True,
-              help="Train only when the model is missing or older than the FAQ.")
+@click.option(
+    "--faq",
+    "faq_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="FAQ folder (default: faq.dir in config.yml).",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where to write the model (default: nlu.model_path in config.yml).",
+)
+@click.option(
+    "--if-stale", is_flag=True, help="Train only when the model is missing or older than the FAQ."
+)
 @click.pass_context
 def train(ctx: click.Context, faq_dir: Path | None, out: Path | None, if_stale: bool) -> None:
     """Generate training data from the FAQ and train the NLU model."""
@@ -105,8 +129,10 @@ def train(ctx: click.Context, faq_dir: Path | None, out: Path | None, if_stale: 
         raise Failure(str(exc)) from exc
     except TrainingFailed as exc:
         raise Failure(f"training failed, the previous model (if any) is kept: {exc}") from exc
-    click.echo(f"Trained {out} ({result.intents} intents, {result.examples} examples) "
-               f"in {result.seconds:.1f} s")
+    click.echo(
+        f"Trained {out} ({result.intents} intents, {result.examples} examples) "
+        f"in {result.seconds:.1f} s"
+    )
 
 
 def _load(ctx: click.Context, model: Path | None, faq_dir: Path | None = None) -> Any:
@@ -126,21 +152,31 @@ def _stdin_lines() -> Iterator[tuple[int, str]]:
     for number, raw in enumerate(sys.stdin.buffer, start=1):
         text = raw.decode("utf-8", errors="replace")
         if "\ufffd" in text and "\ufffd".encode() not in raw:
-            click.echo(f"warning: line {number} is not valid UTF-8; unreadable bytes replaced",
-                       err=True)
+            click.echo(
+                f"warning: line {number} is not valid UTF-8; unreadable bytes replaced", err=True
+            )
         yield number, text.rstrip("\r\n")
 
 
 @cli.command()
 @click.argument("text", required=False)
-@click.option("--model", type=click.Path(path_type=Path), default=None,
-              help="Model file (default: nlu.model_path in config.yml).")
-@click.option("--language", type=click.Choice(["id", "en"]), default=None,
-              help="The citizen's language, when known (a hint).")
+@click.option(
+    "--model",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Model file (default: nlu.model_path in config.yml).",
+)
+@click.option(
+    "--language",
+    type=click.Choice(["id", "en"]),
+    default=None,
+    help="The citizen's language, when known (a hint).",
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per question.")
 @click.pass_context
-def ask(ctx: click.Context, text: str | None, model: Path | None, language: str | None,
-        as_json: bool) -> None:
+def ask(
+    ctx: click.Context, text: str | None, model: Path | None, language: str | None, as_json: bool
+) -> None:
     """Answer TEXT, or each line of standard input (the model is loaded once)."""
     answerer = _load(ctx, model).answerer
     lines = [(1, text)] if text is not None else _stdin_lines()
@@ -173,8 +209,12 @@ def _summary(decision: Any) -> str:
 
 
 @cli.command()
-@click.option("--model", type=click.Path(path_type=Path), default=None,
-              help="Model file (default: nlu.model_path in config.yml).")
+@click.option(
+    "--model",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Model file (default: nlu.model_path in config.yml).",
+)
 @click.pass_context
 def chat(ctx: click.Context, model: Path | None) -> None:
     """Talk to the bot in the terminal, seeing each decision and its confidence."""
@@ -196,17 +236,37 @@ def chat(ctx: click.Context, model: Path | None) -> None:
 
 
 @cli.command()
-@click.option("--faq", "faq_dir", type=click.Path(path_type=Path), default=None,
-              help="FAQ folder the model was trained on (default: faq.dir in config.yml).")
-@click.option("--test", "test_file", type=click.Path(exists=True, path_type=Path),
-              required=True, help='JSON lines: {"text": ..., "expected": entry id or null}.')
-@click.option("--model", type=click.Path(path_type=Path), default=None,
-              help="Model file (default: nlu.model_path in config.yml).")
-@click.option("--out", type=click.Path(path_type=Path), default=Path("evaluation.json"),
-              show_default=True, help="Where to write the figures as JSON.")
+@click.option(
+    "--faq",
+    "faq_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="FAQ folder the model was trained on (default: faq.dir in config.yml).",
+)
+@click.option(
+    "--test",
+    "test_file",
+    type=click.Path(exists=True, path_type=Path),
+    required=True,
+    help='JSON lines: {"text": ..., "expected": entry id or null}.',
+)
+@click.option(
+    "--model",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Model file (default: nlu.model_path in config.yml).",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=Path("evaluation.json"),
+    show_default=True,
+    help="Where to write the figures as JSON.",
+)
 @click.pass_context
-def evaluate(ctx: click.Context, faq_dir: Path | None, test_file: Path, model: Path | None,
-             out: Path) -> None:
+def evaluate(
+    ctx: click.Context, faq_dir: Path | None, test_file: Path, model: Path | None, out: Path
+) -> None:
     """Measure accuracy, escalation recall and wrong answers on a labelled test set."""
     from bot.evaluation import TestFileError, format_report, read_examples
     from bot.evaluation import evaluate as run_evaluation

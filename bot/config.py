@@ -102,7 +102,7 @@ def _build(cls: type, raw: dict[str, Any], *, base: Path, where: str) -> Any:
 
 
 def _convert(hint: Any, value: Any, *, base: Path, key: str) -> Any:
-    if dataclasses.is_dataclass(hint):
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         if not isinstance(value, dict):
             raise ConfigError(f"setting {key} must be a mapping")
         return _build(hint, value, base=base, where=f"{key}.")

@@ -45,11 +45,11 @@ def read_examples(path: Path) -> list[Example]:
             item = json.loads(line)
             text, expected = item["text"], item.get("expected")
         except (ValueError, KeyError, TypeError) as exc:
-            raise TestFileError(f"{path}:{number}: expected {{\"text\", \"expected\"}}: {exc}")\
-                from exc
+            raise TestFileError(f'{path}:{number}: expected {{"text", "expected"}}: {exc}') from exc
         if not isinstance(text, str) or not (expected is None or isinstance(expected, str)):
-            raise TestFileError(f"{path}:{number}: text must be a string, expected a string "
-                                "or null")
+            raise TestFileError(
+                f"{path}:{number}: text must be a string, expected a string or null"
+            )
         examples.append(Example(text, expected, item.get("language")))
     return examples
 
@@ -64,7 +64,7 @@ class CachedParser:
     def parse_batch(self, texts: Sequence[str]) -> list[Parse]:
         missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
         for start in range(0, len(missing), 256):
-            chunk = missing[start:start + 256]
+            chunk = missing[start : start + 256]
             self._cache.update(zip(chunk, self._parser.parse_batch(chunk), strict=True))
         return [self._cache[t] for t in texts]
 
@@ -74,17 +74,21 @@ def evaluate(answerer: Answerer, examples: Sequence[Example]) -> dict[str, Any]:
     return score(answerer, examples, decisions)
 
 
-def score(answerer: Answerer, examples: Sequence[Example],
-          decisions: Sequence[Decision]) -> dict[str, Any]:
+def score(
+    answerer: Answerer, examples: Sequence[Example], decisions: Sequence[Decision]
+) -> dict[str, Any]:
     total = len(examples)
     in_scope = [(e, d) for e, d in zip(examples, decisions, strict=True) if e.expected]
     out_scope = [(e, d) for e, d in zip(examples, decisions, strict=True) if not e.expected]
     correct = sum(d.action is Action.ANSWER and d.faq_id == e.expected for e, d in in_scope)
-    wrong = sum(d.action is Action.ANSWER and d.faq_id != e.expected
-                for e, d in zip(examples, decisions, strict=True))
+    wrong = sum(
+        d.action is Action.ANSWER and d.faq_id != e.expected
+        for e, d in zip(examples, decisions, strict=True)
+    )
     rejected = sum(d.action in (Action.ESCALATE, Action.SMALLTALK) for _, d in out_scope)
-    clarified = [(e, d) for e, d in zip(examples, decisions, strict=True)
-                 if d.action is Action.CLARIFY]
+    clarified = [
+        (e, d) for e, d in zip(examples, decisions, strict=True) if d.action is Action.CLARIFY
+    ]
     confused = Counter(
         (e.expected or "(out of scope)", d.faq_id)
         for e, d in zip(examples, decisions, strict=True)
@@ -100,7 +104,8 @@ def score(answerer: Answerer, examples: Sequence[Example],
         "clarify_rate": _ratio(len(clarified), total),
         "clarify_with_right_option": _ratio(
             sum(any(o.faq_id == e.expected for o in d.options) for e, d in clarified),
-            len(clarified)),
+            len(clarified),
+        ),
         "answered_rate": _ratio(sum(d.action is Action.ANSWER for d in decisions), total),
         "per_topic": _per_topic(answerer, in_scope),
         "confused_pairs": [
@@ -120,15 +125,20 @@ def _per_topic(answerer: Answerer, pairs: Iterable[tuple[Example, Decision]]) ->
         topic = entry.topic if entry else "(unknown entry)"
         counts[topic][1] += 1
         counts[topic][0] += decision.action is Action.ANSWER and decision.faq_id == example.expected
-    return {topic: {"questions": n, "accuracy": _ratio(ok, n)}
-            for topic, (ok, n) in sorted(counts.items())}
+    return {
+        topic: {"questions": n, "accuracy": _ratio(ok, n)}
+        for topic, (ok, n) in sorted(counts.items())
+    }
 
 
 def format_report(report: dict[str, Any]) -> str:
     """A plain-text table of the report for the terminal."""
     rows = [
-        ("questions", f"{report['questions']} ({report['in_scope']} in scope, "
-                      f"{report['out_of_scope']} out of scope)"),
+        (
+            "questions",
+            f"{report['questions']} ({report['in_scope']} in scope, "
+            f"{report['out_of_scope']} out of scope)",
+        ),
         ("in-scope accuracy", _pct(report["in_scope_accuracy"])),
         ("out-of-scope recall", _pct(report["out_of_scope_recall"])),
         ("wrong-answer rate", _pct(report["wrong_answer_rate"])),
@@ -139,12 +149,16 @@ def format_report(report: dict[str, Any]) -> str:
     lines = [f"{name:<{width}}  {value}" for name, value in rows]
     if report["per_topic"]:
         lines += ["", "per topic (in-scope accuracy):"]
-        lines += [f"  {topic:<28} {_pct(v['accuracy']):>7}  of {v['questions']}"
-                  for topic, v in report["per_topic"].items()]
+        lines += [
+            f"  {topic:<28} {_pct(v['accuracy']):>7}  of {v['questions']}"
+            for topic, v in report["per_topic"].items()
+        ]
     if report["confused_pairs"]:
         lines += ["", "most confused (expected -> answered):"]
-        lines += [f"  {p['count']:>3}  {p['expected']} -> {p['answered']}"
-                  for p in report["confused_pairs"]]
+        lines += [
+            f"  {p['count']:>3}  {p['expected']} -> {p['answered']}"
+            for p in report["confused_pairs"]
+        ]
     return "\n".join(lines)
 
 

@@ -49,14 +49,16 @@ WORKER = web.AppKey("worker", AnsweringWorker)
 
 async def health(request: web.Request) -> web.Response:
     loaded = request.app[LOADED]
-    return web.json_response({
-        "status": "ok",
-        "version": __version__,
-        "faq_entries": len(loaded.answerer.faq),
-        "model": str(loaded.model.path),
-        "model_trained_at": loaded.model.info.trained_at,
-        "model_stale": loaded.stale,
-    })
+    return web.json_response(
+        {
+            "status": "ok",
+            "version": __version__,
+            "faq_entries": len(loaded.answerer.faq),
+            "model": str(loaded.model.path),
+            "model_trained_at": loaded.model.info.trained_at,
+            "model_stale": loaded.stale,
+        }
+    )
 
 
 async def ask(request: web.Request) -> web.Response:
@@ -69,7 +71,8 @@ async def ask(request: web.Request) -> web.Response:
     language = body.get("language") if isinstance(body, dict) else None
     if not isinstance(text, str) or (language is not None and language not in ("id", "en")):
         return web.json_response(
-            {"error": 'expected {"text": string, "language": "id"|"en"|null}'}, status=400)
+            {"error": 'expected {"text": string, "language": "id"|"en"|null}'}, status=400
+        )
     decision = await request.app[WORKER].decide(text, language)
     return web.json_response(decision.to_json())
 
@@ -91,6 +94,10 @@ def create_app(settings: Settings, loaded: Loaded) -> web.Application:
 
 def serve(settings: Settings, loaded: Loaded, *, host: str, port: int) -> None:
     app = create_app(settings, loaded)
-    log.info("Tanya %s: %d FAQ entries, model %s", __version__, len(loaded.answerer.faq),
-             loaded.model.path)
+    log.info(
+        "Tanya %s: %d FAQ entries, model %s",
+        __version__,
+        len(loaded.answerer.faq),
+        loaded.model.path,
+    )
     web.run_app(app, host=host, port=port, print=lambda m: log.info("%s", m.strip()))

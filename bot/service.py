@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from bot.config import Settings
 from bot.core.answerer import Answerer
@@ -41,9 +42,12 @@ def load_answerer(
     model = NluModel.load(model_path)
     stale = is_stale(model_path, faq_dir, settings.nlu.project_dir)
     if stale:
-        log.warning("the model %s was trained from other FAQ files than those in %s "
-                    "(or is from an older version): run `tanya train` to update it",
-                    model_path, faq_dir)
+        log.warning(
+            "the model %s was trained from other FAQ files than those in %s "
+            "(or is from an older version): run `tanya train` to update it",
+            model_path,
+            faq_dir,
+        )
     guesser = LanguageGuesser(settings.languages)
     guesser.warm_up()
     replies = Replies.load(settings.nlu.project_dir / "domain.yml")
@@ -51,8 +55,9 @@ def load_answerer(
     return Loaded(answerer=answerer, model=model, stale=stale)
 
 
-def with_thresholds(answerer: Answerer, **thresholds: float) -> Answerer:
+def with_thresholds(answerer: Answerer, **thresholds: Any) -> Answerer:
     """A copy of ``answerer`` with other decision thresholds (for tuning and evaluation)."""
     settings = replace(answerer.settings, **thresholds)
-    return Answerer(answerer.faq, answerer.parser, settings, answerer.replies,
-                    answerer.guesser, answerer.today)
+    return Answerer(
+        answerer.faq, answerer.parser, settings, answerer.replies, answerer.guesser, answerer.today
+    )

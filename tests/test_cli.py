@@ -27,8 +27,9 @@ def test_check_reports_problems_and_exits_1(tmp_path: Path) -> None:
     faq = tmp_path / "faq"
     shutil.copytree(SMALL_FAQ, faq)
     broken = faq / "kependudukan.yml"
-    broken.write_text(broken.read_text(encoding="utf-8").replace("valid_until", "valid_untill"),
-                      encoding="utf-8")
+    broken.write_text(
+        broken.read_text(encoding="utf-8").replace("valid_until", "valid_untill"), encoding="utf-8"
+    )
     (faq / "rusak.yml").write_text("topic: rusak\nentries: [\n", encoding="utf-8")
     result = run_tanya("check", "--faq", str(faq), cwd=ROOT)
     assert result.returncode == 1
@@ -51,16 +52,31 @@ def test_check_empty_folder(tmp_path: Path) -> None:
 
 
 def test_ask_batch_json(trained: Path) -> None:
-    lines = "ktp saya hilang gimana\n\nhalo\n".encode() + b"\xff\xfe broken\n" + \
-        ("a" * 10_000 + "\n").encode() + "😀\n".encode()
+    lines = (
+        b"ktp saya hilang gimana\n\nhalo\n"
+        + b"\xff\xfe broken\n"
+        + ("a" * 10_000 + "\n").encode()
+        + "😀\n".encode()
+    )
     result = run_tanya("ask", "--json", cwd=trained, stdin=lines)
     assert result.returncode == 0, result.stderr.decode()
     rows = [json.loads(line) for line in result.stdout.decode().splitlines()]
     assert [r["action"] for r in rows] == [
-        "answer", "escalate", "smalltalk", "escalate", "escalate", "escalate"]
+        "answer",
+        "escalate",
+        "smalltalk",
+        "escalate",
+        "escalate",
+        "escalate",
+    ]
     assert rows[0]["faq_id"] == "ktp-hilang"
-    assert [r["reason"] for r in rows[1:]] == ["empty", None, "low_confidence", "too_long",
-                                             "unsupported"]
+    assert [r["reason"] for r in rows[1:]] == [
+        "empty",
+        None,
+        "low_confidence",
+        "too_long",
+        "unsupported",
+    ]
     assert b"line 4 is not valid UTF-8" in result.stderr
     assert b"Traceback" not in result.stderr
 
@@ -95,10 +111,15 @@ def test_stale_model_is_reported(trained: Path, tmp_path: Path) -> None:
     faq = tmp_path / "faq"
     shutil.copytree(trained / "faq", faq)
     path = faq / "vaksinasi.yml"
-    path.write_text(path.read_text(encoding="utf-8").replace("08.00-14.00", "08.00-15.00"),
-                    encoding="utf-8")
-    config = write_config(tmp_path, faq, trained / "rasa_project",
-                          trained / "rasa_project" / "models" / "tanya.tar.gz")
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("08.00-14.00", "08.00-15.00"), encoding="utf-8"
+    )
+    config = write_config(
+        tmp_path,
+        faq,
+        trained / "rasa_project",
+        trained / "rasa_project" / "models" / "tanya.tar.gz",
+    )
     result = run_tanya("--config", str(config), "ask", "jadwal vaksin", cwd=tmp_path)
     assert result.returncode == 0
     assert b"run `tanya train`" in result.stderr
@@ -107,7 +128,7 @@ def test_stale_model_is_reported(trained: Path, tmp_path: Path) -> None:
 
 
 def test_chat_in_terminal(trained: Path) -> None:
-    result = run_tanya("chat", cwd=trained, stdin="halo\nktp hilang gimana\n".encode())
+    result = run_tanya("chat", cwd=trained, stdin=b"halo\nktp hilang gimana\n")
     assert result.returncode == 0, result.stderr.decode()
     out = result.stdout.decode()
     assert "[smalltalk confidence=" in out
@@ -116,9 +137,11 @@ def test_chat_in_terminal(trained: Path) -> None:
 
 def test_evaluate_writes_figures(trained: Path, tmp_path: Path) -> None:
     test_file = tmp_path / "test.jsonl"
-    rows = [{"text": "ktp saya hilang harus bagaimana", "expected": "ktp-hilang"},
-            {"text": "di mana tempat vaksin", "expected": "vaksin-lokasi"},
-            {"text": "resep nasi goreng", "expected": None}]
+    rows = [
+        {"text": "ktp saya hilang harus bagaimana", "expected": "ktp-hilang"},
+        {"text": "di mana tempat vaksin", "expected": "vaksin-lokasi"},
+        {"text": "resep nasi goreng", "expected": None},
+    ]
     test_file.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
     out = tmp_path / "report.json"
     result = run_tanya("evaluate", "--test", str(test_file), "--out", str(out), cwd=trained)
@@ -160,8 +183,11 @@ def _free_port() -> int:
 def test_run_serves_health_and_answers(trained: Path) -> None:
     port = _free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "bot", "run", "--port", str(port)], cwd=trained,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        [sys.executable, "-m", "bot", "run", "--port", str(port)],
+        cwd=trained,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     try:
         health = None
         deadline = time.monotonic() + 120
@@ -175,13 +201,16 @@ def test_run_serves_health_and_answers(trained: Path) -> None:
         assert health is not None, "the server did not come up"
         assert health["status"] == "ok" and health["faq_entries"] == 6
         request = urllib.request.Request(
-            f"http://127.0.0.1:{port}/api/ask", method="POST",
+            f"http://127.0.0.1:{port}/api/ask",
+            method="POST",
             data=json.dumps({"text": "ktp hilang gimana"}).encode(),
-            headers={"Content-Type": "application/json"})
+            headers={"Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(request) as response:
             assert json.loads(response.read())["faq_id"] == "ktp-hilang"
-        bad = urllib.request.Request(f"http://127.0.0.1:{port}/api/ask", method="POST",
-                                     data=b"{not json")
+        bad = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/ask", method="POST", data=b"{not json"
+        )
         with pytest.raises(urllib.error.HTTPError) as error:
             urllib.request.urlopen(bad)
         assert error.value.code == 400

@@ -31,13 +31,19 @@ def test_every_setting_is_documented_in_config_yml() -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("faq: {dir: faq}\nnlu: {project_dir: r, model_path: m, answer_treshold: 0.5}\n",
-         "unknown setting nlu.answer_treshold"),
-        ("faq: {dir: faq}\nnlu: {project_dir: r, model_path: m, answer_threshold: high}\n",
-         "setting nlu.answer_threshold must be a number"),
+        (
+            "faq: {dir: faq}\nnlu: {project_dir: r, model_path: m, answer_treshold: 0.5}\n",
+            "unknown setting nlu.answer_treshold",
+        ),
+        (
+            "faq: {dir: faq}\nnlu: {project_dir: r, model_path: m, answer_threshold: high}\n",
+            "setting nlu.answer_threshold must be a number",
+        ),
         ("faq: {dir: faq}\n", "missing setting nlu"),
-        ("faq: {dir: faq}\nnlu: {project_dir: r, model_path: m}\nlanguages: [id, fr]\n",
-         "unsupported language 'fr'"),
+        (
+            "faq: {dir: faq}\nnlu: {project_dir: r, model_path: m}\nlanguages: [id, fr]\n",
+            "unsupported language 'fr'",
+        ),
         ("faq: [\n", "not valid YAML"),
     ],
 )
@@ -53,12 +59,15 @@ def test_missing_file(tmp_path: Path) -> None:
         load_settings(tmp_path / "nope.yml")
 
 
-def test_dotenv_is_read_and_environment_wins(tmp_path: Path,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_dotenv_is_read_and_environment_wins(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (tmp_path / "config.yml").write_text(
-        "faq: {dir: faq}\nnlu: {project_dir: r, model_path: m}\n", encoding="utf-8")
-    (tmp_path / ".env").write_text("TANYA_TEST_A=from-dotenv\nTANYA_TEST_B='quoted'\n",
-                                   encoding="utf-8")
+        "faq: {dir: faq}\nnlu: {project_dir: r, model_path: m}\n", encoding="utf-8"
+    )
+    (tmp_path / ".env").write_text(
+        "TANYA_TEST_A=from-dotenv\nTANYA_TEST_B='quoted'\n", encoding="utf-8"
+    )
     monkeypatch.delenv("TANYA_TEST_A", raising=False)
     monkeypatch.setenv("TANYA_TEST_B", "from-env")
     load_settings(tmp_path / "config.yml")

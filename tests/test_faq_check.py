@@ -10,9 +10,14 @@ from tests.test_faq_loader import entry, topic, write
 
 
 def test_expired_and_unreviewed_entries_warn(tmp_path: Path) -> None:
-    body = (entry("lama") + "    updated: 2024-01-10\n"
-            + entry("habis") + "    valid_until: 2026-06-30\n"
-            + entry("baru") + "    updated: 2026-11-01\n    valid_until: 2027-01-01\n")
+    body = (
+        entry("lama")
+        + "    updated: 2024-01-10\n"
+        + entry("habis")
+        + "    valid_until: 2026-06-30\n"
+        + entry("baru")
+        + "    updated: 2026-11-01\n    valid_until: 2027-01-01\n"
+    )
     write(tmp_path, "t.yml", topic("t", body))
     report = check_faq(tmp_path, today=date(2026, 11, 24), review_max_age_days=365)
     assert report.ok

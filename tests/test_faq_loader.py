@@ -32,8 +32,12 @@ def topic(slug: str, entries: str) -> str:
 
 
 def entry(entry_id: str, n: int = 0) -> str:
-    return GOOD_ENTRY.format(id=entry_id, q1=f"pertanyaan satu {entry_id}",
-                             q2=f"pertanyaan dua {entry_id}", q3=f"question {entry_id}")
+    return GOOD_ENTRY.format(
+        id=entry_id,
+        q1=f"pertanyaan satu {entry_id}",
+        q2=f"pertanyaan dua {entry_id}",
+        q3=f"question {entry_id}",
+    )
 
 
 def errors(directory: Path) -> list[Problem]:
@@ -50,8 +54,11 @@ def test_valid_file_loads(tmp_path: Path) -> None:
 
 
 def test_bad_yaml_reports_line(tmp_path: Path) -> None:
-    path = write(tmp_path, "rusak.yml", "topic: rusak\ntitle: {id: A, en: B}\nentries:\n"
-                 "  - id: x\n    questions: [unclosed\n")
+    path = write(
+        tmp_path,
+        "rusak.yml",
+        "topic: rusak\ntitle: {id: A, en: B}\nentries:\n  - id: x\n    questions: [unclosed\n",
+    )
     [problem] = errors(tmp_path)
     assert problem.path == path
     assert "not valid YAML" in problem.message
@@ -60,8 +67,11 @@ def test_bad_yaml_reports_line(tmp_path: Path) -> None:
 
 def test_duplicate_ids_across_files(tmp_path: Path) -> None:
     write(tmp_path, "a.yml", topic("a", entry("sama")))
-    second = write(tmp_path, "b.yml", topic("b", entry("sama").replace("pertanyaan", "tanya")
-                                            .replace("question ", "ask ")))
+    second = write(
+        tmp_path,
+        "b.yml",
+        topic("b", entry("sama").replace("pertanyaan", "tanya").replace("question ", "ask ")),
+    )
     [problem] = errors(tmp_path)
     assert (problem.path, problem.entry, problem.field) == (second, "sama", "id")
     assert "duplicate id" in problem.message and "a.yml" in problem.message
@@ -76,8 +86,9 @@ def test_missing_answer(tmp_path: Path) -> None:
 
 
 def test_too_few_questions(tmp_path: Path) -> None:
-    text = topic("t", "  - id: satu\n    questions:\n      id: [cuma satu]\n"
-                      "    answer: {id: Jawab.}\n")
+    text = topic(
+        "t", "  - id: satu\n    questions:\n      id: [cuma satu]\n    answer: {id: Jawab.}\n"
+    )
     write(tmp_path, "t.yml", text)
     [problem] = errors(tmp_path)
     assert (problem.entry, problem.field) == ("satu", "questions")
@@ -102,8 +113,11 @@ def test_example_used_by_two_entries(tmp_path: Path) -> None:
         ("    links: [{title: Situs, url: 'not a url'}]\n", "links[1].url", "not a valid http"),
         ("    links: [{title: Situs, url: 'ftp://x.go.id'}]\n", "links[1].url", "not a valid http"),
         ("    warna: merah\n", "warna", "unknown key 'warna'"),
-        ("    links: [{title: A, url: 'https://a.go.id', icon: x}]\n", "links[1].icon",
-         "unknown key 'icon'"),
+        (
+            "    links: [{title: A, url: 'https://a.go.id', icon: x}]\n",
+            "links[1].icon",
+            "unknown key 'icon'",
+        ),
     ],
 )
 def test_bad_fields(tmp_path: Path, extra: str, field: str | None, message: str) -> None:
@@ -123,8 +137,11 @@ def test_unknown_language_and_topic_key(tmp_path: Path) -> None:
 
 
 def test_one_language_entry_is_valid(tmp_path: Path) -> None:
-    text = topic("t", "  - id: hanya-id\n    questions:\n      id: [satu dua, tiga empat]\n"
-                      "    answer:\n      id: Jawaban.\n")
+    text = topic(
+        "t",
+        "  - id: hanya-id\n    questions:\n      id: [satu dua, tiga empat]\n"
+        "    answer:\n      id: Jawaban.\n",
+    )
     write(tmp_path, "t.yml", text)
     assert read_faq(tmp_path).entry("hanya-id").answers == {"id": "Jawaban."}
 
@@ -141,9 +158,10 @@ def test_not_utf8(tmp_path: Path) -> None:
 
 
 def test_problem_text_names_everything(tmp_path: Path) -> None:
-    text = topic("t", "  - id: satu\n    questions:\n      id: [cuma satu]\n"
-                      "    answer: {id: Jawab.}\n")
+    text = topic(
+        "t", "  - id: satu\n    questions:\n      id: [cuma satu]\n    answer: {id: Jawab.}\n"
+    )
     path = write(tmp_path, "t.yml", text)
     assert str(errors(tmp_path)[0]) == (
-        f"{path}:5: error (entry satu, field questions): "
-        "needs at least 2 example questions, has 1")
+        f"{path}:5: error (entry satu, field questions): needs at least 2 example questions, has 1"
+    )

@@ -23,7 +23,10 @@ def test_chat_spelling(chat: str, standard: str) -> None:
 
 def test_stemming_strips_indonesian_affixes_only() -> None:
     assert [stem(w) for w in ("pembuatan", "persyaratan", "mendaftarkan")] == [
-        "buat", "syarat", "daftar"]
+        "buat",
+        "syarat",
+        "daftar",
+    ]
     assert stem("vaccination") == "vaccination"
 
 

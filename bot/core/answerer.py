@@ -85,16 +85,24 @@ class Answerer:
     def _decide_parsed(self, text: str, language: str, parse: Parse) -> Decision:
         candidates = self._candidates(parse, language)
         top = parse.top
-        if top is not None and top.name.startswith(SMALLTALK_PREFIX):
-            if top.confidence >= self.settings.smalltalk_threshold:
-                if top.name == ASK_HUMAN_INTENT:
-                    return self._escalate(text, language, EscalationReason.ASKED_HUMAN,
-                                          candidates, top.confidence)
-                return Decision(
-                    text=text, action=Action.SMALLTALK, language=language,
-                    reply=self.replies.text(f"utter_{top.name}", language),
-                    confidence=top.confidence, intent=top.name, candidates=candidates,
+        if (
+            top is not None
+            and top.name.startswith(SMALLTALK_PREFIX)
+            and top.confidence >= self.settings.smalltalk_threshold
+        ):
+            if top.name == ASK_HUMAN_INTENT:
+                return self._escalate(
+                    text, language, EscalationReason.ASKED_HUMAN, candidates, top.confidence
                 )
+            return Decision(
+                text=text,
+                action=Action.SMALLTALK,
+                language=language,
+                reply=self.replies.text(f"utter_{top.name}", language),
+                confidence=top.confidence,
+                intent=top.name,
+                candidates=candidates,
+            )
         return self._decide_faq(text, language, candidates)
 
     def _decide_faq(self, text: str, language: str, candidates: tuple[Candidate, ...]) -> Decision:
@@ -114,8 +122,9 @@ class Answerer:
                 return self._clarify(text, language, options, candidates)
             if options:
                 return self._answer(text, language, options[0], candidates)
-        return self._escalate(text, language, EscalationReason.LOW_CONFIDENCE, candidates,
-                              best.confidence)
+        return self._escalate(
+            text, language, EscalationReason.LOW_CONFIDENCE, candidates, best.confidence
+        )
 
     def _candidates(self, parse: Parse, language: str) -> tuple[Candidate, ...]:
         result = []
@@ -123,7 +132,9 @@ class Answerer:
             entry_id = entry_id_for(score.name)
             entry = self.faq.get(entry_id) if entry_id else None
             if entry is not None:
-                result.append(Candidate(entry.id, score.confidence, question_label(entry, language)))
+                result.append(
+                    Candidate(entry.id, score.confidence, question_label(entry, language))
+                )
         return tuple(result)
 
     def _clarify_options(self, candidates: tuple[Candidate, ...]) -> tuple[Candidate, ...]:
@@ -131,40 +142,73 @@ class Answerer:
         floor = candidates[0].confidence - self.settings.clarify_margin
         today = self.today()
         return tuple(
-            c for c in candidates[:MAX_CLARIFY_OPTIONS]
+            c
+            for c in candidates[:MAX_CLARIFY_OPTIONS]
             if c.confidence >= max(self.settings.clarify_threshold, floor)
             and not self.faq.entry(c.faq_id).is_expired(today)
         )
 
-    def _answer(self, text: str, language: str, best: Candidate,
-                candidates: tuple[Candidate, ...]) -> Decision:
+    def _answer(
+        self, text: str, language: str, best: Candidate, candidates: tuple[Candidate, ...]
+    ) -> Decision:
         entry = self.faq.entry(best.faq_id)
         if entry.is_expired(self.today()):
-            return self._escalate(text, language, EscalationReason.EXPIRED, candidates,
-                                  best.confidence, faq_id=entry.id)
+            return self._escalate(
+                text,
+                language,
+                EscalationReason.EXPIRED,
+                candidates,
+                best.confidence,
+                faq_id=entry.id,
+            )
         reply_language = entry.answer_language(language, self.guesser.languages)
         return Decision(
-            text=text, action=Action.ANSWER, language=reply_language,
-            reply=render_answer(entry, reply_language), confidence=best.confidence,
-            faq_id=entry.id, candidates=candidates,
+            text=text,
+            action=Action.ANSWER,
+            language=reply_language,
+            reply=render_answer(entry, reply_language),
+            confidence=best.confidence,
+            faq_id=entry.id,
+            candidates=candidates,
         )
 
-    def _clarify(self, text: str, language: str, options: tuple[Candidate, ...],
-                 candidates: tuple[Candidate, ...]) -> Decision:
+    def _clarify(
+        self,
+        text: str,
+        language: str,
+        options: tuple[Candidate, ...],
+        candidates: tuple[Candidate, ...],
+    ) -> Decision:
         lines = [self.replies.text("utter_clarify", language)]
         lines += [f"{i}. {option.label}" for i, option in enumerate(options, start=1)]
         return Decision(
-            text=text, action=Action.CLARIFY, language=language, reply="\n".join(lines),
-            confidence=options[0].confidence, candidates=candidates, options=options,
+            text=text,
+            action=Action.CLARIFY,
+            language=language,
+            reply="\n".join(lines),
+            confidence=options[0].confidence,
+            candidates=candidates,
+            options=options,
         )
 
-    def _escalate(self, text: str, language: str, reason: EscalationReason,
-                  candidates: tuple[Candidate, ...] = (), confidence: float = 0.0,
-                  faq_id: str | None = None) -> Decision:
+    def _escalate(
+        self,
+        text: str,
+        language: str,
+        reason: EscalationReason,
+        candidates: tuple[Candidate, ...] = (),
+        confidence: float = 0.0,
+        faq_id: str | None = None,
+    ) -> Decision:
         return Decision(
-            text=text, action=Action.ESCALATE, language=language,
+            text=text,
+            action=Action.ESCALATE,
+            language=language,
             reply=self.replies.text(f"utter_escalate.{reason.value}", language),
-            confidence=confidence, reason=reason, candidates=candidates, faq_id=faq_id,
+            confidence=confidence,
+            reason=reason,
+            candidates=candidates,
+            faq_id=faq_id,
         )
 
 

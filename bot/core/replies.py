@@ -39,7 +39,6 @@ class Replies:
             condition = variant.get("condition")
             if not condition:
                 default = default or variant
-            elif any(c.get("name") == "language" and c.get("value") == language
-                     for c in condition):
+            elif any(c.get("name") == "language" and c.get("value") == language for c in condition):
                 return str(variant["text"])
         return str((default or variants[0])["text"])

@@ -58,8 +58,12 @@ def _warning(entry: Entry, message: str, field: str) -> Problem:
 
 def expiry_warnings(faq: Faq, today: date) -> list[Problem]:
     return [
-        _warning(entry, f"expired on {entry.valid_until}: the bot escalates this question "
-                 "to an official instead of answering", "valid_until")
+        _warning(
+            entry,
+            f"expired on {entry.valid_until}: the bot escalates this question "
+            "to an official instead of answering",
+            "valid_until",
+        )
         for entry in faq.entries
         if entry.is_expired(today)
     ]
@@ -68,8 +72,9 @@ def expiry_warnings(faq: Faq, today: date) -> list[Problem]:
 def review_warnings(faq: Faq, today: date, max_age_days: int) -> list[Problem]:
     cutoff = today - timedelta(days=max_age_days)
     return [
-        _warning(entry, f"not reviewed since {entry.updated} (more than {max_age_days} days)",
-                 "updated")
+        _warning(
+            entry, f"not reviewed since {entry.updated} (more than {max_age_days} days)", "updated"
+        )
         for entry in faq.entries
         if entry.updated is not None and entry.updated < cutoff
     ]
@@ -77,8 +82,7 @@ def review_warnings(faq: Faq, today: date, max_age_days: int) -> list[Problem]:
 
 def near_duplicate_warnings(faq: Faq, threshold: float) -> list[Problem]:
     """Warn once per pair of entries whose examples are nearly the same text."""
-    examples = [(entry, question) for entry in faq.entries for _, question in
-                entry.all_questions()]
+    examples = [(entry, question) for entry in faq.entries for _, question in entry.all_questions()]
     if not examples:
         return []
     texts = [normalise_example(question) for _, question in examples]
@@ -91,7 +95,12 @@ def near_duplicate_warnings(faq: Faq, threshold: float) -> list[Problem]:
         if i >= j or a.id == b.id or pair in warned:
             continue
         warned.add(pair)
-        problems.append(_warning(
-            b, f"example {qb!r} is nearly the same as {qa!r} of entry {a.id} "
-            f"({scores[i, j]:.0f}% similar): make them more distinct", "questions"))
+        problems.append(
+            _warning(
+                b,
+                f"example {qb!r} is nearly the same as {qa!r} of entry {a.id} "
+                f"({scores[i, j]:.0f}% similar): make them more distinct",
+                "questions",
+            )
+        )
     return problems

@@ -188,20 +188,29 @@ class _FileReader:
                     field=field,
                 )
             elif not isinstance(text, str) or not text.strip():
-                self.error("empty text", line=_line(value, language) or line, entry=entry,
-                           field=field)
+                self.error(
+                    "empty text", line=_line(value, language) or line, entry=entry, field=field
+                )
             else:
                 result[language] = text.strip()
-        if required and not result and not any(p.field and p.field.startswith(key)
-                                               and p.entry == entry for p in self.problems):
+        if (
+            required
+            and not result
+            and not any(
+                p.field and p.field.startswith(key) and p.entry == entry for p in self.problems
+            )
+        ):
             self.error(f"missing {key}", line=line, entry=entry, field=key)
         return result
 
     def _entries(self, document: dict[str, Any], topic: str) -> list[Entry]:
         entries = document.get("entries")
         if not isinstance(entries, list) or not entries:
-            self.error("entries must be a non-empty list", line=_line(document, "entries") or 1,
-                       field="entries")
+            self.error(
+                "entries must be a non-empty list",
+                line=_line(document, "entries") or 1,
+                field="entries",
+            )
             return []
         result = []
         for index, node in enumerate(entries):
@@ -214,7 +223,9 @@ class _FileReader:
                 result.append(entry)
         return result
 
-    def _entry(self, node: dict[str, Any], topic: str, index: int, line: int | None) -> Entry | None:
+    def _entry(
+        self, node: dict[str, Any], topic: str, index: int, line: int | None
+    ) -> Entry | None:
         entry_id = node.get("id")
         if not isinstance(entry_id, str) or not SLUG.match(entry_id):
             self.error(
@@ -233,8 +244,9 @@ class _FileReader:
         valid_until = self._date(node, "valid_until", entry_id)
         source = node.get("source")
         if source is not None and not isinstance(source, str):
-            self.error("source must be text", line=_line(node, "source"), entry=entry_id,
-                       field="source")
+            self.error(
+                "source must be text", line=_line(node, "source"), entry=entry_id, field="source"
+            )
             source = None
         has_errors = any(p.severity is Severity.ERROR for p in self.problems[errors_before:])
         if has_errors:
@@ -267,19 +279,27 @@ class _FileReader:
             field = f"questions.{language}"
             item_line = _line(value, language) or line
             if language not in LANGUAGES:
-                self.error(f"unknown language {language!r} (allowed: {', '.join(LANGUAGES)})",
-                           line=item_line, entry=entry, field=field)
+                self.error(
+                    f"unknown language {language!r} (allowed: {', '.join(LANGUAGES)})",
+                    line=item_line,
+                    entry=entry,
+                    field=field,
+                )
                 continue
             if not isinstance(items, list):
-                self.error("must be a list of example questions", line=item_line, entry=entry,
-                           field=field)
+                self.error(
+                    "must be a list of example questions", line=item_line, entry=entry, field=field
+                )
                 continue
             texts = []
             for position, item in enumerate(items):
                 if not isinstance(item, str) or not item.strip():
-                    self.error(f"example #{position + 1} must be non-empty text",
-                               line=_line(items, position) or item_line, entry=entry,
-                               field=field)
+                    self.error(
+                        f"example #{position + 1} must be non-empty text",
+                        line=_line(items, position) or item_line,
+                        entry=entry,
+                        field=field,
+                    )
                 else:
                     texts.append(" ".join(item.split()))
             result[language] = tuple(texts)
@@ -287,7 +307,9 @@ class _FileReader:
         if total < MIN_QUESTIONS:
             self.error(
                 f"needs at least {MIN_QUESTIONS} example questions, has {total}",
-                line=line, entry=entry, field="questions",
+                line=line,
+                entry=entry,
+                field="questions",
             )
         return result
 
@@ -297,25 +319,35 @@ class _FileReader:
             return []
         line = _line(node, "links")
         if not isinstance(value, list):
-            self.error("links must be a list of {title, url}", line=line, entry=entry,
-                       field="links")
+            self.error(
+                "links must be a list of {title, url}", line=line, entry=entry, field="links"
+            )
             return []
         links = []
         for index, item in enumerate(value):
             field = f"links[{index + 1}]"
             item_line = _line(value, index) or line
             if not isinstance(item, dict):
-                self.error("a link must be a mapping {title, url}", line=item_line,
-                           entry=entry, field=field)
+                self.error(
+                    "a link must be a mapping {title, url}",
+                    line=item_line,
+                    entry=entry,
+                    field=field,
+                )
                 continue
             self._unknown_keys(item, LINK_KEYS, entry=entry, prefix=f"{field}.")
             title, url = item.get("title"), item.get("url")
             if not isinstance(title, str) or not title.strip():
-                self.error("link needs a title", line=item_line, entry=entry,
-                           field=f"{field}.title")
+                self.error(
+                    "link needs a title", line=item_line, entry=entry, field=f"{field}.title"
+                )
             if not isinstance(url, str) or not _is_web_url(url):
-                self.error(f"not a valid http(s) URL: {url!r}", line=item_line, entry=entry,
-                           field=f"{field}.url")
+                self.error(
+                    f"not a valid http(s) URL: {url!r}",
+                    line=item_line,
+                    entry=entry,
+                    field=f"{field}.url",
+                )
             elif isinstance(title, str) and title.strip():
                 links.append(Link(title=title.strip(), url=url.strip()))
         return links
@@ -331,8 +363,12 @@ class _FileReader:
         try:
             return date.fromisoformat(str(value).strip())
         except ValueError:
-            self.error(f"not a valid date (YYYY-MM-DD): {value!r}", line=_line(node, key),
-                       entry=entry, field=key)
+            self.error(
+                f"not a valid date (YYYY-MM-DD): {value!r}",
+                line=_line(node, key),
+                entry=entry,
+                field=key,
+            )
             return None
 
 
@@ -345,9 +381,13 @@ def _drop_duplicate_topics(topics: list[Topic], problems: list[Problem]) -> list
     seen: dict[str, Topic] = {}
     for topic in topics:
         if topic.slug in seen:
-            problems.append(_error(
-                topic.path or Path(), f"topic {topic.slug!r} is also defined in "
-                f"{seen[topic.slug].path}", field="topic"))
+            problems.append(
+                _error(
+                    topic.path or Path(),
+                    f"topic {topic.slug!r} is also defined in {seen[topic.slug].path}",
+                    field="topic",
+                )
+            )
         else:
             seen[topic.slug] = topic
     return list(seen.values())
@@ -361,9 +401,14 @@ def _drop_duplicate_ids(topics: list[Topic], problems: list[Problem]) -> list[To
         for entry in topic.entries:
             first = owners.get(entry.id)
             if first is not None:
-                problems.append(_error(
-                    entry.path or Path(), f"duplicate id: also used in {first.path}",
-                    entry=entry.id, field="id"))
+                problems.append(
+                    _error(
+                        entry.path or Path(),
+                        f"duplicate id: also used in {first.path}",
+                        entry=entry.id,
+                        field="id",
+                    )
+                )
                 continue
             owners[entry.id] = entry
             kept.append(entry)
@@ -379,8 +424,12 @@ def _check_shared_examples(faq: Faq, problems: list[Problem]) -> None:
             key = normalise_example(question)
             first = owner.setdefault(key, entry)
             if first.id != entry.id:
-                problems.append(_error(
-                    entry.path or Path(),
-                    f"example question {question!r} is also an example of entry {first.id} "
-                    f"({first.path})",
-                    entry=entry.id, field="questions"))
+                problems.append(
+                    _error(
+                        entry.path or Path(),
+                        f"example question {question!r} is also an example of entry {first.id} "
+                        f"({first.path})",
+                        entry=entry.id,
+                        field="questions",
+                    )
+                )

@@ -4,18 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
+from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.nlu.tokenizers.tokenizer import Token
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.constants import TOKENS_NAMES
+from rasa.nlu.featurizers.dense_featurizer.dense_featurizer import DenseFeaturizer
+from rasa.nlu.tokenizers.tokenizer import Token, Tokenizer
 from rasa.nlu.tokenizers.whitespace_tokenizer import WhitespaceTokenizer
 from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot.nlu.minilm import shared_model
 from bot.nlu.normalize import fold, normalise_word, stem
 
 
-@DefaultV1Recipe.register(
-    DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER, is_trainable=False
-)
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER, is_trainable=False)
 class ChatTokenizer(WhitespaceTokenizer):
     """Whitespace tokens in the standard spelling, with the Indonesian stem as lemma.
 
@@ -44,3 +49,58 @@ class ChatTokenizer(WhitespaceTokenizer):
                 lemma = stem(word) if self._config["stem"] else word
                 result.append(Token(word, token.start, token.end, lemma=lemma))
         return result or tokens
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False)
+class MiniLMFeaturizer(DenseFeaturizer, GraphComponent):
+    """Sentence embeddings (all-MiniLM-L6-v2, numpy) of the normalised message text.
+
+    They add meaning beyond shared words: "where do I pay property tax" lands near
+    "how to pay PBB". Only sentence features are set; the project's classifier does not
+    use per-token features, and storing 384 floats per token would multiply memory.
+    """
+
+    @classmethod
+    def required_components(cls) -> list[type]:
+        return [Tokenizer]
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        return {**DenseFeaturizer.get_default_config(), "batch_size": 64}
+
+    @classmethod
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> MiniLMFeaturizer:
+        return cls(name=execution_context.node_name, config=config)
+
+    @classmethod
+    def validate_config(cls, config: dict[str, Any]) -> None:
+        if int(config.get("batch_size", 64)) < 1:
+            raise ValueError("MiniLMFeaturizer: batch_size must be at least 1")
+
+    def _embed(self, messages: list[Message]) -> None:
+        messages = [m for m in messages if m.get(TEXT)]
+        if not messages:
+            return
+        texts = []
+        for message in messages:
+            tokens = message.get(TOKENS_NAMES[TEXT]) or []
+            texts.append(" ".join(t.text for t in tokens) or message.get(TEXT))
+        vectors = shared_model().encode(texts, batch_size=int(self._config["batch_size"]))
+        for message, vector in zip(messages, vectors, strict=True):
+            self.add_features_to_message(
+                sequence=None, sentence=vector.reshape(1, -1), attribute=TEXT, message=message
+            )
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        self._embed(training_data.training_examples)
+        return training_data
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        self._embed(messages)
+        return messages

@@ -121,8 +121,10 @@ class NluModel:
             },
             targets=[self._target],
         )
-        return [_to_parse(text, message) for text, message in
-                zip(texts, results[self._target], strict=True)]
+        return [
+            _to_parse(text, message)
+            for text, message in zip(texts, results[self._target], strict=True)
+        ]
 
 
 def _to_parse(text: str, message: Any) -> Parse:

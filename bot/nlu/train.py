@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bot.faq.loader import faq_files, read_faq
 from bot.nlu import environment
@@ -43,8 +44,9 @@ def inputs_digest(faq_dir: Path, project_dir: Path) -> str:
     digest = hashlib.sha256()
     sources = [*faq_files(faq_dir)] if faq_dir.is_dir() else []
     sources += [project_dir / "config.yml", project_dir / "domain.yml"]
-    sources += [p for p in sorted((project_dir / "data").glob("*.yml"))
-                if p.name != GENERATED_FILE.name]
+    sources += [
+        p for p in sorted((project_dir / "data").glob("*.yml")) if p.name != GENERATED_FILE.name
+    ]
     for path in sources:
         digest.update(path.name.encode())
         digest.update(path.read_bytes() if path.is_file() else b"<missing>")
@@ -74,12 +76,19 @@ def train(
     write_training_data(faq, project_dir)
     digest = inputs_digest(faq_dir, project_dir)
     command = [
-        sys.executable, "-m", "bot.nlu.train_worker",
-        "--config", str(config or project_dir / "config.yml"),
-        "--domain", str(project_dir / "domain.yml"),
-        "--data", str(project_dir / "data"),
-        "--out", str(out),
-        "--digest", digest,
+        sys.executable,
+        "-m",
+        "bot.nlu.train_worker",
+        "--config",
+        str(config or project_dir / "config.yml"),
+        "--domain",
+        str(project_dir / "domain.yml"),
+        "--data",
+        str(project_dir / "data"),
+        "--out",
+        str(out),
+        "--digest",
+        digest,
     ]
     summary = _run_worker(command, progress)
     return TrainResult(
@@ -90,13 +99,17 @@ def train(
     )
 
 
-def _run_worker(command: list[str], progress: Progress) -> dict[str, object]:
+def _run_worker(command: list[str], progress: Progress) -> dict[str, Any]:
     env = {**os.environ, **environment.FORCED, "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
     )
     assert process.stdout is not None and process.stderr is not None
-    summary: dict[str, object] = {}
+    summary: dict[str, Any] = {}
     for line in process.stdout:
         try:
             event = json.loads(line)

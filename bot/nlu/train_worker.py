@@ -8,7 +8,7 @@ import logging
 import os
 import sys
 import tempfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.nlu.environment import quiet_rasa, rasa_imports
@@ -49,13 +49,17 @@ def main(argv: list[str] | None = None) -> int:
         from rasa.shared.nlu.training_data.loading import load_data
 
     data = load_data(args.data)
-    emit(progress=f"Training data: {len(data.intents)} intents, "
-         f"{len(data.intent_examples)} examples")
+    emit(
+        progress=f"Training data: {len(data.intents)} intents, {len(data.intent_examples)} examples"
+    )
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=".training-") as tmp:
         try:
             result = train_nlu(
-                config=args.config, nlu_data=args.data, output=tmp,
-                fixed_model_name="model", domain=args.domain,
+                config=args.config,
+                nlu_data=args.data,
+                output=tmp,
+                fixed_model_name="model",
+                domain=args.domain,
             )
         except Exception as exc:  # Rasa raises many kinds; the parent shows the message
             print(f"TANYA-ERROR: {type(exc).__name__}: {exc}", file=sys.stderr)
@@ -63,8 +67,10 @@ def main(argv: list[str] | None = None) -> int:
         if not result:
             print("TANYA-ERROR: Rasa produced no model", file=sys.stderr)
             return 1
-        info = {"inputs_digest": args.digest,
-                "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        info = {
+            "inputs_digest": args.digest,
+            "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
         info_file = out.with_name(out.name + ".json")
         os.replace(result, out)  # atomic: readers see the old model or the new one
         info_file.write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")

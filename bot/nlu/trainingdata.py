@@ -22,6 +22,13 @@ HEADER = (
 )
 # Rasa reads [text](entity) and {..} in examples as entity annotations.
 _ANNOTATION_CHARS = re.compile(r"[\[\]{}()]")
+_URL = re.compile(r"https?://\S+")
+_MARKUP = re.compile(r"[*_`]")
+_SENTENCE_END = re.compile(r"(?<=[.!?:])\s+|\n+")
+# Answer sentences used as extra examples, per language: they carry the words citizens
+# use when they describe their situation rather than ask the FAQ's question.
+ANSWER_SENTENCES = 3
+MIN_ANSWER_SENTENCE_WORDS = 4
 
 
 def intent_for(entry_id: str) -> str:
@@ -38,12 +45,25 @@ def entry_examples(entry: Entry) -> list[str]:
     questions = [question for _, question in entry.all_questions()]
     seen: set[str] = set()
     examples = []
-    for text in [*questions, *augment(questions)]:
+    for text in [*questions, *augment(questions), *answer_sentences(entry)]:
         clean = " ".join(_ANNOTATION_CHARS.sub(" ", text).split())
         if clean and clean.casefold() not in seen:
             seen.add(clean.casefold())
             examples.append(clean)
     return examples
+
+
+def answer_sentences(entry: Entry) -> list[str]:
+    """The first sentences of each answer, without links and markup."""
+    result = []
+    for answer in entry.answers.values():
+        text = _MARKUP.sub("", _URL.sub(" ", answer))
+        sentences = [
+            " ".join(s.lstrip("-•0123456789. ").split()) for s in _SENTENCE_END.split(text)
+        ]
+        long_enough = [s for s in sentences if len(s.split()) >= MIN_ANSWER_SENTENCE_WORDS]
+        result += long_enough[:ANSWER_SENTENCES]
+    return result
 
 
 def render_training_data(faq: Faq) -> str:

@@ -1,0 +1,273 @@
+"""NLU benchmark: accuracy, escalation, speed and memory of the project's pipeline.
+
+    python bench/nlu.py sample   # the bundled sample FAQ, held-out citizen questions
+    python bench/nlu.py clinc    # CLINC150 "Full" (Larson et al., 2019), ../shared/datasets
+
+Each run trains with the project's pipeline (rasa_project/config.yml, or --config),
+tunes the decision thresholds on the development data only (sample_dev.jsonl; CLINC's
+val + oos_val), then reports on the test data (sample_test.jsonl; test + oos_test).
+Figures are printed and written to bench/results/nlu-<dataset>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import platform
+import resource
+import shutil
+import statistics
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bot.config import load_settings  # noqa: E402
+from bot.core.answerer import Answerer  # noqa: E402
+from bot.core.language import LanguageGuesser  # noqa: E402
+from bot.core.replies import Replies  # noqa: E402
+from bot.evaluation import CachedParser, Example, read_examples, score  # noqa: E402
+from bot.faq.loader import read_faq  # noqa: E402
+from bot.nlu.model import NluModel  # noqa: E402
+from bot.nlu.train import train  # noqa: E402
+from bot.service import with_thresholds  # noqa: E402
+
+WORK = ROOT / "bench" / "work"
+RESULTS = ROOT / "bench" / "results"
+SHARED = ROOT.parent / "shared" / "datasets"
+MAX_WRONG_ON_DEV = 0.05
+
+
+def peak_rss_mb(who: int) -> float:
+    return resource.getrusage(who).ru_maxrss / 1024
+
+
+def prepare_project(name: str, config: Path, data_files: dict[str, str] | None) -> Path:
+    """A scratch copy of rasa_project with ``config`` and, optionally, other data files."""
+    project = WORK / name / "rasa_project"
+    if project.exists():
+        shutil.rmtree(project)
+    shutil.copytree(ROOT / "rasa_project", project, ignore=shutil.ignore_patterns("models"))
+    shutil.copy(config, project / "config.yml")
+    if data_files is not None:
+        shutil.rmtree(project / "data")
+        (project / "data").mkdir()
+        for filename, text in data_files.items():
+            (project / "data" / filename).write_text(text, encoding="utf-8")
+    return project
+
+
+def train_and_load(faq_dir: Path, project: Path) -> tuple[NluModel, dict[str, Any]]:
+    model_path = project / "models" / "model.tar.gz"
+    started = time.monotonic()
+    result = train(faq_dir, project, model_path, progress=lambda line: print("  " + line))
+    seconds = time.monotonic() - started
+    model = NluModel.load(model_path)
+    return model, {
+        "train_seconds": round(seconds, 1),
+        "intents": result.intents,
+        "training_examples": result.examples,
+        "model_bytes": model_path.stat().st_size,
+        "train_peak_rss_mb": round(peak_rss_mb(resource.RUSAGE_CHILDREN), 1),
+    }
+
+
+def make_answerer(
+    faq_dir: Path, project: Path, parser: Any, languages: tuple[str, ...]
+) -> Answerer:
+    settings = load_settings(ROOT / "config.yml")
+    guesser = LanguageGuesser(languages)
+    guesser.warm_up()
+    return Answerer(
+        read_faq(faq_dir), parser, settings.nlu, Replies.load(project / "domain.yml"), guesser
+    )
+
+
+def tune(answerer: Answerer, dev: Sequence[Example], allow_clarify: bool) -> dict[str, float]:
+    """Thresholds with the best dev in-scope accuracy at most 5 % wrong answers on dev."""
+    best: tuple[float, dict[str, float]] | None = None
+    answer_grid = [round(0.05 * i, 2) for i in range(1, 20)]
+    margin_grid = [0.0, 0.1, 0.2, 0.3] if allow_clarify else [0.0]
+    for answer_t, margin in itertools.product(answer_grid, margin_grid):
+        thresholds = {
+            "answer_threshold": answer_t,
+            "clarify_margin": margin,
+            "clarify_threshold": answer_t / 2 if allow_clarify else 1.01,
+        }
+        candidate = with_thresholds(answerer, **thresholds)
+        decisions = candidate.decide_batch([(e.text, e.language) for e in dev])
+        report = score(candidate, dev, decisions)
+        if report["wrong_answer_rate"] > MAX_WRONG_ON_DEV:
+            continue
+        key = report["in_scope_accuracy"] + 0.25 * report["out_of_scope_recall"]
+        if best is None or key > best[0]:
+            best = (key, thresholds)
+    return (
+        best[1]
+        if best
+        else {"answer_threshold": 0.95, "clarify_margin": 0.0, "clarify_threshold": 1.01}
+    )
+
+
+def latency(model: NluModel, texts: Sequence[str]) -> dict[str, float]:
+    """Single-message parse latency and batch throughput of the loaded model."""
+    model.parse_batch(list(texts[:8]))  # warm up
+    timings = []
+    for text in texts[:300]:
+        started = time.perf_counter()
+        model.parse(text)
+        timings.append((time.perf_counter() - started) * 1000)
+    timings.sort()
+    batch = list(texts[:512])
+    started = time.perf_counter()
+    model.parse_batch(batch)
+    batch_seconds = time.perf_counter() - started
+    return {
+        "parse_p50_ms": round(statistics.median(timings), 2),
+        "parse_p99_ms": round(timings[int(len(timings) * 0.99) - 1], 2),
+        "batch_questions_per_second": round(len(batch) / batch_seconds, 1),
+    }
+
+
+def ranking_quality(parser: CachedParser, examples: Sequence[Example]) -> dict[str, float]:
+    """How often the right entry is the model's first (or among its first three) FAQ guesses,
+    whatever the thresholds: the ceiling that threshold tuning works under."""
+    in_scope = [e for e in examples if e.expected]
+    parses = parser.parse_batch([e.text for e in in_scope])
+    hits1 = hits3 = 0
+    for example, parse in zip(in_scope, parses, strict=True):
+        faq = [s.name for s in parse.ranking if s.name.startswith("faq.")]
+        hits1 += faq[:1] == [f"faq.{example.expected}"]
+        hits3 += f"faq.{example.expected}" in faq[:3]
+    n = len(in_scope) or 1
+    return {"top1_in_scope": round(hits1 / n, 4), "top3_in_scope": round(hits3 / n, 4)}
+
+
+def run(
+    name: str,
+    faq_dir: Path,
+    project: Path,
+    dev: list[Example],
+    test: list[Example],
+    languages: tuple[str, ...],
+    allow_clarify: bool,
+) -> dict[str, Any]:
+    print(f"Training {name} ...")
+    model, training = train_and_load(faq_dir, project)
+    parser = CachedParser(model)
+    answerer = make_answerer(faq_dir, project, parser, languages)
+    thresholds = tune(answerer, dev, allow_clarify)
+    tuned = with_thresholds(answerer, **thresholds)
+    report = score(tuned, test, tuned.decide_batch([(e.text, e.language) for e in test]))
+    speed = latency(model, [e.text for e in test])
+    report["ranking"] = ranking_quality(parser, test)
+    return {
+        "dataset": name,
+        "pipeline": (project / "config.yml").read_text(encoding="utf-8"),
+        "thresholds_tuned_on_dev": thresholds,
+        "test": report,
+        "training": training,
+        "speed": speed,
+        "serve_peak_rss_mb": round(peak_rss_mb(resource.RUSAGE_SELF), 1),
+        "machine": {"python": platform.python_version(), "cpus": __import__("os").cpu_count()},
+    }
+
+
+def sample(config: Path) -> dict[str, Any]:
+    project = prepare_project("sample", config, None)
+    dev = read_examples(ROOT / "bench" / "data" / "sample_dev.jsonl")
+    test = read_examples(ROOT / "bench" / "data" / "sample_test.jsonl")
+    return run("sample", ROOT / "faq", project, dev, test, ("id", "en"), allow_clarify=True)
+
+
+def clinc_faq(data: dict[str, list[list[str]]], directory: Path) -> None:
+    """Write CLINC150's training intents as one FAQ topic (answers name the intent)."""
+    seen: set[str] = set()
+    by_intent: dict[str, list[str]] = {}
+    for text, label in data["train"]:
+        key = " ".join(text.casefold().split())
+        if key not in seen:
+            seen.add(key)
+            by_intent.setdefault(label, []).append(text)
+    lines = ["topic: clinc", "title: {en: CLINC150}", "entries:"]
+    for label, texts in sorted(by_intent.items()):
+        lines += [f"  - id: {label.replace('_', '-')}", "    questions:", "      en:"]
+        lines += [f"        - {json.dumps(t)}" for t in texts]
+        lines += ["    answer:", f"      en: {json.dumps('Intent ' + label)}"]
+    if directory.exists():
+        shutil.rmtree(directory)
+    directory.mkdir(parents=True)
+    (directory / "clinc.yml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def clinc(config: Path) -> dict[str, Any]:
+    data = json.loads((SHARED / "clinc150" / "data_full.json").read_text(encoding="utf-8"))
+    faq_dir = WORK / "clinc" / "faq"
+    clinc_faq(data, faq_dir)
+    # The paper's "oos-train" setting: CLINC's own out-of-scope training sentences form the
+    # out-of-scope class; the sample's small talk does not belong to this data set.
+    oos = "\n".join(f"    - {' '.join(t.split())}" for t, _ in data["oos_train"])
+    oos_file = f'version: "3.1"\nnlu:\n- intent: out_of_scope\n  examples: |\n{oos}\n'
+    project = prepare_project("clinc", config, {"out_of_scope.yml": oos_file})
+
+    def examples(*splits: str) -> list[Example]:
+        return [
+            Example(text, None if label == "oos" else label.replace("_", "-"), "en")
+            for split in splits
+            for text, label in data[split]
+        ]
+
+    return run(
+        "clinc",
+        faq_dir,
+        project,
+        examples("val", "oos_val"),
+        examples("test", "oos_test"),
+        ("en",),
+        allow_clarify=False,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("dataset", choices=["sample", "clinc"])
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=ROOT / "rasa_project" / "config.yml",
+        help="Rasa pipeline to measure (default: the project's).",
+    )
+    parser.add_argument("--out", type=Path, default=None, help="JSON results file.")
+    args = parser.parse_args()
+    result = sample(args.config) if args.dataset == "sample" else clinc(args.config)
+    test = result["test"]
+    print(
+        f"\n{args.dataset}: in-scope accuracy {test['in_scope_accuracy']:.1%}, "
+        f"out-of-scope recall {test['out_of_scope_recall']:.1%}, "
+        f"wrong answers {test['wrong_answer_rate']:.1%}, "
+        f"clarify {test['clarify_rate']:.1%}; right entry ranked first "
+        f"{test['ranking']['top1_in_scope']:.1%}, in top 3 {test['ranking']['top3_in_scope']:.1%}"
+    )
+    print(f"thresholds (tuned on dev): {result['thresholds_tuned_on_dev']}")
+    print(
+        f"training {result['training']['train_seconds']} s, "
+        f"model {result['training']['model_bytes'] / 1e6:.1f} MB, "
+        f"parse p50 {result['speed']['parse_p50_ms']} ms / "
+        f"p99 {result['speed']['parse_p99_ms']} ms, "
+        f"batch {result['speed']['batch_questions_per_second']} q/s, "
+        f"peak memory train {result['training']['train_peak_rss_mb']} MB / "
+        f"serve {result['serve_peak_rss_mb']} MB"
+    )
+    out = args.out or RESULTS / f"nlu-{args.dataset}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(f"written {out}")
+
+
+if __name__ == "__main__":
+    main()
