@@ -7,6 +7,7 @@ the officials' pages are mounted on the same application by later modules.
 from __future__ import annotations
 
 import asyncio
+import html
 import logging
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -45,6 +46,41 @@ class AnsweringWorker:
 
 LOADED = web.AppKey("loaded", Loaded)
 WORKER = web.AppKey("worker", AnsweringWorker)
+
+
+INDEX = """<!doctype html>
+<html lang="id"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Tanya</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:42rem;margin:2rem auto;padding:0 1rem;
+line-height:1.5}}code{{background:#eee;padding:0 .2rem}}</style></head>
+<body><h1>Tanya</h1>
+<p><strong>Tanya berjalan.</strong> {entries} entri FAQ dimuat; model dilatih {trained}.{stale_id}
+Belum ada kanal (Telegram, Messenger, web chat) yang dikonfigurasi.</p>
+<p lang="en"><strong>Tanya is running.</strong> {entries} FAQ entries loaded; model trained
+{trained}.{stale_en} No channel (Telegram, Messenger, web chat) is configured yet.</p>
+<p>API: <code>POST /api/ask</code> <code>{{"text": "ktp hilang gimana?"}}</code> &middot;
+<a href="/healthz">/healthz</a></p>
+</body></html>
+"""
+
+
+async def index(request: web.Request) -> web.Response:
+    loaded = request.app[LOADED]
+    trained = html.escape(loaded.model.info.trained_at or "?")
+    return web.Response(
+        content_type="text/html",
+        text=INDEX.format(
+            entries=len(loaded.answerer.faq),
+            trained=trained,
+            stale_id=" <em>FAQ berubah sejak pelatihan: jalankan tanya train.</em>"
+            if loaded.stale
+            else "",
+            stale_en=" <em>The FAQ changed since training: run tanya train.</em>"
+            if loaded.stale
+            else "",
+        ),
+    )
 
 
 async def health(request: web.Request) -> web.Response:
@@ -87,6 +123,7 @@ def create_app(settings: Settings, loaded: Loaded) -> web.Application:
         app[WORKER].close()
 
     app.cleanup_ctx.append(worker_ctx)
+    app.router.add_get("/", index)
     app.router.add_get("/healthz", health)
     app.router.add_post("/api/ask", ask)
     return app

@@ -200,6 +200,9 @@ def test_run_serves_health_and_answers(trained: Path) -> None:
                 time.sleep(0.5)
         assert health is not None, "the server did not come up"
         assert health["status"] == "ok" and health["faq_entries"] == 6
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/") as response:
+            page = response.read().decode()
+        assert "Tanya berjalan" in page and "Tanya is running" in page
         request = urllib.request.Request(
             f"http://127.0.0.1:{port}/api/ask",
             method="POST",
