@@ -1,0 +1,162 @@
+"""The conversation store: citizens, every message in and out, feedback, escalations.
+
+One SQLite file in WAL mode (readers never block the writer). Every incoming message is
+written before it is answered, with status ``received``; it becomes ``answered`` once the
+bot's reply is stored. After a crash, :meth:`Store.unanswered` lists what still needs an
+answer, so no citizen is left without one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database
+
+from bot.core.decision import Decision
+from bot.store.migrations import migrate
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+@dataclass(frozen=True)
+class Citizen:
+    id: int
+    channel: str
+    platform_id: str
+    language: str | None
+
+
+@dataclass(frozen=True)
+class Saved:
+    """An incoming message as stored; ``is_new`` is false for a redelivered one."""
+
+    id: int
+    is_new: bool
+    status: str
+
+
+class Store:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    @classmethod
+    def open(cls, path: Path) -> Store:
+        """Open (creating and migrating when needed) the database at ``path``."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = Database(path)
+        db.enable_wal()
+        db.execute("PRAGMA foreign_keys = ON")
+        db.execute("PRAGMA busy_timeout = 5000")
+        migrate(db)
+        return cls(db)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def citizen(self, channel: str, platform_id: str, language: str | None = None) -> Citizen:
+        """The citizen with this platform id, created on first contact; marks them seen."""
+        now = now_iso()
+        with self.db.conn:
+            self.db.execute(
+                "INSERT INTO citizens (channel, platform_id, language, first_seen, last_seen) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (channel, platform_id) "
+                "DO UPDATE SET last_seen = excluded.last_seen",
+                [channel, platform_id, language, now, now],
+            )
+        row = self.db.execute(
+            "SELECT id, language FROM citizens WHERE channel = ? AND platform_id = ?",
+            [channel, platform_id],
+        ).fetchone()
+        return Citizen(id=row[0], channel=channel, platform_id=platform_id, language=row[1])
+
+    def set_language(self, citizen_id: int, language: str) -> None:
+        with self.db.conn:
+            self.db.execute("UPDATE citizens SET language = ? WHERE id = ?", [language, citizen_id])
+
+    def save_incoming(
+        self, citizen_id: int, channel_message_id: str | None, kind: str, text: str
+    ) -> Saved:
+        """Store a citizen's message before anything else happens to it."""
+        if channel_message_id is not None:
+            row = self.db.execute(
+                "SELECT id, status FROM messages WHERE citizen_id = ? AND channel_message_id = ?",
+                [citizen_id, channel_message_id],
+            ).fetchone()
+            if row is not None:
+                return Saved(id=row[0], is_new=False, status=row[1])
+        with self.db.conn:
+            cursor = self.db.execute(
+                "INSERT INTO messages (citizen_id, direction, channel_message_id, kind, text, "
+                "created_at, status) VALUES (?, 'in', ?, ?, ?, ?, 'received')",
+                [citizen_id, channel_message_id, kind, text, now_iso()],
+            )
+        return Saved(id=int(cursor.lastrowid or 0), is_new=True, status="received")
+
+    def save_reply(
+        self, incoming_id: int, citizen_id: int, text: str, decision: Decision | None
+    ) -> int:
+        """Store the bot's reply and mark the incoming message answered, atomically."""
+        fields = _decision_fields(decision)
+        with self.db.conn:
+            self.db.execute(
+                "UPDATE messages SET status = 'answered', action = ?, reason = ?, "
+                "confidence = ?, faq_id = ?, language = ? WHERE id = ?",
+                [*fields, incoming_id],
+            )
+            cursor = self.db.execute(
+                "INSERT INTO messages (citizen_id, direction, kind, text, created_at, status, "
+                "action, reason, confidence, faq_id, language, reply_to) "
+                "VALUES (?, 'out', 'text', ?, ?, 'sent', ?, ?, ?, ?, ?, ?)",
+                [citizen_id, text, now_iso(), *fields, incoming_id],
+            )
+        return int(cursor.lastrowid or 0)
+
+    def open_escalation(self, citizen_id: int, message_id: int, reason: str) -> int:
+        """Record that an official must answer; the id is the citizen's ticket number."""
+        now = now_iso()
+        with self.db.conn:
+            cursor = self.db.execute(
+                "INSERT INTO escalations (citizen_id, message_id, reason, status, created_at, "
+                "updated_at) VALUES (?, ?, ?, 'open', ?, ?)",
+                [citizen_id, message_id, reason, now, now],
+            )
+        return int(cursor.lastrowid or 0)
+
+    def save_feedback(self, message_id: int, helpful: bool) -> None:
+        with self.db.conn:
+            self.db.execute(
+                "INSERT INTO feedback (message_id, helpful, created_at) VALUES (?, ?, ?)",
+                [message_id, int(helpful), now_iso()],
+            )
+
+    def unanswered(self) -> list[dict[str, Any]]:
+        """Incoming messages stored but not answered (e.g. the process died in between)."""
+        return list(
+            self.db.query(
+                "SELECT m.id, m.citizen_id, m.text, m.kind, c.channel, c.platform_id, "
+                "c.language FROM messages m JOIN citizens c ON c.id = m.citizen_id "
+                "WHERE m.direction = 'in' AND m.status = 'received' ORDER BY m.id"
+            )
+        )
+
+    def messages(self, citizen_id: int) -> list[dict[str, Any]]:
+        return list(
+            self.db.query("SELECT * FROM messages WHERE citizen_id = ? ORDER BY id", [citizen_id])
+        )
+
+
+def _decision_fields(decision: Decision | None) -> list[Any]:
+    if decision is None:
+        return [None, None, None, None, None]
+    return [
+        decision.action.value,
+        decision.reason.value if decision.reason else None,
+        decision.confidence,
+        decision.faq_id,
+        decision.language,
+    ]

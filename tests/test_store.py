@@ -1,0 +1,108 @@
+"""The conversation store on a real SQLite file: schema, de-duplication, recovery."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from sqlite_utils import Database
+
+from bot.core.decision import Action, Decision, EscalationReason
+from bot.store import MIGRATIONS, Store, migrate, schema_version
+
+
+def test_new_database_is_migrated_and_in_wal_mode(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "data" / "tanya.db")
+    assert schema_version(store.db) == len(MIGRATIONS)
+    assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert {"citizens", "messages", "feedback", "escalations"} <= set(store.db.table_names())
+    indexes = {i.name for i in store.db["messages"].indexes}
+    assert "idx_messages_channel_message" in indexes
+
+
+def test_migration_cut_short_is_completed(tmp_path: Path) -> None:
+    path = tmp_path / "tanya.db"
+    db = Database(path)
+    db["citizens"].create(
+        {
+            "id": int,
+            "channel": str,
+            "platform_id": str,
+            "language": str,
+            "first_seen": str,
+            "last_seen": str,
+        },
+        pk="id",
+    )
+    migrate(db)  # the first migration ran half-way before; it runs again, whole
+    assert schema_version(db) == len(MIGRATIONS)
+    assert "escalations" in db.table_names()
+
+
+def test_newer_database_is_refused(tmp_path: Path) -> None:
+    db = Database(tmp_path / "tanya.db")
+    db.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    with pytest.raises(RuntimeError, match="newer than this Tanya"):
+        migrate(db)
+
+
+def test_citizen_is_created_once_and_seen_again(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "tanya.db")
+    first = store.citizen("telegram", "42", language="id")
+    again = store.citizen("telegram", "42")
+    other = store.citizen("messenger", "42")
+    assert first.id == again.id != other.id
+    assert again.language == "id"
+    store.set_language(first.id, "en")
+    assert store.citizen("telegram", "42").language == "en"
+
+
+def test_redelivered_message_is_not_stored_twice(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "tanya.db")
+    citizen = store.citizen("messenger", "p1")
+    first = store.save_incoming(citizen.id, "mid.1", "text", "ktp hilang")
+    again = store.save_incoming(citizen.id, "mid.1", "text", "ktp hilang")
+    assert (first.is_new, again.is_new, again.id) == (True, False, first.id)
+    assert len(store.messages(citizen.id)) == 1
+
+
+def test_unanswered_survives_reopening_and_clears_when_answered(tmp_path: Path) -> None:
+    path = tmp_path / "tanya.db"
+    store = Store.open(path)
+    citizen = store.citizen("telegram", "7")
+    saved = store.save_incoming(citizen.id, "1", "text", "kapan vaksin?")
+    store.close()  # the process dies before answering
+
+    store = Store.open(path)
+    [pending] = store.unanswered()
+    assert (pending["id"], pending["text"], pending["platform_id"]) == (
+        saved.id,
+        "kapan vaksin?",
+        "7",
+    )
+    decision = Decision(
+        text="kapan vaksin?",
+        action=Action.ESCALATE,
+        language="id",
+        reply="...",
+        reason=EscalationReason.LOW_CONFIDENCE,
+        confidence=0.1,
+    )
+    store.save_reply(saved.id, citizen.id, "...", decision)
+    ticket = store.open_escalation(citizen.id, saved.id, "low_confidence")
+    assert store.unanswered() == []
+    assert ticket >= 1
+    incoming, outgoing = store.messages(citizen.id)
+    assert (incoming["status"], incoming["action"], incoming["reason"]) == (
+        "answered",
+        "escalate",
+        "low_confidence",
+    )
+    assert (outgoing["direction"], outgoing["reply_to"]) == ("out", saved.id)
+
+
+def test_foreign_keys_are_enforced(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "tanya.db")
+    with pytest.raises(sqlite3.IntegrityError):
+        store.save_feedback(message_id=999, helpful=True)
