@@ -27,6 +27,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bot.cli import ASK_BATCH  # noqa: E402
 from bot.config import load_settings  # noqa: E402
 from bot.core.answerer import Answerer  # noqa: E402
 from bot.core.language import LanguageGuesser  # noqa: E402
@@ -135,12 +136,12 @@ def latency(model: NluModel, texts: Sequence[str]) -> dict[str, float]:
 
 
 def ask_throughput(answerer: Answerer, model: NluModel, texts: Sequence[str]) -> float:
-    """Decisions per second as `tanya ask` makes them: chunks of 64 lines, uncached model."""
+    """Decisions per second as `tanya ask` makes them: batches of piped lines, uncached."""
     live = with_thresholds(answerer)
     live.parser = model
     started = time.perf_counter()
-    for start in range(0, len(texts), 64):
-        live.decide_batch([(text, None) for text in texts[start : start + 64]])
+    for start in range(0, len(texts), ASK_BATCH):
+        live.decide_batch([(text, None) for text in texts[start : start + ASK_BATCH]])
     return round(len(texts) / (time.perf_counter() - started), 1)
 
 

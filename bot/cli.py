@@ -19,6 +19,8 @@ from bot.faq.problems import FaqError, Severity
 from bot.nlu.environment import quiet_rasa
 
 EXIT_PROBLEMS = 1
+# Lines of piped input classified together: the model runs a batch in one pass.
+ASK_BATCH = 256
 
 
 class Failure(click.ClickException):
@@ -192,7 +194,7 @@ def ask(
 
     for _, line in lines:
         batch.append(line)
-        if len(batch) >= 64 or text is not None or sys.stdin.isatty():
+        if len(batch) >= ASK_BATCH or text is not None or sys.stdin.isatty():
             flush()
     flush()
 
