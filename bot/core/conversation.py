@@ -1,0 +1,201 @@
+"""The conversation with one citizen: store first, then decide, reply, and escalate.
+
+Channels call :meth:`Conversation.handle` with a platform-neutral
+:class:`~bot.core.messages.Incoming` and render the :class:`~bot.core.messages.Reply`
+list they get back. The order matters: the incoming message is stored before anything
+else, and marked answered together with the stored reply, so a crash in between leaves
+it in :meth:`~bot.store.Store.unanswered` for the next start. A redelivered message (same
+platform message id) that was already answered gets no second reply.
+
+Button payloads (the channel echoes them back in ``Incoming.payload``):
+
+``faq:<entry id>``            the citizen picked an entry offered by "did you mean"
+``helpful:<message id>:yes``  feedback on an answer (``:no`` offers an official)
+``escalate:<message id>``     pass that question to an official
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from bot.core.answerer import render_answer
+from bot.core.decision import Action, Decision, EscalationReason
+from bot.core.messages import READABLE, Button, Incoming, Kind, Reply
+from bot.core.replies import Replies
+from bot.faq.model import Faq
+from bot.store.store import Citizen, Store
+
+Decide = Callable[[str, str | None], Awaitable[Decision]]
+
+COMMANDS = {
+    "start": "start",
+    "mulai": "start",
+    "help": "help",
+    "bantuan": "help",
+    "bahasa": "language",
+    "language": "language",
+    "petugas": "human",
+    "human": "human",
+}
+# Escalations for these reasons carry nothing an official could answer.
+NOT_FOR_OFFICIALS = frozenset({EscalationReason.EMPTY, EscalationReason.UNSUPPORTED})
+
+
+class Conversation:
+    def __init__(
+        self,
+        store: Store,
+        decide: Decide,
+        replies: Replies,
+        faq: Faq,
+        languages: tuple[str, ...] = ("id", "en"),
+    ) -> None:
+        self.store = store
+        self.decide = decide
+        self.replies = replies
+        self.faq = faq
+        self.languages = languages
+
+    async def handle(self, message: Incoming) -> list[Reply]:
+        """Store the message, work out the replies, store them; return them to send."""
+        hint = message.language if message.language in self.languages else None
+        citizen = self.store.citizen(message.channel, message.citizen, language=hint)
+        text = message.payload if message.kind is Kind.BUTTON else message.text
+        saved = self.store.save_incoming(
+            citizen.id, message.message_id, message.kind.value, text or ""
+        )
+        if not saved.is_new and saved.status == "answered":
+            return []
+        replies, decision = await self._respond(citizen, saved.id, message)
+        self.store.save_reply(saved.id, citizen.id, "\n\n".join(r.text for r in replies), decision)
+        return replies
+
+    async def answer_pending(self, send: Callable[[str, str, list[Reply]], Awaitable[None]]) -> int:
+        """Answer messages stored before a crash; ``send(channel, citizen, replies)``."""
+        count = 0
+        for row in self.store.unanswered():
+            citizen = Citizen(
+                row["citizen_id"], row["channel"], row["platform_id"], row["language"]
+            )
+            message = Incoming(
+                channel=row["channel"],
+                citizen=row["platform_id"],
+                kind=Kind(row["kind"]),
+                text=row["text"] or "",
+                payload=row["text"] if row["kind"] == Kind.BUTTON else None,
+            )
+            replies, decision = await self._respond(citizen, row["id"], message)
+            self.store.save_reply(
+                row["id"], citizen.id, "\n\n".join(r.text for r in replies), decision
+            )
+            await send(row["channel"], row["platform_id"], replies)
+            count += 1
+        return count
+
+    def language_of(self, citizen: Citizen) -> str:
+        return citizen.language or self.languages[0]
+
+    def _text(self, name: str, citizen: Citizen, **values: object) -> str:
+        text = self.replies.text(name, self.language_of(citizen))
+        return text.format(**values) if values else text
+
+    async def _respond(
+        self, citizen: Citizen, message_id: int, message: Incoming
+    ) -> tuple[list[Reply], Decision | None]:
+        if message.kind not in READABLE:
+            return [Reply(self._text("utter_unsupported_media", citizen))], None
+        if message.kind is Kind.COMMAND:
+            return await self._command(citizen, message_id, message.text)
+        if message.kind is Kind.BUTTON:
+            return await self._button(citizen, message.payload or "")
+        return await self._question(citizen, message_id, message.text)
+
+    async def _question(
+        self, citizen: Citizen, message_id: int, text: str
+    ) -> tuple[list[Reply], Decision]:
+        decision = await self.decide(text, citizen.language)
+        if decision.language != citizen.language:
+            self.store.set_language(citizen.id, decision.language)
+            citizen = Citizen(citizen.id, citizen.channel, citizen.platform_id, decision.language)
+        if decision.action is Action.ANSWER:
+            prompt = Reply(
+                self._text("utter_feedback_prompt", citizen),
+                self._feedback_buttons(citizen, message_id),
+            )
+            return [Reply(decision.reply), prompt], decision
+        if decision.action is Action.CLARIFY:
+            buttons = tuple(Button(o.label, f"faq:{o.faq_id}") for o in decision.options)
+            return [Reply(decision.reply, buttons)], decision
+        if decision.action is Action.ESCALATE:
+            return [self._escalate(citizen, message_id, decision.reply, decision.reason)], decision
+        return [Reply(decision.reply)], decision
+
+    def _escalate(
+        self, citizen: Citizen, message_id: int, text: str, reason: EscalationReason | None
+    ) -> Reply:
+        if reason in NOT_FOR_OFFICIALS:
+            return Reply(text)
+        ticket = self.store.open_escalation(
+            citizen.id, message_id, (reason or EscalationReason.ASKED_HUMAN).value
+        )
+        return Reply(f"{text}\n\n{self._text('utter_ticket', citizen, ticket=ticket)}")
+
+    def _feedback_buttons(self, citizen: Citizen, message_id: int) -> tuple[Button, ...]:
+        return (
+            Button(self._text("utter_button_helpful", citizen), f"helpful:{message_id}:yes"),
+            Button(self._text("utter_button_not_helpful", citizen), f"helpful:{message_id}:no"),
+        )
+
+    async def _command(
+        self, citizen: Citizen, message_id: int, text: str
+    ) -> tuple[list[Reply], Decision | None]:
+        words = text.lstrip("/").split()
+        name = words[0].split("@")[0].casefold() if words else ""
+        command = COMMANDS.get(name)
+        if command == "language":
+            wanted = words[1].casefold() if len(words) > 1 else None
+            if wanted not in self.languages:
+                current = self.language_of(citizen)
+                wanted = next((lang for lang in self.languages if lang != current), current)
+            self.store.set_language(citizen.id, wanted)
+            citizen = Citizen(citizen.id, citizen.channel, citizen.platform_id, wanted)
+            return [Reply(self._text("utter_language_set", citizen))], None
+        if command == "human":
+            reply = self._escalate(
+                citizen,
+                message_id,
+                self._text("utter_escalate.asked_human", citizen),
+                EscalationReason.ASKED_HUMAN,
+            )
+            return [reply], None
+        if command == "start":
+            return [Reply(self._text("utter_start", citizen))], None
+        if command == "help":
+            return [Reply(self._text("utter_chat.help", citizen))], None
+        # An unknown command is read as a question ("/vaksin" -> "vaksin").
+        return await self._question(citizen, message_id, " ".join(words))
+
+    async def _button(self, citizen: Citizen, payload: str) -> tuple[list[Reply], Decision | None]:
+        kind, _, rest = payload.partition(":")
+        if kind == "faq" and (entry := self.faq.get(rest)) is not None:
+            language = entry.answer_language(self.language_of(citizen), self.languages)
+            return [Reply(render_answer(entry, language))], None
+        if kind == "helpful":
+            target, _, verdict = rest.partition(":")
+            if target.isdigit() and verdict in ("yes", "no"):
+                self.store.save_feedback(int(target), helpful=verdict == "yes")
+                if verdict == "yes":
+                    return [Reply(self._text("utter_feedback_thanks", citizen))], None
+                offer = Button(
+                    self._text("utter_button_ask_official", citizen), f"escalate:{target}"
+                )
+                return [Reply(self._text("utter_feedback_sorry", citizen), (offer,))], None
+        if kind == "escalate" and rest.isdigit():
+            reply = self._escalate(
+                citizen,
+                int(rest),
+                self._text("utter_escalate.asked_human", citizen),
+                EscalationReason.ASKED_HUMAN,
+            )
+            return [reply], None
+        return [Reply(self._text("utter_button_unknown", citizen))], None
