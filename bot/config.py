@@ -45,9 +45,46 @@ class NluSettings:
 
 
 @dataclass(frozen=True)
+class StorageSettings:
+    database: Path
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+
+
+@dataclass(frozen=True)
+class WebChatSettings:
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class MessengerSettings:
+    page_token_env: str = "FACEBOOK_PAGE_ACCESS_TOKEN"
+    app_secret_env: str = "FACEBOOK_APP_SECRET"
+    verify_token_env: str = "FACEBOOK_VERIFY_TOKEN"
+    graph_api_url: str = "https://graph.facebook.com/v21.0"
+    webhook_path: str = "/webhooks/messenger"
+
+    def credentials(self) -> tuple[str, str, str] | None:
+        """(page token, app secret, verify token) from the environment, if all are set."""
+        values = [
+            os.environ.get(name, "").strip()
+            for name in (self.page_token_env, self.app_secret_env, self.verify_token_env)
+        ]
+        return (values[0], values[1], values[2]) if all(values) else None
+
+
+@dataclass(frozen=True)
 class Settings:
     faq: FaqSettings
     nlu: NluSettings
+    storage: StorageSettings
+    server: ServerSettings = ServerSettings()
+    webchat: WebChatSettings = WebChatSettings()
+    messenger: MessengerSettings = MessengerSettings()
     languages: tuple[str, ...] = SUPPORTED_LANGUAGES
 
     @property
@@ -110,6 +147,10 @@ def _convert(hint: Any, value: Any, *, base: Path, key: str) -> Any:
         if not isinstance(value, str) or not value:
             raise ConfigError(f"setting {key} must be a path")
         return (base / value).resolve()
+    if hint is str:
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigError(f"setting {key} must be non-empty text")
+        return value.strip()
     if hint is bool:
         if not isinstance(value, bool):
             raise ConfigError(f"setting {key} must be true or false")

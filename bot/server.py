@@ -1,7 +1,7 @@
 """The bot's aiohttp server: one process, one port, every channel and page on it.
 
-For now it serves a health check and a JSON question endpoint; the channel adapters and
-the officials' pages are mounted on the same application by later modules.
+It serves a status page, a health check and a JSON question endpoint, and mounts every
+configured channel adapter (each adds its own routes) on the same application.
 """
 
 from __future__ import annotations
@@ -16,10 +16,14 @@ from typing import Any
 from aiohttp import web
 
 from bot import __version__
+from bot.channels import build_channels
 from bot.config import Settings
 from bot.core.answerer import Answerer
+from bot.core.conversation import Conversation
 from bot.core.decision import Decision
+from bot.core.messages import Reply
 from bot.service import Loaded
+from bot.store import Store
 
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 64 * 1024
@@ -46,6 +50,7 @@ class AnsweringWorker:
 
 LOADED = web.AppKey("loaded", Loaded)
 WORKER = web.AppKey("worker", AnsweringWorker)
+CHANNELS = web.AppKey("channels", dict)
 
 
 INDEX = """<!doctype html>
@@ -113,16 +118,36 @@ async def ask(request: web.Request) -> web.Response:
     return web.json_response(decision.to_json())
 
 
-def create_app(settings: Settings, loaded: Loaded) -> web.Application:
+def create_app(settings: Settings, loaded: Loaded, store: Store | None = None) -> web.Application:
+    """The application: pages, API and every configured channel, sharing one conversation."""
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     app[LOADED] = loaded
+    worker = AnsweringWorker(loaded.answerer)
+    app[WORKER] = worker
+    store = store or Store.open(settings.storage.database)
+    answerer = loaded.answerer
+    conversation = Conversation(
+        store, worker.decide, answerer.replies, answerer.faq, settings.languages
+    )
+    channels = build_channels(settings, conversation)
+    for channel in channels.values():
+        channel.setup(app)
+    app[CHANNELS] = channels
 
-    async def worker_ctx(app: web.Application) -> AsyncIterator[None]:
-        app[WORKER] = AnsweringWorker(loaded.answerer)
+    async def lifetime(app: web.Application) -> AsyncIterator[None]:
+        # Messages stored before a crash or restart are answered first.
+        async def send(channel: str, citizen: str, replies: list[Reply]) -> None:
+            if channel in channels:
+                await channels[channel].send(citizen, replies)
+
+        answered = await conversation.answer_pending(send)
+        if answered:
+            log.info("answered %d message(s) left unanswered by the previous run", answered)
         yield
-        app[WORKER].close()
+        worker.close()
+        store.close()
 
-    app.cleanup_ctx.append(worker_ctx)
+    app.cleanup_ctx.append(lifetime)
     app.router.add_get("/", index)
     app.router.add_get("/healthz", health)
     app.router.add_post("/api/ask", ask)

@@ -8,7 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import ConfigError, FaqSettings, NluSettings, Settings, load_settings
+from bot.config import (
+    ConfigError,
+    FaqSettings,
+    MessengerSettings,
+    NluSettings,
+    ServerSettings,
+    Settings,
+    StorageSettings,
+    WebChatSettings,
+    load_settings,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -22,7 +32,15 @@ def test_project_config_loads() -> None:
 
 def test_every_setting_is_documented_in_config_yml() -> None:
     text = (ROOT / "config.yml").read_text(encoding="utf-8")
-    for cls in (Settings, FaqSettings, NluSettings):
+    for cls in (
+        Settings,
+        FaqSettings,
+        NluSettings,
+        StorageSettings,
+        ServerSettings,
+        WebChatSettings,
+        MessengerSettings,
+    ):
         for field in dataclasses.fields(cls):
             match = re.search(rf"^(\s*)# .*\n(?:\s*#.*\n)*\s*{field.name}:", text, re.M)
             assert match, f"setting {field.name} has no comment in config.yml"
@@ -41,7 +59,8 @@ def test_every_setting_is_documented_in_config_yml() -> None:
         ),
         ("faq: {dir: faq}\n", "missing setting nlu"),
         (
-            "faq: {dir: faq}\nnlu: {project_dir: r, model_path: m}\nlanguages: [id, fr]\n",
+            "faq: {dir: faq}\nnlu: {project_dir: r, model_path: m}\nstorage: {database: d}\n"
+            "languages: [id, fr]\n",
             "unsupported language 'fr'",
         ),
         ("faq: [\n", "not valid YAML"),
@@ -63,7 +82,8 @@ def test_dotenv_is_read_and_environment_wins(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (tmp_path / "config.yml").write_text(
-        "faq: {dir: faq}\nnlu: {project_dir: r, model_path: m}\n", encoding="utf-8"
+        "faq: {dir: faq}\nnlu: {project_dir: r, model_path: m}\nstorage: {database: d}\n",
+        encoding="utf-8",
     )
     (tmp_path / ".env").write_text(
         "TANYA_TEST_A=from-dotenv\nTANYA_TEST_B='quoted'\n", encoding="utf-8"

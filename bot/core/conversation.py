@@ -5,7 +5,7 @@ Channels call :meth:`Conversation.handle` with a platform-neutral
 list they get back. The order matters: the incoming message is stored before anything
 else, and marked answered together with the stored reply, so a crash in between leaves
 it in :meth:`~bot.store.Store.unanswered` for the next start. A redelivered message (same
-platform message id) that was already answered gets no second reply.
+platform message id) gets no second reply.
 
 Button payloads (the channel echoes them back in ``Incoming.payload``):
 
@@ -17,6 +17,7 @@ Button payloads (the channel echoes them back in ``Incoming.payload``):
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from bot.core.answerer import render_answer
 from bot.core.decision import Action, Decision, EscalationReason
@@ -41,6 +42,15 @@ COMMANDS = {
 NOT_FOR_OFFICIALS = frozenset({EscalationReason.EMPTY, EscalationReason.UNSUPPORTED})
 
 
+@dataclass(frozen=True)
+class Accepted:
+    """An incoming message as stored, waiting for its replies."""
+
+    citizen: Citizen
+    message_id: int
+    message: Incoming
+
+
 class Conversation:
     def __init__(
         self,
@@ -56,19 +66,36 @@ class Conversation:
         self.faq = faq
         self.languages = languages
 
-    async def handle(self, message: Incoming) -> list[Reply]:
-        """Store the message, work out the replies, store them; return them to send."""
+    def accept(self, message: Incoming) -> Accepted | None:
+        """Store an incoming message; ``None`` for a redelivery of one already stored.
+
+        Channels whose platform wants a quick acknowledgement (Messenger) call this before
+        acknowledging, and :meth:`respond` afterwards.
+        """
         hint = message.language if message.language in self.languages else None
         citizen = self.store.citizen(message.channel, message.citizen, language=hint)
         text = message.payload if message.kind is Kind.BUTTON else message.text
         saved = self.store.save_incoming(
             citizen.id, message.message_id, message.kind.value, text or ""
         )
-        if not saved.is_new and saved.status == "answered":
-            return []
-        replies, decision = await self._respond(citizen, saved.id, message)
-        self.store.save_reply(saved.id, citizen.id, "\n\n".join(r.text for r in replies), decision)
+        if not saved.is_new:
+            return None
+        return Accepted(citizen, saved.id, message)
+
+    async def respond(self, accepted: Accepted) -> list[Reply]:
+        """Work out the replies to a stored message and store them; return them to send."""
+        replies, decision = await self._respond(
+            accepted.citizen, accepted.message_id, accepted.message
+        )
+        self.store.save_reply(
+            accepted.message_id, accepted.citizen.id, "\n\n".join(r.text for r in replies), decision
+        )
         return replies
+
+    async def handle(self, message: Incoming) -> list[Reply]:
+        """Store, answer and store the answer; a redelivered message gets no second reply."""
+        accepted = self.accept(message)
+        return await self.respond(accepted) if accepted is not None else []
 
     async def answer_pending(self, send: Callable[[str, str, list[Reply]], Awaitable[None]]) -> int:
         """Answer messages stored before a crash; ``send(channel, citizen, replies)``."""

@@ -1,0 +1,43 @@
+"""Channel adapters: each turns one platform's events into ``Incoming`` messages and
+renders ``Reply`` objects back. The registry below is the whole plugin system."""
+
+from __future__ import annotations
+
+import logging
+from typing import Protocol
+
+from aiohttp import web
+
+from bot.config import Settings
+from bot.core.conversation import Conversation
+from bot.core.messages import Reply
+
+log = logging.getLogger(__name__)
+
+
+class Channel(Protocol):
+    name: str
+
+    def setup(self, app: web.Application) -> None:
+        """Add the channel's routes and start/stop hooks to the application."""
+
+    async def send(self, citizen: str, replies: list[Reply]) -> None:
+        """Deliver replies to a citizen outside a webhook's request (e.g. after a restart)."""
+
+
+def build_channels(settings: Settings, conversation: Conversation) -> dict[str, Channel]:
+    """The channels that are configured; a channel without its secrets stays off."""
+    channels: dict[str, Channel] = {}
+    credentials = settings.messenger.credentials()
+    if credentials:
+        from bot.channels.messenger import MessengerChannel
+
+        channels["messenger"] = MessengerChannel(settings.messenger, credentials, conversation)
+    else:
+        log.info(
+            "Messenger is off: set %s, %s and %s to turn it on",
+            settings.messenger.page_token_env,
+            settings.messenger.app_secret_env,
+            settings.messenger.verify_token_env,
+        )
+    return channels

@@ -1,0 +1,236 @@
+"""Facebook Messenger: the page's webhook in, the Send API out.
+
+Meta's rules, followed here: the webhook answers the ``hub.verify_token`` handshake; every
+POST is signed with the app secret (``X-Hub-Signature-256``) and one without a valid
+signature is refused with 403 and logged; the webhook must answer 200 quickly, so events
+are stored (``Conversation.accept``) before the 200 and answered in the background;
+Meta redelivers events it is unsure about, and the store drops those by message id.
+Replies go out through the Send API with ``messaging_type: RESPONSE`` (inside the
+24-hour window that the citizen's own message opened), with retries on temporary errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from bot.channels.text import split_text
+from bot.config import MessengerSettings
+from bot.core.conversation import Accepted, Conversation
+from bot.core.messages import Incoming, Kind, Reply
+
+log = logging.getLogger(__name__)
+
+NAME = "messenger"
+GET_STARTED = "GET_STARTED"
+MAX_TEXT = 2000  # Send API limit per message
+MAX_QUICK_REPLIES = 13
+MAX_QUICK_REPLY_TITLE = 20
+MAX_BODY_BYTES = 1024 * 1024
+ATTACHMENT_KINDS = {
+    "image": Kind.PHOTO,
+    "audio": Kind.VOICE,
+    "video": Kind.VIDEO,
+    "file": Kind.FILE,
+    "location": Kind.LOCATION,
+}
+# Graph API error codes worth retrying: temporary errors and rate limits.
+RETRY_CODES = frozenset({1, 2, 4, 17, 32, 613})
+
+
+class SendFailed(Exception):
+    """The Send API refused a message for good (or kept failing)."""
+
+
+def signature_valid(app_secret: str, body: bytes, header: str | None) -> bool:
+    if not header or not header.startswith("sha256="):
+        return False
+    expected = hmac.new(app_secret.encode(), body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, header.removeprefix("sha256="))
+
+
+def parse_events(payload: Any) -> Iterator[Incoming]:
+    """Turn a webhook payload into incoming messages; unknown events are skipped."""
+    if not isinstance(payload, dict) or payload.get("object") != "page":
+        return
+    for entry in payload.get("entry") or []:
+        for event in (entry.get("messaging") or []) if isinstance(entry, dict) else []:
+            incoming = _parse_event(event) if isinstance(event, dict) else None
+            if incoming is not None:
+                yield incoming
+
+
+def _parse_event(event: dict[str, Any]) -> Incoming | None:
+    sender = (event.get("sender") or {}).get("id")
+    if not sender:
+        return None
+    sender = str(sender)
+    message, postback = event.get("message"), event.get("postback")
+    if isinstance(message, dict) and not message.get("is_echo"):
+        mid = message.get("mid")
+        quick_reply = (message.get("quick_reply") or {}).get("payload")
+        if quick_reply:
+            return Incoming(NAME, sender, Kind.BUTTON, payload=str(quick_reply), message_id=mid)
+        if isinstance(message.get("text"), str):
+            return Incoming(NAME, sender, Kind.TEXT, text=message["text"], message_id=mid)
+        attachments = message.get("attachments") or [{}]
+        first = attachments[0] if isinstance(attachments[0], dict) else {}
+        kind = (
+            Kind.STICKER
+            if message.get("sticker_id")
+            else ATTACHMENT_KINDS.get(str(first.get("type")), Kind.OTHER)
+        )
+        return Incoming(NAME, sender, kind, message_id=mid)
+    if isinstance(postback, dict):
+        payload = str(postback.get("payload") or "")
+        mid = postback.get("mid") or f"postback:{event.get('timestamp')}:{payload}"
+        if payload == GET_STARTED:
+            return Incoming(NAME, sender, Kind.COMMAND, text="/start", message_id=mid)
+        return Incoming(NAME, sender, Kind.BUTTON, payload=payload, message_id=mid)
+    return None  # delivery, read, reaction and other events need no answer
+
+
+def render(reply: Reply) -> list[dict[str, Any]]:
+    """A reply as Send API ``message`` objects: long text split, buttons as quick replies."""
+    parts = split_text(reply.text, MAX_TEXT) or [""]
+    messages: list[dict[str, Any]] = [{"text": part} for part in parts]
+    if reply.buttons:
+        messages[-1]["quick_replies"] = [
+            {"content_type": "text", "title": _title(button.label), "payload": button.payload}
+            for button in reply.buttons[:MAX_QUICK_REPLIES]
+        ]
+    return messages
+
+
+def _title(label: str) -> str:
+    return (
+        label if len(label) <= MAX_QUICK_REPLY_TITLE else label[: MAX_QUICK_REPLY_TITLE - 1] + "…"
+    )
+
+
+class SendApi:
+    """A small client for the Send API, on aiohttp."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        session: aiohttp.ClientSession,
+        attempts: int = 4,
+        backoff: float = 0.5,
+    ) -> None:
+        self.url = base_url.rstrip("/") + "/me/messages"
+        self.token = token
+        self.session = session
+        self.attempts = attempts
+        self.backoff = backoff
+
+    async def send(self, psid: str, message: dict[str, Any]) -> None:
+        body = {"recipient": {"id": psid}, "messaging_type": "RESPONSE", "message": message}
+        for attempt in range(1, self.attempts + 1):
+            try:
+                async with self.session.post(
+                    self.url, params={"access_token": self.token}, json=body
+                ) as response:
+                    if response.status == 200:
+                        return
+                    data = await response.json(content_type=None)
+            except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
+                data, reason = None, f"{type(exc).__name__}: {exc}"
+                retry = True
+            else:
+                error = (data or {}).get("error") or {} if isinstance(data, dict) else {}
+                reason = f"HTTP {response.status}: {error.get('message', data)}"
+                retry = response.status >= 500 or error.get("code") in RETRY_CODES
+            if not retry or attempt == self.attempts:
+                raise SendFailed(reason)
+            log.warning("Send API attempt %d failed (%s); retrying", attempt, reason)
+            await asyncio.sleep(self.backoff * 2 ** (attempt - 1))
+
+
+class MessengerChannel:
+    name = NAME
+
+    def __init__(
+        self,
+        settings: MessengerSettings,
+        credentials: tuple[str, str, str],
+        conversation: Conversation,
+    ) -> None:
+        self.settings = settings
+        self.page_token, self.app_secret, self.verify_token = credentials
+        self.conversation = conversation
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._session: aiohttp.ClientSession | None = None
+        self.api: SendApi | None = None
+
+    def setup(self, app: web.Application) -> None:
+        app.router.add_get(self.settings.webhook_path, self.verify)
+        app.router.add_post(self.settings.webhook_path, self.receive)
+        app.cleanup_ctx.append(self._lifetime)
+
+    async def _lifetime(self, app: web.Application) -> Any:
+        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20))
+        self.api = SendApi(self.settings.graph_api_url, self.page_token, self._session)
+        yield
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=30)
+        await self._session.close()
+
+    async def verify(self, request: web.Request) -> web.Response:
+        """The subscription handshake Meta makes when the webhook is set up."""
+        query = request.query
+        if query.get("hub.mode") == "subscribe" and hmac.compare_digest(
+            query.get("hub.verify_token", ""), self.verify_token
+        ):
+            return web.Response(text=query.get("hub.challenge", ""))
+        log.warning("Messenger webhook verification refused from %s", request.remote)
+        return web.Response(status=403, text="verification failed")
+
+    async def receive(self, request: web.Request) -> web.Response:
+        body = await request.content.read(MAX_BODY_BYTES + 1)
+        if len(body) > MAX_BODY_BYTES:
+            return web.Response(status=413, text="payload too large")
+        if not signature_valid(self.app_secret, body, request.headers.get("X-Hub-Signature-256")):
+            log.warning("Messenger webhook: missing or forged signature from %s", request.remote)
+            return web.Response(status=403, text="invalid signature")
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            log.warning("Messenger webhook: body is not JSON")
+            return web.Response(status=400, text="invalid JSON")
+        for incoming in parse_events(payload):
+            accepted = self.conversation.accept(incoming)  # stored before the 200
+            if accepted is not None:
+                self._spawn(self._answer(accepted))
+        return web.Response(text="EVENT_RECEIVED")
+
+    def _spawn(self, work: Any) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _answer(self, accepted: Accepted) -> None:
+        try:
+            replies = await self.conversation.respond(accepted)
+            await self.send(accepted.message.citizen, replies)
+        except Exception:  # one citizen's failure must not stop the others
+            log.exception("Messenger: could not answer message %d", accepted.message_id)
+
+    async def send(self, psid: str, replies: list[Reply]) -> None:
+        assert self.api is not None, "the channel is not started"
+        for reply in replies:
+            for message in render(reply):
+                try:
+                    await self.api.send(psid, message)
+                except SendFailed as exc:
+                    log.error("Messenger: message to %s not delivered: %s", psid, exc)
+                    return
