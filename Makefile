@@ -19,6 +19,7 @@ install:
 
 install-test:
 	@scripts/install.sh --test
+	@scripts/test-deps.sh
 
 # Lint, types and the generated-data drift check (also run by the test suite).
 check-code: install-test

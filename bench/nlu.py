@@ -174,6 +174,7 @@ def run(
     answerer = make_answerer(faq_dir, project, parser, languages)
     thresholds = tune(answerer, dev, allow_clarify)
     tuned = with_thresholds(answerer, **thresholds)
+    dev_report = score(tuned, dev, tuned.decide_batch([(e.text, e.language) for e in dev]))
     report = score(tuned, test, tuned.decide_batch([(e.text, e.language) for e in test]))
     speed = latency(model, [e.text for e in test])
     speed["ask_questions_per_second"] = ask_throughput(tuned, model, [e.text for e in test])
@@ -182,6 +183,8 @@ def run(
         "dataset": name,
         "pipeline": (project / "config.yml").read_text(encoding="utf-8"),
         "thresholds_tuned_on_dev": thresholds,
+        "dev": {k: v for k, v in dev_report.items() if k not in ("per_topic", "confused_pairs")}
+        | {"ranking": ranking_quality(parser, dev)},
         "test": report,
         "training": training,
         "speed": speed,
@@ -264,6 +267,12 @@ def main() -> None:
         f"wrong answers {test['wrong_answer_rate']:.1%}, "
         f"clarify {test['clarify_rate']:.1%}; right entry ranked first "
         f"{test['ranking']['top1_in_scope']:.1%}, in top 3 {test['ranking']['top3_in_scope']:.1%}"
+    )
+    dev = result["dev"]
+    print(
+        f"dev: in-scope accuracy {dev['in_scope_accuracy']:.1%}, out-of-scope recall "
+        f"{dev['out_of_scope_recall']:.1%}, wrong answers {dev['wrong_answer_rate']:.1%}, "
+        f"ranked first {dev['ranking']['top1_in_scope']:.1%}"
     )
     print(f"thresholds (tuned on dev): {result['thresholds_tuned_on_dev']}")
     print(

@@ -61,9 +61,10 @@ INDEX = """<!doctype html>
 line-height:1.5}}code{{background:#eee;padding:0 .2rem}}</style></head>
 <body><h1>Tanya</h1>
 <p><strong>Tanya berjalan.</strong> {entries} entri FAQ dimuat; model dilatih {trained}.{stale_id}
-Belum ada kanal (Telegram, Messenger, web chat) yang dikonfigurasi.</p>
+Kanal aktif: {channels}.</p>
 <p lang="en"><strong>Tanya is running.</strong> {entries} FAQ entries loaded; model trained
-{trained}.{stale_en} No channel (Telegram, Messenger, web chat) is configured yet.</p>
+{trained}.{stale_en} Active channels: {channels}.</p>
+{chat}
 <p>API: <code>POST /api/ask</code> <code>{{"text": "ktp hilang gimana?"}}</code> &middot;
 <a href="/healthz">/healthz</a></p>
 </body></html>
@@ -72,12 +73,21 @@ Belum ada kanal (Telegram, Messenger, web chat) yang dikonfigurasi.</p>
 
 async def index(request: web.Request) -> web.Response:
     loaded = request.app[LOADED]
-    trained = html.escape(loaded.model.info.trained_at or "?")
+    registry: dict[str, Any] = request.app[CHANNELS]
+    channels = sorted(registry)
+    chat = (
+        '<p><a href="/chat">Buka web chat / Open the web chat</a> &middot; '
+        'embed: <code>&lt;script src="/chat/embed.js" async&gt;&lt;/script&gt;</code></p>'
+        if "webchat" in channels
+        else ""
+    )
     return web.Response(
         content_type="text/html",
         text=INDEX.format(
             entries=len(loaded.answerer.faq),
-            trained=trained,
+            trained=html.escape(loaded.model.info.trained_at or "?"),
+            channels=html.escape(", ".join(channels) or "-"),
+            chat=chat,
             stale_id=" <em>FAQ berubah sejak pelatihan: jalankan tanya train.</em>"
             if loaded.stale
             else "",
@@ -129,7 +139,7 @@ def create_app(settings: Settings, loaded: Loaded, store: Store | None = None) -
     conversation = Conversation(
         store, worker.decide, answerer.replies, answerer.faq, settings.languages
     )
-    channels = build_channels(settings, conversation)
+    channels = build_channels(settings, conversation, store)
     for channel in channels.values():
         channel.setup(app)
     app[CHANNELS] = channels

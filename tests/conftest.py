@@ -85,3 +85,26 @@ def project_copy(tmp_path: Path) -> Iterator[Path]:
     project = tmp_path / "rasa_project"
     shutil.copytree(ROOT / "rasa_project", project, ignore=shutil.ignore_patterns("models"))
     yield project
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    """Debian's chromium; in CI its absence fails the run instead of skipping tests."""
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail("chromium is missing: `make test` installs it (scripts/test-deps.sh)")
+        pytest.skip("chromium is not installed (scripts/test-deps.sh installs it)")
+    return CHROMIUM

@@ -203,6 +203,7 @@ def test_run_serves_health_and_answers(trained: Path) -> None:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/") as response:
             page = response.read().decode()
         assert "Tanya berjalan" in page and "Tanya is running" in page
+        assert "Active channels: webchat." in page
         request = urllib.request.Request(
             f"http://127.0.0.1:{port}/api/ask",
             method="POST",

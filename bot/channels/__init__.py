@@ -11,6 +11,7 @@ from aiohttp import web
 from bot.config import Settings
 from bot.core.conversation import Conversation
 from bot.core.messages import Reply
+from bot.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -25,9 +26,15 @@ class Channel(Protocol):
         """Deliver replies to a citizen outside a webhook's request (e.g. after a restart)."""
 
 
-def build_channels(settings: Settings, conversation: Conversation) -> dict[str, Channel]:
+def build_channels(
+    settings: Settings, conversation: Conversation, store: Store
+) -> dict[str, Channel]:
     """The channels that are configured; a channel without its secrets stays off."""
     channels: dict[str, Channel] = {}
+    if settings.webchat.enabled:
+        from bot.channels.webchat import WebChatChannel
+
+        channels["webchat"] = WebChatChannel(settings.webchat, conversation, store)
     credentials = settings.messenger.credentials()
     if credentials:
         from bot.channels.messenger import MessengerChannel

@@ -74,6 +74,13 @@ class Store:
         ).fetchone()
         return Citizen(id=row[0], channel=channel, platform_id=platform_id, language=row[1])
 
+    def find_citizen(self, channel: str, platform_id: str) -> Citizen | None:
+        row = self.db.execute(
+            "SELECT id, language FROM citizens WHERE channel = ? AND platform_id = ?",
+            [channel, platform_id],
+        ).fetchone()
+        return Citizen(row[0], channel, platform_id, row[1]) if row else None
+
     def set_language(self, citizen_id: int, language: str) -> None:
         with self.db.conn:
             self.db.execute("UPDATE citizens SET language = ? WHERE id = ?", [language, citizen_id])

@@ -1,0 +1,143 @@
+"""Web chat: a chat page served by the bot, and a snippet that embeds it in any website.
+
+No token and no third-party script: the page is plain HTML, CSS and a small script
+served from here. A citizen is identified by a random session id in an HttpOnly cookie,
+so a returning visitor sees the conversation so far (and, later, officials' replies).
+Every message carries a client-made id, so a resubmission after a network error is not
+answered twice.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from importlib import resources
+from typing import Any
+
+from aiohttp import web
+
+from bot.config import WebChatSettings
+from bot.core.conversation import Conversation
+from bot.core.messages import Incoming, Kind, Reply
+from bot.store.store import Store
+
+NAME = "webchat"
+COOKIE = "tanya_chat"
+MAX_TEXT = 4000
+_SESSION = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
+_CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_STATIC = resources.files("bot.channels") / "webchat_static"
+
+
+def _asset(name: str) -> str:
+    return (_STATIC / name).read_text(encoding="utf-8")
+
+
+def reply_json(reply: Reply) -> dict[str, Any]:
+    return {
+        "text": reply.text,
+        "buttons": [{"label": b.label, "payload": b.payload} for b in reply.buttons],
+    }
+
+
+class WebChatChannel:
+    name = NAME
+
+    def __init__(self, settings: WebChatSettings, conversation: Conversation, store: Store) -> None:
+        self.settings = settings
+        self.conversation = conversation
+        self.store = store
+
+    def setup(self, app: web.Application) -> None:
+        app.router.add_get("/chat", self.page)
+        app.router.add_get("/chat/chat.js", self.script)
+        app.router.add_get("/chat/embed.js", self.embed)
+        app.router.add_get("/chat/api/history", self.history)
+        app.router.add_post("/chat/api/messages", self.message)
+
+    async def send(self, citizen: str, replies: list[Reply]) -> None:
+        """Nothing to push: the replies are stored and shown on the citizen's next visit."""
+
+    async def page(self, request: web.Request) -> web.Response:
+        response = web.Response(text=_asset("chat.html"), content_type="text/html")
+        self._session(request, response)
+        response.headers["Content-Security-Policy"] = (
+            "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors *"
+        )
+        return response
+
+    async def script(self, request: web.Request) -> web.Response:
+        return web.Response(text=_asset("chat.js"), content_type="application/javascript")
+
+    async def embed(self, request: web.Request) -> web.Response:
+        return web.Response(text=_asset("embed.js"), content_type="application/javascript")
+
+    def _session(self, request: web.Request, response: web.StreamResponse) -> str:
+        session = request.cookies.get(COOKIE, "")
+        if not _SESSION.match(session):
+            session = secrets.token_urlsafe(24)
+            response.set_cookie(
+                COOKIE,
+                session,
+                max_age=365 * 24 * 3600,
+                httponly=True,
+                samesite="Lax",
+                secure=request.secure,
+                path="/chat",
+            )
+        return session
+
+    async def history(self, request: web.Request) -> web.Response:
+        session = request.cookies.get(COOKIE, "")
+        if not _SESSION.match(session):
+            return web.json_response({"messages": []})
+        citizen = self.store.find_citizen(NAME, session)
+        rows = self.store.messages(citizen.id) if citizen else []
+        messages = [
+            {"from": "citizen" if r["direction"] == "in" else "bot", "text": r["text"] or ""}
+            for r in rows
+            if r["kind"] != "button"
+        ]
+        return web.json_response({"messages": messages[-100:]})
+
+    async def message(self, request: web.Request) -> web.Response:
+        session = request.cookies.get(COOKIE, "")
+        if not _SESSION.match(session):
+            return web.json_response({"error": "no chat session: reload the page"}, status=400)
+        try:
+            body = json.loads(await request.text())
+        except ValueError:
+            return web.json_response({"error": "the body must be JSON"}, status=400)
+        if not isinstance(body, dict):
+            return web.json_response({"error": "the body must be a JSON object"}, status=400)
+        incoming = self._incoming(session, body)
+        if isinstance(incoming, str):
+            return web.json_response({"error": incoming}, status=400)
+        replies = await self.conversation.handle(incoming)
+        return web.json_response({"replies": [reply_json(r) for r in replies]})
+
+    def _incoming(self, session: str, body: dict[str, Any]) -> Incoming | str:
+        text, payload = body.get("text"), body.get("payload")
+        client_id, language = body.get("id"), body.get("language")
+        if client_id is not None and not (
+            isinstance(client_id, str) and _CLIENT_ID.match(client_id)
+        ):
+            return "id must be a short string of letters, digits, - and _"
+        if language not in (None, "id", "en"):
+            return 'language must be "id", "en" or null'
+        if isinstance(payload, str) and payload:
+            return Incoming(
+                NAME,
+                session,
+                Kind.BUTTON,
+                payload=payload[:200],
+                message_id=client_id,
+                language=language,
+            )
+        if not isinstance(text, str):
+            return "text must be a string"
+        kind = Kind.COMMAND if text.startswith("/") else Kind.TEXT
+        return Incoming(
+            NAME, session, kind, text=text[:MAX_TEXT], message_id=client_id, language=language
+        )

@@ -1,0 +1,125 @@
+// Tanya web chat. Plain DOM, no framework and no third-party code; every text the
+// server sends is inserted as text (never as HTML), with links and *bold* made safely.
+(function () {
+  "use strict";
+  var UI = {
+    id: { subtitle: "Layanan informasi pemerintah kota", placeholder: "Tulis pertanyaan Anda…",
+          send: "Kirim", other: "English", error: "Pesan gagal terkirim. Coba lagi." },
+    en: { subtitle: "City government information service", placeholder: "Type your question…",
+          send: "Send", other: "Bahasa Indonesia", error: "Could not send. Please try again." }
+  };
+  var language = localStorage.getItem("tanya-language") ||
+    ((navigator.language || "id").slice(0, 2) === "en" ? "en" : "id");
+  var log = document.getElementById("log");
+  var input = document.getElementById("text");
+  var form = document.getElementById("form");
+
+  function applyLanguage() {
+    var t = UI[language];
+    document.documentElement.lang = language;
+    document.getElementById("subtitle").textContent = t.subtitle;
+    input.placeholder = t.placeholder;
+    document.getElementById("send").textContent = t.send;
+    document.getElementById("language").textContent = t.other;
+  }
+
+  function newId() {
+    var bytes = new Uint8Array(12);
+    crypto.getRandomValues(bytes);
+    return Array.prototype.map.call(bytes, function (b) {
+      return ("0" + b.toString(16)).slice(-2);
+    }).join("");
+  }
+
+  // Text with URLs as links and *bold* / _italic_ as emphasis, built node by node.
+  function richText(parent, text) {
+    var pattern = /(https?:\/\/[^\s)]+)|\*([^*\n]+)\*|_([^_\n]+)_/g;
+    var last = 0, match;
+    while ((match = pattern.exec(text)) !== null) {
+      parent.appendChild(document.createTextNode(text.slice(last, match.index)));
+      var node;
+      if (match[1]) {
+        node = document.createElement("a");
+        node.href = match[1];
+        node.rel = "noopener noreferrer";
+        node.target = "_blank";
+        node.textContent = match[1];
+      } else {
+        node = document.createElement(match[2] ? "strong" : "em");
+        node.textContent = match[2] || match[3];
+      }
+      parent.appendChild(node);
+      last = pattern.lastIndex;
+    }
+    parent.appendChild(document.createTextNode(text.slice(last)));
+  }
+
+  function show(from, text, buttons) {
+    var bubble = document.createElement("div");
+    bubble.className = "msg " + from;
+    richText(bubble, text);
+    if (buttons && buttons.length) {
+      var row = document.createElement("div");
+      row.className = "buttons";
+      buttons.forEach(function (b) {
+        var button = document.createElement("button");
+        button.type = "button";
+        button.textContent = b.label;
+        button.addEventListener("click", function () {
+          Array.prototype.forEach.call(row.children, function (c) { c.disabled = true; });
+          show("citizen", b.label);
+          post({ payload: b.payload });
+        });
+        row.appendChild(button);
+      });
+      bubble.appendChild(row);
+    }
+    log.appendChild(bubble);
+    log.scrollTop = log.scrollHeight;
+  }
+
+  function showError() {
+    var note = document.createElement("div");
+    note.className = "error";
+    note.textContent = UI[language].error;
+    log.appendChild(note);
+  }
+
+  function post(body) {
+    body.id = body.id || newId();
+    body.language = language;
+    return fetch("/chat/api/messages", {
+      method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json" }, body: JSON.stringify(body)
+    }).then(function (response) {
+      if (!response.ok) { throw new Error("HTTP " + response.status); }
+      return response.json();
+    }).then(function (data) {
+      data.replies.forEach(function (r) { show("bot", r.text, r.buttons); });
+    }).catch(showError);
+  }
+
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    var text = input.value.trim();
+    if (!text) { return; }
+    input.value = "";
+    show("citizen", text);
+    post({ text: text });
+  });
+
+  document.getElementById("language").addEventListener("click", function () {
+    language = language === "id" ? "en" : "id";
+    localStorage.setItem("tanya-language", language);
+    applyLanguage();
+    post({ text: "/bahasa " + language });
+  });
+
+  applyLanguage();
+  fetch("/chat/api/history", { credentials: "same-origin" })
+    .then(function (r) { return r.json(); })
+    .then(function (data) {
+      data.messages.forEach(function (m) { show(m.from, m.text); });
+      if (!data.messages.length) { post({ text: "/start" }); }
+    }).catch(showError);
+})();

@@ -1,0 +1,96 @@
+"""Web chat API on the real aiohttp app: sessions, answers, buttons, history, bad input."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from bot.config import Settings
+from bot.server import create_app
+from bot.service import Loaded
+from bot.store import Store
+
+
+@pytest.fixture
+async def client(
+    trained_settings: Settings, loaded: Loaded, tmp_path: Path
+) -> AsyncIterator[TestClient]:
+    app = create_app(trained_settings, loaded, Store.open(tmp_path / "tanya.db"))
+    async with TestClient(TestServer(app)) as test_client:
+        page = await test_client.get("/chat")  # sets the session cookie
+        assert page.status == 200
+        yield test_client
+
+
+async def say(client: TestClient, **body: Any) -> list[dict[str, Any]]:
+    response = await client.post("/chat/api/messages", json=body)
+    assert response.status == 200, await response.text()
+    return list((await response.json())["replies"])
+
+
+async def test_page_and_scripts_have_no_third_party_code(client: TestClient) -> None:
+    page = await (await client.get("/chat")).text()
+    assert '<script src="/chat/chat.js"></script>' in page
+    assert "http://" not in page and "https://" not in page
+    for path in ("/chat/chat.js", "/chat/embed.js"):
+        response = await client.get(path)
+        assert response.status == 200
+        assert response.content_type == "application/javascript"
+
+
+async def test_question_answer_and_feedback(client: TestClient) -> None:
+    answer, prompt = await say(client, text="ktp saya hilang gimana", id="a1")
+    assert answer["text"].startswith("Bawa surat kehilangan")
+    assert [b["label"] for b in prompt["buttons"]] == ["👍 Ya", "👎 Tidak"]
+    [thanks] = await say(client, payload=prompt["buttons"][0]["payload"], id="a2")
+    assert thanks["text"] == "Terima kasih atas masukan Anda!"
+
+
+async def test_resubmitted_message_is_answered_once(client: TestClient) -> None:
+    assert await say(client, text="halo", id="same")
+    assert await say(client, text="halo", id="same") == []
+
+
+async def test_history_shows_the_conversation(client: TestClient) -> None:
+    await say(client, text="/start", id="h1")
+    await say(client, text="where can I get vaccinated?", id="h2")
+    history = (await (await client.get("/chat/api/history")).json())["messages"]
+    assert [m["from"] for m in history] == ["citizen", "bot", "citizen", "bot"]
+    assert history[3]["text"].startswith("Vaccination is available")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"{not json",
+        b"[1, 2]",
+        b'{"text": 5}',
+        b'{"text": "hi", "language": "fr"}',
+        b'{"text": "hi", "id": "bad id with spaces"}',
+    ],
+)
+async def test_bad_requests_get_a_clear_error(client: TestClient, body: bytes) -> None:
+    response = await client.post("/chat/api/messages", data=body)
+    assert response.status == 400
+    assert "error" in await response.json()
+
+
+async def test_without_session_cookie(
+    trained_settings: Settings, loaded: Loaded, tmp_path: Path
+) -> None:
+    app = create_app(trained_settings, loaded, Store.open(tmp_path / "tanya.db"))
+    async with TestClient(TestServer(app)) as fresh:
+        response = await fresh.post("/chat/api/messages", json={"text": "halo"})
+        assert response.status == 400
+        assert (await (await fresh.get("/chat/api/history")).json()) == {"messages": []}
+
+
+async def test_huge_and_empty_messages(client: TestClient) -> None:
+    [long_reply] = await say(client, text="tolong " * 3000, id="big")
+    assert "petugas" in long_reply["text"]
+    [empty] = await say(client, text="   ", id="empty")
+    assert empty["text"] == "Pesan yang saya terima kosong. Silakan ketik pertanyaan Anda."

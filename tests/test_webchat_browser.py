@@ -1,0 +1,118 @@
+"""The web chat in real headless Chromium (Debian's), driven by Playwright."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from playwright.async_api import Browser, Page, async_playwright, expect
+
+from bot.config import Settings
+from bot.server import create_app
+from bot.service import Loaded
+from bot.store import Store
+from tests.conftest import CHROMIUM_ARGS
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def serve(app: web.Application) -> tuple[web.AppRunner, str]:
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return runner, f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+async def bot_url(trained_settings: Settings, loaded: Loaded, tmp_path: Path) -> AsyncIterator[str]:
+    runner, url = await serve(
+        create_app(trained_settings, loaded, Store.open(tmp_path / "tanya.db"))
+    )
+    yield url
+    await runner.cleanup()
+
+
+@pytest.fixture
+async def browser(chromium_path: str) -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=chromium_path, args=CHROMIUM_ARGS
+        )
+        yield browser
+        await browser.close()
+
+
+async def open_chat(browser: Browser, url: str) -> Page:
+    page = await browser.new_page(locale="id-ID")
+    await page.goto(f"{url}/chat")
+    await expect(page.locator(".msg.bot").first).to_contain_text("Selamat datang")
+    return page
+
+
+async def ask(page: Page, text: str) -> None:
+    await page.fill("#text", text)
+    await page.click("#send")
+
+
+async def test_citizen_asks_and_rates_the_answer(browser: Browser, bot_url: str) -> None:
+    page = await open_chat(browser, bot_url)
+    await ask(page, "ktp saya hilang gimana ngurusnya")
+    await expect(page.locator(".msg.bot").nth(1)).to_contain_text("Bawa surat kehilangan")
+    await page.get_by_role("button", name="👍 Ya").click()
+    await expect(page.locator(".msg.bot").last).to_have_text("Terima kasih atas masukan Anda!")
+    await expect(page.get_by_role("button", name="👎 Tidak")).to_be_disabled()
+
+
+async def test_html_in_a_question_is_shown_as_text(browser: Browser, bot_url: str) -> None:
+    page = await open_chat(browser, bot_url)
+    attack = '<img src=x onerror="window.hacked=1"><b>tebal</b>'
+    await ask(page, attack)
+    await expect(page.locator(".msg.citizen").last).to_have_text(attack)
+    await expect(page.locator(".msg.bot").nth(1)).to_be_visible()
+    assert await page.evaluate("window.hacked") is None
+    assert await page.locator(".msg img, .msg b").count() == 0
+
+
+async def test_language_switch_and_history_after_reload(browser: Browser, bot_url: str) -> None:
+    page = await open_chat(browser, bot_url)
+    await page.click("#language")
+    await expect(page.locator("#language")).to_have_text("Bahasa Indonesia")
+    await expect(page.locator(".msg.bot").last).to_contain_text("I will reply in English")
+    await ask(page, "where can I get vaccinated?")
+    await expect(page.locator(".msg.bot").last).to_contain_text("Was this helpful?")
+    await page.reload()
+    await expect(page.locator(".msg.bot", has_text="Vaccination is available")).to_be_visible()
+    await expect(page.locator("#send")).to_have_text("Send")
+
+
+async def test_embed_snippet_on_another_website(browser: Browser, bot_url: str) -> None:
+    site = web.Application()
+
+    async def home(request: web.Request) -> web.Response:
+        return web.Response(
+            content_type="text/html",
+            text=(
+                "<!doctype html><title>Kota Contoh</title><h1>Pemerintah Kota Contoh</h1>"
+                f'<script src="{bot_url}/chat/embed.js" async></script>'
+            ),
+        )
+
+    site.router.add_get("/", home)
+    runner, site_url = await serve(site)
+    try:
+        # A visitor whose browser is in English is welcomed in English.
+        page = await browser.new_page(locale="en-US")
+        await page.goto(site_url)
+        await page.get_by_role("button", name="Tanya: chat").click()
+        frame = page.frame_locator("iframe[title=Tanya]")
+        await expect(frame.locator(".msg.bot").first).to_contain_text("Welcome! I am Tanya")
+    finally:
+        await runner.cleanup()
