@@ -78,6 +78,20 @@ class MessengerSettings:
 
 
 @dataclass(frozen=True)
+class TelegramSettings:
+    token_env: str = "TELEGRAM_BOT_TOKEN"
+    api_url: str = "https://api.telegram.org"
+    mode: str = "polling"
+    webhook_url: str = ""
+    webhook_secret_env: str = "TELEGRAM_WEBHOOK_SECRET"
+    poll_timeout: int = 30
+    per_chat_interval: float = 1.0
+
+    def token(self) -> str | None:
+        return os.environ.get(self.token_env, "").strip() or None
+
+
+@dataclass(frozen=True)
 class Settings:
     faq: FaqSettings
     nlu: NluSettings
@@ -85,6 +99,7 @@ class Settings:
     server: ServerSettings = ServerSettings()
     webchat: WebChatSettings = WebChatSettings()
     messenger: MessengerSettings = MessengerSettings()
+    telegram: TelegramSettings = TelegramSettings()
     languages: tuple[str, ...] = SUPPORTED_LANGUAGES
 
     @property
@@ -106,6 +121,10 @@ def load_settings(path: Path | None = None) -> Settings:
     load_dotenv(path.parent / ".env")
     settings = _build(Settings, raw, base=path.parent.resolve(), where="")
     _check_languages(settings.languages)
+    if settings.telegram.mode not in ("polling", "webhook"):
+        raise ConfigError("setting telegram.mode must be polling or webhook")
+    if settings.telegram.mode == "webhook" and not settings.telegram.webhook_url:
+        raise ConfigError("setting telegram.webhook_url is needed when telegram.mode is webhook")
     return settings
 
 
@@ -148,8 +167,8 @@ def _convert(hint: Any, value: Any, *, base: Path, key: str) -> Any:
             raise ConfigError(f"setting {key} must be a path")
         return (base / value).resolve()
     if hint is str:
-        if not isinstance(value, str) or not value.strip():
-            raise ConfigError(f"setting {key} must be non-empty text")
+        if not isinstance(value, str):
+            raise ConfigError(f"setting {key} must be text")
         return value.strip()
     if hint is bool:
         if not isinstance(value, bool):

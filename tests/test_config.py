@@ -16,6 +16,7 @@ from bot.config import (
     ServerSettings,
     Settings,
     StorageSettings,
+    TelegramSettings,
     WebChatSettings,
     load_settings,
 )
@@ -64,6 +65,16 @@ def test_every_setting_is_documented_in_config_yml() -> None:
             "unsupported language 'fr'",
         ),
         ("faq: [\n", "not valid YAML"),
+        (
+            "faq: {dir: faq}\nnlu: {project_dir: r, model_path: m}\nstorage: {database: d}\n"
+            "telegram: {mode: webhook}\n",
+            "telegram.webhook_url is needed",
+        ),
+        (
+            "faq: {dir: faq}\nnlu: {project_dir: r, model_path: m}\nstorage: {database: d}\n"
+            "telegram: {mode: push}\n",
+            "telegram.mode must be polling or webhook",
+        ),
     ],
 )
 def test_mistakes_are_named(tmp_path: Path, text: str, message: str) -> None:

@@ -47,4 +47,11 @@ def build_channels(
             settings.messenger.app_secret_env,
             settings.messenger.verify_token_env,
         )
+    token = settings.telegram.token()
+    if token:
+        from bot.channels.telegram import TelegramChannel
+
+        channels["telegram"] = TelegramChannel(settings.telegram, token, conversation)
+    else:
+        log.info("Telegram is off: set %s to turn it on", settings.telegram.token_env)
     return channels

@@ -1,0 +1,255 @@
+"""Telegram, with python-telegram-bot's Bot API client: long polling or a webhook.
+
+No update is lost: in polling mode an update is confirmed to Telegram (by the next
+getUpdates ``offset``) only after it has been stored (``Conversation.accept``); in
+webhook mode it is stored before the 200. Answers are worked out and sent in the
+background. Sending respects Telegram's limits: python-telegram-bot's ``AIORateLimiter``
+keeps to the global ~30 messages/s and honours 429 ``retry_after``; it does not limit
+messages to one private chat, so this adapter spaces them by ``per_chat_interval``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+import os
+import re
+import secrets
+import time
+from collections import defaultdict
+from typing import Any
+
+from aiohttp import web
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Update
+from telegram.constants import ParseMode
+from telegram.error import Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
+from telegram.ext import AIORateLimiter, ExtBot
+from telegram.request import HTTPXRequest
+
+from bot.channels.text import split_text
+from bot.config import TelegramSettings
+from bot.core.conversation import Accepted, Conversation
+from bot.core.messages import Incoming, Kind, Reply
+
+log = logging.getLogger(__name__)
+
+NAME = "telegram"
+WEBHOOK_PATH = "/webhooks/telegram"
+MAX_TEXT = 4000  # Telegram allows 4,096 characters; markup added below needs room
+MAX_CALLBACK_DATA = 64
+ALLOWED_UPDATES = ["message", "callback_query"]
+_BOLD = re.compile(r"\*([^*\n]+)\*")
+_ITALIC = re.compile(r"(?<![\w/])_([^_\n]+)_(?![\w/])")
+
+
+def to_html(text: str) -> str:
+    """The FAQ's light markup (*bold*, _italic_) as Telegram HTML, everything else escaped."""
+    escaped = html.escape(text, quote=False)
+    return _ITALIC.sub(r"<i>\1</i>", _BOLD.sub(r"<b>\1</b>", escaped))
+
+
+def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
+    buttons = [b for b in reply.buttons if len(b.payload.encode()) <= MAX_CALLBACK_DATA]
+    if len(buttons) < len(reply.buttons):
+        log.warning("Telegram: dropped buttons whose data exceeds %d bytes", MAX_CALLBACK_DATA)
+    if not buttons:
+        return None
+    keys = [InlineKeyboardButton(b.label, callback_data=b.payload) for b in buttons]
+    if all(len(b.label) <= 12 for b in buttons):  # 👍 / 👎 side by side
+        return InlineKeyboardMarkup([keys])
+    return InlineKeyboardMarkup([[key] for key in keys])  # "did you mean" options stacked
+
+
+def _language(user: Any) -> str | None:
+    code = (getattr(user, "language_code", None) or "")[:2].lower()
+    return code if code in ("id", "en") else None
+
+
+def parse_update(update: Update) -> Incoming | None:
+    """An update as an incoming message; updates a citizen did not send are skipped."""
+    query = update.callback_query
+    if query is not None and query.message is not None:
+        return Incoming(
+            NAME,
+            str(query.message.chat.id),
+            Kind.BUTTON,
+            payload=query.data or "",
+            message_id=f"callback:{query.id}",
+            language=_language(query.from_user),
+        )
+    message = update.message
+    if message is None or message.chat.type != "private":
+        return None  # groups and channels: the officials' group is handled elsewhere
+    common = {"message_id": str(message.message_id), "language": _language(message.from_user)}
+    chat = str(message.chat.id)
+    if message.text is not None:
+        kind = Kind.COMMAND if message.text.startswith("/") else Kind.TEXT
+        return Incoming(NAME, chat, kind, text=message.text, **common)  # type: ignore[arg-type]
+    kinds = (
+        ("photo", Kind.PHOTO),
+        ("sticker", Kind.STICKER),
+        ("voice", Kind.VOICE),
+        ("audio", Kind.VOICE),
+        ("video", Kind.VIDEO),
+        ("video_note", Kind.VIDEO),
+        ("animation", Kind.VIDEO),
+        ("location", Kind.LOCATION),
+        ("venue", Kind.LOCATION),
+        ("document", Kind.FILE),
+    )
+    kind = next((k for attribute, k in kinds if getattr(message, attribute, None)), Kind.OTHER)
+    return Incoming(NAME, chat, kind, **common)  # type: ignore[arg-type]
+
+
+class TelegramChannel:
+    name = NAME
+
+    def __init__(
+        self,
+        settings: TelegramSettings,
+        token: str,
+        conversation: Conversation,
+        request_class: type[HTTPXRequest] = HTTPXRequest,
+    ) -> None:
+        self.settings = settings
+        self.conversation = conversation
+        api = settings.api_url.rstrip("/")
+        self.bot: ExtBot[Any] = ExtBot(
+            token,
+            base_url=f"{api}/bot",
+            base_file_url=f"{api}/file/bot",
+            request=request_class(connection_pool_size=16),
+            get_updates_request=request_class(read_timeout=settings.poll_timeout + 10),
+            rate_limiter=AIORateLimiter(max_retries=5),
+        )
+        # Telegram echoes this in every webhook call; a fresh one per start is fine, since
+        # the webhook is registered again at every start.
+        self.webhook_secret = os.environ.get(
+            settings.webhook_secret_env, ""
+        ).strip() or secrets.token_urlsafe(24)
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._last_sent: dict[str, float] = {}
+        self._chat_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    def setup(self, app: web.Application) -> None:
+        if self.settings.mode == "webhook":
+            app.router.add_post(WEBHOOK_PATH, self.webhook)
+        app.cleanup_ctx.append(self._lifetime)
+
+    async def _lifetime(self, app: web.Application) -> Any:
+        await self.bot.initialize()
+        log.info("Telegram: signed in as @%s (%s mode)", self.bot.username, self.settings.mode)
+        if self.settings.mode == "webhook":
+            url = self.settings.webhook_url.rstrip("/") + WEBHOOK_PATH
+            await self.bot.set_webhook(
+                url, secret_token=self.webhook_secret, allowed_updates=ALLOWED_UPDATES
+            )
+        else:
+            await self.bot.delete_webhook()
+            self._spawn(self._poll())
+        yield
+        for task in list(self._tasks):
+            if task.get_name() == "telegram-poll":
+                task.cancel()
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=30)
+        await self.bot.shutdown()
+
+    def _spawn(self, work: Any, name: str | None = None) -> None:
+        task = asyncio.get_running_loop().create_task(work, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _poll(self) -> None:
+        asyncio.current_task().set_name("telegram-poll")  # type: ignore[union-attr]
+        offset: int | None = None
+        delay = 1.0
+        while True:
+            try:
+                updates = await self.bot.get_updates(
+                    offset=offset,
+                    timeout=self.settings.poll_timeout,
+                    allowed_updates=ALLOWED_UPDATES,
+                )
+                delay = 1.0
+            except RetryAfter as exc:
+                await asyncio.sleep(
+                    float(
+                        exc.retry_after
+                        if isinstance(exc.retry_after, int)
+                        else exc.retry_after.total_seconds()
+                    )
+                )
+                continue
+            except (InvalidToken, Forbidden) as exc:
+                log.error("Telegram: the bot token was refused (%s); polling stops", exc)
+                return
+            except (NetworkError, TelegramError) as exc:
+                log.warning("Telegram: getUpdates failed (%s); retrying in %.0f s", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 60)
+                continue
+            for update in updates:
+                self.receive(update)  # stored now; confirmed by the next getUpdates
+                offset = update.update_id + 1
+
+    def receive(self, update: Update) -> None:
+        """Store an update's message and answer it in the background."""
+        if update.callback_query is not None:
+            self._spawn(self._answer_callback(update.callback_query.id))
+        incoming = parse_update(update)
+        if incoming is None:
+            return
+        accepted = self.conversation.accept(incoming)
+        if accepted is not None:
+            self._spawn(self._answer(accepted))
+
+    async def webhook(self, request: web.Request) -> web.Response:
+        if request.headers.get("X-Telegram-Bot-Api-Secret-Token") != self.webhook_secret:
+            log.warning("Telegram webhook: wrong or missing secret token from %s", request.remote)
+            return web.Response(status=403)
+        try:
+            update = Update.de_json(await request.json(), self.bot)
+        except (ValueError, KeyError, TypeError):
+            return web.Response(status=400, text="invalid update")
+        self.receive(update)
+        return web.Response()
+
+    async def _answer_callback(self, query_id: str) -> None:
+        try:
+            await self.bot.answer_callback_query(query_id)
+        except TelegramError as exc:  # the button still works; the spinner just lingers
+            log.debug("answerCallbackQuery failed: %s", exc)
+
+    async def _answer(self, accepted: Accepted) -> None:
+        try:
+            replies = await self.conversation.respond(accepted)
+            await self.send(accepted.message.citizen, replies)
+        except Exception:  # one citizen's failure must not stop the others
+            log.exception("Telegram: could not answer message %d", accepted.message_id)
+
+    async def send(self, citizen: str, replies: list[Reply]) -> None:
+        async with self._chat_locks[citizen]:
+            for reply in replies:
+                parts = split_text(reply.text, MAX_TEXT) or [""]
+                for index, part in enumerate(parts):
+                    markup = keyboard(reply) if index == len(parts) - 1 else None
+                    await self._pace(citizen)
+                    try:
+                        await self.bot.send_message(
+                            chat_id=int(citizen),
+                            text=to_html(part),
+                            parse_mode=ParseMode.HTML,
+                            reply_markup=markup,
+                            link_preview_options=LinkPreviewOptions(is_disabled=True),
+                        )
+                    except Forbidden:
+                        log.info("Telegram: chat %s blocked the bot; reply not delivered", citizen)
+                        return
+
+    async def _pace(self, chat: str) -> None:
+        wait = self._last_sent.get(chat, 0.0) + self.settings.per_chat_interval - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        self._last_sent[chat] = time.monotonic()
