@@ -41,6 +41,7 @@ def test_every_setting_is_documented_in_config_yml() -> None:
         ServerSettings,
         WebChatSettings,
         MessengerSettings,
+        TelegramSettings,
     ):
         for field in dataclasses.fields(cls):
             match = re.search(rf"^(\s*)# .*\n(?:\s*#.*\n)*\s*{field.name}:", text, re.M)

@@ -1,0 +1,133 @@
+"""Telegram end to end: the real python-telegram-bot stack against a Bot API emulator
+(npm telegram-test-api) on loopback, a simulated citizen on the emulator's client API."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+from bot.channels.telegram import TelegramChannel, to_html
+from bot.config import TelegramSettings
+from bot.core.answerer import Answerer
+from bot.core.conversation import Conversation
+from bot.core.decision import Decision
+from bot.service import Loaded, with_thresholds
+from bot.store import Store
+from tests.telegram_harness import TOKEN, Citizen, Emulator, EmulatorRequest
+
+PACE = 0.3
+
+
+@pytest.fixture
+def emulator() -> AsyncIterator[Emulator]:
+    emulator = Emulator()
+    yield emulator
+    emulator.stop()
+
+
+async def start_bot(
+    emulator: Emulator, answerer: Answerer, store: Store
+) -> tuple[TelegramChannel, web.AppRunner]:
+    async def decide(text: str, language: str | None) -> Decision:
+        return answerer.decide(text, language)
+
+    conversation = Conversation(store, decide, answerer.replies, answerer.faq)
+    settings = TelegramSettings(api_url=emulator.url, poll_timeout=0, per_chat_interval=PACE)
+    channel = TelegramChannel(settings, TOKEN, conversation, request_class=EmulatorRequest)
+    app = web.Application()
+    channel.setup(app)
+    runner = web.AppRunner(app)
+    await runner.setup()  # starts the channel: getMe, then polling
+    return channel, runner
+
+
+@pytest.fixture
+async def bot(
+    emulator: Emulator, loaded: Loaded, tmp_path: Path
+) -> AsyncIterator[tuple[TelegramChannel, Store]]:
+    store = Store.open(tmp_path / "tanya.db")
+    channel, runner = await start_bot(emulator, loaded.answerer, store)
+    yield channel, store
+    await runner.cleanup()
+
+
+def texts(messages: list[dict]) -> list[str]:  # type: ignore[type-arg]
+    return [m["message"]["text"] for m in messages]
+
+
+async def test_start_question_and_feedback(
+    emulator: Emulator, bot: tuple[TelegramChannel, Store]
+) -> None:
+    citizen = Citizen(emulator, 101)
+    await citizen.say("/start")
+    [welcome] = await citizen.wait_for(1)
+    assert welcome["message"]["text"].startswith("Selamat datang! Saya Tanya")
+    await citizen.say("ktp saya hilang gimana ngurusnya")
+    _, answer, prompt = await citizen.wait_for(3)
+    assert answer["message"]["text"].startswith("Bawa surat kehilangan")
+    assert answer["message"]["parse_mode"] == "HTML"
+    assert prompt["message"]["text"] == "Apakah jawaban ini membantu?"
+    [row] = prompt["message"]["reply_markup"]["inline_keyboard"]
+    assert [b["text"] for b in row] == ["👍 Ya", "👎 Tidak"]
+    # Telegram allows about one message per second to a private chat: they are spaced.
+    assert prompt["time"] - answer["time"] >= PACE * 1000 * 0.9
+    await citizen.press(prompt, "👍 Ya")
+    assert texts(await citizen.wait_for(4))[3] == "Terima kasih atas masukan Anda!"
+    store = bot[1]
+    assert store.db.execute("SELECT helpful FROM feedback").fetchall() == [(1,)]
+
+
+async def test_thumbs_down_then_official(
+    emulator: Emulator, bot: tuple[TelegramChannel, Store]
+) -> None:
+    citizen = Citizen(emulator, 102, language="en")
+    await citizen.say("where can I get vaccinated?")
+    answer, prompt = await citizen.wait_for(2)
+    assert answer["message"]["text"].startswith("Vaccination is available")
+    await citizen.press(prompt, "👎 No")
+    sorry = (await citizen.wait_for(3))[2]
+    assert sorry["message"]["text"].startswith("Sorry that did not help")
+    await citizen.press(sorry, "Ask an official")
+    ticket = (await citizen.wait_for(4))[3]
+    assert "Your ticket number: #1." in ticket["message"]["text"]
+
+
+async def test_photo_and_sticker_get_a_polite_reply(
+    emulator: Emulator, bot: tuple[TelegramChannel, Store]
+) -> None:
+    citizen = Citizen(emulator, 103)
+    await citizen.send_photo()
+    [reply] = await citizen.wait_for(1)
+    assert reply["message"]["text"].startswith("Maaf, saya hanya bisa membaca pesan teks")
+    kinds = [m["kind"] for m in bot[1].messages(1)]
+    assert kinds == ["photo", "text"]
+
+
+async def test_clarify_buttons(emulator: Emulator, loaded: Loaded, tmp_path: Path) -> None:
+    answerer = with_thresholds(
+        loaded.answerer, answer_threshold=0.6, clarify_threshold=0.2, clarify_margin=0.2
+    )
+    _, runner = await start_bot(emulator, answerer, Store.open(tmp_path / "t.db"))
+    try:
+        citizen = Citizen(emulator, 104)
+        await citizen.say("urus ktp")
+        [clarify] = await citizen.wait_for(1)
+        rows = clarify["message"]["reply_markup"]["inline_keyboard"]
+        assert all(len(row) == 1 for row in rows)  # long labels: one option per row
+        label = next(r[0]["text"] for r in rows if r[0]["callback_data"] == "faq:ktp-baru")
+        await citizen.press(clarify, label)
+        answer = (await citizen.wait_for(2))[1]
+        assert answer["message"]["text"].startswith("Datang ke kantor kecamatan")
+    finally:
+        await runner.cleanup()
+
+
+def test_markup_becomes_escaped_html() -> None:
+    assert to_html("Bawa *KTP asli* & KK <wajib>, _gratis_") == (
+        "Bawa <b>KTP asli</b> &amp; KK &lt;wajib&gt;, <i>gratis</i>"
+    )
+    # Underscores inside links and words stay as they are.
+    assert to_html("https://a.go.id/x_y_z dan nama_file") == ("https://a.go.id/x_y_z dan nama_file")
