@@ -1,0 +1,158 @@
+"""Nothing is lost: the bot is killed (SIGKILL) after messages were received and before
+they were answered; after a restart every citizen still gets an answer."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from tests.conftest import ROOT
+from tests.telegram_harness import TOKEN, Citizen, Emulator, free_port
+from tests.test_messenger import GraphApi, signed, text_event
+
+
+@pytest.fixture
+async def graph() -> AsyncIterator[tuple[GraphApi, str]]:
+    api = GraphApi()
+    app = web.Application()
+    app.router.add_post("/v21.0/me/messages", api.messages)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    yield api, str(server.make_url("/v21.0"))
+    await server.close()
+
+
+def bot_config(trained: Path, tmp_path: Path, emulator: Emulator, graph_url: str) -> Path:
+    text = (trained / "config.yml").read_text(encoding="utf-8")
+    for old, new in [
+        ("api_url: https://api.telegram.org", f"api_url: {emulator.url}"),
+        ("poll_timeout: 30", "poll_timeout: 0"),
+        ("per_chat_interval: 1.0", "per_chat_interval: 0.1"),
+        ("graph_api_url: https://graph.facebook.com/v21.0", f"graph_api_url: {graph_url}"),
+    ]:
+        assert old in text, old
+        text = text.replace(old, new)
+    path = tmp_path / "config.yml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def start_bot(config: Path, port: int, slow: float) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "FACEBOOK_PAGE_ACCESS_TOKEN": "test-page-token",
+        "FACEBOOK_APP_SECRET": "test-app-secret",
+        "FACEBOOK_VERIFY_TOKEN": "v",
+        "TANYA_TEST_SLOW_DECIDE": str(slow),
+    }
+    return subprocess.Popen(
+        [
+            sys.executable,
+            str(ROOT / "tests" / "run_bot_for_tests.py"),
+            "--config",
+            str(config),
+            "run",
+            "--port",
+            str(port),
+        ],
+        cwd=config.parent,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+async def wait_until_up(port: int, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 120
+    async with httpx.AsyncClient() as client:
+        while time.monotonic() < deadline:
+            assert process.poll() is None, "the bot exited"
+            try:
+                if (await client.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.3)
+    raise AssertionError("the bot did not come up")
+
+
+def stored(database: Path) -> list[tuple[str, str]]:
+    with sqlite3.connect(database) as db:
+        return db.execute("SELECT status, text FROM messages WHERE direction = 'in'").fetchall()
+
+
+async def test_sigkill_between_receiving_and_answering(
+    trained: Path, tmp_path: Path, graph: tuple[GraphApi, str]
+) -> None:
+    emulator = Emulator()
+    try:
+        config = bot_config(trained, tmp_path, emulator, graph[1])
+        database = tmp_path / "data" / "tanya.db"
+        port = free_port()
+        first = start_bot(config, port, slow=60)
+        await wait_until_up(port, first)
+
+        citizens = [Citizen(emulator, 200 + i) for i in range(3)]
+        for citizen in citizens:
+            await citizen.say("kapan jadwal vaksin booster")
+        async with httpx.AsyncClient() as client:
+            for i in range(2):
+                body, headers = signed(
+                    text_event(f"psid-{i}", "ktp hilang gimana", f"mid.{i}"),
+                    secret="test-app-secret",
+                )
+                response = await client.post(
+                    f"http://127.0.0.1:{port}/webhooks/messenger", content=body, headers=headers
+                )
+                assert response.status_code == 200  # stored before this 200
+
+        deadline = time.monotonic() + 30
+        while len(stored(database)) < 5 and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+        assert sorted(s for s, _ in stored(database)) == ["received"] * 5
+
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=10)
+        assert graph[0].sent == []
+        for citizen in citizens:
+            assert await citizen.wait_for(0) == []
+
+        second = start_bot(config, port, slow=0)
+        try:
+            await wait_until_up(port, second)
+            for citizen in citizens:
+                answer = (await citizen.wait_for(1))[0]
+                assert answer["message"]["text"].startswith("Vaksinasi booster dibuka")
+            sent = await graph[0].wait_for(4)  # an answer and a feedback prompt each
+            recipients = {m["recipient"]["id"] for m in sent}
+            assert recipients == {"psid-0", "psid-1"}
+            assert all(status == "answered" for status, _ in stored(database))
+        finally:
+            second.terminate()
+            second.wait(timeout=30)
+    finally:
+        emulator.stop()
+
+
+def test_launcher_is_test_only() -> None:
+    """The emulator patch lives in tests/ and the bot's package never imports it."""
+    for path in (ROOT / "bot").rglob("*.py"):
+        assert "telegram_harness" not in path.read_text(encoding="utf-8"), path
+    assert (
+        json.loads((ROOT / "tests" / "telegram_emulator" / "package.json").read_text())["private"]
+        is True
+    )
