@@ -6,11 +6,9 @@ configured channel adapter (each adds its own routes) on the same application.
 
 from __future__ import annotations
 
-import asyncio
 import html
 import logging
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from aiohttp import web
@@ -18,34 +16,14 @@ from aiohttp import web
 from bot import __version__
 from bot.channels import build_channels
 from bot.config import Settings
-from bot.core.answerer import Answerer
 from bot.core.conversation import Conversation
-from bot.core.decision import Decision
 from bot.core.messages import Reply
+from bot.core.worker import AnsweringWorker
 from bot.service import Loaded
 from bot.store import Store
 
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 64 * 1024
-
-
-class AnsweringWorker:
-    """Runs the answerer on one dedicated thread.
-
-    Rasa's parse is blocking CPU work that must not run on the event loop, and its first
-    prediction builds mutable TensorFlow state, so all parses are serialised on one thread.
-    """
-
-    def __init__(self, answerer: Answerer) -> None:
-        self.answerer = answerer
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tanya-nlu")
-
-    async def decide(self, text: str, language: str | None) -> Decision:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self.answerer.decide, text, language)
-
-    def close(self) -> None:
-        self._executor.shutdown(wait=True)
 
 
 LOADED = web.AppKey("loaded", Loaded)

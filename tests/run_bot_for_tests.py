@@ -26,7 +26,7 @@ telegram_channel.HTTPXRequest = EmulatorRequest  # type: ignore[misc]
 
 delay = float(os.environ.get("TANYA_TEST_SLOW_DECIDE", "0"))
 if delay:
-    from bot.server import AnsweringWorker
+    from bot.core.worker import AnsweringWorker
 
     original = AnsweringWorker.decide
 
