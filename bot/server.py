@@ -135,7 +135,11 @@ def create_app(settings: Settings, loaded: Loaded, store: Store | None = None) -
         worker.close()
         store.close()
 
+    async def stop_worker(app: web.Application) -> None:
+        await worker.stop()
+
     app.cleanup_ctx.append(lifetime)
+    app.on_shutdown.append(stop_worker)  # type: ignore[arg-type]
     app.router.add_get("/", index)
     app.router.add_get("/healthz", health)
     app.router.add_post("/api/ask", ask)
@@ -150,4 +154,6 @@ def serve(settings: Settings, loaded: Loaded, *, host: str, port: int) -> None:
         len(loaded.answerer.faq),
         loaded.model.path,
     )
-    web.run_app(app, host=host, port=port, print=lambda m: log.info("%s", m.strip()))
+    web.run_app(
+        app, host=host, port=port, shutdown_timeout=10, print=lambda m: log.info("%s", m.strip())
+    )

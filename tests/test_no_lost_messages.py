@@ -143,7 +143,7 @@ async def test_sigkill_between_receiving_and_answering(
             assert all(status == "answered" for status, _ in stored(database))
         finally:
             second.terminate()
-            second.wait(timeout=30)
+            assert second.wait(timeout=20) == 0  # polling and workers stop cleanly
     finally:
         emulator.stop()
 

@@ -136,6 +136,14 @@ class TelegramChannel:
         if self.settings.mode == "webhook":
             app.router.add_post(WEBHOOK_PATH, self.webhook)
         app.cleanup_ctx.append(self._lifetime)
+        app.on_shutdown.append(self._stop_polling)  # type: ignore[arg-type]
+
+    async def _stop_polling(self, app: web.Application) -> None:
+        """aiohttp waits for running tasks on shutdown; the polling loop never ends itself."""
+        for task in list(self._tasks):
+            if task.get_name() == "telegram-poll":
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
 
     async def _lifetime(self, app: web.Application) -> Any:
         await self.bot.initialize()
@@ -149,9 +157,7 @@ class TelegramChannel:
             await self.bot.delete_webhook()
             self._spawn(self._poll())
         yield
-        for task in list(self._tasks):
-            if task.get_name() == "telegram-poll":
-                task.cancel()
+        await self._stop_polling(app)
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=30)
         await self.bot.shutdown()

@@ -63,6 +63,15 @@ class AnsweringWorker:
                 if not future.done():
                     future.set_result(decision)
 
+    async def stop(self) -> None:
+        """Stop taking work. aiohttp waits for running tasks before it shuts down, so the
+        consumer, which never ends by itself, is stopped in the app's on_shutdown."""
+        if self._consumer is not None:
+            self._consumer.cancel()
+            await asyncio.gather(self._consumer, return_exceptions=True)
+            self._consumer = None
+            self._queue = None
+
     def close(self) -> None:
         if self._consumer is not None:
             self._consumer.cancel()

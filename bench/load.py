@@ -1,0 +1,342 @@
+"""Load benchmark (loopback only, bounded in count and time).
+
+    python bench/load.py [--seconds 20] [--rates 25,50,100] [--citizens 1000] [--rasa]
+
+Runs `tanya run` with the trained model (rasa_project/models/tanya.tar.gz) and Messenger
+switched on, pointed at a local stand-in for the Graph API, then sends signed webhook
+events as simulated citizens:
+
+(a) closed loop: 200 citizens, each sending its next question as soon as the previous one
+    is answered: the highest sustained rate (messages answered per second);
+(b) open loop: messages arriving at fixed offered rates from ``--citizens`` citizens, with
+    p50/p95/p99 from the webhook POST to the reply reaching the Send API;
+(c) the bot's peak memory (VmHWM).
+
+With ``--rasa``, the same model served by Rasa's own HTTP server (``rasa run
+--enable-api``, ``/model/parse``) is measured as the reference, 100 clients, closed loop.
+Figures are printed and written to bench/results/load.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import hmac
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiohttp import web
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRET = "bench-app-secret"
+MODEL = ROOT / "rasa_project" / "models" / "tanya.tar.gz"
+
+
+def questions() -> list[str]:
+    lines = (ROOT / "bench" / "data" / "sample_test.jsonl").read_text(encoding="utf-8")
+    return [json.loads(line)["text"] for line in lines.splitlines() if line.strip()]
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Replies:
+    """The Graph API stand-in: notes when each citizen's first reply arrives."""
+
+    def __init__(self) -> None:
+        self.waiting: dict[str, asyncio.Future[float]] = {}
+
+    async def messages(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        future = self.waiting.pop(body["recipient"]["id"], None)
+        if future is not None and not future.done():
+            future.set_result(time.perf_counter())
+        return web.json_response({"recipient_id": body["recipient"]["id"], "message_id": "m"})
+
+    def expect(self, psid: str) -> asyncio.Future[float]:
+        future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        self.waiting[psid] = future
+        return future
+
+
+def signed(psid: str, text: str, mid: str) -> tuple[bytes, dict[str, str]]:
+    body = json.dumps(
+        {
+            "object": "page",
+            "entry": [
+                {
+                    "id": "1",
+                    "time": 0,
+                    "messaging": [
+                        {
+                            "sender": {"id": psid},
+                            "recipient": {"id": "1"},
+                            "timestamp": 0,
+                            "message": {"mid": mid, "text": text},
+                        }
+                    ],
+                }
+            ],
+        }
+    ).encode()
+    digest = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+    return body, {"X-Hub-Signature-256": f"sha256={digest}", "Content-Type": "application/json"}
+
+
+class Bot:
+    def __init__(self, graph_url: str, workdir: Path) -> None:
+        self.port = free_port()
+        config = (ROOT / "config.yml").read_text(encoding="utf-8")
+        config = config.replace(
+            "graph_api_url: https://graph.facebook.com/v21.0", f"graph_api_url: {graph_url}"
+        )
+        config = config.replace("dir: faq", f"dir: {ROOT / 'faq'}")
+        config = config.replace(
+            "project_dir: rasa_project", f"project_dir: {ROOT / 'rasa_project'}"
+        )
+        config = config.replace(
+            "model_path: rasa_project/models/tanya.tar.gz", f"model_path: {MODEL}"
+        )
+        (workdir / "config.yml").write_text(config, encoding="utf-8")
+        env = {
+            **os.environ,
+            "FACEBOOK_PAGE_ACCESS_TOKEN": "bench",
+            "FACEBOOK_APP_SECRET": SECRET,
+            "FACEBOOK_VERIFY_TOKEN": "bench",
+        }
+        env.pop("TELEGRAM_BOT_TOKEN", None)
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "bot",
+                "--config",
+                str(workdir / "config.yml"),
+                "run",
+                "--port",
+                str(self.port),
+            ],
+            cwd=workdir,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    async def wait_until_up(self) -> None:
+        async with httpx.AsyncClient() as client:
+            for _ in range(600):
+                try:
+                    if (await client.get(f"{self.url}/healthz")).status_code == 200:
+                        return
+                except httpx.HTTPError:
+                    await asyncio.sleep(0.2)
+        raise RuntimeError("the bot did not start")
+
+    def peak_memory_mb(self) -> float:
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        return 0.0
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=60)
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {"p50_ms": 0.0, "p95_ms": 0.0, "p99_ms": 0.0}
+    ordered = sorted(values)
+    pick = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))]  # noqa: E731
+    return {
+        "p50_ms": round(statistics.median(ordered) * 1000, 1),
+        "p95_ms": round(pick(0.95) * 1000, 1),
+        "p99_ms": round(pick(0.99) * 1000, 1),
+    }
+
+
+async def one(
+    client: httpx.AsyncClient, bot: Bot, replies: Replies, psid: str, text: str, counter: list[int]
+) -> float:
+    counter[0] += 1
+    body, headers = signed(psid, text, f"mid.{counter[0]}")
+    arrived = replies.expect(psid)
+    started = time.perf_counter()
+    response = await client.post(f"{bot.url}/webhooks/messenger", content=body, headers=headers)
+    response.raise_for_status()
+    return await asyncio.wait_for(arrived, 60) - started
+
+
+async def closed_loop(
+    bot: Bot, replies: Replies, texts: list[str], seconds: float, citizens: int = 200
+) -> dict[str, Any]:
+    counter, latencies = [0], []
+    deadline = time.perf_counter() + seconds
+    limits = httpx.Limits(max_connections=citizens)
+
+    async def citizen(n: int, client: httpx.AsyncClient) -> None:
+        rng = random.Random(n)
+        while time.perf_counter() < deadline:
+            latencies.append(await one(client, bot, replies, f"c{n}", rng.choice(texts), counter))
+
+    async with httpx.AsyncClient(limits=limits, timeout=60) as client:
+        started = time.perf_counter()
+        await asyncio.gather(*(citizen(n, client) for n in range(citizens)))
+        elapsed = time.perf_counter() - started
+    return {
+        "citizens": citizens,
+        "answered": len(latencies),
+        "answered_per_second": round(len(latencies) / elapsed, 1),
+        **percentiles(latencies),
+    }
+
+
+async def open_loop(
+    bot: Bot, replies: Replies, texts: list[str], rate: float, seconds: float, citizens: int
+) -> dict[str, Any]:
+    counter, latencies, tasks = [0], [], []
+    rng = random.Random(rate)
+    async with httpx.AsyncClient(limits=httpx.Limits(max_connections=500), timeout=60) as client:
+
+        async def send(psid: str, text: str) -> None:
+            latencies.append(await one(client, bot, replies, psid, text, counter))
+
+        started = time.perf_counter()
+        total = int(rate * seconds)
+        for i in range(total):
+            await asyncio.sleep(max(0.0, started + i / rate - time.perf_counter()))
+            psid = f"o{int(rate)}-{i % citizens}"
+            while psid in replies.waiting:  # one message in flight per citizen
+                psid += "x"
+            tasks.append(asyncio.create_task(send(psid, rng.choice(texts))))
+        await asyncio.gather(*tasks)
+    return {"offered_per_second": rate, "messages": total, **percentiles(latencies)}
+
+
+async def rasa_reference(seconds: float, texts: list[str], clients: int = 100) -> dict[str, Any]:
+    port = free_port()
+    env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false"}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "rasa",
+            "run",
+            "--enable-api",
+            "--model",
+            str(MODEL),
+            "--port",
+            str(port),
+            "-i",
+            "127.0.0.1",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient(
+            timeout=60, limits=httpx.Limits(max_connections=clients)
+        ) as client:
+            for _ in range(900):
+                try:
+                    if (await client.get(f"{url}/status")).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    await asyncio.sleep(0.2)
+            latencies: list[float] = []
+            deadline = time.perf_counter() + seconds
+
+            async def worker(n: int) -> None:
+                rng = random.Random(n)
+                while time.perf_counter() < deadline:
+                    started = time.perf_counter()
+                    response = await client.post(
+                        f"{url}/model/parse", json={"text": rng.choice(texts)}
+                    )
+                    response.raise_for_status()
+                    latencies.append(time.perf_counter() - started)
+
+            started = time.perf_counter()
+            await asyncio.gather(*(worker(n) for n in range(clients)))
+            elapsed = time.perf_counter() - started
+        return {
+            "clients": clients,
+            "requests_per_second": round(len(latencies) / elapsed, 1),
+            **percentiles(latencies),
+        }
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+
+
+async def main_async(args: argparse.Namespace) -> dict[str, Any]:
+    if not MODEL.is_file():
+        raise SystemExit(f"no model at {MODEL}: run `tanya train` first")
+    texts = questions()
+    replies = Replies()
+    graph = web.Application()
+    graph.router.add_post("/v21.0/me/messages", replies.messages)
+    runner = web.AppRunner(graph, access_log=None)
+    await runner.setup()
+    graph_port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", graph_port).start()
+    result: dict[str, Any] = {"channel": "messenger webhook"}
+    with tempfile.TemporaryDirectory() as workdir:
+        bot = Bot(f"http://127.0.0.1:{graph_port}/v21.0", Path(workdir))
+        try:
+            await bot.wait_until_up()
+            await closed_loop(bot, replies, texts, 3, citizens=20)  # warm up
+            result["closed_loop"] = await closed_loop(bot, replies, texts, args.seconds)
+            print("closed loop:", result["closed_loop"], flush=True)
+            result["open_loop"] = []
+            for rate in args.rates:
+                figures = await open_loop(bot, replies, texts, rate, args.seconds, args.citizens)
+                print("open loop:", figures, flush=True)
+                result["open_loop"].append(figures)
+            result["bot_peak_memory_mb"] = round(bot.peak_memory_mb(), 1)
+        finally:
+            bot.stop()
+    await runner.cleanup()
+    if args.rasa:
+        result["rasa_reference"] = await rasa_reference(args.seconds, texts)
+        print("rasa run --enable-api:", result["rasa_reference"], flush=True)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument(
+        "--rates", type=lambda s: [float(r) for r in s.split(",")], default=[25.0, 50.0, 100.0]
+    )
+    parser.add_argument("--citizens", type=int, default=1000)
+    parser.add_argument("--rasa", action="store_true", help="also measure `rasa run`")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "load.json")
+    args = parser.parse_args()
+    result = asyncio.run(main_async(args))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(f"written {args.out}")
+
+
+if __name__ == "__main__":
+    main()
