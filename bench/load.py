@@ -31,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -134,8 +135,9 @@ class Bot:
             cwd=workdir,
             env=env,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=(workdir / "bot.log").open("w"),
         )
+        self.log = workdir / "bot.log"
         self.url = f"http://127.0.0.1:{self.port}"
 
     async def wait_until_up(self) -> None:
@@ -175,7 +177,7 @@ async def one(
     client: httpx.AsyncClient, bot: Bot, replies: Replies, psid: str, text: str, counter: list[int]
 ) -> float:
     counter[0] += 1
-    body, headers = signed(psid, text, f"mid.{counter[0]}")
+    body, headers = signed(psid, text, f"mid.{uuid.uuid4().hex}")
     arrived = replies.expect(psid)
     started = time.perf_counter()
     response = await client.post(f"{bot.url}/webhooks/messenger", content=body, headers=headers)
@@ -313,6 +315,9 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                 print("open loop:", figures, flush=True)
                 result["open_loop"].append(figures)
             result["bot_peak_memory_mb"] = round(bot.peak_memory_mb(), 1)
+        except Exception:
+            print(bot.log.read_text()[-3000:])
+            raise
         finally:
             bot.stop()
     await runner.cleanup()

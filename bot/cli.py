@@ -23,6 +23,21 @@ EXIT_PROBLEMS = 1
 ASK_BATCH = 256
 
 
+faq_option = click.option(
+    "--faq",
+    "faq_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="FAQ folder (default: faq.dir in config.yml).",
+)
+model_option = click.option(
+    "--model",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Model file (default: nlu.model_path in config.yml).",
+)
+
+
 class Failure(click.ClickException):
     """An expected failure: printed as one clear message, never a traceback."""
 
@@ -64,13 +79,7 @@ def cli(ctx: click.Context, config_path: Path | None, verbose: bool) -> None:
 
 
 @cli.command()
-@click.option(
-    "--faq",
-    "faq_dir",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="FAQ folder (default: faq.dir in config.yml).",
-)
+@faq_option
 @click.pass_context
 def check(ctx: click.Context, faq_dir: Path | None) -> None:
     """Validate the FAQ files; exit status 1 when there are errors."""
@@ -92,13 +101,7 @@ def check(ctx: click.Context, faq_dir: Path | None) -> None:
 
 
 @cli.command()
-@click.option(
-    "--faq",
-    "faq_dir",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="FAQ folder (default: faq.dir in config.yml).",
-)
+@faq_option
 @click.option(
     "--out",
     type=click.Path(path_type=Path),
@@ -162,12 +165,7 @@ def _stdin_lines() -> Iterator[tuple[int, str]]:
 
 @cli.command()
 @click.argument("text", required=False)
-@click.option(
-    "--model",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Model file (default: nlu.model_path in config.yml).",
-)
+@model_option
 @click.option(
     "--language",
     type=click.Choice(["id", "en"]),
@@ -211,12 +209,7 @@ def _summary(decision: Any) -> str:
 
 
 @cli.command()
-@click.option(
-    "--model",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Model file (default: nlu.model_path in config.yml).",
-)
+@model_option
 @click.pass_context
 def chat(ctx: click.Context, model: Path | None) -> None:
     """Talk to the bot in the terminal, seeing each decision and its confidence."""
@@ -238,13 +231,7 @@ def chat(ctx: click.Context, model: Path | None) -> None:
 
 
 @cli.command()
-@click.option(
-    "--faq",
-    "faq_dir",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="FAQ folder the model was trained on (default: faq.dir in config.yml).",
-)
+@faq_option
 @click.option(
     "--test",
     "test_file",
@@ -252,12 +239,7 @@ def chat(ctx: click.Context, model: Path | None) -> None:
     required=True,
     help='JSON lines: {"text": ..., "expected": entry id or null}.',
 )
-@click.option(
-    "--model",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Model file (default: nlu.model_path in config.yml).",
-)
+@model_option
 @click.option(
     "--out",
     type=click.Path(path_type=Path),

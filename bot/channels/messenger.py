@@ -22,9 +22,10 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from bot.channels.background import BackgroundTasks
 from bot.channels.text import split_text
 from bot.config import MessengerSettings
-from bot.core.conversation import Accepted, Conversation
+from bot.core.conversation import Conversation
 from bot.core.messages import Incoming, Kind, Reply
 
 log = logging.getLogger(__name__)
@@ -168,7 +169,7 @@ class MessengerChannel:
         self.settings = settings
         self.page_token, self.app_secret, self.verify_token = credentials
         self.conversation = conversation
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._background = BackgroundTasks(NAME)
         self._session: aiohttp.ClientSession | None = None
         self.api: SendApi | None = None
 
@@ -181,8 +182,7 @@ class MessengerChannel:
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20))
         self.api = SendApi(self.settings.graph_api_url, self.page_token, self._session)
         yield
-        if self._tasks:
-            await asyncio.wait(self._tasks, timeout=30)
+        await self._background.drain()
         await self._session.close()
 
     async def verify(self, request: web.Request) -> web.Response:
@@ -210,20 +210,8 @@ class MessengerChannel:
         for incoming in parse_events(payload):
             accepted = self.conversation.accept(incoming)  # stored before the 200
             if accepted is not None:
-                self._spawn(self._answer(accepted))
+                self._background.answer(self.conversation, accepted, self.send)
         return web.Response(text="EVENT_RECEIVED")
-
-    def _spawn(self, work: Any) -> None:
-        task = asyncio.get_running_loop().create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _answer(self, accepted: Accepted) -> None:
-        try:
-            replies = await self.conversation.respond(accepted)
-            await self.send(accepted.message.citizen, replies)
-        except Exception:  # one citizen's failure must not stop the others
-            log.exception("Messenger: could not answer message %d", accepted.message_id)
 
     async def send(self, psid: str, replies: list[Reply]) -> None:
         assert self.api is not None, "the channel is not started"

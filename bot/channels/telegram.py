@@ -27,9 +27,10 @@ from telegram.error import Forbidden, InvalidToken, NetworkError, RetryAfter, Te
 from telegram.ext import AIORateLimiter, ExtBot
 from telegram.request import HTTPXRequest
 
+from bot.channels.background import BackgroundTasks
 from bot.channels.text import split_text
 from bot.config import TelegramSettings
-from bot.core.conversation import Accepted, Conversation
+from bot.core.conversation import Conversation
 from bot.core.messages import Incoming, Kind, Reply
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ WEBHOOK_PATH = "/webhooks/telegram"
 MAX_TEXT = 4000  # Telegram allows 4,096 characters; markup added below needs room
 MAX_CALLBACK_DATA = 64
 ALLOWED_UPDATES = ["message", "callback_query"]
+POLL_TASK = "telegram-poll"
 _BOLD = re.compile(r"\*([^*\n]+)\*")
 _ITALIC = re.compile(r"(?<![\w/])_([^_\n]+)_(?![\w/])")
 
@@ -128,7 +130,7 @@ class TelegramChannel:
         self.webhook_secret = os.environ.get(
             settings.webhook_secret_env, ""
         ).strip() or secrets.token_urlsafe(24)
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._background = BackgroundTasks(NAME)
         self._last_sent: dict[str, float] = {}
         self._chat_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
@@ -140,10 +142,7 @@ class TelegramChannel:
 
     async def _stop_polling(self, app: web.Application) -> None:
         """aiohttp waits for running tasks on shutdown; the polling loop never ends itself."""
-        for task in list(self._tasks):
-            if task.get_name() == "telegram-poll":
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
+        await self._background.cancel(POLL_TASK)
 
     async def _lifetime(self, app: web.Application) -> Any:
         await self.bot.initialize()
@@ -155,20 +154,13 @@ class TelegramChannel:
             )
         else:
             await self.bot.delete_webhook()
-            self._spawn(self._poll())
+            self._background.spawn(self._poll(), name=POLL_TASK)
         yield
         await self._stop_polling(app)
-        if self._tasks:
-            await asyncio.wait(self._tasks, timeout=30)
+        await self._background.drain()
         await self.bot.shutdown()
 
-    def _spawn(self, work: Any, name: str | None = None) -> None:
-        task = asyncio.get_running_loop().create_task(work, name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
     async def _poll(self) -> None:
-        asyncio.current_task().set_name("telegram-poll")  # type: ignore[union-attr]
         offset: int | None = None
         delay = 1.0
         while True:
@@ -203,13 +195,13 @@ class TelegramChannel:
     def receive(self, update: Update) -> None:
         """Store an update's message and answer it in the background."""
         if update.callback_query is not None:
-            self._spawn(self._answer_callback(update.callback_query.id))
+            self._background.spawn(self._answer_callback(update.callback_query.id))
         incoming = parse_update(update)
         if incoming is None:
             return
         accepted = self.conversation.accept(incoming)
         if accepted is not None:
-            self._spawn(self._answer(accepted))
+            self._background.answer(self.conversation, accepted, self.send)
 
     async def webhook(self, request: web.Request) -> web.Response:
         if request.headers.get("X-Telegram-Bot-Api-Secret-Token") != self.webhook_secret:
@@ -227,13 +219,6 @@ class TelegramChannel:
             await self.bot.answer_callback_query(query_id)
         except TelegramError as exc:  # the button still works; the spinner just lingers
             log.debug("answerCallbackQuery failed: %s", exc)
-
-    async def _answer(self, accepted: Accepted) -> None:
-        try:
-            replies = await self.conversation.respond(accepted)
-            await self.send(accepted.message.citizen, replies)
-        except Exception:  # one citizen's failure must not stop the others
-            log.exception("Telegram: could not answer message %d", accepted.message_id)
 
     async def send(self, citizen: str, replies: list[Reply]) -> None:
         async with self._chat_locks[citizen]:

@@ -50,6 +50,10 @@ class Store:
         path.parent.mkdir(parents=True, exist_ok=True)
         db = Database(path)
         db.enable_wal()
+        # In WAL mode, NORMAL still survives any crash of the process (a SIGKILL loses
+        # nothing committed); only a power cut may undo the last commits. FULL would fsync
+        # on every commit, several per message, and cap the bot at ~50 messages/s here.
+        db.execute("PRAGMA synchronous = NORMAL")
         db.execute("PRAGMA foreign_keys = ON")
         db.execute("PRAGMA busy_timeout = 5000")
         migrate(db)
