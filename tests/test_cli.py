@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, SMALL_FAQ, run_tanya, write_config
+from tests.telegram_harness import free_port
 
 
 def test_help_for_every_command() -> None:
@@ -174,14 +174,8 @@ def test_train_with_broken_faq_keeps_old_model(trained: Path, tmp_path: Path) ->
     assert model.read_bytes() == b"old model"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_run_serves_health_and_answers(trained: Path) -> None:
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "bot", "run", "--port", str(port)],
         cwd=trained,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -15,12 +14,7 @@ from bot.server import create_app
 from bot.service import Loaded
 from bot.store import Store
 from tests.conftest import CHROMIUM_ARGS
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.telegram_harness import free_port
 
 
 async def serve(app: web.Application) -> tuple[web.AppRunner, str]:
