@@ -131,3 +131,55 @@ def test_markup_becomes_escaped_html() -> None:
     )
     # Underscores inside links and words stay as they are.
     assert to_html("https://a.go.id/x_y_z dan nama_file") == ("https://a.go.id/x_y_z dan nama_file")
+
+
+async def test_webhook_mode(emulator: Emulator, loaded: Loaded, tmp_path: Path) -> None:
+    """Updates POSTed to the bot's own server (as Telegram does in webhook mode) are answered;
+    calls without the secret token Telegram was given are refused."""
+    from aiohttp.test_utils import TestClient, TestServer
+
+    answerer = loaded.answerer
+
+    async def decide(text: str, language: str | None) -> Decision:
+        return answerer.decide(text, language)
+
+    conversation = Conversation(
+        Store.open(tmp_path / "w.db"), decide, answerer.replies, answerer.faq
+    )
+    settings = TelegramSettings(
+        api_url=emulator.url,
+        mode="webhook",
+        webhook_url="https://tanya.example.go.id",
+        per_chat_interval=0,
+    )
+    channel = TelegramChannel(settings, TOKEN, conversation, request_class=EmulatorRequest)
+    app = web.Application()
+    channel.setup(app)
+    citizen = Citizen(emulator, 105)
+    update = {
+        "update_id": 9001,
+        "message": {
+            "message_id": 1,
+            "date": 1764000000,
+            "text": "halo",
+            "from": citizen.user,
+            "chat": citizen.chat,
+        },
+    }
+    async with TestClient(TestServer(app)) as client:
+        refused = await client.post("/webhooks/telegram", json=update)
+        assert refused.status == 403
+        accepted = await client.post(
+            "/webhooks/telegram",
+            json=update,
+            headers={"X-Telegram-Bot-Api-Secret-Token": channel.webhook_secret},
+        )
+        assert accepted.status == 200
+        [reply] = await citizen.wait_for(1)
+        assert reply["message"]["text"].startswith("Halo! Saya Tanya")
+        garbage = await client.post(
+            "/webhooks/telegram",
+            data=b"{not json",
+            headers={"X-Telegram-Bot-Api-Secret-Token": channel.webhook_secret},
+        )
+        assert garbage.status == 400

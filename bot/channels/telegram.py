@@ -208,8 +208,12 @@ class TelegramChannel:
             log.warning("Telegram webhook: wrong or missing secret token from %s", request.remote)
             return web.Response(status=403)
         try:
-            update = Update.de_json(await request.json(), self.bot)
-        except (ValueError, KeyError, TypeError):
+            data = await request.json()
+            if not isinstance(data, dict):
+                raise ValueError("an update is a JSON object")
+            update = Update.de_json(data, self.bot)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            log.warning("Telegram webhook: malformed update from %s", request.remote)
             return web.Response(status=400, text="invalid update")
         self.receive(update)
         return web.Response()
