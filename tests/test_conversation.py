@@ -142,3 +142,23 @@ def test_replies_catalogue_has_every_reply_in_both_languages() -> None:
         "utter_language_set",
     ):
         assert replies.text(name, "id") != replies.text(name, "en")
+
+
+async def test_reply_worked_out_but_not_sent_is_sent_after_a_restart(
+    conversation: Conversation, store: Store
+) -> None:
+    accepted = conversation.accept(text("c9", "resep rendang padang yang enak gimana", "m9"))
+    assert accepted is not None
+    [first] = await conversation.respond(accepted)  # ... and the process dies before sending
+    sent: list[list[Reply]] = []
+
+    async def send(channel: str, who: str, replies: list[Reply]) -> None:
+        sent.append(replies)
+
+    assert await conversation.answer_pending(send) == 1
+    [[again]] = sent
+    assert again.text == first.text  # the same ticket number, not a second escalation
+    assert store.db.execute("SELECT count(*) FROM escalations").fetchone() == (1,)
+    assert store.unanswered() == []
+    statuses = [(m["direction"], m["status"]) for m in store.messages(accepted.citizen.id)]
+    assert statuses == [("in", "answered"), ("out", "sent")]

@@ -91,6 +91,10 @@ def test_unanswered_survives_reopening_and_clears_when_answered(tmp_path: Path) 
     )
     store.save_reply(saved.id, citizen.id, "...", decision)
     ticket = store.open_escalation(citizen.id, saved.id, "low_confidence")
+    assert [row["id"] for row in store.unanswered()] == [saved.id]  # not delivered yet
+    store.save_reply(saved.id, citizen.id, "...", decision)  # worked out again: replaces
+    assert store.open_escalation(citizen.id, saved.id, "low_confidence") == ticket
+    store.mark_delivered(saved.id)
     assert store.unanswered() == []
     assert ticket >= 1
     incoming, outgoing = store.messages(citizen.id)
@@ -99,7 +103,11 @@ def test_unanswered_survives_reopening_and_clears_when_answered(tmp_path: Path) 
         "escalate",
         "low_confidence",
     )
-    assert (outgoing["direction"], outgoing["reply_to"]) == ("out", saved.id)
+    assert (outgoing["direction"], outgoing["reply_to"], outgoing["status"]) == (
+        "out",
+        saved.id,
+        "sent",
+    )
 
 
 def test_foreign_keys_are_enforced(tmp_path: Path) -> None:

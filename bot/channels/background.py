@@ -35,6 +35,7 @@ class BackgroundTasks:
         try:
             replies = await conversation.respond(accepted)
             await send(accepted.message.citizen, replies)
+            conversation.delivered(accepted)
         except Exception:  # one citizen's failure must not stop the others
             log.exception("%s: could not answer message %d", self.channel, accepted.message_id)
 

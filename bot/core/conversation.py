@@ -1,11 +1,14 @@
 """The conversation with one citizen: store first, then decide, reply, and escalate.
 
-Channels call :meth:`Conversation.handle` with a platform-neutral
-:class:`~bot.core.messages.Incoming` and render the :class:`~bot.core.messages.Reply`
-list they get back. The order matters: the incoming message is stored before anything
-else, and marked answered together with the stored reply, so a crash in between leaves
-it in :meth:`~bot.store.Store.unanswered` for the next start. A redelivered message (same
-platform message id) gets no second reply.
+Channels hand in a platform-neutral :class:`~bot.core.messages.Incoming` and render the
+:class:`~bot.core.messages.Reply` list they get back: :meth:`Conversation.handle` when the
+reply goes back in the same request, or :meth:`~Conversation.accept`,
+:meth:`~Conversation.respond` and :meth:`~Conversation.delivered` when the platform wants
+a quick acknowledgement. The order matters: the incoming message is stored before
+anything else and marked answered only once its reply was delivered, so a crash anywhere
+in between leaves it in :meth:`~bot.store.Store.unanswered` for the next start (its
+escalation ticket, if any, is kept). A redelivered message (same platform message id) gets
+no second reply.
 
 Button payloads (the channel echoes them back in ``Incoming.payload``):
 
@@ -83,7 +86,11 @@ class Conversation:
         return Accepted(citizen, saved.id, message)
 
     async def respond(self, accepted: Accepted) -> list[Reply]:
-        """Work out the replies to a stored message and store them; return them to send."""
+        """Work out the replies to a stored message and store them (pending); return them.
+
+        Call :meth:`delivered` once the channel has sent them; until then the message counts
+        as unanswered and is answered again at the next start.
+        """
         replies, decision = await self._respond(
             accepted.citizen, accepted.message_id, accepted.message
         )
@@ -92,10 +99,18 @@ class Conversation:
         )
         return replies
 
+    def delivered(self, accepted: Accepted) -> None:
+        self.store.mark_delivered(accepted.message_id)
+
     async def handle(self, message: Incoming) -> list[Reply]:
-        """Store, answer and store the answer; a redelivered message gets no second reply."""
+        """Store, answer and store the answer, for channels that reply in the same request
+        (the replies count as delivered); a redelivered message gets no second reply."""
         accepted = self.accept(message)
-        return await self.respond(accepted) if accepted is not None else []
+        if accepted is None:
+            return []
+        replies = await self.respond(accepted)
+        self.delivered(accepted)
+        return replies
 
     async def answer_pending(self, send: Callable[[str, str, list[Reply]], Awaitable[None]]) -> int:
         """Answer messages stored before a crash; ``send(channel, citizen, replies)``."""
@@ -111,11 +126,10 @@ class Conversation:
                 text=row["text"] or "",
                 payload=row["text"] if row["kind"] == Kind.BUTTON else None,
             )
-            replies, decision = await self._respond(citizen, row["id"], message)
-            self.store.save_reply(
-                row["id"], citizen.id, "\n\n".join(r.text for r in replies), decision
-            )
+            accepted = Accepted(citizen, row["id"], message)
+            replies = await self.respond(accepted)
             await send(row["channel"], row["platform_id"], replies)
+            self.delivered(accepted)
             count += 1
         return count
 

@@ -1,9 +1,10 @@
 """The conversation store: citizens, every message in and out, feedback, escalations.
 
 One SQLite file in WAL mode (readers never block the writer). Every incoming message is
-written before it is answered, with status ``received``; it becomes ``answered`` once the
-bot's reply is stored. After a crash, :meth:`Store.unanswered` lists what still needs an
-answer, so no citizen is left without one.
+written before it is answered, with status ``received``; the bot's reply is stored as
+``pending`` and both become ``answered``/``sent`` once the channel delivered it. After a
+crash, :meth:`Store.unanswered` lists what still needs an answer (including replies that
+were worked out but never sent), so no citizen is left without one.
 """
 
 from __future__ import annotations
@@ -111,24 +112,51 @@ class Store:
     def save_reply(
         self, incoming_id: int, citizen_id: int, text: str, decision: Decision | None
     ) -> int:
-        """Store the bot's reply and mark the incoming message answered, atomically."""
+        """Store the bot's reply, pending delivery, and the decision on the incoming message.
+
+        A reply stored again for the same message (after a crash before delivery) replaces
+        the pending one.
+        """
         fields = _decision_fields(decision)
         with self.db.conn:
             self.db.execute(
-                "UPDATE messages SET status = 'answered', action = ?, reason = ?, "
-                "confidence = ?, faq_id = ?, language = ? WHERE id = ?",
+                "UPDATE messages SET action = ?, reason = ?, confidence = ?, faq_id = ?, "
+                "language = ? WHERE id = ?",
                 [*fields, incoming_id],
+            )
+            self.db.execute(
+                "DELETE FROM messages WHERE reply_to = ? AND direction = 'out' "
+                "AND status = 'pending'",
+                [incoming_id],
             )
             cursor = self.db.execute(
                 "INSERT INTO messages (citizen_id, direction, kind, text, created_at, status, "
                 "action, reason, confidence, faq_id, language, reply_to) "
-                "VALUES (?, 'out', 'text', ?, ?, 'sent', ?, ?, ?, ?, ?, ?)",
+                "VALUES (?, 'out', 'text', ?, ?, 'pending', ?, ?, ?, ?, ?, ?)",
                 [citizen_id, text, now_iso(), *fields, incoming_id],
             )
         return int(cursor.lastrowid or 0)
 
+    def mark_delivered(self, incoming_id: int) -> None:
+        """The reply went out: the incoming message is answered, atomically."""
+        with self.db.conn:
+            self.db.execute(
+                "UPDATE messages SET status = 'sent' WHERE reply_to = ? AND direction = 'out' "
+                "AND status = 'pending'",
+                [incoming_id],
+            )
+            self.db.execute("UPDATE messages SET status = 'answered' WHERE id = ?", [incoming_id])
+
     def open_escalation(self, citizen_id: int, message_id: int, reason: str) -> int:
-        """Record that an official must answer; the id is the citizen's ticket number."""
+        """Record that an official must answer; the id is the citizen's ticket number.
+
+        Idempotent per message: answering a message again after a crash keeps its ticket.
+        """
+        existing = self.db.execute(
+            "SELECT id FROM escalations WHERE message_id = ?", [message_id]
+        ).fetchone()
+        if existing is not None:
+            return int(existing[0])
         now = now_iso()
         with self.db.conn:
             cursor = self.db.execute(
