@@ -32,7 +32,7 @@ from bot.config import load_settings  # noqa: E402
 from bot.core.answerer import Answerer  # noqa: E402
 from bot.core.language import LanguageGuesser  # noqa: E402
 from bot.core.replies import Replies  # noqa: E402
-from bot.evaluation import CachedParser, Example, read_examples, score  # noqa: E402
+from bot.evaluation import CachedParser, Example, evaluate, read_examples  # noqa: E402
 from bot.faq.loader import read_faq  # noqa: E402
 from bot.nlu.model import NluModel  # noqa: E402
 from bot.nlu.train import train  # noqa: E402
@@ -101,8 +101,7 @@ def tune(answerer: Answerer, dev: Sequence[Example], allow_clarify: bool) -> dic
             "clarify_threshold": answer_t / 2 if allow_clarify else 1.01,
         }
         candidate = with_thresholds(answerer, **thresholds)
-        decisions = candidate.decide_batch([(e.text, e.language) for e in dev])
-        report = score(candidate, dev, decisions)
+        report = evaluate(candidate, dev)
         if report["wrong_answer_rate"] > MAX_WRONG_ON_DEV:
             continue
         key = report["in_scope_accuracy"] + 0.25 * report["out_of_scope_recall"]
@@ -174,8 +173,8 @@ def run(
     answerer = make_answerer(faq_dir, project, parser, languages)
     thresholds = tune(answerer, dev, allow_clarify)
     tuned = with_thresholds(answerer, **thresholds)
-    dev_report = score(tuned, dev, tuned.decide_batch([(e.text, e.language) for e in dev]))
-    report = score(tuned, test, tuned.decide_batch([(e.text, e.language) for e in test]))
+    dev_report = evaluate(tuned, dev)
+    report = evaluate(tuned, test)
     speed = latency(model, [e.text for e in test])
     speed["ask_questions_per_second"] = ask_throughput(tuned, model, [e.text for e in test])
     report["ranking"] = ranking_quality(parser, test)

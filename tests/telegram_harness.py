@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import socket
 import subprocess
 import time
@@ -209,8 +208,3 @@ class Citizen:
             if len(self.received) < count:
                 await asyncio.sleep(0.1)
         return self.received
-
-
-def emulator_environment(emulator: Emulator) -> dict[str, str]:
-    """Environment for a `tanya run` child process that talks to the emulator."""
-    return {**os.environ, "TELEGRAM_BOT_TOKEN": TOKEN}

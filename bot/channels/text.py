@@ -15,7 +15,6 @@ def split_text(text: str, limit: int) -> list[str]:
     rest = text.strip()
     while len(rest) > limit:
         window = rest[: limit + 1]
-        cut = max(window.rfind("\n\n"), -1)
         for separator in ("\n\n", "\n", " "):
             cut = window.rfind(separator)
             if cut > 0:

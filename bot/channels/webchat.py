@@ -9,6 +9,7 @@ answered twice.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import secrets
@@ -30,7 +31,9 @@ _CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _STATIC = resources.files("bot.channels") / "webchat_static"
 
 
+@functools.cache
 def _asset(name: str) -> str:
+    """A static file, read once: the page is served on every visit."""
     return (_STATIC / name).read_text(encoding="utf-8")
 
 

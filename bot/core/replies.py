@@ -26,9 +26,6 @@ class Replies:
         data = yaml.safe_load(domain_path.read_text(encoding="utf-8")) or {}
         return cls(data.get("responses") or {})
 
-    def has(self, name: str) -> bool:
-        return name in self._responses
-
     def text(self, name: str, language: str) -> str:
         """The reply ``name`` in ``language`` (or the default variant)."""
         variants = self._responses.get(name)

@@ -7,7 +7,6 @@ The generated file is committed (so reviewers see what the model learns from) an
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from pathlib import Path
 
 from bot.faq.model import Entry, Faq
@@ -93,8 +92,3 @@ def write_training_data(faq: Faq, project_dir: Path) -> Path:
 def is_up_to_date(faq: Faq, project_dir: Path) -> bool:
     path = generated_path(project_dir)
     return path.is_file() and path.read_text(encoding="utf-8") == render_training_data(faq)
-
-
-def data_files(project_dir: Path) -> Iterable[Path]:
-    """All NLU training files of the project: hand-written and generated."""
-    return sorted((project_dir / "data").glob("*.yml"))

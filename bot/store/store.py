@@ -73,11 +73,9 @@ class Store:
                 "DO UPDATE SET last_seen = excluded.last_seen",
                 [channel, platform_id, language, now, now],
             )
-        row = self.db.execute(
-            "SELECT id, language FROM citizens WHERE channel = ? AND platform_id = ?",
-            [channel, platform_id],
-        ).fetchone()
-        return Citizen(id=row[0], channel=channel, platform_id=platform_id, language=row[1])
+        citizen = self.find_citizen(channel, platform_id)
+        assert citizen is not None  # just inserted or updated
+        return citizen
 
     def find_citizen(self, channel: str, platform_id: str) -> Citizen | None:
         row = self.db.execute(
