@@ -279,5 +279,114 @@ def run(ctx: click.Context, host: str, port: int) -> None:
     serve(_settings(ctx), loaded, host=host, port=port)
 
 
+@cli.group()
+def officials() -> None:
+    """Accounts for the officials' desk (/desk)."""
+
+
+def _store(ctx: click.Context) -> Any:
+    from bot.store import Store
+
+    return Store.open(_settings(ctx).storage.database)
+
+
+def _password(from_stdin: bool) -> str:
+    from bot.desk.auth import MIN_PASSWORD_LENGTH
+
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return str(
+        click.prompt(
+            f"Password (at least {MIN_PASSWORD_LENGTH} characters)",
+            hide_input=True,
+            confirmation_prompt=True,
+        )
+    )
+
+
+password_stdin_option = click.option(
+    "--password-stdin", is_flag=True, help="Read the password from standard input (scripts)."
+)
+
+
+@officials.command("add")
+@click.argument("name")
+@click.option("--role", type=click.Choice(["admin", "agent"]), required=True)
+@click.option(
+    "--telegram-id",
+    type=int,
+    default=None,
+    help="Their Telegram user id: lets them answer from the officials' group.",
+)
+@password_stdin_option
+@click.pass_context
+def officials_add(
+    ctx: click.Context, name: str, role: str, telegram_id: int | None, password_stdin: bool
+) -> None:
+    """Create an account NAME; asks for its password."""
+    from bot.desk.auth import WeakPassword, hash_password
+    from bot.store.officials import OfficialExists
+
+    name = name.strip()
+    if not name or len(name) > 60:
+        raise Failure("a name needs 1 to 60 characters")
+    try:
+        password_hash = hash_password(_password(password_stdin))
+    except WeakPassword as exc:
+        raise Failure(str(exc)) from exc
+    store = _store(ctx)
+    try:
+        official = store.officials.add(name, role, password_hash, telegram_id)
+    except OfficialExists as exc:
+        raise Failure(f"an account named {name!r} exists already") from exc
+    store.officials.audit(None, "official-added", official.name, f"role {role} (command line)")
+    click.echo(f"Added {official.name} ({official.role}). They sign in at /desk/login.")
+
+
+@officials.command("list")
+@click.pass_context
+def officials_list(ctx: click.Context) -> None:
+    """List the accounts."""
+    for official in _store(ctx).officials.all():
+        telegram = f" telegram:{official.telegram_user_id}" if official.telegram_user_id else ""
+        state = " (disabled)" if official.disabled else ""
+        click.echo(f"{official.name}\t{official.role}{telegram}{state}")
+
+
+@officials.command("password")
+@click.argument("name")
+@password_stdin_option
+@click.pass_context
+def officials_password(ctx: click.Context, name: str, password_stdin: bool) -> None:
+    """Set a new password for NAME (their open sessions end)."""
+    from bot.desk.auth import WeakPassword, hash_password
+
+    store = _store(ctx)
+    official = store.officials.by_name(name)
+    if official is None:
+        raise Failure(f"no account named {name!r}")
+    try:
+        store.officials.update(official.id, password_hash=hash_password(_password(password_stdin)))
+    except WeakPassword as exc:
+        raise Failure(str(exc)) from exc
+    store.officials.end_sessions(official.id)
+    store.officials.audit(None, "password-changed", official.name, "command line")
+    click.echo(f"New password set for {official.name}.")
+
+
+@officials.command("disable")
+@click.argument("name")
+@click.pass_context
+def officials_disable(ctx: click.Context, name: str) -> None:
+    """Stop NAME from signing in (their history stays)."""
+    store = _store(ctx)
+    official = store.officials.by_name(name)
+    if official is None:
+        raise Failure(f"no account named {name!r}")
+    store.officials.disable(official.id)
+    store.officials.audit(None, "official-disabled", official.name, "command line")
+    click.echo(f"{official.name} can no longer sign in.")
+
+
 def main() -> None:
     cli(obj={})

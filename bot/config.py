@@ -61,12 +61,24 @@ class WebChatSettings:
 
 
 @dataclass(frozen=True)
+class DeskSettings:
+    enabled: bool = True
+    session_hours: float = 12
+    secure_cookies: bool = True
+    sla_hours: float = 8
+    similar_threshold: float = 0.8
+    max_login_failures: int = 5
+    login_window_minutes: float = 15
+
+
+@dataclass(frozen=True)
 class MessengerSettings:
     page_token_env: str = "FACEBOOK_PAGE_ACCESS_TOKEN"
     app_secret_env: str = "FACEBOOK_APP_SECRET"
     verify_token_env: str = "FACEBOOK_VERIFY_TOKEN"
     graph_api_url: str = "https://graph.facebook.com/v21.0"
     webhook_path: str = "/webhooks/messenger"
+    human_agent_tag: bool = False
 
     def credentials(self) -> tuple[str, str, str] | None:
         """(page token, app secret, verify token) from the environment, if all are set."""
@@ -86,6 +98,7 @@ class TelegramSettings:
     webhook_secret_env: str = "TELEGRAM_WEBHOOK_SECRET"
     poll_timeout: int = 30
     per_chat_interval: float = 1.0
+    officials_chat_id: int = 0
 
     def token(self) -> str | None:
         return os.environ.get(self.token_env, "").strip() or None
@@ -98,6 +111,7 @@ class Settings:
     storage: StorageSettings
     server: ServerSettings = ServerSettings()
     webchat: WebChatSettings = WebChatSettings()
+    desk: DeskSettings = DeskSettings()
     messenger: MessengerSettings = MessengerSettings()
     telegram: TelegramSettings = TelegramSettings()
     languages: tuple[str, ...] = SUPPORTED_LANGUAGES

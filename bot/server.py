@@ -8,27 +8,31 @@ from __future__ import annotations
 
 import html
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 from aiohttp import web
 
 from bot import __version__
 from bot.channels import build_channels
+from bot.channels.telegram import TelegramChannel
 from bot.config import Settings
 from bot.core.conversation import Conversation
+from bot.core.handover import Handover
+from bot.core.learning import Learning
 from bot.core.messages import Reply
 from bot.core.worker import AnsweringWorker
-from bot.service import Loaded
+from bot.service import Live, Loaded, load_answerer
 from bot.store import Store
 
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 64 * 1024
 
 
-LOADED = web.AppKey("loaded", Loaded)
+LIVE = web.AppKey("live", Live)
 WORKER = web.AppKey("worker", AnsweringWorker)
 CHANNELS = web.AppKey("channels", dict)
+LEARNING = web.AppKey("learning", Learning)
 
 
 INDEX = """<!doctype html>
@@ -43,6 +47,7 @@ Kanal aktif: {channels}.</p>
 <p lang="en"><strong>Tanya is running.</strong> {entries} FAQ entries loaded; model trained
 {trained}.{stale_en} Active channels: {channels}.</p>
 {chat}
+<p><a href="/desk/">Meja petugas / Officials' desk</a></p>
 <p>API: <code>POST /api/ask</code> <code>{{"text": "ktp hilang gimana?"}}</code> &middot;
 <a href="/healthz">/healthz</a></p>
 </body></html>
@@ -50,7 +55,7 @@ Kanal aktif: {channels}.</p>
 
 
 async def index(request: web.Request) -> web.Response:
-    loaded = request.app[LOADED]
+    loaded = request.app[LIVE].loaded
     registry: dict[str, Any] = request.app[CHANNELS]
     channels = sorted(registry)
     chat = (
@@ -77,7 +82,7 @@ async def index(request: web.Request) -> web.Response:
 
 
 async def health(request: web.Request) -> web.Response:
-    loaded = request.app[LOADED]
+    loaded = request.app[LIVE].loaded
     return web.json_response(
         {
             "status": "ok",
@@ -107,9 +112,11 @@ async def ask(request: web.Request) -> web.Response:
 
 
 def create_app(settings: Settings, loaded: Loaded, store: Store | None = None) -> web.Application:
-    """The application: pages, API and every configured channel, sharing one conversation."""
+    """The application: pages, API, the desk and every configured channel, sharing one
+    conversation and one model (which the learning loop may replace while running)."""
     app = web.Application(client_max_size=MAX_BODY_BYTES)
-    app[LOADED] = loaded
+    live = Live(loaded)
+    app[LIVE] = live
     worker = AnsweringWorker(loaded.answerer)
     app[WORKER] = worker
     store = store or Store.open(settings.storage.database)
@@ -121,6 +128,50 @@ def create_app(settings: Settings, loaded: Loaded, store: Store | None = None) -
     for channel in channels.values():
         channel.setup(app)
     app[CHANNELS] = channels
+    handover = Handover(
+        store,
+        conversation,
+        channels,
+        embed=_embedder(),
+        similar_threshold=settings.desk.similar_threshold,
+    )
+    telegram = channels.get("telegram")
+    if isinstance(telegram, TelegramChannel):
+        telegram.handover = handover
+        conversation.escalation_listeners.append(telegram.post_escalation)
+
+    async def install() -> None:
+        """Load the freshly trained model on the model's own thread, then switch to it
+        between two batches: messages arriving meanwhile wait, none is lost."""
+        fresh = await worker.run(lambda: load_answerer(settings))
+        worker.answerer = fresh.answerer
+        conversation.faq = fresh.answerer.faq
+        live.loaded = fresh
+
+    learning = Learning(
+        settings.faq.dir,
+        settings.nlu.project_dir,
+        settings.nlu.model_path,
+        install,
+        store.officials,
+    )
+    app[LEARNING] = learning
+    if settings.desk.enabled:
+        from bot.desk import create_desk
+        from bot.desk.auth import Auth
+        from bot.desk.context import DeskContext
+
+        context = DeskContext(
+            settings=settings,
+            store=store,
+            auth=Auth(settings.desk, store.officials),
+            handover=handover,
+            learning=learning,
+            live=live,
+            decide=worker.decide,
+            channels=channels,
+        )
+        app.add_subapp("/desk", create_desk(context))
 
     async def lifetime(app: web.Application) -> AsyncIterator[None]:
         # Messages stored before a crash or restart are answered first.
@@ -135,15 +186,28 @@ def create_app(settings: Settings, loaded: Loaded, store: Store | None = None) -
         worker.close()
         store.close()
 
-    async def stop_worker(app: web.Application) -> None:
+    async def stop_work(app: web.Application) -> None:
+        await learning.stop()
         await worker.stop()
 
     app.cleanup_ctx.append(lifetime)
-    app.on_shutdown.append(stop_worker)  # type: ignore[arg-type]
+    app.on_shutdown.append(stop_work)  # type: ignore[arg-type]
     app.router.add_get("/", index)
     app.router.add_get("/healthz", health)
     app.router.add_post("/api/ask", ask)
     return app
+
+
+def _embedder() -> Callable[[Sequence[str]], Any] | None:
+    """The model's sentence encoder, to find escalations that ask the same thing."""
+    try:
+        from bot.nlu.minilm import shared_model
+
+        model = shared_model()
+    except Exception as exc:  # the desk still works, without "similar questions"
+        log.warning("similar questions are off: the sentence encoder did not load (%s)", exc)
+        return None
+    return model.encode
 
 
 def serve(settings: Settings, loaded: Loaded, *, host: str, port: int) -> None:

@@ -16,6 +16,7 @@ from bot.core.answerer import Answerer
 from bot.core.language import LanguageGuesser
 from bot.core.replies import Replies
 from bot.faq.loader import read_faq
+from bot.faq.model import Faq
 from bot.nlu.model import NluModel
 from bot.nlu.train import is_stale
 
@@ -61,3 +62,15 @@ def with_thresholds(answerer: Answerer, **thresholds: Any) -> Answerer:
     return Answerer(
         answerer.faq, answerer.parser, settings, answerer.replies, answerer.guesser, answerer.today
     )
+
+
+class Live:
+    """The FAQ and model in use. The learning loop replaces ``loaded`` after a retraining;
+    readers take it fresh each time instead of keeping their own reference."""
+
+    def __init__(self, loaded: Loaded) -> None:
+        self.loaded = loaded
+
+    @property
+    def faq(self) -> Faq:
+        return self.loaded.answerer.faq

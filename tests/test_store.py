@@ -90,10 +90,11 @@ def test_unanswered_survives_reopening_and_clears_when_answered(tmp_path: Path) 
         confidence=0.1,
     )
     store.save_reply(saved.id, citizen.id, "...", decision)
-    ticket = store.open_escalation(citizen.id, saved.id, "low_confidence")
+    ticket, opened = store.open_escalation(citizen.id, saved.id, "low_confidence")
+    assert opened
     assert [row["id"] for row in store.unanswered()] == [saved.id]  # not delivered yet
     store.save_reply(saved.id, citizen.id, "...", decision)  # worked out again: replaces
-    assert store.open_escalation(citizen.id, saved.id, "low_confidence") == ticket
+    assert store.open_escalation(citizen.id, saved.id, "low_confidence") == (ticket, False)
     store.mark_delivered(saved.id)
     assert store.unanswered() == []
     assert ticket >= 1

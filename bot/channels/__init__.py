@@ -4,13 +4,14 @@ renders ``Reply`` objects back. The registry below is the whole plugin system.""
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Protocol
 
 from aiohttp import web
 
 from bot.config import Settings
 from bot.core.conversation import Conversation
-from bot.core.messages import Reply
+from bot.core.messages import Delivery, Reply
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -24,6 +25,11 @@ class Channel(Protocol):
 
     async def send(self, citizen: str, replies: list[Reply]) -> None:
         """Deliver replies to a citizen outside a webhook's request (e.g. after a restart)."""
+
+    async def deliver_official(
+        self, citizen: str, replies: list[Reply], last_inbound: datetime | None
+    ) -> Delivery:
+        """Deliver an official's answer, if the platform's rules allow it now."""
 
 
 def build_channels(

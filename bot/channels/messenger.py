@@ -7,6 +7,10 @@ are stored (``Conversation.accept``) before the 200 and answered in the backgrou
 Meta redelivers events it is unsure about, and the store drops those by message id.
 Replies go out through the Send API with ``messaging_type: RESPONSE`` (inside the
 24-hour window that the citizen's own message opened), with retries on temporary errors.
+An official's answer may come later: after 24 hours it can only be sent with the
+``HUMAN_AGENT`` message tag, for up to 7 days, and only when the page's app has been
+granted that permission (``messenger.human_agent_tag``); after that Meta allows nothing,
+and the desk shows the answer as undeliverable.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import hmac
 import json
 import logging
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -26,7 +31,7 @@ from bot.channels.background import BackgroundTasks
 from bot.channels.text import split_text
 from bot.config import MessengerSettings
 from bot.core.conversation import Conversation
-from bot.core.messages import Incoming, Kind, Reply
+from bot.core.messages import Delivery, DeliveryState, Incoming, Kind, Reply
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +50,8 @@ ATTACHMENT_KINDS = {
 }
 # Graph API error codes worth retrying: temporary errors and rate limits.
 RETRY_CODES = frozenset({1, 2, 4, 17, 32, 613})
+STANDARD_WINDOW = timedelta(hours=24)
+HUMAN_AGENT_WINDOW = timedelta(days=7)
 
 
 class SendFailed(Exception):
@@ -134,8 +141,12 @@ class SendApi:
         self.attempts = attempts
         self.backoff = backoff
 
-    async def send(self, psid: str, message: dict[str, Any]) -> None:
-        body = {"recipient": {"id": psid}, "messaging_type": "RESPONSE", "message": message}
+    async def send(self, psid: str, message: dict[str, Any], tag: str | None = None) -> None:
+        body: dict[str, Any] = {"recipient": {"id": psid}, "message": message}
+        if tag:
+            body |= {"messaging_type": "MESSAGE_TAG", "tag": tag}
+        else:
+            body["messaging_type"] = "RESPONSE"
         for attempt in range(1, self.attempts + 1):
             try:
                 async with self.session.post(
@@ -214,11 +225,35 @@ class MessengerChannel:
         return web.Response(text="EVENT_RECEIVED")
 
     async def send(self, psid: str, replies: list[Reply]) -> None:
+        await self._send(psid, replies)
+
+    async def _send(self, psid: str, replies: list[Reply], tag: str | None = None) -> Delivery:
         assert self.api is not None, "the channel is not started"
         for reply in replies:
             for message in render(reply):
                 try:
-                    await self.api.send(psid, message)
+                    await self.api.send(psid, message, tag)
                 except SendFailed as exc:
                     log.error("Messenger: message to %s not delivered: %s", psid, exc)
-                    return
+                    return Delivery(DeliveryState.FAILED, str(exc))
+        return Delivery(DeliveryState.SENT)
+
+    async def deliver_official(
+        self, psid: str, replies: list[Reply], last_inbound: datetime | None
+    ) -> Delivery:
+        """Send an official's answer if Meta's messaging windows still allow it."""
+        age = datetime.now(UTC) - last_inbound if last_inbound else HUMAN_AGENT_WINDOW * 2
+        if age <= STANDARD_WINDOW:
+            return await self._send(psid, replies)
+        if age > HUMAN_AGENT_WINDOW:
+            return Delivery(
+                DeliveryState.UNDELIVERABLE,
+                "the citizen last wrote more than 7 days ago: Messenger allows no reply",
+            )
+        if not self.settings.human_agent_tag:
+            return Delivery(
+                DeliveryState.UNDELIVERABLE,
+                "the citizen last wrote more than 24 hours ago: a reply needs the HUMAN_AGENT "
+                "tag (set messenger.human_agent_tag once the app has that permission)",
+            )
+        return await self._send(psid, replies, tag="HUMAN_AGENT")

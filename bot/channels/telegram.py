@@ -6,6 +6,10 @@ webhook mode it is stored before the 200. Answers are worked out and sent in the
 background. Sending respects Telegram's limits: python-telegram-bot's ``AIORateLimiter``
 keeps to the global ~30 messages/s and honours 429 ``retry_after``; it does not limit
 messages to one private chat, so this adapter spaces them by ``per_chat_interval``.
+
+The officials' group (``telegram.officials_chat_id``): every new escalation is posted
+there, masked; a registered official who replies to a post answers that citizen. The bot
+needs no admin rights: in privacy mode Telegram still sends it replies to its own posts.
 """
 
 from __future__ import annotations
@@ -18,12 +22,20 @@ import re
 import secrets
 import time
 from collections import defaultdict
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Message, Update
 from telegram.constants import ParseMode
-from telegram.error import Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
+from telegram.error import (
+    BadRequest,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
 from telegram.ext import AIORateLimiter, ExtBot
 from telegram.request import HTTPXRequest
 
@@ -31,7 +43,12 @@ from bot.channels.background import BackgroundTasks
 from bot.channels.text import split_text
 from bot.config import TelegramSettings
 from bot.core.conversation import Conversation
-from bot.core.messages import Incoming, Kind, Reply
+from bot.core.messages import Delivery, DeliveryState, Incoming, Kind, Reply
+from bot.core.privacy import mask
+from bot.store.escalations import AlreadyHandled
+
+if TYPE_CHECKING:
+    from bot.core.handover import Handover
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +148,7 @@ class TelegramChannel:
             settings.webhook_secret_env, ""
         ).strip() or secrets.token_urlsafe(24)
         self._background = BackgroundTasks(NAME)
+        self.handover: Handover | None = None
         self._last_sent: dict[str, float] = {}
         self._chat_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
@@ -194,6 +212,10 @@ class TelegramChannel:
 
     def receive(self, update: Update) -> None:
         """Store an update's message and answer it in the background."""
+        group = self.settings.officials_chat_id
+        if group and update.message is not None and update.message.chat.id == group:
+            self._background.spawn(self._officials_reply(update.message))
+            return
         if update.callback_query is not None:
             self._background.spawn(self._answer_callback(update.callback_query.id))
         incoming = parse_update(update)
@@ -225,6 +247,15 @@ class TelegramChannel:
             log.debug("answerCallbackQuery failed: %s", exc)
 
     async def send(self, citizen: str, replies: list[Reply]) -> None:
+        await self._send(citizen, replies)
+
+    async def deliver_official(
+        self, citizen: str, replies: list[Reply], last_inbound: datetime | None
+    ) -> Delivery:
+        """Telegram lets a bot write to a private chat at any time, unless it was blocked."""
+        return await self._send(citizen, replies)
+
+    async def _send(self, citizen: str, replies: list[Reply]) -> Delivery:
         async with self._chat_locks[citizen]:
             for reply in replies:
                 parts = split_text(reply.text, MAX_TEXT) or [""]
@@ -241,7 +272,74 @@ class TelegramChannel:
                         )
                     except Forbidden:
                         log.info("Telegram: chat %s blocked the bot; reply not delivered", citizen)
-                        return
+                        return Delivery(DeliveryState.FAILED, "the citizen blocked the bot")
+                    except BadRequest as exc:
+                        log.error("Telegram: message to chat %s refused: %s", citizen, exc)
+                        return Delivery(DeliveryState.FAILED, f"Telegram refused it: {exc}")
+        return Delivery(DeliveryState.SENT)
+
+    # The officials' group
+
+    def post_escalation(self, ticket: int) -> None:
+        """Escalation listener: post the new ticket to the officials' group, masked."""
+        if self.settings.officials_chat_id and self.handover is not None:
+            self._background.spawn(self._post_escalation(ticket))
+
+    async def _post_escalation(self, ticket: int) -> None:
+        assert self.handover is not None
+        store = self.handover.store
+        row = store.escalations.get(ticket)
+        if row is None:
+            return
+        text = (
+            f"🆕 <b>#{ticket}</b> · {html.escape(row['channel'])} · {html.escape(row['reason'])}\n"
+            f"{html.escape(mask(row['question'] or ''))}\n\n"
+            "<i>Balas pesan ini untuk menjawab warga. / Reply to this message to answer.</i>"
+        )
+        try:
+            posted = await self.bot.send_message(
+                chat_id=self.settings.officials_chat_id, text=text, parse_mode=ParseMode.HTML
+            )
+        except TelegramError as exc:
+            log.error(
+                "Telegram: could not post ticket #%d to the officials' group: %s", ticket, exc
+            )
+            return
+        store.escalations.set_group_post(ticket, posted.message_id)
+
+    async def _officials_reply(self, message: Message) -> None:
+        """An official replied to a ticket's post in the group: that is the answer."""
+        if self.handover is None or message.reply_to_message is None or not message.text:
+            return
+        store = self.handover.store
+        row = store.escalations.by_group_post(message.reply_to_message.message_id)
+        if row is None:
+            return  # a reply to something else: group chatter
+        user = message.from_user
+        official = store.officials.by_telegram_user(user.id) if user else None
+        if official is None:
+            log.warning(
+                "Telegram: ignored a reply to ticket #%d from %s, who is not a registered official",
+                row["id"],
+                user.id if user else "an unknown sender",
+            )
+            store.officials.audit(
+                None, "refused", f"ticket #{row['id']}", f"Telegram user {user.id if user else '?'}"
+            )
+            return
+        try:
+            delivery = await self.handover.answer(row["id"], official, message.text)
+            note = f"✅ #{row['id']}: {delivery.state.value}"
+            if delivery.detail:
+                note += f" ({delivery.detail})"
+        except AlreadyHandled:
+            note = f"⚠️ #{row['id']}: sudah ditangani / already handled"
+        try:
+            await self.bot.send_message(
+                chat_id=message.chat.id, text=note, reply_to_message_id=message.message_id
+            )
+        except TelegramError as exc:
+            log.debug("Telegram: could not confirm in the officials' group: %s", exc)
 
     async def _pace(self, chat: str) -> None:
         wait = self._last_sent.get(chat, 0.0) + self.settings.per_chat_interval - time.monotonic()

@@ -13,6 +13,7 @@ import functools
 import json
 import re
 import secrets
+from datetime import datetime
 from importlib import resources
 from typing import Any
 
@@ -20,7 +21,7 @@ from aiohttp import web
 
 from bot.config import WebChatSettings
 from bot.core.conversation import Conversation
-from bot.core.messages import Incoming, Kind, Reply
+from bot.core.messages import Delivery, DeliveryState, Incoming, Kind, Reply
 from bot.store.store import Store
 
 NAME = "webchat"
@@ -62,6 +63,12 @@ class WebChatChannel:
     async def send(self, citizen: str, replies: list[Reply]) -> None:
         """Nothing to push: the replies are stored and shown on the citizen's next visit."""
 
+    async def deliver_official(
+        self, citizen: str, replies: list[Reply], last_inbound: datetime | None
+    ) -> Delivery:
+        """An official's answer waits in the conversation until the citizen comes back."""
+        return Delivery(DeliveryState.WAITING, "shown when the citizen next opens the chat")
+
     async def page(self, request: web.Request) -> web.Response:
         response = web.Response(text=_asset("chat.html"), content_type="text/html")
         self._session(request, response)
@@ -96,12 +103,20 @@ class WebChatChannel:
         if not _SESSION.match(session):
             return web.json_response({"messages": []})
         citizen = self.store.find_citizen(NAME, session)
-        rows = self.store.messages(citizen.id) if citizen else []
-        messages = [
-            {"from": "citizen" if r["direction"] == "in" else "bot", "text": r["text"] or ""}
-            for r in rows
-            if r["kind"] != "button"
-        ]
+        if citizen is None:
+            return web.json_response({"messages": []})
+        messages: list[dict[str, Any]] = []
+        for row in self.store.messages(citizen.id):
+            if row["kind"] == "button":
+                continue
+            if row["action"] == "official":
+                ticket = self.store.escalations.ticket_for_message(row["reply_to"])
+                replies = self.conversation.official_answer(citizen, ticket or 0, row["text"])
+                messages += [{"from": "bot", **reply_json(r)} for r in replies]
+            else:
+                sender = "citizen" if row["direction"] == "in" else "bot"
+                messages.append({"from": sender, "text": row["text"] or "", "buttons": []})
+        self.store.escalations.shown_in_webchat(citizen.id)
         return web.json_response({"messages": messages[-100:]})
 
     async def message(self, request: web.Request) -> web.Response:

@@ -15,10 +15,12 @@ Button payloads (the channel echoes them back in ``Incoming.payload``):
 ``faq:<entry id>``            the citizen picked an entry offered by "did you mean"
 ``helpful:<message id>:yes``  feedback on an answer (``:no`` offers an official)
 ``escalate:<message id>``     pass that question to an official
+``rate:<ticket>:<1-5>``       the citizen's rating of an official's answer
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -29,7 +31,12 @@ from bot.core.replies import Replies
 from bot.faq.model import Faq
 from bot.store.store import Citizen, Store
 
+log = logging.getLogger(__name__)
+
 Decide = Callable[[str, str | None], Awaitable[Decision]]
+# Told the ticket number of every new escalation (e.g. to post it to the officials' group).
+EscalationListener = Callable[[int], None]
+RATINGS = ("1", "2", "3", "4", "5")
 
 COMMANDS = {
     "start": "start",
@@ -68,6 +75,7 @@ class Conversation:
         self.replies = replies
         self.faq = faq
         self.languages = languages
+        self.escalation_listeners: list[EscalationListener] = []
 
     def accept(self, message: Incoming) -> Accepted | None:
         """Store an incoming message; ``None`` for a redelivery of one already stored.
@@ -168,18 +176,46 @@ class Conversation:
             buttons = tuple(Button(o.label, f"faq:{o.faq_id}") for o in decision.options)
             return [Reply(decision.reply, buttons)], decision
         if decision.action is Action.ESCALATE:
-            return [self._escalate(citizen, message_id, decision.reply, decision.reason)], decision
+            reply = self._escalate(
+                citizen, message_id, decision.reply, decision.reason, self._topic(decision)
+            )
+            return [reply], decision
         return [Reply(decision.reply)], decision
 
+    def _topic(self, decision: Decision) -> str | None:
+        """The topic of the model's best guess: officials filter their inbox by it."""
+        best = decision.candidates[0].faq_id if decision.candidates else None
+        entry = self.faq.get(best) if best else None
+        return entry.topic if entry else None
+
     def _escalate(
-        self, citizen: Citizen, message_id: int, text: str, reason: EscalationReason | None
+        self,
+        citizen: Citizen,
+        message_id: int,
+        text: str,
+        reason: EscalationReason | None,
+        topic: str | None = None,
     ) -> Reply:
         if reason in NOT_FOR_OFFICIALS:
             return Reply(text)
-        ticket = self.store.open_escalation(
-            citizen.id, message_id, (reason or EscalationReason.ASKED_HUMAN).value
+        ticket, opened = self.store.open_escalation(
+            citizen.id, message_id, (reason or EscalationReason.ASKED_HUMAN).value, topic
         )
+        if opened:
+            for listener in self.escalation_listeners:
+                try:
+                    listener(ticket)
+                except Exception:  # a failing notification must not cost the citizen a reply
+                    log.exception("escalation listener failed for ticket %d", ticket)
         return Reply(f"{text}\n\n{self._text('utter_ticket', citizen, ticket=ticket)}")
+
+    def official_answer(self, citizen: Citizen, ticket: int, answer: str) -> list[Reply]:
+        """An official's answer as the citizen sees it, with buttons to rate it 1-5."""
+        rate = tuple(Button(n, f"rate:{ticket}:{n}") for n in RATINGS)
+        return [
+            Reply(self._text("utter_official_answer", citizen, ticket=ticket, answer=answer)),
+            Reply(self._text("utter_rate_prompt", citizen), rate),
+        ]
 
     def _feedback_buttons(self, citizen: Citizen, message_id: int) -> tuple[Button, ...]:
         return (
@@ -202,9 +238,12 @@ class Conversation:
             citizen = Citizen(citizen.id, citizen.channel, citizen.platform_id, wanted)
             return [Reply(self._text("utter_language_set", citizen))], None
         if command == "human":
+            # The official needs the question, not "/petugas": escalate the citizen's last
+            # question (the same ticket when it is already with an official).
+            question = self.store.last_question(citizen.id, message_id)
             reply = self._escalate(
                 citizen,
-                message_id,
+                question or message_id,
                 self._text("utter_escalate.asked_human", citizen),
                 EscalationReason.ASKED_HUMAN,
             )
@@ -231,6 +270,11 @@ class Conversation:
                     self._text("utter_button_ask_official", citizen), f"escalate:{target}"
                 )
                 return [Reply(self._text("utter_feedback_sorry", citizen), (offer,))], None
+        if kind == "rate":
+            ticket, _, rating = rest.partition(":")
+            if ticket.isdigit() and rating in RATINGS:
+                self.store.escalations.rate(int(ticket), citizen.id, int(rating))
+                return [Reply(self._text("utter_rating_thanks", citizen))], None
         if kind == "escalate" and rest.isdigit():
             reply = self._escalate(
                 citizen,

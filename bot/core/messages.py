@@ -47,3 +47,18 @@ class Reply:
 
     text: str
     buttons: tuple[Button, ...] = field(default=())
+
+
+class DeliveryState(enum.StrEnum):
+    SENT = "sent"
+    WAITING = "waiting"  # stored; the citizen sees it on their next visit (web chat)
+    FAILED = "failed"  # the platform refused it (e.g. the citizen blocked the bot)
+    UNDELIVERABLE = "undeliverable"  # the platform's rules forbid sending it now
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """How sending an official's answer went, as officials see it on the desk."""
+
+    state: DeliveryState
+    detail: str = ""

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 from bot.core.answerer import Answerer
 from bot.core.decision import Decision
@@ -22,6 +24,7 @@ log = logging.getLogger(__name__)
 MAX_BATCH = 64
 
 _Job = tuple[str, str | None, "asyncio.Future[Decision]"]
+T = TypeVar("T")
 
 
 class AnsweringWorker:
@@ -40,6 +43,11 @@ class AnsweringWorker:
         future: asyncio.Future[Decision] = asyncio.get_running_loop().create_future()
         await self._queue.put((text, language, future))
         return await future
+
+    async def run(self, work: Callable[[], T]) -> T:
+        """Run ``work`` on the model's thread, between batches (e.g. loading a new model:
+        messages arriving meanwhile wait in the queue, none is dropped)."""
+        return await asyncio.get_running_loop().run_in_executor(self._executor, work)
 
     async def _consume(self) -> None:
         assert self._queue is not None

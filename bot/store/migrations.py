@@ -85,7 +85,94 @@ def _initial(db: Database) -> None:
     db.table("escalations").create_index(["citizen_id"], if_not_exists=True)
 
 
-MIGRATIONS: list[Callable[[Database], None]] = [_initial]
+def _add_columns(db: Database, table: str, columns: dict[str, type]) -> None:
+    existing = set(db.table(table).columns_dict)
+    for name, kind in columns.items():
+        if name not in existing:
+            db.table(table).add_column(name, kind)
+
+
+def _officials_desk(db: Database) -> None:
+    """Officials, their sessions, the audit log, and what the desk records per escalation."""
+    db.table("officials").create(
+        {
+            "id": int,
+            "name": str,
+            "role": str,  # admin | agent
+            "password_hash": str,  # Argon2id (argon2-cffi's encoded form)
+            "telegram_user_id": int,  # may answer from the officials' Telegram group
+            "language": str,  # the desk's language for this official
+            "created_at": str,
+            "disabled_at": str,
+        },
+        pk="id",
+        not_null={"name", "role", "password_hash", "created_at"},
+        if_not_exists=True,
+    )
+    db.execute(
+        "CREATE UNIQUE INDEX IF NOT EXISTS idx_officials_name ON officials (name COLLATE NOCASE)"
+    )
+    db.table("desk_sessions").create(
+        {
+            "id": str,  # SHA-256 of the cookie's token: a stolen database holds no sessions
+            "official_id": int,
+            "csrf_token": str,
+            "created_at": str,
+            "expires_at": str,
+        },
+        pk="id",
+        foreign_keys=[("official_id", "officials", "id")],
+        not_null={"official_id", "csrf_token", "created_at", "expires_at"},
+        if_not_exists=True,
+    )
+    db.table("login_failures").create(
+        {"id": int, "key": str, "at": str}, pk="id", not_null={"key", "at"}, if_not_exists=True
+    )
+    db.table("login_failures").create_index(["key", "at"], if_not_exists=True)
+    db.table("audit_log").create(
+        {
+            "id": int,
+            "at": str,
+            "official_id": int,
+            "official": str,  # the name at the time, kept if the account is renamed
+            "action": str,
+            "target": str,
+            "detail": str,
+        },
+        pk="id",
+        not_null={"at", "action"},
+        if_not_exists=True,
+    )
+    db.table("audit_log").create_index(["at"], if_not_exists=True)
+    _add_columns(
+        db,
+        "escalations",
+        {
+            "question": str,  # the citizen's words, copied for full-text search
+            "topic": str,  # the topic of the model's best guess, for filtering
+            "assigned_to": int,
+            "answer": str,
+            "answered_by": int,
+            "answered_at": str,
+            "closed_reason": str,
+            "delivery": str,  # pending | sent | waiting | failed | undeliverable
+            "delivery_detail": str,
+            "delivered_at": str,
+            "rating": int,  # 1-5 from the citizen
+            "group_message_id": int,  # the post in the officials' Telegram group
+            "faq_entry": str,  # the entry the answer was added to
+        },
+    )
+    db.execute(
+        "UPDATE escalations SET question = (SELECT text FROM messages m "
+        "WHERE m.id = escalations.message_id) WHERE question IS NULL"
+    )
+    db.table("escalations").create_index(["group_message_id"], if_not_exists=True)
+    if not db.table("escalations").detect_fts():
+        db.table("escalations").enable_fts(["question"], create_triggers=True, tokenize="unicode61")
+
+
+MIGRATIONS: list[Callable[[Database], None]] = [_initial, _officials_desk]
 
 
 def schema_version(db: Database) -> int:

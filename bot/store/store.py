@@ -10,18 +10,18 @@ were worked out but never sent), so no citizen is left without one.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlite_utils import Database
 
 from bot.core.decision import Decision
+from bot.store.clock import now_iso
+from bot.store.escalations import Escalations
 from bot.store.migrations import migrate
+from bot.store.officials import Officials
 
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
+__all__ = ["Citizen", "Saved", "Store", "now_iso"]
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,8 @@ class Saved:
 class Store:
     def __init__(self, db: Database) -> None:
         self.db = db
+        self.officials = Officials(db)
+        self.escalations = Escalations(db)
 
     @classmethod
     def open(cls, path: Path) -> Store:
@@ -124,7 +126,7 @@ class Store:
             )
             self.db.execute(
                 "DELETE FROM messages WHERE reply_to = ? AND direction = 'out' "
-                "AND status = 'pending'",
+                "AND status = 'pending' AND action IS NOT 'official'",
                 [incoming_id],
             )
             cursor = self.db.execute(
@@ -140,29 +142,41 @@ class Store:
         with self.db.conn:
             self.db.execute(
                 "UPDATE messages SET status = 'sent' WHERE reply_to = ? AND direction = 'out' "
-                "AND status = 'pending'",
+                "AND status = 'pending' AND action IS NOT 'official'",
                 [incoming_id],
             )
             self.db.execute("UPDATE messages SET status = 'answered' WHERE id = ?", [incoming_id])
 
-    def open_escalation(self, citizen_id: int, message_id: int, reason: str) -> int:
-        """Record that an official must answer; the id is the citizen's ticket number.
+    def open_escalation(
+        self, citizen_id: int, message_id: int, reason: str, topic: str | None = None
+    ) -> tuple[int, bool]:
+        """Record that an official must answer; return (ticket number, newly opened).
 
         Idempotent per message: answering a message again after a crash keeps its ticket.
         """
         existing = self.db.execute(
-            "SELECT id FROM escalations WHERE message_id = ?", [message_id]
+            "SELECT id FROM escalations WHERE message_id = ? AND status = 'open'", [message_id]
         ).fetchone()
         if existing is not None:
-            return int(existing[0])
+            return int(existing[0]), False
         now = now_iso()
         with self.db.conn:
             cursor = self.db.execute(
                 "INSERT INTO escalations (citizen_id, message_id, reason, status, created_at, "
-                "updated_at) VALUES (?, ?, ?, 'open', ?, ?)",
-                [citizen_id, message_id, reason, now, now],
+                "updated_at, question, topic) VALUES (?, ?, ?, 'open', ?, ?, "
+                "(SELECT text FROM messages WHERE id = ?), ?)",
+                [citizen_id, message_id, reason, now, now, message_id, topic],
             )
-        return int(cursor.lastrowid or 0)
+        return int(cursor.lastrowid or 0), True
+
+    def last_question(self, citizen_id: int, before: int) -> int | None:
+        """The citizen's latest text message before ``before``: what "/petugas" is about."""
+        row = self.db.execute(
+            "SELECT id FROM messages WHERE citizen_id = ? AND id < ? AND direction = 'in' "
+            "AND kind = 'text' ORDER BY id DESC LIMIT 1",
+            [citizen_id, before],
+        ).fetchone()
+        return int(row[0]) if row else None
 
     def save_feedback(self, message_id: int, helpful: bool) -> None:
         with self.db.conn:

@@ -119,7 +119,7 @@
   fetch("/chat/api/history", { credentials: "same-origin" })
     .then(function (r) { return r.json(); })
     .then(function (data) {
-      data.messages.forEach(function (m) { show(m.from, m.text); });
+      data.messages.forEach(function (m) { show(m.from, m.text, m.buttons); });
       if (!data.messages.length) { post({ text: "/start" }); }
     }).catch(showError);
 })();

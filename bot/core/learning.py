@@ -1,0 +1,162 @@
+"""The learning loop: an official's answer becomes FAQ knowledge, and the model retrains.
+
+"Add to FAQ" edits the YAML files (``bot.faq.edit``, comments and order kept), then a
+retraining starts in the background while the bot keeps answering with the old model.
+The new model replaces it only once it trained and loaded; a failed training keeps the
+old one and the desk shows why. Edits made while a training runs are picked up by one
+more run right after it, so officials never wait for each other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bot.faq.edit import Edit, add_entry, add_question
+from bot.faq.problems import FaqError
+from bot.nlu.train import TrainingFailed, train
+from bot.store.officials import Official, Officials
+
+log = logging.getLogger(__name__)
+
+MAX_PROGRESS_LINES = 50
+
+
+class RunState(enum.StrEnum):
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+@dataclass
+class TrainingRun:
+    number: int
+    reason: str
+    started_at: datetime
+    state: RunState = RunState.RUNNING
+    finished_at: datetime | None = None
+    message: str = ""
+    progress: list[str] = field(default_factory=list)
+
+    @property
+    def seconds(self) -> float:
+        end = self.finished_at or datetime.now(UTC)
+        return (end - self.started_at).total_seconds()
+
+
+# Loads the freshly trained model and puts it to work; raises when it cannot be loaded.
+Install = Callable[[], Awaitable[None]]
+
+
+class Learning:
+    def __init__(
+        self,
+        faq_dir: Path,
+        project_dir: Path,
+        model_path: Path,
+        install: Install,
+        officials: Officials,
+    ) -> None:
+        self.faq_dir = faq_dir
+        self.project_dir = project_dir
+        self.model_path = model_path
+        self.install = install
+        self.officials = officials
+        self.runs: list[TrainingRun] = []
+        self._task: asyncio.Task[None] | None = None
+        self._again: list[str] = []
+
+    @property
+    def current(self) -> TrainingRun | None:
+        return self.runs[-1] if self.runs else None
+
+    @property
+    def busy(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    def add_question(self, official: Official, entry_id: str, language: str, question: str) -> Edit:
+        """Add an example question to an entry and retrain; ``FaqEditError`` when refused."""
+        edit = add_question(self.faq_dir, entry_id, language, question)
+        self.officials.audit(official, "faq-add-question", entry_id, question)
+        self.retrain(f"{official.name}: new example for {entry_id}")
+        return edit
+
+    def add_entry(
+        self,
+        official: Official,
+        topic: str,
+        entry_id: str,
+        language: str,
+        questions: Sequence[str],
+        answer: str,
+    ) -> Edit:
+        """Add a new entry and retrain; ``FaqEditError`` when refused."""
+        edit = add_entry(self.faq_dir, topic, entry_id, language, questions, answer)
+        self.officials.audit(official, "faq-add-entry", entry_id, " | ".join(questions))
+        self.retrain(f"{official.name}: new entry {entry_id}")
+        return edit
+
+    def retrain(self, reason: str) -> None:
+        """Start training now, or once more after the running training."""
+        if self.busy:
+            self._again.append(reason)
+            return
+        self._task = asyncio.get_running_loop().create_task(self._loop(reason))
+
+    async def _loop(self, reason: str) -> None:
+        while True:
+            await self._run(reason)
+            if not self._again:
+                return
+            reason = "; ".join(self._again)
+            self._again.clear()
+
+    async def _run(self, reason: str) -> None:
+        run = TrainingRun(len(self.runs) + 1, reason, datetime.now(UTC))
+        self.runs = [*self.runs[-9:], run]
+        started = time.monotonic()
+        loop = asyncio.get_running_loop()
+
+        def progress(line: str) -> None:
+            stamped = f"[{time.monotonic() - started:5.1f}s] {line}"
+            loop.call_soon_threadsafe(_append, run.progress, stamped)
+
+        try:
+            await loop.run_in_executor(
+                None,
+                lambda: train(self.faq_dir, self.project_dir, self.model_path, progress=progress),
+            )
+            progress("loading the new model")
+            await self.install()
+        except (TrainingFailed, FaqError) as exc:
+            self._finish(run, RunState.FAILED, f"the previous model stays in use: {exc}")
+        except Exception as exc:  # anything else also keeps the old model, and says so
+            log.exception("retraining failed")
+            self._finish(run, RunState.FAILED, f"the previous model stays in use: {exc}")
+        else:
+            self._finish(run, RunState.SUCCEEDED, f"the new model answers since {_clock()}")
+
+    def _finish(self, run: TrainingRun, state: RunState, message: str) -> None:
+        run.state, run.message, run.finished_at = state, message, datetime.now(UTC)
+        self.officials.audit(None, f"training-{state.value}", f"run {run.number}", message)
+        log.info("training run %d %s: %s", run.number, state.value, message)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+
+def _append(lines: list[str], line: str) -> None:
+    lines.append(line)
+    del lines[:-MAX_PROGRESS_LINES]
+
+
+def _clock() -> str:
+    return datetime.now(UTC).strftime("%H:%M:%S UTC")

@@ -1,0 +1,109 @@
+"""The desk as an aiohttp sub-application mounted at ``/desk``, behind one guard.
+
+The guard runs before every handler of the sub-application, so a new page cannot be
+added without it: signed in (else to the sign-in page), the right role (admin-only
+pages say so on the handler), and for every POST the same origin and the session's CSRF
+token. Responses are never cached and may not be framed.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+
+from bot.desk import views
+from bot.desk.auth import PATH, same_origin, tokens_match
+from bot.desk.context import CONTEXT, DeskContext
+from bot.desk.texts import text
+
+PUBLIC = {views.login_page, views.login}
+ADMIN_ONLY = {views.audit}
+_STATIC = resources.files("bot.desk") / "static"
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "frame-ancestors 'none'; form-action 'self'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+
+def _refuse(request: web.Request, status: int, key: str) -> web.Response:
+    ctx: DeskContext = request.app[CONTEXT]
+    language = ctx.languages[0]
+    return _with_status(views.page(request, "message.html", message=text(key, language)), status)
+
+
+@web.middleware
+async def guard(request: web.Request, handler: Any) -> web.StreamResponse:
+    response = await _guarded(request, handler)
+    response.headers.update(SECURITY_HEADERS)
+    return response
+
+
+async def _guarded(request: web.Request, handler: Any) -> web.StreamResponse:
+    ctx: DeskContext = request.app[CONTEXT]
+    target = getattr(handler, "__wrapped__", handler)
+    if request.method == "POST" and not same_origin(request):
+        return _refuse(request, 403, "csrf")
+    if target in PUBLIC or request.match_info.route.name == "static":
+        return await handler(request)
+    session = ctx.auth.session(request)
+    if session is None:
+        if request.method == "GET":
+            raise web.HTTPSeeOther(f"{PATH}/login?{urlencode({'next': request.path_qs})}")
+        return _refuse(request, 401, "forbidden")
+    request["official"] = session.official
+    request["csrf"] = session.csrf_token
+    if target in ADMIN_ONLY and not session.official.is_admin:
+        return _refuse(request, 403, "forbidden")
+    if request.method == "POST":
+        form = await request.post()
+        if not tokens_match(session.csrf_token, form.get("csrf")):
+            return _refuse(request, 403, "csrf")
+    return await handler(request)
+
+
+def _with_status(response: web.Response, status: int) -> web.Response:
+    response.set_status(status)
+    return response
+
+
+async def stylesheet(request: web.Request) -> web.Response:
+    return web.Response(
+        text=(_STATIC / "desk.css").read_text(encoding="utf-8"), content_type="text/css"
+    )
+
+
+def create_desk(ctx: DeskContext) -> web.Application:
+    desk = web.Application(middlewares=[guard])
+    desk[CONTEXT] = ctx
+    aiohttp_jinja2.setup(
+        desk,
+        loader=jinja2.PackageLoader("bot.desk", "templates"),
+        autoescape=jinja2.select_autoescape(default=True),
+        undefined=jinja2.StrictUndefined,
+    )
+    r = desk.router
+    r.add_get("/static/desk.css", stylesheet, name="static")
+    r.add_get("/login", views.login_page)
+    r.add_post("/login", views.login)
+    r.add_post("/logout", views.logout)
+    r.add_post("/language", views.set_language)
+    r.add_get("/", views.inbox)
+    r.add_get("/history", views.history)
+    r.add_get("/tickets/{ticket}", views.ticket)
+    r.add_post("/tickets/{ticket}/assign", views.assign)
+    r.add_post("/tickets/{ticket}/answer", views.answer)
+    r.add_post("/tickets/{ticket}/close", views.close)
+    r.add_post("/tickets/{ticket}/retry", views.retry)
+    r.add_post("/tickets/{ticket}/faq", views.add_to_faq)
+    r.add_get("/training", views.training)
+    r.add_post("/training", views.retrain)
+    r.add_get("/audit", views.audit)
+    return desk

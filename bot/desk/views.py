@@ -1,0 +1,378 @@
+"""The desk's pages: sign-in, inbox, one escalation, history, training, audit log.
+
+Plain server-rendered HTML forms (Post/Redirect/Get), no JavaScript needed, so the desk
+works on any phone. Every handler here runs behind ``guard`` (see ``bot.desk.app``):
+signed-in, right role, same origin and a valid CSRF token for every POST.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from bot.core.answerer import render_answer
+from bot.core.decision import Candidate
+from bot.core.privacy import mask
+from bot.desk.auth import LOGIN_COOKIE, PATH, Auth, tokens_match
+from bot.desk.context import CONTEXT, DeskContext, official_of
+from bot.desk.texts import text
+from bot.faq.edit import FaqEditError
+from bot.faq.model import Entry
+from bot.store.escalations import STATUSES, AlreadyHandled, InboxFilter
+
+log = logging.getLogger(__name__)
+
+CLOSE_REASONS = ("duplicate", "spam", "elsewhere", "out_of_scope")
+MAX_ANSWER_CHARS = 4000
+MIN_NEW_ENTRY_QUESTIONS = 2
+
+
+def _language(request: web.Request) -> str:
+    official = request.get("official")
+    ctx: DeskContext = request.app[CONTEXT]
+    chosen = official.language if official is not None else None
+    return chosen if chosen in ctx.languages else ctx.languages[0]
+
+
+def _flash(location: str, message: str, kind: str = "ok") -> web.HTTPSeeOther:
+    """Redirect after a POST, carrying a short message to show once."""
+    separator = "&" if "?" in location else "?"
+    return web.HTTPSeeOther(f"{location}{separator}{urlencode({kind: message})}")
+
+
+def page(request: web.Request, template: str, **values: Any) -> web.Response:
+    language = _language(request)
+    sla_hours = request.app[CONTEXT].settings.desk.sla_hours
+    values |= {
+        "mask": mask,
+        "waited": lambda iso: waited(iso, language),
+        "sla": lambda iso: sla_colour(iso, sla_hours),
+        "lang": language,
+        "t": lambda key, **kw: text(key, language, **kw),
+        "official": request.get("official"),
+        "csrf": request.get("csrf", ""),
+        "ok": request.query.get("ok"),
+        "error": request.query.get("error"),
+        "now": datetime.now(UTC),
+    }
+    return aiohttp_jinja2.render_template(template, request, values)
+
+
+def _age(iso: str) -> float:
+    """Seconds since an ISO timestamp."""
+    return (datetime.now(UTC) - datetime.fromisoformat(iso)).total_seconds()
+
+
+def waited(iso: str, language: str) -> str:
+    minutes = int(_age(iso) // 60)
+    if minutes < 60:
+        return text("minutes_short", language, n=minutes)
+    if minutes < 48 * 60:
+        return text("hours_short", language, n=minutes // 60)
+    return text("days_short", language, n=minutes // (24 * 60))
+
+
+def sla_colour(iso: str, sla_hours: float) -> str:
+    """Green under half the target time, amber under all of it, red past it."""
+    used = _age(iso) / (sla_hours * 3600)
+    return "green" if used < 0.5 else "amber" if used < 1 else "red"
+
+
+def _ticket_id(request: web.Request) -> int:
+    raw = request.match_info["ticket"]
+    if not raw.isdigit():
+        raise web.HTTPNotFound()
+    return int(raw)
+
+
+# Sign-in
+
+
+async def login_page(request: web.Request) -> web.Response:
+    auth: Auth = request.app[CONTEXT].auth
+    if auth.session(request) is not None:
+        raise web.HTTPSeeOther(PATH + "/")
+    return _login_form(request)
+
+
+def _login_form(request: web.Request, error: str = "", status: int = 200) -> web.Response:
+    """The sign-in form, with a CSRF token that must come back with the same cookie."""
+    auth: Auth = request.app[CONTEXT].auth
+    token = auth.login_token(request)
+    next_page = request.query.get("next", "")
+    response = page(request, "login.html", next=next_page, login_csrf=token, login_error=error)
+    auth.set_login_cookie(response, token)
+    response.set_status(status)
+    return response
+
+
+async def login(request: web.Request) -> web.StreamResponse:
+    ctx: DeskContext = request.app[CONTEXT]
+    form = await request.post()
+    language = ctx.languages[0]
+    if not tokens_match(request.cookies.get(LOGIN_COOKIE), form.get("csrf")):
+        raise web.HTTPForbidden(text=text("csrf", language))
+    name, password = str(form.get("name", "")).strip(), str(form.get("password", ""))
+    address = request.remote or "?"
+    if ctx.auth.refused_for(name, address):
+        minutes = int(ctx.settings.desk.login_window_minutes)
+        return _login_form(request, text("too_many", language, minutes=minutes), 429)
+    official = ctx.auth.sign_in(name, password, address)
+    if official is None:
+        return _login_form(request, text("bad_login", language), 401)
+    target = str(form.get("next") or "")
+    if not target.startswith(PATH + "/") or target.startswith("//"):
+        target = PATH + "/"
+    response = web.HTTPSeeOther(target)
+    ctx.auth.start_session(response, official)
+    return response
+
+
+async def logout(request: web.Request) -> web.StreamResponse:
+    ctx: DeskContext = request.app[CONTEXT]
+    ctx.store.officials.audit(official_of(request), "sign-out")
+    response = web.HTTPSeeOther(PATH + "/login")
+    ctx.auth.end_session(request, response)
+    return response
+
+
+async def set_language(request: web.Request) -> web.StreamResponse:
+    ctx: DeskContext = request.app[CONTEXT]
+    official = official_of(request)
+    current = _language(request)
+    other = next((lang for lang in ctx.languages if lang != current), current)
+    ctx.store.officials.update(official.id, language=other)
+    back = request.headers.get("Referer", "")
+    path = back.split(request.host, 1)[-1] if request.host in back else PATH + "/"
+    raise web.HTTPSeeOther(path if path.startswith(PATH) else PATH + "/")
+
+
+# Lists
+
+
+def _filter(request: web.Request, default_status: str) -> InboxFilter:
+    query = request.query
+    status = query.get("status", default_status)
+    if status not in STATUSES:
+        status = default_status
+    assignee: int | None = None
+    raw = query.get("assignee", "")
+    if raw == "me":
+        assignee = official_of(request).id
+    elif raw.isdigit():
+        assignee = int(raw)
+    return InboxFilter(
+        status=status,
+        topic=query.get("topic") or None,
+        channel=query.get("channel") or None,
+        assignee=assignee,
+        search=(query.get("q") or "").strip()[:200] or None,
+    )
+
+
+async def inbox(request: web.Request) -> web.Response:
+    return _list(request, "open", "inbox")
+
+
+async def history(request: web.Request) -> web.Response:
+    return _list(request, "answered", "history")
+
+
+def _list(request: web.Request, default_status: str, view: str) -> web.Response:
+    ctx: DeskContext = request.app[CONTEXT]
+    where = _filter(request, default_status)
+    rows = ctx.store.escalations.find(where, limit=200)
+    return page(
+        request,
+        "list.html",
+        view=view,
+        rows=rows,
+        where=where,
+        query=request.query,
+        topics=ctx.store.escalations.topics(),
+        channels=sorted(ctx.channels),
+        officials=ctx.store.officials.all(),
+        open_count=ctx.store.escalations.count_open(),
+        sla_hours=ctx.settings.desk.sla_hours,
+    )
+
+
+# One escalation
+
+
+async def ticket(request: web.Request) -> web.Response:
+    ctx: DeskContext = request.app[CONTEXT]
+    number = _ticket_id(request)
+    row = ctx.store.escalations.get(number)
+    if row is None:
+        raise web.HTTPNotFound(text=text("not_found", _language(request)))
+    faq = ctx.live.faq
+    language = row["citizen_language"] or ctx.languages[0]
+    guesses: list[tuple[Candidate, Entry]] = []
+    if row["question"]:
+        decision = await ctx.decide(row["question"], row["citizen_language"])
+        for candidate in decision.candidates[:5]:
+            if (known := faq.get(candidate.faq_id)) is not None:
+                guesses.append((candidate, known))
+    draft = row["answer"] or ""
+    used = request.query.get("use")
+    if used and (entry := faq.get(used)) is not None and row["status"] == "open":
+        draft = render_answer(entry, entry.answer_language(language, ctx.languages))
+    similar = await ctx.handover.similar(number) if row["status"] == "open" else []
+    return page(
+        request,
+        "ticket.html",
+        row=row,
+        messages=ctx.store.escalations.conversation(row["citizen_id"], row["message_id"]),
+        guesses=guesses,
+        draft=draft,
+        similar=similar,
+        close_reasons=CLOSE_REASONS,
+        citizen_language=language,
+        entries=sorted(faq.entries, key=lambda e: e.id),
+        best_entry=guesses[0][0].faq_id if guesses else "",
+        topics=[t.slug for t in faq.topics],
+        best_topic=guesses[0][1].topic if guesses else "",
+        min_questions=MIN_NEW_ENTRY_QUESTIONS,
+        learning=ctx.learning,
+        languages=ctx.languages,
+    )
+
+
+async def assign(request: web.Request) -> web.StreamResponse:
+    ctx: DeskContext = request.app[CONTEXT]
+    number = _ticket_id(request)
+    form = await request.post()
+    me = official_of(request)
+    ctx.handover.assign(number, None if form.get("unassign") else me, by=me)
+    raise web.HTTPSeeOther(f"{PATH}/tickets/{number}")
+
+
+async def answer(request: web.Request) -> web.StreamResponse:
+    ctx: DeskContext = request.app[CONTEXT]
+    number = _ticket_id(request)
+    form = await request.post()
+    language = _language(request)
+    here = f"{PATH}/tickets/{number}"
+    reply = str(form.get("answer", "")).strip()[:MAX_ANSWER_CHARS]
+    if not reply:
+        raise _flash(here, text("empty_answer", language), "error")
+    me = official_of(request)
+    try:
+        delivery = await ctx.handover.answer(number, me, reply)
+    except AlreadyHandled:
+        raise _flash(here, text("already", language), "error") from None
+    message = text("answer_sent", language, state=text(f"dl_{delivery.state.value}", language))
+    others = [int(v) for v in map(str, form.getall("also", [])) if v.isdigit() and int(v) != number]
+    sent = 0
+    for other in others:
+        try:
+            await ctx.handover.answer(other, me, reply)
+            sent += 1
+        except AlreadyHandled:
+            continue
+    if sent:
+        message += " " + text("also_sent", language, count=sent)
+    raise _flash(here, message)
+
+
+async def close(request: web.Request) -> web.StreamResponse:
+    ctx: DeskContext = request.app[CONTEXT]
+    number = _ticket_id(request)
+    form = await request.post()
+    language = _language(request)
+    reason = str(form.get("reason", ""))
+    note = str(form.get("note", "")).strip()[:500]
+    if reason not in CLOSE_REASONS:
+        reason = "other"
+    here = f"{PATH}/tickets/{number}"
+    try:
+        ctx.handover.close(number, official_of(request), f"{reason}: {note}" if note else reason)
+    except AlreadyHandled:
+        raise _flash(here, text("already", language), "error") from None
+    raise _flash(here, text("closed_ok", language))
+
+
+async def retry(request: web.Request) -> web.StreamResponse:
+    ctx: DeskContext = request.app[CONTEXT]
+    number = _ticket_id(request)
+    language = _language(request)
+    try:
+        delivery = await ctx.handover.deliver(number)
+    except ValueError as exc:
+        raise _flash(f"{PATH}/tickets/{number}", str(exc), "error") from None
+    state = text(f"dl_{delivery.state.value}", language)
+    raise _flash(f"{PATH}/tickets/{number}", text("answer_sent", language, state=state))
+
+
+async def add_to_faq(request: web.Request) -> web.StreamResponse:
+    ctx: DeskContext = request.app[CONTEXT]
+    number = _ticket_id(request)
+    form = await request.post()
+    language = _language(request)
+    here = f"{PATH}/tickets/{number}"
+    row = ctx.store.escalations.get(number)
+    if row is None or row["status"] != "answered":
+        raise _flash(here, text("not_found", language), "error")
+    me = official_of(request)
+    faq_language = str(form.get("language", ""))
+    try:
+        if form.get("mode") == "entry":
+            questions = [
+                line.strip() for line in str(form.get("questions", "")).splitlines() if line.strip()
+            ]
+            topic = str(form.get("new_topic", "")).strip() or str(form.get("topic", ""))
+            entry_id = str(form.get("entry_id", "")).strip()
+            edit = ctx.learning.add_entry(
+                me, topic, entry_id, faq_language, questions, str(form.get("answer", "")).strip()
+            )
+        else:
+            entry_id = str(form.get("entry", ""))
+            edit = ctx.learning.add_question(
+                me, entry_id, faq_language, str(form.get("question", "")).strip()
+            )
+    except FaqEditError as exc:
+        raise _flash(here, str(exc), "error") from None
+    ctx.store.escalations.mark_added_to_faq(number, edit.entry_id)
+    message = (
+        f"{text('added_to_faq', language, entry=edit.entry_id)} {text('train_started', language)}"
+    )
+    raise _flash(f"{PATH}/training", message)
+
+
+# Training and audit
+
+
+async def training(request: web.Request) -> web.Response:
+    ctx: DeskContext = request.app[CONTEXT]
+    return page(
+        request,
+        "training.html",
+        learning=ctx.learning,
+        runs=list(reversed(ctx.learning.runs)),
+        model=ctx.live.loaded.model.info,
+        stale=ctx.live.loaded.stale,
+        refresh=3 if ctx.learning.busy else 0,
+    )
+
+
+async def retrain(request: web.Request) -> web.StreamResponse:
+    ctx: DeskContext = request.app[CONTEXT]
+    me = official_of(request)
+    ctx.store.officials.audit(me, "retrain")
+    ctx.learning.retrain(f"{me.name}: retrain")
+    raise web.HTTPSeeOther(f"{PATH}/training")
+
+
+async def audit(request: web.Request) -> web.Response:
+    ctx: DeskContext = request.app[CONTEXT]
+    raw = request.query.get("offset", "0")
+    offset = int(raw) if raw.isdigit() else 0
+    return page(
+        request, "audit.html", rows=ctx.store.officials.audit_log(200, offset), offset=offset
+    )

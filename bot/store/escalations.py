@@ -1,0 +1,221 @@
+"""What the officials' desk reads and writes about escalations.
+
+An escalation is ``open`` until an official answers it (``answered``) or closes it without
+an answer (``closed``). An official's answer is stored as an outgoing message of the
+citizen's conversation (action ``official``), so the citizen's history and the web chat
+show it like any other reply; ``delivery`` says whether it reached the citizen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlite_utils import Database
+
+from bot.store.clock import now_iso
+
+STATUSES = ("open", "answered", "closed")
+DELIVERY_STATES = ("pending", "sent", "waiting", "failed", "undeliverable")
+
+_SELECT = (
+    "SELECT e.*, c.channel, c.platform_id, c.language AS citizen_language, "
+    "a.name AS assignee, o.name AS answered_by_name "
+    "FROM escalations e JOIN citizens c ON c.id = e.citizen_id "
+    "LEFT JOIN officials a ON a.id = e.assigned_to "
+    "LEFT JOIN officials o ON o.id = e.answered_by"
+)
+
+
+@dataclass(frozen=True)
+class InboxFilter:
+    status: str = "open"
+    topic: str | None = None
+    channel: str | None = None
+    assignee: int | None = None  # an official's id; 0 means "nobody"
+    search: str | None = None
+
+
+def fts_query(text: str) -> str:
+    """Citizens' words as an FTS5 query that cannot be a syntax error: each word quoted,
+    all words required, the last one also as a prefix (search as you type)."""
+    words = [w.replace('"', "") for w in text.split()]
+    words = [w for w in words if w]
+    if not words:
+        return ""
+    quoted = [f'"{w}"' for w in words]
+    quoted[-1] = f"{quoted[-1]}*"
+    return " ".join(quoted)
+
+
+class Escalations:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def find(self, where: InboxFilter, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
+        """Open escalations oldest first (who waited longest comes first); others newest first."""
+        clauses, params = ["e.status = ?"], [where.status]
+        if where.topic:
+            clauses.append("e.topic = ?")
+            params.append(where.topic)
+        if where.channel:
+            clauses.append("c.channel = ?")
+            params.append(where.channel)
+        if where.assignee is not None:
+            if where.assignee == 0:
+                clauses.append("e.assigned_to IS NULL")
+            else:
+                clauses.append("e.assigned_to = ?")
+                params.append(str(where.assignee))
+        if where.search and (query := fts_query(where.search)):
+            clauses.append(
+                "e.id IN (SELECT rowid FROM escalations_fts WHERE escalations_fts MATCH ?)"
+            )
+            params.append(query)
+        order = "e.created_at ASC" if where.status == "open" else "e.updated_at DESC"
+        sql = f"{_SELECT} WHERE {' AND '.join(clauses)} ORDER BY {order} LIMIT ? OFFSET ?"
+        return list(self.db.query(sql, [*params, limit, offset]))
+
+    def count_open(self) -> int:
+        return int(
+            self.db.execute("SELECT count(*) FROM escalations WHERE status = 'open'").fetchone()[0]
+        )
+
+    def topics(self) -> list[str]:
+        rows = self.db.execute(
+            "SELECT DISTINCT topic FROM escalations WHERE topic IS NOT NULL ORDER BY topic"
+        )
+        return [r[0] for r in rows]
+
+    def get(self, escalation_id: int) -> dict[str, Any] | None:
+        rows = list(self.db.query(f"{_SELECT} WHERE e.id = ?", [escalation_id]))
+        return rows[0] if rows else None
+
+    def by_group_post(self, group_message_id: int) -> dict[str, Any] | None:
+        rows = list(self.db.query(f"{_SELECT} WHERE e.group_message_id = ?", [group_message_id]))
+        return rows[0] if rows else None
+
+    def conversation(
+        self, citizen_id: int, up_to_message: int, limit: int = 20
+    ) -> list[dict[str, Any]]:
+        """The citizen's messages before the escalated one, and everything since."""
+        rows = self.db.query(
+            "SELECT * FROM (SELECT * FROM messages WHERE citizen_id = ? AND id <= ? "
+            "ORDER BY id DESC LIMIT ?) UNION SELECT * FROM messages WHERE citizen_id = ? "
+            "AND id > ? ORDER BY id",
+            [citizen_id, up_to_message, limit, citizen_id, up_to_message],
+        )
+        return list(rows)
+
+    def ticket_for_message(self, message_id: int) -> int | None:
+        row = self.db.execute(
+            "SELECT id FROM escalations WHERE message_id = ?", [message_id]
+        ).fetchone()
+        return int(row[0]) if row else None
+
+    def last_inbound_at(self, citizen_id: int) -> str | None:
+        row = self.db.execute(
+            "SELECT max(created_at) FROM messages WHERE citizen_id = ? AND direction = 'in'",
+            [citizen_id],
+        ).fetchone()
+        return row[0] if row else None
+
+    def open_questions(self) -> list[tuple[int, str]]:
+        rows = self.db.execute(
+            "SELECT id, question FROM escalations WHERE status = 'open' AND question IS NOT NULL "
+            "ORDER BY created_at"
+        )
+        return [(r[0], r[1]) for r in rows]
+
+    def _update(self, escalation_id: int, **fields: Any) -> None:
+        fields["updated_at"] = now_iso()
+        with self.db.conn:
+            self.db.table("escalations").update(escalation_id, fields)
+
+    def assign(self, escalation_id: int, official_id: int | None) -> None:
+        self._update(escalation_id, assigned_to=official_id)
+
+    def set_group_post(self, escalation_id: int, group_message_id: int) -> None:
+        self._update(escalation_id, group_message_id=group_message_id)
+
+    def answer(self, escalation_id: int, official_id: int, text: str) -> int:
+        """Record an official's answer, pending delivery; returns the outgoing message's id.
+
+        Only an open escalation can be answered: when two officials answer at once, the
+        citizen gets one answer and the second official gets ``AlreadyHandled``.
+        """
+        now = now_iso()
+        with self.db.conn:
+            cursor = self.db.execute(
+                "UPDATE escalations SET status = 'answered', answer = ?, answered_by = ?, "
+                "answered_at = ?, updated_at = ?, delivery = 'pending', delivery_detail = NULL "
+                "WHERE id = ? AND status = 'open'",
+                [text, official_id, now, now, escalation_id],
+            )
+            if cursor.rowcount != 1:
+                raise AlreadyHandled(escalation_id)
+            row = self.db.execute(
+                "SELECT citizen_id, message_id FROM escalations WHERE id = ?", [escalation_id]
+            ).fetchone()
+            cursor = self.db.execute(
+                "INSERT INTO messages (citizen_id, direction, kind, text, created_at, status, "
+                "action, reply_to) VALUES (?, 'out', 'text', ?, ?, 'pending', 'official', ?)",
+                [row[0], text, now, row[1]],
+            )
+        return int(cursor.lastrowid or 0)
+
+    def close(self, escalation_id: int, official_id: int, reason: str) -> None:
+        now = now_iso()
+        with self.db.conn:
+            cursor = self.db.execute(
+                "UPDATE escalations SET status = 'closed', closed_reason = ?, answered_by = ?, "
+                "answered_at = ?, updated_at = ? WHERE id = ? AND status = 'open'",
+                [reason, official_id, now, now, escalation_id],
+            )
+            if cursor.rowcount != 1:
+                raise AlreadyHandled(escalation_id)
+
+    def set_delivery(self, escalation_id: int, state: str, detail: str = "") -> None:
+        """Record how delivering the answer went; the outgoing message follows along."""
+        if state not in DELIVERY_STATES:
+            raise ValueError(f"unknown delivery state {state!r}")
+        now = now_iso()
+        with self.db.conn:
+            self.db.execute(
+                "UPDATE escalations SET delivery = ?, delivery_detail = ?, updated_at = ?, "
+                "delivered_at = CASE WHEN ? = 'sent' THEN ? ELSE delivered_at END WHERE id = ?",
+                [state, detail or None, now, state, now, escalation_id],
+            )
+            self.db.execute(
+                "UPDATE messages SET status = ? WHERE action = 'official' AND direction = 'out' "
+                "AND reply_to = (SELECT message_id FROM escalations WHERE id = ?)",
+                ["sent" if state == "sent" else state, escalation_id],
+            )
+
+    def shown_in_webchat(self, citizen_id: int) -> list[int]:
+        """Answers waiting for a web chat visitor are delivered by showing them: mark so."""
+        rows = self.db.execute(
+            "SELECT id FROM escalations WHERE citizen_id = ? AND status = 'answered' "
+            "AND delivery = 'waiting'",
+            [citizen_id],
+        ).fetchall()
+        for (escalation_id,) in rows:
+            self.set_delivery(escalation_id, "sent", "shown in the web chat")
+        return [r[0] for r in rows]
+
+    def rate(self, escalation_id: int, citizen_id: int, rating: int) -> bool:
+        """The citizen's 1-5 rating of an official's answer; only the asker may rate it."""
+        with self.db.conn:
+            cursor = self.db.execute(
+                "UPDATE escalations SET rating = ? WHERE id = ? AND citizen_id = ? "
+                "AND status = 'answered'",
+                [rating, escalation_id, citizen_id],
+            )
+        return cursor.rowcount == 1
+
+    def mark_added_to_faq(self, escalation_id: int, entry_id: str) -> None:
+        self._update(escalation_id, faq_entry=entry_id)
+
+
+class AlreadyHandled(Exception):
+    """Another official answered or closed this escalation first."""

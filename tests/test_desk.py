@@ -1,0 +1,293 @@
+"""The officials' desk on the real app: access control, CSRF, sign-in limits, answering a
+web chat citizen, similar questions, privacy masking and hostile input."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import ClientSession, web
+from aiohttp.test_utils import TestServer
+
+from bot.config import Settings
+from bot.server import create_app
+from bot.service import Loaded
+from bot.store import Store
+from tests.desk_helpers import PASSWORD, add_official, browser, csrf_of, post_form, running, sign_in
+
+NIK = "3201234567890001"
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    return Store.open(tmp_path / "tanya.db")
+
+
+@pytest.fixture
+def app(trained_settings: Settings, loaded: Loaded, store: Store) -> web.Application:
+    add_official(store, "Ayu", "admin")
+    add_official(store, "Budi", "agent")
+    return create_app(trained_settings, loaded, store)
+
+
+@pytest.fixture
+async def server(app: web.Application) -> AsyncIterator[TestServer]:
+    async with running(app) as server:
+        yield server
+
+
+@pytest.fixture
+async def citizen(server: TestServer) -> AsyncIterator[ClientSession]:
+    async with browser(server) as client:
+        assert (await client.get("/chat")).status == 200
+        yield client
+
+
+@pytest.fixture
+async def official(server: TestServer) -> AsyncIterator[ClientSession]:
+    async with browser(server) as client:
+        response = await sign_in(client, "Budi")
+        assert response.status == 303, await response.text()
+        yield client
+
+
+async def ask(client: ClientSession, text: str, message_id: str) -> list[dict[str, Any]]:
+    response = await client.post("/chat/api/messages", json={"text": text, "id": message_id})
+    assert response.status == 200
+    return list((await response.json())["replies"])
+
+
+async def escalate(client: ClientSession, text: str, message_id: str) -> int:
+    """Ask something and then for an official; return the ticket number."""
+    await ask(client, text, message_id)
+    [reply] = await ask(client, "/petugas", f"{message_id}-h")
+    match = re.search(r"#(\d+)", reply["text"])
+    assert match, reply
+    return int(match.group(1))
+
+
+async def test_asking_for_an_official_escalates_the_question_once(
+    citizen: ClientSession, store: Store
+) -> None:
+    first = await escalate(citizen, "boleh bawa kucing ke taman kota?", "c1")
+    assert await escalate(citizen, "boleh bawa kucing ke taman kota?", "c2") != first
+    [again] = await ask(citizen, "/petugas", "c3")
+    assert f"#{first + 1}" in again["text"]  # the same ticket as the question just before
+    row = store.escalations.get(first)
+    assert row is not None and row["question"] == "boleh bawa kucing ke taman kota?"
+    assert store.escalations.count_open() == 2
+
+
+def desk_routes(app: web.Application) -> list[tuple[str, str]]:
+    desk = next(r for r in app.router.resources() if r.canonical == "/desk")
+    routes = []
+    for route in desk._app.router.routes():  # type: ignore[attr-defined]
+        path = route.resource.canonical.replace("{ticket}", "1")
+        routes.append((route.method, "/desk" + path))
+    return routes
+
+
+async def test_every_page_and_form_is_refused_without_sign_in(
+    app: web.Application, server: TestServer
+) -> None:
+    public = {("GET", "/desk/login"), ("POST", "/desk/login"), ("GET", "/desk/static/desk.css")}
+    routes = [r for r in desk_routes(app) if r not in public and r[0] != "HEAD"]
+    assert len(routes) >= 12
+    async with browser(server) as client:
+        for method, path in routes:
+            response = await client.request(method, path, allow_redirects=False)
+            if method == "GET":
+                assert response.status == 303, path
+                assert response.headers["Location"].startswith("/desk/login?next="), path
+            else:
+                assert response.status == 401, path
+
+
+async def test_audit_log_is_for_admins_only(server: TestServer) -> None:
+    async with browser(server) as agent:
+        await sign_in(agent, "Budi")
+        refused = await agent.get("/desk/audit")
+        assert refused.status == 403
+        assert "tidak berhak" in await refused.text()
+    async with browser(server) as admin:
+        await sign_in(admin, "Ayu")
+        page = await admin.get("/desk/audit")
+        assert page.status == 200
+        text = await page.text()
+        assert "sign-in" in text and "Ayu" in text and "Budi" in text
+
+
+async def test_session_cookie_is_secure_httponly_samesite(server: TestServer) -> None:
+    async with browser(server) as client:
+        response = await sign_in(client, "Budi")
+        cookie = response.cookies["tanya_desk"]
+        assert cookie["secure"] and cookie["httponly"]
+        assert cookie["samesite"] == "Lax" and cookie["path"] == "/desk"
+        assert (await client.get("/desk/", allow_redirects=False)).status == 200
+        await post_form(client, "/desk/logout")
+        assert (await client.get("/desk/", allow_redirects=False)).status == 303
+
+
+async def test_wrong_passwords_are_rate_limited(server: TestServer) -> None:
+    async with browser(server) as client:
+        for _ in range(5):
+            refused = await sign_in(client, "Budi", "salah-salah-salah")
+            assert refused.status == 401
+            assert "Nama atau kata sandi salah" in await refused.text()
+        blocked = await sign_in(client, "Budi", PASSWORD)  # even the right password
+        assert blocked.status == 429
+        assert "Terlalu banyak percobaan" in await blocked.text()
+
+
+async def test_forms_without_csrf_token_or_from_another_site_are_refused(
+    server: TestServer, citizen: ClientSession, official: ClientSession, store: Store
+) -> None:
+    ticket = await escalate(citizen, "berapa biaya sewa gedung olahraga", "c1")
+    answer_path = f"/desk/tickets/{ticket}/answer"
+    no_token = await official.post(answer_path, data={"answer": "x"}, allow_redirects=False)
+    assert no_token.status == 403
+    page = await official.get(f"/desk/tickets/{ticket}")
+    forged = await official.post(
+        answer_path,
+        data={"answer": "x", "csrf": csrf_of(await page.text())},
+        headers={"Origin": "https://evil.example"},
+        allow_redirects=False,
+    )
+    assert forged.status == 403
+    assert store.escalations.get(ticket)["status"] == "open"  # type: ignore[index]
+
+
+async def test_official_answers_a_web_chat_citizen_who_rates_it(
+    citizen: ClientSession, official: ClientSession, store: Store
+) -> None:
+    ticket = await escalate(citizen, f"NIK saya {NIK} tidak terdaftar di DTKS", "c1")
+    inbox = await (await official.get("/desk/")).text()
+    assert f"#{ticket}" in inbox
+    assert NIK not in inbox and "************0001" in inbox  # masked in lists
+    page = await (await official.get(f"/desk/tickets/{ticket}")).text()
+    assert NIK in page  # whole on the escalation page, to a signed-in official
+    response = await post_form(
+        official, f"/desk/tickets/{ticket}/answer", answer="Silakan datang ke dinas sosial."
+    )
+    assert response.status == 303
+    row = store.escalations.get(ticket)
+    assert row is not None and row["status"] == "answered" and row["delivery"] == "waiting"
+    history = await (await citizen.get("/chat/api/history")).json()
+    answer, rate = history["messages"][-2:]
+    assert "Silakan datang ke dinas sosial." in answer["text"] and f"#{ticket}" in answer["text"]
+    assert [b["label"] for b in rate["buttons"]] == ["1", "2", "3", "4", "5"]
+    row = store.escalations.get(ticket)
+    assert row is not None and row["delivery"] == "sent"  # shown to the citizen
+    [thanks] = await _press(citizen, rate["buttons"][3]["payload"])
+    assert "Terima kasih" in thanks["text"]
+    assert store.escalations.get(ticket)["rating"] == 4  # type: ignore[index]
+    detail = await (await official.get(f"/desk/tickets/{ticket}")).text()
+    assert "4/5" in detail and "terkirim" in detail
+
+
+async def _press(client: ClientSession, payload: str) -> list[dict[str, Any]]:
+    response = await client.post(
+        "/chat/api/messages", json={"payload": payload, "id": payload.replace(":", "-")}
+    )
+    return list((await response.json())["replies"])
+
+
+async def test_second_official_cannot_answer_twice(
+    server: TestServer, citizen: ClientSession, official: ClientSession, store: Store
+) -> None:
+    ticket = await escalate(citizen, "apakah ada lowongan kerja di pemkot", "c1")
+    assert (await post_form(official, f"/desk/tickets/{ticket}/answer", answer="A")).status == 303
+    async with browser(server) as other:
+        await sign_in(other, "Ayu")
+        page = await other.get(f"/desk/tickets/{ticket}")
+        response = await other.post(
+            f"/desk/tickets/{ticket}/answer",
+            data={"answer": "B", "csrf": csrf_of(await page.text())},
+        )
+        assert "sudah ditangani" in await response.text()
+    assert store.escalations.get(ticket)["answer"] == "A"  # type: ignore[index]
+    messages = store.messages(store.escalations.get(ticket)["citizen_id"])  # type: ignore[index]
+    assert [m["text"] for m in messages if m["action"] == "official"] == ["A"]
+
+
+async def test_close_without_answer_records_reason_in_audit_log(
+    server: TestServer, citizen: ClientSession, official: ClientSession, store: Store
+) -> None:
+    ticket = await escalate(citizen, "asdf qwerty", "c1")
+    await post_form(official, f"/desk/tickets/{ticket}/close", reason="spam", note="tes")
+    row = store.escalations.get(ticket)
+    assert row is not None and row["status"] == "closed" and row["closed_reason"] == "spam: tes"
+    [entry] = [r for r in store.officials.audit_log() if r["action"] == "close"]
+    assert entry["official"] == "Budi" and entry["target"] == f"ticket #{ticket}"
+    history = await (await official.get("/desk/history?status=closed")).text()
+    assert f"#{ticket}" in history
+
+
+async def test_similar_open_questions_get_the_same_answer_at_once(
+    server: TestServer, official: ClientSession, store: Store
+) -> None:
+    questions = [
+        "kapan pasar malam di alun-alun dibuka",
+        "pasar malam alun alun buka kapan ya",
+        "jadwal pasar malam alun-alun kapan",
+        "berapa tarif parkir bus pariwisata",
+    ]
+    tickets = []
+    for number, question in enumerate(questions):
+        async with browser(server) as client:
+            await client.get("/chat")
+            tickets.append(await escalate(client, question, f"q{number}"))
+    page = await (await official.get(f"/desk/tickets/{tickets[0]}")).text()
+    offered = {int(n) for n in re.findall(r'name="also" value="(\d+)"', page)}
+    assert offered == {tickets[1], tickets[2]}  # not the parking question
+    response = await post_form(
+        official,
+        f"/desk/tickets/{tickets[0]}/answer",
+        answer="Pasar malam buka setiap Sabtu pukul 18.00.",
+        also=sorted(offered),
+    )
+    assert response.status == 303
+    states = [store.escalations.get(t)["status"] for t in tickets]  # type: ignore[index]
+    assert states == ["answered", "answered", "answered", "open"]
+
+
+async def test_html_and_sql_in_questions_and_search_are_harmless(
+    citizen: ClientSession, official: ClientSession, store: Store
+) -> None:
+    hostile = "<script>alert('x')</script>' OR 1=1; DROP TABLE escalations; --"
+    ticket = await escalate(citizen, hostile, "c1")
+    for path in ("/desk/", f"/desk/tickets/{ticket}"):
+        page = await (await official.get(path)).text()
+        assert "<script>alert" not in page
+        assert "&lt;script&gt;alert(" in page
+    for search in (hostile, '"unbalanced', "NEAR(", "*", "pasar OR"):
+        response = await official.get("/desk/", params={"q": search})
+        assert response.status == 200
+    found = await (await official.get("/desk/", params={"q": "script alert"})).text()
+    assert f"#{ticket}" in found
+    assert store.escalations.count_open() == 1  # the table is still there
+
+
+async def test_search_finds_questions_by_words(
+    citizen: ClientSession, official: ClientSession
+) -> None:
+    first = await escalate(citizen, "izin keramaian untuk konser musik", "c1")
+    second = await escalate(citizen, "subsidi pupuk untuk petani", "c2")
+    page = await (await official.get("/desk/", params={"q": "konser"})).text()
+    assert f"#{first}" in page and f"#{second}" not in page
+    prefix = await (await official.get("/desk/", params={"q": "pupu"})).text()
+    assert f"#{second}" in prefix and f"#{first}" not in prefix
+
+
+async def test_desk_can_be_turned_off(
+    trained_settings: Settings, loaded: Loaded, store: Store
+) -> None:
+    settings = dataclasses.replace(
+        trained_settings, desk=dataclasses.replace(trained_settings.desk, enabled=False)
+    )
+    async with running(create_app(settings, loaded, store)) as server, browser(server) as client:
+        assert (await client.get("/desk/login")).status == 404
