@@ -2,11 +2,18 @@
 
     python bench/nlu.py sample   # the bundled sample FAQ, held-out citizen questions
     python bench/nlu.py clinc    # CLINC150 "Full" (Larson et al., 2019), ../shared/datasets
+    python bench/nlu.py sample --first-only             # what generated variants buy
+    python bench/nlu.py sample --keep-per-language 3 --min-own-examples 11   # ... 3 + 3
 
 Each run trains with the project's pipeline (rasa_project/config.yml, or --config),
 tunes the decision thresholds on the development data only (sample_dev.jsonl; CLINC's
 val + oos_val), then reports on the test data (sample_test.jsonl; test + oos_test).
 Figures are printed and written to bench/results/nlu-<dataset>.json.
+
+--first-only keeps only the first example question of each sample entry (as an FAQ page
+imported with `tanya import` gives), --keep-per-language N the first N of each language;
+either trains twice, without and with the variants generated for entries with few
+examples (bot/nlu/variants.py), and writes bench/results/fewshot*.json.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ import shutil
 import statistics
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +41,12 @@ from bot.core.language import LanguageGuesser  # noqa: E402
 from bot.core.replies import Replies  # noqa: E402
 from bot.evaluation import CachedParser, Example, evaluate, read_examples  # noqa: E402
 from bot.faq.loader import read_faq  # noqa: E402
+from bot.faq.model import Entry  # noqa: E402
+from bot.nlu import trainingdata  # noqa: E402
 from bot.nlu.model import NluModel  # noqa: E402
 from bot.nlu.train import train  # noqa: E402
+from bot.nlu.trainingdata import generated_variants  # noqa: E402
+from bot.nlu.variants import MAX_VARIANTS, MAX_VARIANTS_PER_LANGUAGE  # noqa: E402
 from bot.service import with_thresholds  # noqa: E402
 
 WORK = ROOT / "bench" / "work"
@@ -63,10 +74,14 @@ def prepare_project(name: str, config: Path, data_files: dict[str, str] | None) 
     return project
 
 
-def train_and_load(faq_dir: Path, project: Path) -> tuple[NluModel, dict[str, Any]]:
+def train_and_load(
+    faq_dir: Path, project: Path, variants: bool = True
+) -> tuple[NluModel, dict[str, Any]]:
     model_path = project / "models" / "model.tar.gz"
     started = time.monotonic()
-    result = train(faq_dir, project, model_path, progress=lambda line: print("  " + line))
+    result = train(
+        faq_dir, project, model_path, progress=lambda line: print("  " + line), variants=variants
+    )
     seconds = time.monotonic() - started
     model = NluModel.load(model_path)
     return model, {
@@ -166,9 +181,10 @@ def run(
     test: list[Example],
     languages: tuple[str, ...],
     allow_clarify: bool,
+    variants: bool = True,
 ) -> dict[str, Any]:
     print(f"Training {name} ...")
-    model, training = train_and_load(faq_dir, project)
+    model, training = train_and_load(faq_dir, project, variants)
     parser = CachedParser(model)
     answerer = make_answerer(faq_dir, project, parser, languages)
     thresholds = tune(answerer, dev, allow_clarify)
@@ -197,6 +213,92 @@ def sample(config: Path) -> dict[str, Any]:
     dev = read_examples(ROOT / "bench" / "data" / "sample_dev.jsonl")
     test = read_examples(ROOT / "bench" / "data" / "sample_test.jsonl")
     return run("sample", ROOT / "faq", project, dev, test, ("id", "en"), allow_clarify=True)
+
+
+def reduced_faq(directory: Path, keep: Callable[[Entry], dict[str, list[str]]]) -> int:
+    """Write the sample FAQ with only the example questions ``keep`` picks; return the
+    number of entries. A `source` lets the loader accept an entry with one question."""
+    if directory.exists():
+        shutil.rmtree(directory)
+    directory.mkdir(parents=True)
+    faq = read_faq(ROOT / "faq")
+    for topic in faq.topics:
+        lines = [f"topic: {topic.slug}", f"title: {json.dumps(dict(topic.titles))}", "entries:"]
+        for entry in topic.entries:
+            lines += [f"  - id: {entry.id}", f"    questions: {json.dumps(keep(entry))}"]
+            lines += [f"    answer: {json.dumps(dict(entry.answers))}"]
+            lines += ['    source: "bench: the sample FAQ with few example questions"']
+            if entry.valid_until:
+                lines += [f"    valid_until: {entry.valid_until.isoformat()}"]
+        (directory / f"{topic.slug}.yml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return len(faq)
+
+
+def first_only(entry: Entry) -> dict[str, list[str]]:
+    language, question = next(entry.all_questions())
+    return {language: [question]}
+
+
+def fewshot(
+    config: Path, keep_per_language: int | None, min_own_examples: int | None
+) -> dict[str, Any]:
+    """The sample FAQ cut down to few example questions, trained without and with variants.
+
+    ``min_own_examples`` replaces the threshold below which entries get variants, to
+    measure what they would do to entries that have more questions (where to set it).
+    """
+    if min_own_examples is not None:
+        trainingdata.MIN_OWN_EXAMPLES = min_own_examples
+    if keep_per_language is None:
+        name, setting, keep = "fewshot", "first example question of each entry", first_only
+    else:
+        n = keep_per_language
+        name, setting = f"fewshot-keep{n}", f"first {n} example questions of each language"
+
+        def keep(entry: Entry) -> dict[str, list[str]]:
+            return {lang: list(qs[:n]) for lang, qs in entry.questions.items()}
+
+    faq_dir = WORK / name / "faq"
+    reduced_faq(faq_dir, keep)
+    project = prepare_project(name, config, None)
+    dev = read_examples(ROOT / "bench" / "data" / "sample_dev.jsonl")
+    test = read_examples(ROOT / "bench" / "data" / "sample_test.jsonl")
+    runs = {}
+    for variants in (False, True):
+        label = "with_variants" if variants else "without_variants"
+        runs[label] = run(
+            f"sample, {setting}, {label.replace('_', ' ')}",
+            faq_dir,
+            project,
+            dev,
+            test,
+            ("id", "en"),
+            allow_clarify=True,
+            variants=variants,
+        )
+    generated = generated_variants(read_faq(faq_dir))
+    return {
+        "setting": setting,
+        "min_own_examples": trainingdata.MIN_OWN_EXAMPLES,
+        "max_variants": MAX_VARIANTS,
+        "max_variants_per_language": MAX_VARIANTS_PER_LANGUAGE,
+        "entries_with_variants": len(generated),
+        "generated_variants": sum(len(v) for v in generated.values()),
+        **runs,
+    }
+
+
+def print_fewshot(result: dict[str, Any]) -> None:
+    print(f"\nSample FAQ, {result['setting']} ({result['generated_variants']} variants generated)")
+    print("| training data | in-scope acc. | wrong answers | out-of-scope recall | ranked first |")
+    print("|---|---|---|---|---|")
+    for label in ("without_variants", "with_variants"):
+        test = result[label]["test"]
+        print(
+            f"| {label.replace('_', ' ')} | {test['in_scope_accuracy']:.1%} "
+            f"| {test['wrong_answer_rate']:.1%} | {test['out_of_scope_recall']:.1%} "
+            f"| {test['ranking']['top1_in_scope']:.1%} |"
+        )
 
 
 def clinc_faq(data: dict[str, list[list[str]]], directory: Path) -> None:
@@ -257,7 +359,43 @@ def main() -> None:
         help="Rasa pipeline to measure (default: the project's).",
     )
     parser.add_argument("--out", type=Path, default=None, help="JSON results file.")
+    few = parser.add_mutually_exclusive_group()
+    few.add_argument(
+        "--first-only",
+        action="store_true",
+        help="sample only: keep the first example question of each entry; train without "
+        "and with generated variants",
+    )
+    few.add_argument(
+        "--keep-per-language",
+        type=int,
+        default=None,
+        metavar="N",
+        help="sample only: keep the first N example questions of each language; the same "
+        "comparison",
+    )
+    parser.add_argument(
+        "--min-own-examples",
+        type=int,
+        default=None,
+        metavar="N",
+        help="with --first-only/--keep-per-language: generate variants for entries with "
+        "fewer than N example questions (default: bot/nlu/variants.py's threshold)",
+    )
     args = parser.parse_args()
+    if args.first_only or args.keep_per_language is not None:
+        if args.dataset != "sample":
+            parser.error("--first-only and --keep-per-language apply to the sample FAQ")
+        few_result = fewshot(args.config, args.keep_per_language, args.min_own_examples)
+        print_fewshot(few_result)
+        suffix = "" if args.first_only else f"-keep{args.keep_per_language}"
+        out = args.out or RESULTS / f"fewshot{suffix}.json"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(
+            json.dumps(few_result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
+        print(f"written {out}")
+        return
     result = sample(args.config) if args.dataset == "sample" else clinc(args.config)
     test = result["test"]
     print(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 import sys
 import time
 from collections.abc import Iterator
@@ -80,8 +81,14 @@ def cli(ctx: click.Context, config_path: Path | None, verbose: bool) -> None:
 
 @cli.command()
 @faq_option
+@click.option(
+    "--show-generated",
+    is_flag=True,
+    help="Also list the example questions generated for training entries that have few "
+    "of their own (nothing is trained).",
+)
 @click.pass_context
-def check(ctx: click.Context, faq_dir: Path | None) -> None:
+def check(ctx: click.Context, faq_dir: Path | None, show_generated: bool) -> None:
     """Validate the FAQ files; exit status 1 when there are errors."""
     settings = _settings(ctx)
     report = check_faq(
@@ -96,8 +103,31 @@ def check(ctx: click.Context, faq_dir: Path | None) -> None:
         f"{len(faq.topics)} topics, {len(faq)} entries: "
         f"{len(report.errors)} error(s), {len(report.warnings)} warning(s)"
     )
+    if show_generated:
+        _show_generated(faq)
     if not report.ok:
         ctx.exit(EXIT_PROBLEMS)
+
+
+def _show_generated(faq: Any) -> None:
+    from bot.nlu.trainingdata import generated_variants
+    from bot.nlu.variants import MIN_OWN_EXAMPLES
+
+    generated = generated_variants(faq)
+    if not generated:
+        click.echo(
+            "No generated example questions: every entry has at least "
+            f"{MIN_OWN_EXAMPLES} example questions of its own."
+        )
+        return
+    click.echo(
+        f"\nGenerated example questions, for entries with fewer than {MIN_OWN_EXAMPLES} of "
+        "their own (used for training only, never written to the FAQ files):"
+    )
+    for entry_id, texts in generated.items():
+        own = ", ".join(f"{lang} {len(qs)}" for lang, qs in faq.entry(entry_id).questions.items())
+        click.echo(f"\n{entry_id} (own examples: {own}; {len(texts)} generated)")
+        click.echo("\n".join(f"  - {text}" for text in texts))
 
 
 @cli.command()
@@ -386,6 +416,271 @@ def officials_disable(ctx: click.Context, name: str) -> None:
     store.officials.disable(official.id)
     store.officials.audit(None, "official-disabled", official.name, "command line")
     click.echo(f"{official.name} can no longer sign in.")
+
+
+@cli.command("import")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option(
+    "--topic", default=None, help="Topic of rows that name none (default: the file name)."
+)
+@click.option(
+    "--lang",
+    "language",
+    type=click.Choice(["id", "en"]),
+    default="id",
+    show_default=True,
+    help="Language of columns that name none (question, answer) and of FAQ pages.",
+)
+@faq_option
+@click.option("--dry-run", is_flag=True, help="Report what would change; write nothing.")
+@click.pass_context
+def import_(
+    ctx: click.Context,
+    file: Path,
+    topic: str | None,
+    language: str,
+    faq_dir: Path | None,
+    dry_run: bool,
+) -> None:
+    """Add or update FAQ entries from FILE: CSV, XLSX, JSON, or a Markdown/HTML FAQ page."""
+    from bot.faq.importing import FaqEditError, UnreadableFile, import_faq
+
+    faq_dir = faq_dir or _settings(ctx).faq.dir
+    try:
+        report = import_faq(file, faq_dir, topic=topic, language=language, dry_run=dry_run)
+    except UnreadableFile as exc:
+        raise Failure(f"{file}: {exc}") from exc
+    except FaqEditError as exc:
+        raise Failure(str(exc)) from exc
+    for notice in report.notices:
+        click.echo(str(notice), err=notice.skipped)
+    click.echo(
+        f"{'Would import' if dry_run else 'Imported'} {file.name} into {faq_dir}: "
+        f"{len(report.created)} new, {len(report.updated)} updated, "
+        f"{len(report.unchanged)} unchanged, {len(report.skipped)} not imported"
+    )
+    for path, ids in report.files.items():
+        created = [i for i in ids if i in report.created]
+        updated = [i for i in ids if i not in report.created]
+        parts = [
+            f"{len(created)} new" if created else "",
+            f"{len(updated)} updated" if updated else "",
+        ]
+        listed = f" ({', '.join(ids)})" if len(ids) <= 5 else ""
+        state = " (new file)" if path in report.new_files else ""
+        click.echo(f"  {path}{state}: {', '.join(p for p in parts if p) or 'topic title'}{listed}")
+    if report.imported == 0:
+        raise Failure(f"nothing could be imported from {file.name}")
+    if report.files and not dry_run:
+        click.echo("Next: `tanya check`, then `tanya train`.")
+
+
+@cli.command()
+@click.option(
+    "--format",
+    "file_format",
+    type=click.Choice(["xlsx", "csv"]),
+    default=None,
+    help="Spreadsheet format (default: from --out, else xlsx).",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="File to write (default: faq.xlsx or faq.csv here).",
+)
+@faq_option
+@click.pass_context
+def export(
+    ctx: click.Context, file_format: str | None, out: Path | None, faq_dir: Path | None
+) -> None:
+    """Write the whole FAQ as one spreadsheet, a row per entry, that `tanya import` reads back."""
+    from bot.faq import read_faq
+    from bot.faq.spreadsheet import FORMATS, export_faq
+
+    suffix = out.suffix.casefold().lstrip(".") if out else ""
+    file_format = file_format or (suffix if suffix in FORMATS else "xlsx")
+    if suffix in FORMATS and suffix != file_format:
+        raise Failure(f"--out {out} does not end in .{file_format}")
+    out = out or Path(f"faq.{file_format}")
+    try:
+        faq = read_faq(faq_dir or _settings(ctx).faq.dir)
+    except FaqError as exc:
+        raise Failure(str(exc)) from exc
+    try:
+        export_faq(faq, out, file_format)
+    except OSError as exc:
+        raise Failure(f"cannot write {out}: {exc.strerror or exc}") from exc
+    click.echo(f"Exported {len(faq)} entries of {len(faq.topics)} topics to {out}")
+
+
+@cli.command()
+@click.option(
+    "--month",
+    default=None,
+    metavar="YYYY-MM",
+    help="The month, in desk.timezone (default: the last complete month).",
+)
+@click.option(
+    "--format",
+    "file_format",
+    type=click.Choice(["html", "csv", "json"]),
+    default="html",
+    show_default=True,
+)
+@click.option(
+    "--lang",
+    "language",
+    type=click.Choice(["id", "en"]),
+    default=None,
+    help="Language of the labels (default: the first of `languages` in config.yml).",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="File to write (default: standard output).",
+)
+@faq_option
+@click.pass_context
+def report(
+    ctx: click.Context,
+    month: str | None,
+    file_format: str,
+    language: str | None,
+    out: Path | None,
+    faq_dir: Path | None,
+) -> None:
+    """Write the month's transparency report: aggregates only, counts under 10 suppressed."""
+    from datetime import UTC, datetime
+
+    from bot.faq import read_faq
+    from bot.report import monthly_report, render
+    from bot.store.stats import Period, last_complete_month
+
+    settings = _settings(ctx)
+    zone = settings.desk.timezone
+    try:
+        period = (
+            Period.parse_month(month, zone)
+            if month
+            else last_complete_month(datetime.now(UTC), zone)
+        )
+        faq = read_faq(faq_dir or settings.faq.dir)
+    except (ValueError, FaqError) as exc:
+        raise Failure(str(exc)) from exc
+    if not settings.storage.database.is_file():
+        raise Failure(f"no database at {settings.storage.database} (storage.database)")
+    store = _store(ctx)
+    try:
+        body = render(
+            monthly_report(store.db, faq, period), file_format, language or settings.languages[0]
+        )
+    finally:
+        store.close()
+    if out is None:
+        click.echo(body, nl=False)
+        return
+    try:
+        out.write_text(body, encoding="utf-8")
+    except OSError as exc:
+        raise Failure(f"cannot write {out}: {exc.strerror or exc}") from exc
+    click.echo(f"Report for {period.label} written to {out}", err=True)
+
+
+def _existing_store(ctx: click.Context) -> Any:
+    database = _settings(ctx).storage.database
+    if not database.is_file():
+        raise Failure(f"no database at {database} (storage.database)")
+    return _store(ctx)
+
+
+@cli.command()
+@click.option("--dry-run", is_flag=True, help="Count what would be removed; change nothing.")
+@click.option(
+    "--vacuum",
+    is_flag=True,
+    help="Then rebuild the database file to give the freed space back. It locks the "
+    "database while it runs: stop the bot first.",
+)
+@click.pass_context
+def purge(ctx: click.Context, dry_run: bool, vacuum: bool) -> None:
+    """Remove citizens' texts older than retention.message_days; every count stays."""
+    from bot.store.retention import cutoff, would_purge
+    from bot.store.retention import purge as purge_texts
+    from bot.store.retention import vacuum as vacuum_database
+
+    days = _settings(ctx).retention.message_days
+    store = _existing_store(ctx)
+    try:
+        if days == 0:
+            click.echo("retention.message_days is 0: texts are kept forever; nothing removed.")
+        else:
+            older_than = cutoff(days)
+            counts = (would_purge if dry_run else purge_texts)(store.db, older_than)
+            click.echo(
+                f"{'Would remove' if dry_run else 'Removed'} texts from before "
+                f"{older_than:%Y-%m-%d %H:%M} UTC ({days} days): {counts.describe()}."
+            )
+        if vacuum and dry_run:
+            click.echo("No vacuum in a dry run.")
+        elif vacuum:
+            path = _settings(ctx).storage.database
+            before = path.stat().st_size
+            try:
+                vacuum_database(store.db)
+            except sqlite3.OperationalError as exc:
+                raise Failure(
+                    f"cannot vacuum, the database is in use (stop the bot): {exc}"
+                ) from exc
+            click.echo(
+                f"Vacuumed {path}: {before / 1e6:.1f} MB -> {path.stat().st_size / 1e6:.1f} MB"
+            )
+    finally:
+        store.close()
+
+
+@cli.command("export-conversations")
+@click.option(
+    "--from", "first", required=True, type=click.DateTime(["%Y-%m-%d"]), help="First day."
+)
+@click.option("--to", "last", required=True, type=click.DateTime(["%Y-%m-%d"]), help="Last day.")
+@click.option("--channel", default=None, help="Only this channel (default: all).")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="File to write (default: conversations-FROM-TO.csv here).",
+)
+@click.pass_context
+def export_conversations(
+    ctx: click.Context, first: Any, last: Any, channel: str | None, out: Path | None
+) -> None:
+    """Write a period's messages (days in desk.timezone) as CSV, personal data masked."""
+    from bot.store.conversation_export import count_messages, export_csv, period_of_days
+
+    try:
+        period = period_of_days(first.date(), last.date(), _settings(ctx).desk.timezone)
+    except ValueError as exc:
+        raise Failure(str(exc)) from exc
+    out = out or Path(f"conversations-{first:%Y-%m-%d}-{last:%Y-%m-%d}.csv")
+    store = _existing_store(ctx)
+    try:
+        count = count_messages(store.db, period, channel)
+        try:
+            with out.open("w", encoding="utf-8", newline="") as file:
+                file.writelines(export_csv(store.db, period, channel))
+        except OSError as exc:
+            raise Failure(f"cannot write {out}: {exc.strerror or exc}") from exc
+        store.officials.audit(
+            None,
+            "conversations-exported",
+            period.label,
+            f"{count} messages, channel {channel or 'all'} (command line)",
+        )
+    finally:
+        store.close()
+    click.echo(f"Exported {count} messages of {period.label} to {out}")
 
 
 def main() -> None:

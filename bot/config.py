@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import types
 import typing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
@@ -69,6 +71,44 @@ class DeskSettings:
     similar_threshold: float = 0.8
     max_login_failures: int = 5
     login_window_minutes: float = 15
+    timezone: str = "Asia/Jakarta"
+
+
+@dataclass(frozen=True)
+class AnnouncementSettings:
+    # Topics citizens can subscribe to besides the FAQ topics: slug -> {language: title}.
+    topics: dict[str, dict[str, str]] = dataclasses.field(default_factory=dict)
+    messages_per_second: float = 25
+    messenger_tag: str = ""
+
+
+@dataclass(frozen=True)
+class InsightSettings:
+    """Unanswered-question clusters and the rumour early warning on the desk."""
+
+    max_questions: int = 2000
+    cluster_distance: float = 0.7
+    cluster_word_weight: float = 0.5
+    min_cluster_size: int = 2
+    recent_days: int = 3
+    growth_factor: float = 3.0
+    growth_min_questions: int = 5
+    hoax_topic: str = "hoaks"
+    hoax_similarity: float = 0.55
+
+
+@dataclass(frozen=True)
+class RetentionSettings:
+    """How long citizens' words are kept (``bot.store.retention``); figures stay for good."""
+
+    message_days: int = 365
+
+
+@dataclass(frozen=True)
+class ReportSettings:
+    """The transparency report (`tanya report`, and ``/laporan`` when public)."""
+
+    public: bool = False
 
 
 @dataclass(frozen=True)
@@ -79,6 +119,7 @@ class MessengerSettings:
     graph_api_url: str = "https://graph.facebook.com/v21.0"
     webhook_path: str = "/webhooks/messenger"
     human_agent_tag: bool = False
+    page_username: str = ""
 
     def credentials(self) -> tuple[str, str, str] | None:
         """(page token, app secret, verify token) from the environment, if all are set."""
@@ -112,6 +153,10 @@ class Settings:
     server: ServerSettings = ServerSettings()
     webchat: WebChatSettings = WebChatSettings()
     desk: DeskSettings = DeskSettings()
+    announcements: AnnouncementSettings = AnnouncementSettings()
+    insight: InsightSettings = InsightSettings()
+    retention: RetentionSettings = RetentionSettings()
+    report: ReportSettings = ReportSettings()
     messenger: MessengerSettings = MessengerSettings()
     telegram: TelegramSettings = TelegramSettings()
     languages: tuple[str, ...] = SUPPORTED_LANGUAGES
@@ -139,7 +184,52 @@ def load_settings(path: Path | None = None) -> Settings:
         raise ConfigError("setting telegram.mode must be polling or webhook")
     if settings.telegram.mode == "webhook" and not settings.telegram.webhook_url:
         raise ConfigError("setting telegram.webhook_url is needed when telegram.mode is webhook")
+    _check_announcements(settings.announcements)
+    _check_insight(settings.insight)
+    if settings.retention.message_days < 0:
+        raise ConfigError("setting retention.message_days must be 0 (keep forever) or more")
+    try:
+        ZoneInfo(settings.desk.timezone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(
+            f"setting desk.timezone: unknown time zone {settings.desk.timezone!r} "
+            "(e.g. Asia/Jakarta, Asia/Makassar, Asia/Jayapura)"
+        ) from exc
     return settings
+
+
+MESSENGER_TAGS = ("", "CONFIRMED_EVENT_UPDATE", "ACCOUNT_UPDATE")
+
+
+def _check_announcements(settings: AnnouncementSettings) -> None:
+    for slug, titles in settings.topics.items():
+        if not re.fullmatch(r"[a-z0-9]+(?:-[a-z0-9]+)*", slug):
+            raise ConfigError(f"setting announcements.topics: {slug!r} is not a slug [a-z0-9-]")
+        if not titles:
+            raise ConfigError(f"setting announcements.topics.{slug} needs a title per language")
+    if not 0 < settings.messages_per_second <= 30:
+        raise ConfigError(
+            "setting announcements.messages_per_second must be above 0 and at most 30 "
+            "(Telegram's limit for a bot)"
+        )
+    if settings.messenger_tag not in MESSENGER_TAGS:
+        raise ConfigError(
+            "setting announcements.messenger_tag must be empty or one of "
+            + ", ".join(t for t in MESSENGER_TAGS if t)
+        )
+
+
+def _check_insight(settings: InsightSettings) -> None:
+    if not 0 < settings.cluster_distance < 2:
+        raise ConfigError("setting insight.cluster_distance must be above 0 and below 2")
+    for name in ("hoax_similarity", "cluster_word_weight"):
+        if not 0 <= getattr(settings, name) <= 1:
+            raise ConfigError(f"setting insight.{name} must be between 0 and 1")
+    for name in ("max_questions", "min_cluster_size", "recent_days", "growth_min_questions"):
+        if getattr(settings, name) < 1:
+            raise ConfigError(f"setting insight.{name} must be at least 1")
+    if settings.growth_factor <= 0:
+        raise ConfigError("setting insight.growth_factor must be above 0")
 
 
 def load_dotenv(path: Path) -> None:
@@ -194,6 +284,11 @@ def _convert(hint: Any, value: Any, *, base: Path, key: str) -> Any:
         if hint is int and not float(value).is_integer():
             raise ConfigError(f"setting {key} must be a whole number, not {value!r}")
         return hint(value)
+    if typing.get_origin(hint) is dict:
+        if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+            raise ConfigError(f"setting {key} must be a mapping")
+        inner = typing.get_args(hint)[1]
+        return {k: _convert(inner, v, base=base, key=f"{key}.{k}") for k, v in value.items()}
     if typing.get_origin(hint) is tuple or isinstance(hint, types.GenericAlias):
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"setting {key} must be a list of strings")

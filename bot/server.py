@@ -6,6 +6,7 @@ configured channel adapter (each adds its own routes) on the same application.
 
 from __future__ import annotations
 
+import asyncio
 import html
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -17,6 +18,7 @@ from bot import __version__
 from bot.channels import build_channels
 from bot.channels.telegram import TelegramChannel
 from bot.config import Settings
+from bot.core.broadcasting import Broadcaster
 from bot.core.conversation import Conversation
 from bot.core.handover import Handover
 from bot.core.learning import Learning
@@ -24,6 +26,7 @@ from bot.core.messages import Reply
 from bot.core.worker import AnsweringWorker
 from bot.service import Live, Loaded, load_answerer
 from bot.store import Store
+from bot.store.retention import purge_daily
 
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 64 * 1024
@@ -33,6 +36,8 @@ LIVE = web.AppKey("live", Live)
 WORKER = web.AppKey("worker", AnsweringWorker)
 CHANNELS = web.AppKey("channels", dict)
 LEARNING = web.AppKey("learning", Learning)
+BROADCASTER = web.AppKey("broadcaster", Broadcaster)
+TASKS = web.AppKey("tasks", list)
 
 
 INDEX = """<!doctype html>
@@ -117,6 +122,7 @@ def create_app(settings: Settings, loaded: Loaded, store: Store | None = None) -
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     live = Live(loaded)
     app[LIVE] = live
+    app[TASKS] = []
     worker = AnsweringWorker(loaded.answerer)
     app[WORKER] = worker
     store = store or Store.open(settings.storage.database)
@@ -124,6 +130,7 @@ def create_app(settings: Settings, loaded: Loaded, store: Store | None = None) -
     conversation = Conversation(
         store, worker.decide, answerer.replies, answerer.faq, settings.languages
     )
+    conversation.announcement_topics = dict(settings.announcements.topics)
     channels = build_channels(settings, conversation, store)
     for channel in channels.values():
         channel.setup(app)
@@ -156,6 +163,8 @@ def create_app(settings: Settings, loaded: Loaded, store: Store | None = None) -
         store.officials,
     )
     app[LEARNING] = learning
+    broadcaster = Broadcaster(store, channels)
+    app[BROADCASTER] = broadcaster
     if settings.desk.enabled:
         from bot.desk import create_desk
         from bot.desk.auth import Auth
@@ -170,6 +179,7 @@ def create_app(settings: Settings, loaded: Loaded, store: Store | None = None) -
             live=live,
             decide=worker.decide,
             channels=channels,
+            broadcaster=broadcaster,
         )
         app.add_subapp("/desk", create_desk(context))
 
@@ -182,11 +192,21 @@ def create_app(settings: Settings, loaded: Loaded, store: Store | None = None) -
         answered = await conversation.answer_pending(send)
         if answered:
             log.info("answered %d message(s) left unanswered by the previous run", answered)
+        # Announcements due or interrupted by a restart are sent (or resumed) now.
+        sending = asyncio.get_running_loop().create_task(broadcaster.run(), name="broadcaster")
+        app[TASKS].append(sending)
+        # Citizens' words past the retention period go now, then once a day.
+        days = settings.retention.message_days
+        purging = asyncio.get_running_loop().create_task(purge_daily(store.db, days), name="purge")
+        app[TASKS].append(purging)
         yield
         worker.close()
         store.close()
 
     async def stop_work(app: web.Application) -> None:
+        for task in app[TASKS]:
+            task.cancel()
+        await asyncio.gather(*app[TASKS], return_exceptions=True)
         await learning.stop()
         await worker.stop()
 
@@ -195,6 +215,13 @@ def create_app(settings: Settings, loaded: Loaded, store: Store | None = None) -
     app.router.add_get("/", index)
     app.router.add_get("/healthz", health)
     app.router.add_post("/api/ask", ask)
+    if settings.report.public:
+        from bot.report.public import PublicReport, setup_public_report
+
+        public = PublicReport(
+            store.db, lambda: live.faq, settings.desk.timezone, settings.languages
+        )
+        setup_public_report(app, public)
     return app
 
 

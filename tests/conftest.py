@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import Settings, load_settings
+from tests.telegram_harness import Emulator
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -61,6 +62,14 @@ def loaded(trained_settings: Settings):  # type: ignore[no-untyped-def]
     from bot.service import load_answerer
 
     return load_answerer(trained_settings)
+
+
+@pytest.fixture
+def emulator() -> Iterator[Emulator]:
+    """The Telegram Bot API emulator on loopback, one per test."""
+    emulator = Emulator()
+    yield emulator
+    emulator.stop()
 
 
 def run_tanya(

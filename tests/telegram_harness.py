@@ -8,6 +8,12 @@ the harness only, never in the bot's code (``EmulatorRequest``):
 * unsupported methods answer HTTP 500 without ``ok``;
 * getUpdates ignores ``timeout`` (no long polling): an empty answer is delayed a little
   so the bot's polling loop does not spin.
+
+Our launcher (``telegram_emulator/server.js``) adds what the package lacks, answering as
+the real Bot API does: sendPoll, sendPhoto, poll answers, users who blocked the bot (403)
+and, with ``limits=True``, Telegram's flood limits (429 with ``retry_after``). ``Emulator``
+has helpers for them: ``block``, ``sent_messages``, ``stats``, ``set_limits``, and
+``Citizen.answer_poll``.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import json
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +51,7 @@ def _fix_dates(value: Any) -> None:
 class EmulatorRequest(HTTPXRequest):
     """python-telegram-bot's request class, with the emulator's replies made standard."""
 
-    async def do_request(
+    async def do_request(  # type: ignore[override]
         self, url: str, method: str, request_data: Any = None, **kwargs: Any
     ) -> tuple[int, bytes]:
         code, payload = await super().do_request(url, method, request_data=request_data, **kwargs)
@@ -96,16 +103,40 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-class Emulator:
-    """The emulator as a child process."""
+def text_of(message: dict[str, Any]) -> str:
+    """What a bot message shows: its text, a photo's caption or a poll's question."""
+    body = message["message"]
+    poll = body.get("poll") or {}
+    return str(body.get("text") or body.get("caption") or poll.get("question") or "")
 
-    def __init__(self) -> None:
+
+class Emulator:
+    """The emulator as a child process (on ``port``, to bring a stopped one back).
+
+    With ``limits`` it refuses, with 429 and ``retry_after``, more than ``global_limit``
+    messages from the bot per rolling second, or more than ``per_chat_limit`` to one
+    private chat (Telegram's limits: 30 and 1).
+    """
+
+    def __init__(
+        self,
+        port: int | None = None,
+        *,
+        limits: bool = False,
+        global_limit: int = 30,
+        per_chat_limit: int = 1,
+        store_timeout: int = 600,
+    ) -> None:
         if not (EMULATOR_DIR / "node_modules" / "telegram-test-api").is_dir():
             raise RuntimeError("telegram-test-api is not installed: run scripts/test-deps.sh")
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        command = ["node", "server.js", str(self.port), str(store_timeout)]
+        command += [f"--global-limit={global_limit}", f"--per-chat-limit={per_chat_limit}"]
+        if limits:
+            command.append("--limits")
         self.process = subprocess.Popen(
-            ["node", "server.js", str(self.port)],
+            command,
             cwd=EMULATOR_DIR,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -123,6 +154,84 @@ class Emulator:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.process.kill()
+
+    async def message_id(self, text: str) -> int:
+        """The id the emulator gave the last user message with ``text`` (the client API
+        does not return it)."""
+        async with httpx.AsyncClient() as client:
+            response = await client.post(
+                f"{self.url}/getUpdatesHistory", json={"token": TOKEN}, timeout=10
+            )
+        response.raise_for_status()
+        ids = [
+            u["messageId"]
+            for u in response.json()["result"]
+            if "message" in u and u["message"].get("text") == text
+        ]
+        assert ids, f"the emulator has no message {text!r}"
+        return int(ids[-1])
+
+    async def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        async with httpx.AsyncClient() as client:
+            response = await client.request(
+                method, f"{self.url}{path}", json=body, params={"token": TOKEN}, timeout=30
+            )
+        response.raise_for_status()
+        return response.json()["result"]
+
+    async def block(self, *chat_ids: int) -> None:
+        """These users block the bot: what it sends them is refused with 403."""
+        await self._call("POST", "/blockBot", {"botToken": TOKEN, "chat_ids": list(chat_ids)})
+
+    async def unblock(self, *chat_ids: int) -> None:
+        await self._call("POST", "/unblockBot", {"botToken": TOKEN, "chat_ids": list(chat_ids)})
+
+    async def sent_messages(self) -> list[dict[str, Any]]:
+        """Every message the emulator accepted from the bot, oldest first: ``time`` (epoch
+        milliseconds, fractional), ``chat_id`` and ``method`` (sendMessage, sendPoll, ...)."""
+        return list(await self._call("GET", "/admin/sent"))
+
+    async def bot_messages(self) -> list[dict[str, Any]]:
+        """Every message the bot sent, to any chat, as stored (``message`` is the request:
+        ``chat_id``, ``text``, ``caption``, ``photo``, ``poll``, ...), oldest first."""
+        async with httpx.AsyncClient() as client:
+            response = await client.post(
+                f"{self.url}/getUpdatesHistory", json={"token": TOKEN}, timeout=30
+            )
+        response.raise_for_status()
+        return [u for u in response.json()["result"] if "chat_id" in u.get("message", {})]
+
+    async def refused(self) -> list[dict[str, Any]]:
+        """Every 429 the emulator answered (limits on): ``time``, ``chat_id``, ``method``,
+        ``retry_after``."""
+        return list(await self._call("GET", "/admin/refused"))
+
+    async def stalls(self) -> list[dict[str, Any]]:
+        """The emulator's own pauses over 20 ms (``time``, ``lag_ms``): messages arriving
+        meanwhile are stamped together when it resumes."""
+        return list(await self._call("GET", "/admin/stalls"))
+
+    async def stats(self) -> dict[str, int]:
+        """``sent`` (accepted), ``too_many_requests`` (429s) and ``forbidden`` (403s)."""
+        return dict(await self._call("GET", "/admin/stats"))
+
+    async def set_limits(
+        self,
+        enabled: bool,
+        global_limit: int | None = None,
+        per_chat_limit: int | None = None,
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"enabled": enabled}
+        if global_limit is not None:
+            body["global_limit"] = global_limit
+        if per_chat_limit is not None:
+            body["per_chat_limit"] = per_chat_limit
+        return dict(await self._call("POST", "/admin/limits", body))
+
+    async def set_latency(self, milliseconds: float) -> None:
+        """Answer the bot's sends this much later (they are stored at once), like a distant
+        Bot API: a crash then leaves messages that arrived but were not confirmed."""
+        await self._call("POST", "/admin/latency", {"latency_ms": milliseconds})
 
 
 class Citizen:
@@ -196,15 +305,81 @@ class Citizen:
             },
         )
 
+    async def answer_poll(self, bot_message: dict[str, Any], option_ids: list[int]) -> None:
+        """Vote in one of the bot's native polls (an empty list retracts the vote)."""
+        await self._post(
+            "/sendPollAnswer",
+            {
+                "botToken": TOKEN,
+                "poll_id": bot_message["message"]["poll"]["id"],
+                "user": self.user,
+                "option_ids": option_ids,
+            },
+        )
+
+    async def fetch(self) -> list[dict[str, Any]]:
+        """The bot's messages to this chat that arrived since the last look."""
+        data = await self._post("/getUpdates", {"token": TOKEN, "chatId": self.chat["id"]})
+        fresh: list[dict[str, Any]] = data["result"]
+        self.received += fresh
+        return fresh
+
     async def wait_for(self, count: int, timeout: float = 30) -> list[dict[str, Any]]:
         """The bot's messages to this citizen, once at least ``count`` have arrived."""
         deadline = time.monotonic() + timeout
         while len(self.received) < count:
             if time.monotonic() > deadline:
-                texts = [m["message"]["text"][:60] for m in self.received]
+                texts = [text_of(m)[:60] for m in self.received]
                 raise AssertionError(f"expected {count} bot messages, got {texts}")
-            data = await self._post("/getUpdates", {"token": TOKEN, "chatId": self.chat["id"]})
-            self.received += data["result"]
+            await self.fetch()
             if len(self.received) < count:
                 await asyncio.sleep(0.1)
         return self.received
+
+    async def wait_until(
+        self, predicate: Callable[[str], bool], timeout: float = 30
+    ) -> dict[str, Any]:
+        """The first of the bot's messages to this chat whose text satisfies ``predicate``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [m for m in self.received if predicate(text_of(m))]
+            if found:
+                return found[0]
+            if time.monotonic() > deadline:
+                texts = [text_of(m)[:60] for m in self.received]
+                raise AssertionError(f"no such bot message among {texts}")
+            if not await self.fetch():
+                await asyncio.sleep(0.1)
+
+
+class GroupMember(Citizen):
+    """Someone in a group chat with the bot (the officials' group). ``wait_for`` and
+    ``fetch`` read what the bot posts to the group, as any member sees it."""
+
+    def __init__(self, emulator: Emulator, user_id: int, group_id: int) -> None:
+        super().__init__(emulator, user_id)
+        self.user["first_name"] = f"Anggota{user_id}"
+        self.chat = {"id": group_id, "type": "supergroup", "title": "Petugas Kota Contoh"}
+
+    async def reply(
+        self, message_id: int, text: str, *, author: dict[str, Any], quoted: str = ""
+    ) -> None:
+        """Reply in the group to message ``message_id`` (written by ``author``)."""
+        original = {
+            "message_id": message_id,
+            "date": int(time.time()),
+            "chat": self.chat,
+            "from": author,
+            "text": quoted,
+        }
+        await self._post("/sendMessage", self._message(text=text, reply_to_message=original))
+
+
+async def eventually(condition: Callable[[], Any], timeout: float = 15) -> Any:
+    """Poll until ``condition()`` is truthy and return its value; fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        if time.monotonic() > deadline:
+            raise AssertionError("the condition did not become true in time")
+        await asyncio.sleep(0.05)
+    return value

@@ -17,7 +17,20 @@ from tests.telegram_harness import free_port
 
 
 def test_help_for_every_command() -> None:
-    for command in ("check", "train", "ask", "chat", "evaluate", "run"):
+    for command in (
+        "check",
+        "train",
+        "ask",
+        "chat",
+        "evaluate",
+        "run",
+        "officials",
+        "import",
+        "export",
+        "report",
+        "purge",
+        "export-conversations",
+    ):
         result = run_tanya(command, "--help", cwd=ROOT)
         assert result.returncode == 0, result.stderr
         assert b"Usage: " in result.stdout
@@ -216,3 +229,47 @@ def test_run_serves_health_and_answers(trained: Path) -> None:
         process.terminate()
         # A clean, quick shutdown: no background task may keep the server alive.
         assert process.wait(timeout=20) == 0
+
+
+def test_officials_accounts_from_the_command_line(tmp_path: Path) -> None:
+    from bot.config import load_settings
+    from bot.desk.auth import verify_password
+    from bot.store import Store
+
+    config = write_config(tmp_path, SMALL_FAQ, ROOT / "rasa_project", tmp_path / "m.tar.gz")
+
+    def tanya(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+        return run_tanya("--config", str(config), "officials", *args, cwd=tmp_path, stdin=stdin)
+
+    added = tanya("add", "Sari", "--role", "admin", "--password-stdin", stdin=b"rahasia-sekali\n")
+    assert added.returncode == 0, added.stderr
+    again = tanya("add", "sari", "--role", "agent", "--password-stdin", stdin=b"rahasia-sekali\n")
+    assert again.returncode == 1 and b"exists already" in again.stderr
+    short = tanya("add", "Budi", "--role", "agent", "--password-stdin", stdin=b"pendek\n")
+    assert short.returncode == 1 and b"at least 10 characters" in short.stderr
+    bad_role = tanya("add", "Budi", "--role", "boss", "--password-stdin", stdin=b"x" * 12)
+    assert bad_role.returncode == 2
+    tanya(
+        "add",
+        "Budi",
+        "--role",
+        "agent",
+        "--telegram-id",
+        "4242",
+        "--password-stdin",
+        stdin=b"rahasia-juga-nih\n",
+    )
+    listed = tanya("list").stdout.decode()
+    assert "Sari\tadmin" in listed and "Budi\tagent telegram:4242" in listed
+
+    assert tanya("password", "Budi", "--password-stdin", stdin=b"sandi-baru-123\n").returncode == 0
+    assert tanya("disable", "Sari").returncode == 0
+    assert "Sari\tadmin (disabled)" in tanya("list").stdout.decode()
+    assert tanya("disable", "Nobody").returncode == 1
+
+    store = Store.open(load_settings(config).storage.database)
+    budi = store.officials.by_name("budi")
+    assert budi is not None and verify_password(budi.password_hash, "sandi-baru-123")
+    assert budi.password_hash.startswith("$argon2id$")  # never the password itself
+    actions = [row["action"] for row in store.officials.audit_log()]
+    assert {"official-added", "password-changed", "official-disabled"} <= set(actions)

@@ -1,5 +1,9 @@
 """Messenger end to end: signed webhook POSTs into the real aiohttp app, replies captured
-by a local server that speaks the Graph API's Send API (Meta's documented payloads)."""
+by a local server that speaks the Graph API's Send API (Meta's documented payloads).
+
+The second half drives the officials' desk over HTTP, as an official would, and checks
+what reaches the citizen on Messenger: Meta's 24-hour window, the HUMAN_AGENT tag up to 7
+days, permanent Send API errors with "Kirim ulang", and the citizen's rating."""
 
 from __future__ import annotations
 
@@ -7,19 +11,26 @@ import asyncio
 import dataclasses
 import hashlib
 import hmac
+import html
 import json
-from collections.abc import AsyncIterator
+import re
+import sqlite3
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
+from aiohttp import ClientSession, web
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.config import Settings
 from bot.server import create_app
 from bot.service import Loaded
 from bot.store import Store
+from tests.desk_helpers import add_official, browser, post_form, running, sign_in
 
 SECRET = "test-app-secret"
 VERIFY = "test-verify-token"
@@ -32,6 +43,9 @@ class GraphApi:
     def __init__(self) -> None:
         self.sent: list[dict[str, Any]] = []
         self.failures = 0  # answer this many calls with HTTP 500 first
+        # While set, every call is refused with this (HTTP status, Graph error object).
+        self.refuse: tuple[int, dict[str, Any]] | None = None
+        self.refused: list[dict[str, Any]] = []
         self.event = asyncio.Event()
 
     async def messages(self, request: web.Request) -> web.Response:
@@ -40,6 +54,10 @@ class GraphApi:
         if self.failures:
             self.failures -= 1
             return web.json_response({"error": {"message": "temporary", "code": 2}}, status=500)
+        if self.refuse is not None:
+            self.refused.append(body)
+            status, error = self.refuse
+            return web.json_response({"error": error}, status=status)
         self.sent.append(body)
         self.event.set()
         return web.json_response(
@@ -55,6 +73,21 @@ class GraphApi:
         await asyncio.wait_for(enough(), timeout)
         return self.sent
 
+    def to(self, psid: str) -> list[dict[str, Any]]:
+        """What was sent to one citizen, in order."""
+        return [body for body in self.sent if body["recipient"] == {"id": psid}]
+
+    async def wait_for_to(self, psid: str, count: int, timeout: float = 30) -> list[dict[str, Any]]:
+        """Wait until at least ``count`` messages were sent to ``psid``; return them all."""
+
+        async def enough() -> None:
+            while len(self.to(psid)) < count:
+                self.event.clear()
+                await self.event.wait()
+
+        await asyncio.wait_for(enough(), timeout)
+        return self.to(psid)
+
 
 @pytest.fixture
 async def graph() -> AsyncIterator[tuple[GraphApi, str]]:
@@ -68,20 +101,35 @@ async def graph() -> AsyncIterator[tuple[GraphApi, str]]:
 
 
 @pytest.fixture
+def messenger_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The page's secrets in the environment: Messenger is one of the app's channels."""
+    monkeypatch.setenv("FACEBOOK_PAGE_ACCESS_TOKEN", "test-page-token")
+    monkeypatch.setenv("FACEBOOK_APP_SECRET", SECRET)
+    monkeypatch.setenv("FACEBOOK_VERIFY_TOKEN", VERIFY)
+
+
+def messenger_settings(
+    trained_settings: Settings, graph_api_url: str, human_agent_tag: bool = False
+) -> Settings:
+    return dataclasses.replace(
+        trained_settings,
+        messenger=dataclasses.replace(
+            trained_settings.messenger,
+            graph_api_url=graph_api_url,
+            human_agent_tag=human_agent_tag,
+        ),
+    )
+
+
+@pytest.fixture
 async def client(
     graph: tuple[GraphApi, str],
     trained_settings: Settings,
     loaded: Loaded,
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    messenger_on: None,
 ) -> AsyncIterator[TestClient]:
-    monkeypatch.setenv("FACEBOOK_PAGE_ACCESS_TOKEN", "test-page-token")
-    monkeypatch.setenv("FACEBOOK_APP_SECRET", SECRET)
-    monkeypatch.setenv("FACEBOOK_VERIFY_TOKEN", VERIFY)
-    settings = dataclasses.replace(
-        trained_settings,
-        messenger=dataclasses.replace(trained_settings.messenger, graph_api_url=graph[1]),
-    )
+    settings = messenger_settings(trained_settings, graph[1])
     app = create_app(settings, loaded, Store.open(tmp_path / "tanya.db"))
     async with TestClient(TestServer(app)) as test_client:
         yield test_client
@@ -230,3 +278,397 @@ async def test_send_api_errors_are_retried(client: TestClient, graph: tuple[Grap
     await client.post("/webhooks/messenger", data=body, headers=headers)
     [reply] = await graph[0].wait_for(1)
     assert reply["message"]["text"].startswith("Halo!")
+
+
+# The officials' desk answering a Messenger citizen
+
+
+OFFICIAL_ANSWER = "Silakan datang ke Disdukcapil dengan surat kehilangan dari polisi."
+_DELIVERY = re.compile(
+    r'<span class="delivery \w+">([^<]*)</span>\s*(?:<small class="muted">— ([^<]*)</small>)?'
+)
+_FLASH = re.compile(r'<p class="flash (ok|error)" role="\w+">([^<]*)</p>')
+
+
+@dataclass
+class Desk:
+    """The real app with Messenger on, served on loopback: Meta's servers post to its
+    webhook, an official is signed in to its desk, the Graph API mock records what left."""
+
+    store: Store
+    database: Path
+    graph: GraphApi
+    meta: ClientSession
+    official: ClientSession
+
+    async def exchange(self, psid: str, payload: Any, replies: int) -> list[dict[str, Any]]:
+        """Deliver a signed webhook event from ``psid``; wait for the bot's ``replies``
+        Send API calls to that citizen and return them."""
+        before = len(self.graph.to(psid))
+        body, headers = signed(payload)
+        response = await self.meta.post("/webhooks/messenger", data=body, headers=headers)
+        assert (response.status, await response.text()) == (200, "EVENT_RECEIVED")
+        return (await self.graph.wait_for_to(psid, before + replies))[before:]
+
+    async def page(self, path: str) -> str:
+        response = await self.official.get(path)
+        assert response.status == 200, path
+        return await response.text()
+
+    async def submit(self, path: str, **fields: Any) -> str:
+        """Submit a desk form like the browser does, and return the page it leads to."""
+        response = await post_form(self.official, path, **fields)
+        assert response.status == 303, await response.text()
+        return await self.page(response.headers["Location"])
+
+    def delivery(self, ticket: int) -> str:
+        row = self.store.escalations.get(ticket)
+        assert row is not None
+        return str(row["delivery"])
+
+
+StartDesk = Callable[..., Awaitable[Desk]]
+
+
+@pytest.fixture
+async def start_desk(
+    graph: tuple[GraphApi, str],
+    trained_settings: Settings,
+    loaded: Loaded,
+    tmp_path: Path,
+    messenger_on: None,
+) -> AsyncIterator[StartDesk]:
+    """Start the app (``human_agent_tag`` as given) and sign the official Budi in."""
+    database = tmp_path / "tanya.db"
+    async with AsyncExitStack() as stack:
+
+        async def start(human_agent_tag: bool = False, announcement_tag: str = "") -> Desk:
+            store = Store.open(database)
+            add_official(store, "Budi")
+            settings = messenger_settings(trained_settings, graph[1], human_agent_tag)
+            settings = dataclasses.replace(
+                settings,
+                announcements=dataclasses.replace(
+                    settings.announcements, messenger_tag=announcement_tag
+                ),
+            )
+            server = await stack.enter_async_context(running(create_app(settings, loaded, store)))
+            meta = await stack.enter_async_context(browser(server))
+            official = await stack.enter_async_context(browser(server))
+            assert (await sign_in(official, "Budi")).status == 303
+            return Desk(store, database, graph[0], meta, official)
+
+        yield start
+
+
+def quick_reply_event(psid: str, payload: str, title: str, mid: str) -> dict[str, Any]:
+    return event(psid, message={"mid": mid, "text": title, "quick_reply": {"payload": payload}})
+
+
+async def escalate(
+    desk: Desk, psid: str, question: str = "ktp saya hilang gimana ngurusnya"
+) -> int:
+    """On Messenger a citizen asks, answers 👎 and takes the offer of an official (the
+    quick replies the bot sent); return the ticket number the citizen was told."""
+    _, prompt = await desk.exchange(psid, text_event(psid, question, f"{psid}.q"), 2)
+    [no] = [q for q in prompt["message"]["quick_replies"] if q["title"] == "👎 Tidak"]
+    [offer] = await desk.exchange(
+        psid, quick_reply_event(psid, no["payload"], no["title"], f"{psid}.no"), 1
+    )
+    [ask_official] = offer["message"]["quick_replies"]
+    assert ask_official["title"] == "Teruskan ke petugas"
+    [told] = await desk.exchange(
+        psid, quick_reply_event(psid, ask_official["payload"], "Teruskan", f"{psid}.h"), 1
+    )
+    match = re.search(r"Nomor tiket Anda: #(\d+)", told["message"]["text"])
+    assert match, told
+    return int(match.group(1))
+
+
+def age_conversation(database: Path, psid: str, by: timedelta) -> None:
+    """Move the citizen's stored messages back in time (ISO UTC strings in the file)."""
+    db = sqlite3.connect(database)
+    try:
+        with db:
+            rows = db.execute(
+                "SELECT m.id, m.created_at FROM messages m JOIN citizens c "
+                "ON c.id = m.citizen_id WHERE c.channel = 'messenger' AND c.platform_id = ?",
+                [psid],
+            ).fetchall()
+            assert rows, psid
+            older = [
+                ((datetime.fromisoformat(at) - by).isoformat(timespec="milliseconds"), id_)
+                for id_, at in rows
+            ]
+            db.executemany("UPDATE messages SET created_at = ? WHERE id = ?", older)
+    finally:
+        db.close()
+
+
+def delivery_shown(page: str) -> tuple[str, str]:
+    """The delivery status and its detail as the escalation page shows them."""
+    match = _DELIVERY.search(page)
+    assert match, "the page shows no delivery status"
+    return html.unescape(match.group(1)), html.unescape(match.group(2) or "")
+
+
+def flash_shown(page: str) -> str:
+    match = _FLASH.search(page)
+    return html.unescape(match.group(2)) if match else ""
+
+
+def retry_offered(page: str, ticket: int) -> bool:
+    return f'action="/desk/tickets/{ticket}/retry"' in page and "Kirim ulang" in page
+
+
+def assert_answer_sent(
+    sent: list[dict[str, Any]], psid: str, ticket: int, tag: str | None = None
+) -> None:
+    """The official's answer and the 1-5 rating quick replies, as Meta's rules want them."""
+    answer, rate = sent
+    for body in sent:
+        assert body["recipient"] == {"id": psid}
+        if tag is None:
+            assert body["messaging_type"] == "RESPONSE" and "tag" not in body
+        else:
+            assert (body["messaging_type"], body["tag"]) == ("MESSAGE_TAG", tag)
+    assert f"tiket #{ticket}" in answer["message"]["text"]
+    assert OFFICIAL_ANSWER in answer["message"]["text"]
+    assert "quick_replies" not in answer["message"]
+    assert rate["message"]["text"].startswith("Seberapa membantu jawaban ini?")
+    assert rate["message"]["quick_replies"] == [
+        {"content_type": "text", "title": n, "payload": f"rate:{ticket}:{n}"}
+        for n in ("1", "2", "3", "4", "5")
+    ]
+
+
+@pytest.mark.parametrize("hours_ago", [0, 23])
+async def test_answer_within_24_hours_is_sent_as_a_response_with_rating(
+    start_desk: StartDesk, hours_ago: int
+) -> None:
+    desk = await start_desk()
+    psid = "psid-10"
+    ticket = await escalate(desk, psid)
+    assert f"#{ticket}" in await desk.page("/desk/")
+    age_conversation(desk.database, psid, timedelta(hours=hours_ago))
+    before = len(desk.graph.to(psid))
+
+    page = await desk.submit(f"/desk/tickets/{ticket}/answer", answer=OFFICIAL_ANSWER)
+
+    assert_answer_sent(desk.graph.to(psid)[before:], psid, ticket)
+    assert flash_shown(page) == "Jawaban disimpan: terkirim."
+    assert delivery_shown(page) == ("terkirim", "")
+    assert not retry_offered(page, ticket)
+    assert desk.delivery(ticket) == "sent"
+
+
+async def test_answer_after_24_hours_without_human_agent_tag_is_undeliverable(
+    start_desk: StartDesk,
+) -> None:
+    desk = await start_desk(human_agent_tag=False)
+    psid = "psid-20"
+    ticket = await escalate(desk, psid)
+    age_conversation(desk.database, psid, timedelta(hours=25))
+    before = len(desk.graph.sent)
+
+    page = await desk.submit(f"/desk/tickets/{ticket}/answer", answer=OFFICIAL_ANSWER)
+
+    assert len(desk.graph.sent) == before  # nothing reached the Send API
+    assert desk.graph.refused == []
+    assert desk.delivery(ticket) == "undeliverable"
+    assert flash_shown(page) == "Jawaban disimpan: tidak dapat dikirim."
+    status, detail = delivery_shown(page)
+    assert status == "tidak dapat dikirim"
+    assert "24 hours" in detail and "HUMAN_AGENT" in detail
+    again = await desk.page(f"/desk/tickets/{ticket}")  # the status stays on the page
+    assert delivery_shown(again) == (status, detail)
+
+
+@pytest.mark.parametrize("age", [timedelta(hours=25), timedelta(days=6, hours=23)])
+async def test_answer_after_24_hours_goes_with_the_human_agent_tag(
+    start_desk: StartDesk, age: timedelta
+) -> None:
+    desk = await start_desk(human_agent_tag=True)
+    psid = "psid-30"
+    ticket = await escalate(desk, psid)
+    age_conversation(desk.database, psid, age)
+    before = len(desk.graph.to(psid))
+
+    page = await desk.submit(f"/desk/tickets/{ticket}/answer", answer=OFFICIAL_ANSWER)
+
+    assert_answer_sent(desk.graph.to(psid)[before:], psid, ticket, tag="HUMAN_AGENT")
+    assert delivery_shown(page) == ("terkirim", "")
+    assert desk.delivery(ticket) == "sent"
+
+
+async def test_answer_after_7_days_is_undeliverable_even_with_the_tag(
+    start_desk: StartDesk,
+) -> None:
+    desk = await start_desk(human_agent_tag=True)
+    psid = "psid-40"
+    ticket = await escalate(desk, psid)
+    age_conversation(desk.database, psid, timedelta(days=7, hours=1))
+    before = len(desk.graph.sent)
+
+    page = await desk.submit(f"/desk/tickets/{ticket}/answer", answer=OFFICIAL_ANSWER)
+
+    assert len(desk.graph.sent) == before and desk.graph.refused == []
+    assert desk.delivery(ticket) == "undeliverable"
+    status, detail = delivery_shown(page)
+    assert status == "tidak dapat dikirim" and "7 days" in detail
+    assert not retry_offered(page, ticket)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        {
+            "message": "(#551) This person isn't available right now.",
+            "type": "OAuthException",
+            "code": 551,
+            "error_subcode": 1545041,
+            "fbtrace_id": "AbCdEf123",
+        },
+        {
+            "message": "(#100) No matching user found",
+            "type": "OAuthException",
+            "code": 100,
+            "error_subcode": 2018001,
+            "fbtrace_id": "GhIjKl456",
+        },
+    ],
+    ids=["551", "100"],
+)
+async def test_refused_answer_is_failed_and_sent_again_with_kirim_ulang(
+    start_desk: StartDesk, error: dict[str, Any]
+) -> None:
+    desk = await start_desk()
+    psid = "psid-50"
+    ticket = await escalate(desk, psid)
+    before = len(desk.graph.to(psid))
+    desk.graph.refuse = (400, error)
+
+    page = await desk.submit(f"/desk/tickets/{ticket}/answer", answer=OFFICIAL_ANSWER)
+
+    assert len(desk.graph.refused) == 1  # a permanent error is not retried
+    assert len(desk.graph.to(psid)) == before
+    assert desk.delivery(ticket) == "failed"
+    assert flash_shown(page) == "Jawaban disimpan: gagal."
+    status, detail = delivery_shown(page)
+    assert status == "gagal"
+    assert detail == f"HTTP 400: {error['message']}"
+    assert retry_offered(page, ticket)
+
+    desk.graph.refuse = None  # the citizen is reachable again
+    page = await desk.submit(f"/desk/tickets/{ticket}/retry")
+
+    assert_answer_sent(desk.graph.to(psid)[before:], psid, ticket)
+    assert flash_shown(page) == "Jawaban disimpan: terkirim."
+    assert delivery_shown(page) == ("terkirim", "")
+    assert not retry_offered(page, ticket)
+    assert desk.delivery(ticket) == "sent"
+
+    # "Kirim ulang" pressed again on a stale page (or by a second official) must not
+    # give the citizen the answer twice.
+    sent = len(desk.graph.sent)
+    page = await desk.submit(f"/desk/tickets/{ticket}/retry")
+    assert len(desk.graph.sent) == sent
+    assert delivery_shown(page) == ("terkirim", "")
+
+
+async def test_rating_quick_reply_is_stored_only_for_the_asker(start_desk: StartDesk) -> None:
+    desk = await start_desk()
+    psid, stranger = "psid-60", "psid-61"
+    ticket = await escalate(desk, psid)
+    await desk.submit(f"/desk/tickets/{ticket}/answer", answer=OFFICIAL_ANSWER)
+    rate = desk.graph.to(psid)[-1]
+    five = rate["message"]["quick_replies"][4]
+    assert (five["title"], five["payload"]) == ("5", f"rate:{ticket}:5")
+
+    # Someone else sends the rating payload of this ticket: not stored.
+    await desk.exchange(stranger, quick_reply_event(stranger, f"rate:{ticket}:1", "1", "x.1"), 1)
+    assert desk.store.escalations.get(ticket)["rating"] is None  # type: ignore[index]
+    assert "Penilaian warga" not in await desk.page(f"/desk/tickets/{ticket}")
+
+    [thanks] = await desk.exchange(
+        psid, quick_reply_event(psid, five["payload"], five["title"], "rate.5"), 1
+    )
+    assert thanks["message"]["text"] == "Terima kasih atas penilaian Anda."
+    assert desk.store.escalations.get(ticket)["rating"] == 5  # type: ignore[index]
+    page = await desk.page(f"/desk/tickets/{ticket}")
+    assert "Penilaian warga: <strong>5/5</strong>" in page
+
+    await desk.exchange(stranger, quick_reply_event(stranger, f"rate:{ticket}:1", "1", "x.2"), 1)
+    assert desk.store.escalations.get(ticket)["rating"] == 5  # type: ignore[index]
+
+
+def postback_event(psid: str, payload: str, mid: str) -> dict[str, Any]:
+    return event(psid, postback={"mid": mid, "title": payload, "payload": payload})
+
+
+async def test_subscription_commands_and_menu_on_messenger(start_desk: StartDesk) -> None:
+    desk = await start_desk()
+    psid = "psid-sub"
+    [pick] = await desk.exchange(psid, text_event(psid, "/langganan", "s1"), 1)
+    choices = {q["title"]: q["payload"] for q in pick["message"]["quick_replies"]}
+    assert choices["Peringatan darurat…"] == "sub:darurat"  # titles fit Messenger's 20
+    [done] = await desk.exchange(
+        psid, quick_reply_event(psid, "sub:darurat", "Peringatan darurat…", "s2"), 1
+    )
+    assert "Peringatan darurat dan bencana" in done["message"]["text"]
+    citizen = desk.store.find_citizen("messenger", psid)
+    assert citizen is not None
+    assert desk.store.subscriptions.topics_of(citizen.id) == ["darurat"]
+    [stopped] = await desk.exchange(psid, text_event(psid, "/berhenti semua", "s3"), 1)
+    assert "tidak akan lagi menerima pengumuman" in stopped["message"]["text"]
+    assert desk.store.subscriptions.topics_of(citizen.id) == []
+    # The page's persistent menu sends commands as postbacks.
+    [confirm] = await desk.exchange(psid, postback_event(psid, "/hapusdata", "s4"), 1)
+    assert [q["payload"] for q in confirm["message"]["quick_replies"]] == [
+        "erase:yes",
+        "erase:no",
+    ]
+
+
+async def test_announcements_keep_to_messengers_24_hour_window(start_desk: StartDesk) -> None:
+    from tests.test_broadcasts import compose, wait_until_sent
+
+    desk = await start_desk()
+    for psid in ("recent", "old"):
+        await desk.exchange(psid, text_event(psid, "/langganan darurat", f"{psid}.s"), 1)
+    age_conversation(desk.database, "old", timedelta(hours=25))
+    _, number = await compose(
+        desk.official,
+        kind="announcement",
+        text="Air sungai naik: warga bantaran bersiap mengungsi.",
+        topics="darurat",
+        channels="messenger",
+    )
+    await wait_until_sent(desk.store, number)
+    [sent] = desk.graph.to("recent")[-1:]
+    assert sent["messaging_type"] == "UPDATE" and "tag" not in sent
+    assert "bersiap mengungsi" in sent["message"]["text"]
+    assert not any("mengungsi" in m["message"].get("text", "") for m in desk.graph.to("old"))
+    page = await desk.page(f"/desk/announcements/{number}")
+    assert 'data-state="sent">1<' in page and 'data-state="skipped">1<' in page
+    assert "outside Messenger&#39;s 24-hour window" in page
+
+
+async def test_announcements_outside_the_window_go_with_a_permitted_tag(
+    start_desk: StartDesk,
+) -> None:
+    from tests.test_broadcasts import compose, wait_until_sent
+
+    desk = await start_desk(announcement_tag="CONFIRMED_EVENT_UPDATE")
+    await desk.exchange("old", text_event("old", "/langganan darurat", "old.s"), 1)
+    age_conversation(desk.database, "old", timedelta(days=3))
+    _, number = await compose(
+        desk.official,
+        kind="announcement",
+        text="Vaksinasi massal di balai kota besok pukul 08.00.",
+        topics="darurat",
+        channels="messenger",
+    )
+    await wait_until_sent(desk.store, number)
+    [sent] = desk.graph.to("old")[-1:]
+    assert sent["messaging_type"] == "MESSAGE_TAG" and sent["tag"] == "CONFIRMED_EVENT_UPDATE"

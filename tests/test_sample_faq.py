@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from bot.faq import check_faq, read_faq
-from bot.nlu.trainingdata import HEADER, generated_path, is_up_to_date
+from bot.nlu.trainingdata import (
+    HEADER,
+    VARIANTS_HEADER,
+    generated_path,
+    is_up_to_date,
+    variants_path,
+)
 from tests.conftest import ROOT
 
 
@@ -29,4 +35,5 @@ def test_generated_training_data_is_up_to_date() -> None:
     faq = read_faq(ROOT / "faq")
     project = ROOT / "rasa_project"
     assert generated_path(project).read_text(encoding="utf-8").startswith(HEADER)
+    assert variants_path(project).read_text(encoding="utf-8").startswith(VARIANTS_HEADER)
     assert is_up_to_date(faq, project), "run `tanya train` and commit the generated file"

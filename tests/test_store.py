@@ -17,14 +17,14 @@ def test_new_database_is_migrated_and_in_wal_mode(tmp_path: Path) -> None:
     assert schema_version(store.db) == len(MIGRATIONS)
     assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert {"citizens", "messages", "feedback", "escalations"} <= set(store.db.table_names())
-    indexes = {i.name for i in store.db["messages"].indexes}
+    indexes = {i.name for i in store.db.table("messages").indexes}
     assert "idx_messages_channel_message" in indexes
 
 
 def test_migration_cut_short_is_completed(tmp_path: Path) -> None:
     path = tmp_path / "tanya.db"
     db = Database(path)
-    db["citizens"].create(
+    db.table("citizens").create(
         {
             "id": int,
             "channel": str,

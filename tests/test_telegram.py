@@ -21,13 +21,6 @@ from tests.telegram_harness import TOKEN, Citizen, Emulator, EmulatorRequest
 PACE = 0.3
 
 
-@pytest.fixture
-def emulator() -> AsyncIterator[Emulator]:
-    emulator = Emulator()
-    yield emulator
-    emulator.stop()
-
-
 async def start_bot(
     emulator: Emulator, answerer: Answerer, store: Store
 ) -> tuple[TelegramChannel, web.AppRunner]:

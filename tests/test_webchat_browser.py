@@ -61,8 +61,13 @@ async def test_citizen_asks_and_rates_the_answer(browser: Browser, bot_url: str)
     await ask(page, "ktp saya hilang gimana ngurusnya")
     await expect(page.locator(".msg.bot").nth(1)).to_contain_text("Bawa surat kehilangan")
     await page.get_by_role("button", name="👍 Ya").click()
-    await expect(page.locator(".msg.bot").last).to_have_text("Terima kasih atas masukan Anda!")
+    await expect(page.locator(".msg.bot").last).to_contain_text("Terima kasih atas masukan Anda!")
     await expect(page.get_by_role("button", name="👎 Tidak")).to_be_disabled()
+    # A helpful answer offers its topic's announcements, once.
+    await page.get_by_role("button", name="🔔 Ikuti info Kependudukan").click()
+    await expect(page.locator(".msg.bot").last).to_contain_text(
+        "Anda akan menerima pengumuman tentang Kependudukan"
+    )
 
 
 async def test_html_in_a_question_is_shown_as_text(browser: Browser, bot_url: str) -> None:

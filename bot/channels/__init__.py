@@ -11,7 +11,7 @@ from aiohttp import web
 
 from bot.config import Settings
 from bot.core.conversation import Conversation
-from bot.core.messages import Delivery, Reply
+from bot.core.messages import Delivery, Outgoing, Reply
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -25,6 +25,14 @@ class Channel(Protocol):
 
     async def send(self, citizen: str, replies: list[Reply]) -> None:
         """Deliver replies to a citizen outside a webhook's request (e.g. after a restart)."""
+
+    # Announcements and polls: messages per second this channel may start (None: any).
+    broadcast_rate: float | None
+
+    async def broadcast(
+        self, citizen: str, item: Outgoing, last_inbound: datetime | None
+    ) -> Delivery:
+        """Deliver an announcement or poll, if the platform's rules allow it now."""
 
     async def deliver_official(
         self, citizen: str, replies: list[Reply], last_inbound: datetime | None
@@ -45,7 +53,9 @@ def build_channels(
     if credentials:
         from bot.channels.messenger import MessengerChannel
 
-        channels["messenger"] = MessengerChannel(settings.messenger, credentials, conversation)
+        messenger = MessengerChannel(settings.messenger, credentials, conversation)
+        messenger.announcement_tag = settings.announcements.messenger_tag
+        channels["messenger"] = messenger
     else:
         log.info(
             "Messenger is off: set %s, %s and %s to turn it on",
@@ -57,7 +67,9 @@ def build_channels(
     if token:
         from bot.channels.telegram import TelegramChannel
 
-        channels["telegram"] = TelegramChannel(settings.telegram, token, conversation)
+        telegram = TelegramChannel(settings.telegram, token, conversation)
+        telegram.broadcast_rate = settings.announcements.messages_per_second
+        channels["telegram"] = telegram
     else:
         log.info("Telegram is off: set %s to turn it on", settings.telegram.token_env)
     return channels

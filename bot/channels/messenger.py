@@ -31,7 +31,7 @@ from bot.channels.background import BackgroundTasks
 from bot.channels.text import split_text
 from bot.config import MessengerSettings
 from bot.core.conversation import Conversation
-from bot.core.messages import Delivery, DeliveryState, Incoming, Kind, Reply
+from bot.core.messages import Delivery, DeliveryState, Incoming, Kind, Outgoing, Reply
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +88,9 @@ def _parse_event(event: dict[str, Any]) -> Incoming | None:
         if quick_reply:
             return Incoming(NAME, sender, Kind.BUTTON, payload=str(quick_reply), message_id=mid)
         if isinstance(message.get("text"), str):
-            return Incoming(NAME, sender, Kind.TEXT, text=message["text"], message_id=mid)
+            text = message["text"]
+            kind = Kind.COMMAND if text.startswith("/") else Kind.TEXT
+            return Incoming(NAME, sender, kind, text=text, message_id=mid)
         attachments = message.get("attachments") or [{}]
         first = attachments[0] if isinstance(attachments[0], dict) else {}
         kind = (
@@ -100,10 +102,23 @@ def _parse_event(event: dict[str, Any]) -> Incoming | None:
     if isinstance(postback, dict):
         payload = str(postback.get("payload") or "")
         mid = postback.get("mid") or f"postback:{event.get('timestamp')}:{payload}"
-        if payload == GET_STARTED:
-            return Incoming(NAME, sender, Kind.COMMAND, text="/start", message_id=mid)
+        if payload == GET_STARTED:  # with a campaign, when opened from m.me/<page>?ref=...
+            start = f"/start {_ref(postback.get('referral'))}".strip()
+            return Incoming(NAME, sender, Kind.COMMAND, text=start, message_id=mid)
+        if payload.startswith("/"):  # a persistent-menu item: "/langganan", "/hapusdata"
+            return Incoming(NAME, sender, Kind.COMMAND, text=payload, message_id=mid)
         return Incoming(NAME, sender, Kind.BUTTON, payload=payload, message_id=mid)
+    referral = event.get("referral")
+    if isinstance(referral, dict) and _ref(referral):  # an m.me?ref= link, thread open
+        mid = f"referral:{event.get('timestamp')}:{_ref(referral)}"
+        return Incoming(NAME, sender, Kind.COMMAND, text=f"/start {_ref(referral)}", message_id=mid)
     return None  # delivery, read, reaction and other events need no answer
+
+
+def _ref(referral: Any) -> str:
+    """A campaign code from a referral object; only slug characters are kept."""
+    ref = str(referral.get("ref") or "") if isinstance(referral, dict) else ""
+    return "".join(ch for ch in ref.lower() if ch.isalnum() or ch == "-")[:60]
 
 
 def render(reply: Reply) -> list[dict[str, Any]]:
@@ -120,7 +135,9 @@ def render(reply: Reply) -> list[dict[str, Any]]:
 
 def _title(label: str) -> str:
     return (
-        label if len(label) <= MAX_QUICK_REPLY_TITLE else label[: MAX_QUICK_REPLY_TITLE - 1] + "…"
+        label
+        if len(label) <= MAX_QUICK_REPLY_TITLE
+        else label[: MAX_QUICK_REPLY_TITLE - 1].rstrip() + "…"
     )
 
 
@@ -141,12 +158,18 @@ class SendApi:
         self.attempts = attempts
         self.backoff = backoff
 
-    async def send(self, psid: str, message: dict[str, Any], tag: str | None = None) -> None:
+    async def send(
+        self,
+        psid: str,
+        message: dict[str, Any],
+        tag: str | None = None,
+        messaging_type: str = "RESPONSE",
+    ) -> None:
         body: dict[str, Any] = {"recipient": {"id": psid}, "message": message}
         if tag:
             body |= {"messaging_type": "MESSAGE_TAG", "tag": tag}
         else:
-            body["messaging_type"] = "RESPONSE"
+            body["messaging_type"] = messaging_type
         for attempt in range(1, self.attempts + 1):
             try:
                 async with self.session.post(
@@ -183,6 +206,8 @@ class MessengerChannel:
         self._background = BackgroundTasks(NAME)
         self._session: aiohttp.ClientSession | None = None
         self.api: SendApi | None = None
+        self.broadcast_rate: float | None = 20.0
+        self.announcement_tag = ""
 
     def setup(self, app: web.Application) -> None:
         app.router.add_get(self.settings.webhook_path, self.verify)
@@ -227,16 +252,36 @@ class MessengerChannel:
     async def send(self, psid: str, replies: list[Reply]) -> None:
         await self._send(psid, replies)
 
-    async def _send(self, psid: str, replies: list[Reply], tag: str | None = None) -> Delivery:
+    async def _send(
+        self,
+        psid: str,
+        replies: list[Reply],
+        tag: str | None = None,
+        messaging_type: str = "RESPONSE",
+    ) -> Delivery:
         assert self.api is not None, "the channel is not started"
         for reply in replies:
             for message in render(reply):
                 try:
-                    await self.api.send(psid, message, tag)
+                    await self.api.send(psid, message, tag, messaging_type)
                 except SendFailed as exc:
                     log.error("Messenger: message to %s not delivered: %s", psid, exc)
                     return Delivery(DeliveryState.FAILED, str(exc))
         return Delivery(DeliveryState.SENT)
+
+    async def broadcast(self, psid: str, item: Outgoing, last_inbound: datetime | None) -> Delivery:
+        """An announcement or poll: Meta allows it within 24 h of the citizen's last
+        message (``UPDATE``), later only with a tag permitted for the content."""
+        age = datetime.now(UTC) - last_inbound if last_inbound else HUMAN_AGENT_WINDOW
+        replies = item.as_replies()
+        if age <= STANDARD_WINDOW:
+            return await self._send(psid, replies, messaging_type="UPDATE")
+        if self.announcement_tag:
+            return await self._send(psid, replies, tag=self.announcement_tag)
+        return Delivery(
+            DeliveryState.UNDELIVERABLE,
+            "outside Messenger's 24-hour window (no message tag is set for announcements)",
+        )
 
     async def deliver_official(
         self, psid: str, replies: list[Reply], last_inbound: datetime | None

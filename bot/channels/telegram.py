@@ -6,6 +6,9 @@ webhook mode it is stored before the 200. Answers are worked out and sent in the
 background. Sending respects Telegram's limits: python-telegram-bot's ``AIORateLimiter``
 keeps to the global ~30 messages/s and honours 429 ``retry_after``; it does not limit
 messages to one private chat, so this adapter spaces them by ``per_chat_interval``.
+Announcements are also spaced at ``broadcast_rate`` right before each attempt, retries
+included (``SpacedRateLimiter``): after a 429's pause they resume at that pace, not in a
+burst that would earn the next 429.
 
 The officials' group (``telegram.officials_chat_id``): every new escalation is posted
 there, masked; a registered official who replies to a post answers that citizen. The bot
@@ -15,13 +18,16 @@ needs no admin rights: in privacy mode Telegram still sends it replies to its ow
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
 import logging
 import os
 import re
 import secrets
 import time
-from collections import defaultdict
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextvars import ContextVar
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -42,8 +48,9 @@ from telegram.request import HTTPXRequest
 from bot.channels.background import BackgroundTasks
 from bot.channels.text import split_text
 from bot.config import TelegramSettings
+from bot.core.broadcasting import Pacer
 from bot.core.conversation import Conversation
-from bot.core.messages import Delivery, DeliveryState, Incoming, Kind, Reply
+from bot.core.messages import Delivery, DeliveryState, Incoming, Kind, Outgoing, Reply
 from bot.core.privacy import mask
 from bot.store.escalations import AlreadyHandled
 
@@ -56,8 +63,13 @@ NAME = "telegram"
 WEBHOOK_PATH = "/webhooks/telegram"
 MAX_TEXT = 4000  # Telegram allows 4,096 characters; markup added below needs room
 MAX_CALLBACK_DATA = 64
-ALLOWED_UPDATES = ["message", "callback_query"]
+ALLOWED_UPDATES = ["message", "callback_query", "poll_answer"]
+MAX_CAPTION = 1024
+MAX_POLL_OPTIONS = 10
 POLL_TASK = "telegram-poll"
+PACE_MEMORY = 1024  # chats whose last send time is kept before the stale ones are dropped
+# True in the task sending an announcement or poll (the rate limiter spaces those).
+_BROADCASTING: ContextVar[bool] = ContextVar("telegram_broadcasting", default=False)
 _BOLD = re.compile(r"\*([^*\n]+)\*")
 _ITALIC = re.compile(r"(?<![\w/])_([^_\n]+)_(?![\w/])")
 
@@ -85,6 +97,13 @@ def _language(user: Any) -> str | None:
     return code if code in ("id", "en") else None
 
 
+def _forwarded(message: Message) -> bool:
+    """Whether the citizen forwarded this from elsewhere: ``forward_origin`` since Bot API
+    7.0; older servers' ``forward_from``/``forward_date`` land in ``api_kwargs``."""
+    legacy = ("forward_date", "forward_from", "forward_from_chat", "forward_sender_name")
+    return message.forward_origin is not None or any(k in message.api_kwargs for k in legacy)
+
+
 def parse_update(update: Update) -> Incoming | None:
     """An update as an incoming message; updates a citizen did not send are skipped."""
     query = update.callback_query
@@ -100,7 +119,11 @@ def parse_update(update: Update) -> Incoming | None:
     message = update.message
     if message is None or message.chat.type != "private":
         return None  # groups and channels: the officials' group is handled elsewhere
-    common = {"message_id": str(message.message_id), "language": _language(message.from_user)}
+    common = {
+        "message_id": str(message.message_id),
+        "language": _language(message.from_user),
+        "forwarded": _forwarded(message),
+    }
     chat = str(message.chat.id)
     if message.text is not None:
         kind = Kind.COMMAND if message.text.startswith("/") else Kind.TEXT
@@ -121,6 +144,40 @@ def parse_update(update: Update) -> Incoming | None:
     return Incoming(NAME, chat, kind, **common)  # type: ignore[arg-type]
 
 
+class SpacedRateLimiter(AIORateLimiter):
+    """python-telegram-bot's limiter (about 30 messages/s, 20 a minute per group; a 429
+    holds every request back for its retry_after, then retries), where announcements
+    start at most ``rate`` per second, evenly spaced, before every attempt. The stock
+    limiter lets everything a 429 held back go at once when the pause ends: up to
+    ``IN_FLIGHT`` messages in a burst, then the broadcast's own pace, which together
+    exceed the limit again within the second, so one 429 became a 429 every two seconds
+    until the end of the broadcast (29 messages/s fell to about 16 on the emulator)."""
+
+    def __init__(self, rate: float | None, max_retries: int) -> None:
+        super().__init__(max_retries=max_retries)
+        self.spacing = Pacer(rate)
+
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, bool | dict[str, Any] | list[dict[str, Any]]]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: int | None,
+    ) -> bool | dict[str, Any] | list[dict[str, Any]]:
+        if _BROADCASTING.get():
+            send = callback
+
+            async def callback(*a: Any, **kw: Any) -> Any:
+                await self.spacing.wait()
+                return await send(*a, **kw)
+
+        return await super().process_request(
+            callback, args, kwargs, endpoint, data, rate_limit_args
+        )
+
+
 class TelegramChannel:
     name = NAME
 
@@ -134,13 +191,15 @@ class TelegramChannel:
         self.settings = settings
         self.conversation = conversation
         api = settings.api_url.rstrip("/")
+        self._broadcast_rate: float | None = 25.0
+        self._limiter = SpacedRateLimiter(self._broadcast_rate, max_retries=5)
         self.bot: ExtBot[Any] = ExtBot(
             token,
             base_url=f"{api}/bot",
             base_file_url=f"{api}/file/bot",
             request=request_class(connection_pool_size=16),
             get_updates_request=request_class(read_timeout=settings.poll_timeout + 10),
-            rate_limiter=AIORateLimiter(max_retries=5),
+            rate_limiter=self._limiter,
         )
         # Telegram echoes this in every webhook call; a fresh one per start is fine, since
         # the webhook is registered again at every start.
@@ -150,7 +209,19 @@ class TelegramChannel:
         self._background = BackgroundTasks(NAME)
         self.handover: Handover | None = None
         self._last_sent: dict[str, float] = {}
-        self._chat_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        # One lock per chat, kept only while someone holds or awaits it.
+        self._chat_locks: dict[str, asyncio.Lock] = {}
+        self._chat_users: Counter[str] = Counter()
+
+    @property
+    def broadcast_rate(self) -> float | None:
+        """Announcements per second (set from ``announcements.messages_per_second``)."""
+        return self._broadcast_rate
+
+    @broadcast_rate.setter
+    def broadcast_rate(self, rate: float | None) -> None:
+        self._broadcast_rate = rate
+        self._limiter.spacing = Pacer(rate)
 
     def setup(self, app: web.Application) -> None:
         if self.settings.mode == "webhook":
@@ -212,6 +283,10 @@ class TelegramChannel:
 
     def receive(self, update: Update) -> None:
         """Store an update's message and answer it in the background."""
+        if update.poll_answer is not None:  # a vote in a poll the bot sent
+            answer = update.poll_answer
+            self.conversation.native_vote(answer.poll_id, list(answer.option_ids))
+            return
         group = self.settings.officials_chat_id
         if group and update.message is not None and update.message.chat.id == group:
             self._background.spawn(self._officials_reply(update.message))
@@ -255,8 +330,25 @@ class TelegramChannel:
         """Telegram lets a bot write to a private chat at any time, unless it was blocked."""
         return await self._send(citizen, replies)
 
+    @contextlib.asynccontextmanager
+    async def _chat_lock(self, chat: str) -> AsyncIterator[None]:
+        """One sender at a time per chat, so its messages keep their order. The lock is
+        dropped when nobody holds or awaits it: memory does not grow with every chat the
+        bot ever wrote to (an announcement writes to every subscriber)."""
+        lock = self._chat_locks.get(chat)
+        if lock is None:
+            lock = self._chat_locks[chat] = asyncio.Lock()
+        self._chat_users[chat] += 1
+        try:
+            async with lock:
+                yield
+        finally:
+            self._chat_users[chat] -= 1
+            if not self._chat_users[chat]:
+                del self._chat_users[chat], self._chat_locks[chat]
+
     async def _send(self, citizen: str, replies: list[Reply]) -> Delivery:
-        async with self._chat_locks[citizen]:
+        async with self._chat_lock(citizen):
             for reply in replies:
                 parts = split_text(reply.text, MAX_TEXT) or [""]
                 for index, part in enumerate(parts):
@@ -272,11 +364,58 @@ class TelegramChannel:
                         )
                     except Forbidden:
                         log.info("Telegram: chat %s blocked the bot; reply not delivered", citizen)
-                        return Delivery(DeliveryState.FAILED, "the citizen blocked the bot")
+                        return Delivery(DeliveryState.BLOCKED, "the citizen blocked the bot")
                     except BadRequest as exc:
                         log.error("Telegram: message to chat %s refused: %s", citizen, exc)
                         return Delivery(DeliveryState.FAILED, f"Telegram refused it: {exc}")
         return Delivery(DeliveryState.SENT)
+
+    # Announcements and polls
+
+    async def broadcast(
+        self, citizen: str, item: Outgoing, last_inbound: datetime | None
+    ) -> Delivery:
+        """Telegram's own poll for polls (votes come back as poll_answer updates); a photo
+        with a caption, or a text, for announcements."""
+        spaced = _BROADCASTING.set(True)  # SpacedRateLimiter paces this task's requests
+        try:
+            return await self._broadcast(citizen, item)
+        finally:
+            _BROADCASTING.reset(spaced)
+
+    async def _broadcast(self, citizen: str, item: Outgoing) -> Delivery:
+        if item.kind == "survey":  # its "start" button needs the inline keyboard
+            return await self._send(citizen, item.as_replies())
+        text = f"{item.text}\n\n{item.link}" if item.link else item.text
+        try:
+            # Each branch paces itself: _send (texts) does, per part, and pacing here as
+            # well would hold every text announcement for a whole per_chat_interval.
+            if item.kind == "poll":
+                await self._pace(citizen)
+                sent = await self.bot.send_poll(
+                    chat_id=int(citizen),
+                    question=item.text[:300],
+                    options=[option[:100] for option in item.options[:MAX_POLL_OPTIONS]],
+                    is_anonymous=False,
+                    allows_multiple_answers=item.multiple,
+                )
+                return Delivery(DeliveryState.SENT, ref=sent.poll.id if sent.poll else None)
+            if item.image_url and len(text) <= MAX_CAPTION:
+                await self._pace(citizen)
+                await self.bot.send_photo(
+                    chat_id=int(citizen),
+                    photo=item.image_url,
+                    caption=to_html(text),
+                    parse_mode=ParseMode.HTML,
+                )
+                return Delivery(DeliveryState.SENT)
+        except Forbidden:
+            return Delivery(DeliveryState.BLOCKED, "the citizen blocked the bot")
+        except BadRequest as exc:
+            return Delivery(DeliveryState.FAILED, f"Telegram refused it: {exc}")
+        if item.image_url:
+            text = f"{text}\n\n{item.image_url}"
+        return await self._send(citizen, [Reply(text)])
 
     # The officials' group
 
@@ -345,4 +484,8 @@ class TelegramChannel:
         wait = self._last_sent.get(chat, 0.0) + self.settings.per_chat_interval - time.monotonic()
         if wait > 0:
             await asyncio.sleep(wait)
-        self._last_sent[chat] = time.monotonic()
+        now = time.monotonic()
+        self._last_sent[chat] = now
+        if len(self._last_sent) > PACE_MEMORY:  # forget chats whose interval is over
+            cutoff = now - self.settings.per_chat_interval
+            self._last_sent = {c: t for c, t in self._last_sent.items() if t > cutoff}

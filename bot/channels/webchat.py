@@ -20,8 +20,9 @@ from typing import Any
 from aiohttp import web
 
 from bot.config import WebChatSettings
+from bot.core.broadcasting import outgoing
 from bot.core.conversation import Conversation
-from bot.core.messages import Delivery, DeliveryState, Incoming, Kind, Reply
+from bot.core.messages import Delivery, DeliveryState, Incoming, Kind, Outgoing, Reply
 from bot.store.store import Store
 
 NAME = "webchat"
@@ -62,6 +63,14 @@ class WebChatChannel:
 
     async def send(self, citizen: str, replies: list[Reply]) -> None:
         """Nothing to push: the replies are stored and shown on the citizen's next visit."""
+
+    broadcast_rate: float | None = None
+
+    async def broadcast(
+        self, citizen: str, item: Outgoing, last_inbound: datetime | None
+    ) -> Delivery:
+        """Announcements wait in the conversation, like officials' answers."""
+        return Delivery(DeliveryState.WAITING, "shown when the citizen next opens the chat")
 
     async def deliver_official(
         self, citizen: str, replies: list[Reply], last_inbound: datetime | None
@@ -109,7 +118,13 @@ class WebChatChannel:
         for row in self.store.messages(citizen.id):
             if row["kind"] == "button":
                 continue
-            if row["action"] == "official":
+            if row["action"] == "broadcast" and row["broadcast_id"]:
+                broadcast = self.store.broadcasts.get(row["broadcast_id"])
+                if broadcast is not None:
+                    replies = outgoing(broadcast).as_replies()
+                    messages += [{"from": "bot", **reply_json(r)} for r in replies]
+                continue
+            if row["action"] == "official" and row["text"] is not None:
                 ticket = self.store.escalations.ticket_for_message(row["reply_to"])
                 replies = self.conversation.official_answer(citizen, ticket or 0, row["text"])
                 messages += [{"from": "bot", **reply_json(r)} for r in replies]

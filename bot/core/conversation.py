@@ -16,6 +16,10 @@ Button payloads (the channel echoes them back in ``Incoming.payload``):
 ``helpful:<message id>:yes``  feedback on an answer (``:no`` offers an official)
 ``escalate:<message id>``     pass that question to an official
 ``rate:<ticket>:<1-5>``       the citizen's rating of an official's answer
+``sub:<topic>``, ``unsub:<topic>|*``  follow or stop following a topic's announcements
+``erase:yes|no``              the answer to /hapusdata's confirmation
+``vote:<poll>:<option>``      a vote in a poll sent as buttons
+``survey:<id>:...``           a survey's answers (see ``bot.core.survey_flow``)
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ from bot.core.answerer import render_answer
 from bot.core.decision import Action, Decision, EscalationReason
 from bot.core.messages import READABLE, Button, Incoming, Kind, Reply
 from bot.core.replies import Replies
+from bot.core.rumours import signs
+from bot.core.survey_flow import SurveyFlow
 from bot.faq.model import Faq
 from bot.store.store import Citizen, Store
 
@@ -37,6 +43,8 @@ Decide = Callable[[str, str | None], Awaitable[Decision]]
 # Told the ticket number of every new escalation (e.g. to post it to the officials' group).
 EscalationListener = Callable[[int], None]
 RATINGS = ("1", "2", "3", "4", "5")
+# The model's best guess must be at least this likely to file an escalation under its topic.
+TOPIC_CONFIDENCE = 0.2
 
 COMMANDS = {
     "start": "start",
@@ -47,6 +55,15 @@ COMMANDS = {
     "language": "language",
     "petugas": "human",
     "human": "human",
+    "langganan": "subscribe",
+    "subscribe": "subscribe",
+    "berhenti": "unsubscribe",
+    "unsubscribe": "unsubscribe",
+    "stop": "unsubscribe",
+    "hapusdata": "erase",
+    "deletedata": "erase",
+    "survei": "survey",
+    "survey": "survey",
 }
 # Escalations for these reasons carry nothing an official could answer.
 NOT_FOR_OFFICIALS = frozenset({EscalationReason.EMPTY, EscalationReason.UNSUPPORTED})
@@ -76,6 +93,10 @@ class Conversation:
         self.faq = faq
         self.languages = languages
         self.escalation_listeners: list[EscalationListener] = []
+        # Topics citizens may follow besides the FAQ's: slug -> {language: title}.
+        self.announcement_topics: dict[str, dict[str, str]] = {}
+        self._erase_after_delivery: set[int] = set()
+        self.surveys = SurveyFlow(store, self._text)
 
     def accept(self, message: Incoming) -> Accepted | None:
         """Store an incoming message; ``None`` for a redelivery of one already stored.
@@ -86,8 +107,10 @@ class Conversation:
         hint = message.language if message.language in self.languages else None
         citizen = self.store.citizen(message.channel, message.citizen, language=hint)
         text = message.payload if message.kind is Kind.BUTTON else message.text
+        # Tagged as it is stored, so the desk's rumour list needs no second pass.
+        rumour = signs(message.text if message.kind is Kind.TEXT else "", message.forwarded)
         saved = self.store.save_incoming(
-            citizen.id, message.message_id, message.kind.value, text or ""
+            citizen.id, message.message_id, message.kind.value, text or "", rumour=rumour
         )
         if not saved.is_new:
             return None
@@ -109,6 +132,10 @@ class Conversation:
 
     def delivered(self, accepted: Accepted) -> None:
         self.store.mark_delivered(accepted.message_id)
+        if accepted.message_id in self._erase_after_delivery:
+            # /hapusdata confirmed: the confirmation went out, now nothing is kept.
+            self._erase_after_delivery.discard(accepted.message_id)
+            self.store.erase_citizen(accepted.citizen.id)
 
     async def handle(self, message: Incoming) -> list[Reply]:
         """Store, answer and store the answer, for channels that reply in the same request
@@ -156,7 +183,9 @@ class Conversation:
         if message.kind is Kind.COMMAND:
             return await self._command(citizen, message_id, message.text)
         if message.kind is Kind.BUTTON:
-            return await self._button(citizen, message.payload or "")
+            return await self._button(citizen, message_id, message.payload or "")
+        if (answered := self.surveys.typed(citizen, message.text)) is not None:
+            return answered, None
         return await self._question(citizen, message_id, message.text)
 
     async def _question(
@@ -176,16 +205,21 @@ class Conversation:
             buttons = tuple(Button(o.label, f"faq:{o.faq_id}") for o in decision.options)
             return [Reply(decision.reply, buttons)], decision
         if decision.action is Action.ESCALATE:
+            target = message_id
+            if decision.reason is EscalationReason.ASKED_HUMAN:
+                # "I want to talk to an official": the question is what they asked before.
+                target = self.store.last_question(citizen.id, message_id) or message_id
             reply = self._escalate(
-                citizen, message_id, decision.reply, decision.reason, self._topic(decision)
+                citizen, target, decision.reply, decision.reason, self._topic(decision)
             )
             return [reply], decision
         return [Reply(decision.reply)], decision
 
     def _topic(self, decision: Decision) -> str | None:
         """The topic of the model's best guess: officials filter their inbox by it."""
-        best = decision.candidates[0].faq_id if decision.candidates else None
-        entry = self.faq.get(best) if best else None
+        if not decision.candidates or decision.candidates[0].confidence < TOPIC_CONFIDENCE:
+            return None  # a wild guess would only mislead the filter
+        entry = self.faq.get(decision.candidates[0].faq_id)
         return entry.topic if entry else None
 
     def _escalate(
@@ -249,33 +283,174 @@ class Conversation:
             )
             return [reply], None
         if command == "start":
+            if len(words) > 1:  # a campaign link: t.me/<bot>?start=<campaign>
+                self.store.record_campaign(citizen.id, words[1])
             return [Reply(self._text("utter_start", citizen))], None
+        if command == "subscribe":
+            return [self._subscribe(citizen, " ".join(words[1:]))], None
+        if command == "unsubscribe":
+            return [self._unsubscribe(citizen, " ".join(words[1:]))], None
+        if command == "survey":
+            return self.surveys.resume(citizen), None
+        if command == "erase":
+            buttons = (
+                Button(self._text("utter_button_erase_yes", citizen), "erase:yes"),
+                Button(self._text("utter_button_erase_no", citizen), "erase:no"),
+            )
+            return [Reply(self._text("utter_erase_confirm", citizen), buttons)], None
         if command == "help":
             return [Reply(self._text("utter_chat.help", citizen))], None
         # An unknown command is read as a question ("/vaksin" -> "vaksin").
         return await self._question(citizen, message_id, " ".join(words))
 
-    async def _button(self, citizen: Citizen, payload: str) -> tuple[list[Reply], Decision | None]:
+    def _owns(self, citizen: Citizen, message_id: str) -> bool:
+        return self.store.owner_of(int(message_id)) == citizen.id
+
+    # Subscriptions
+
+    def topic_titles(self) -> dict[str, dict[str, str]]:
+        """Every topic a citizen may follow: announcement topics, then the FAQ's."""
+        titles = dict(self.announcement_topics)
+        for topic in self.faq.topics:
+            titles.setdefault(topic.slug, dict(topic.titles))
+        return titles
+
+    def _title(self, slug: str, citizen: Citizen) -> str:
+        titles = self.topic_titles().get(slug) or {}
+        language = self.language_of(citizen)
+        return titles.get(language) or next(iter(titles.values()), slug)
+
+    def _find_topic(self, wanted: str, citizen: Citizen) -> str | None:
+        wanted = wanted.strip().casefold()
+        for slug in self.topic_titles():
+            if wanted in (slug, self._title(slug, citizen).casefold()):
+                return slug
+        return None
+
+    def _subscribe(self, citizen: Citizen, wanted: str) -> Reply:
+        if wanted:
+            slug = self._find_topic(wanted, citizen)
+            if slug is None:
+                return Reply(self._text("utter_unknown_topic", citizen))
+            key = (
+                "utter_subscribed"
+                if self.store.subscriptions.subscribe(citizen.id, slug)
+                else "utter_already_subscribed"
+            )
+            return Reply(self._text(key, citizen, topic=self._title(slug, citizen)))
+        mine = self.store.subscriptions.topics_of(citizen.id)
+        current = (
+            self._text(
+                "utter_subscriptions_now",
+                citizen,
+                topics=", ".join(self._title(s, citizen) for s in mine),
+            )
+            if mine
+            else ""
+        )
+        buttons = tuple(
+            Button(self._title(slug, citizen), f"sub:{slug}")
+            for slug in self.topic_titles()
+            if slug not in mine
+        )
+        return Reply(self._text("utter_subscribe_pick", citizen, current=current), buttons)
+
+    def _unsubscribe(self, citizen: Citizen, wanted: str) -> Reply:
+        mine = self.store.subscriptions.topics_of(citizen.id)
+        if not mine:
+            return Reply(self._text("utter_no_subscriptions", citizen))
+        if wanted.strip().casefold() in ("semua", "all", "*"):
+            self.store.subscriptions.unsubscribe(citizen.id)
+            return Reply(self._text("utter_unsubscribed_all", citizen))
+        if wanted:
+            slug = self._find_topic(wanted, citizen)
+            if slug is None or slug not in mine:
+                return Reply(self._text("utter_unknown_topic", citizen))
+            self.store.subscriptions.unsubscribe(citizen.id, slug)
+            return Reply(
+                self._text("utter_unsubscribed", citizen, topic=self._title(slug, citizen))
+            )
+        buttons = tuple(Button(self._title(s, citizen), f"unsub:{s}") for s in mine)
+        everything = Button(self._text("utter_button_all_topics", citizen), "unsub:*")
+        return Reply(self._text("utter_unsubscribe_pick", citizen), (*buttons, everything))
+
+    def _offer_subscription(self, citizen: Citizen, answered_message: int) -> tuple[Button, ...]:
+        """After a helpful answer, offer its topic's announcements, once per topic."""
+        entry = self.faq.get(self.store.faq_id_of(answered_message) or "")
+        if entry is None or entry.topic in self.store.subscriptions.topics_of(citizen.id):
+            return ()
+        if not self.store.subscriptions.offer_once(citizen.id, entry.topic):
+            return ()
+        label = self._text(
+            "utter_button_subscribe_offer", citizen, topic=self._title(entry.topic, citizen)
+        )
+        return (Button(label, f"sub:{entry.topic}"),)
+
+    def native_vote(self, platform_ref: str, options: list[int]) -> bool:
+        """A vote cast in a platform's own poll (Telegram); an empty list retracts it."""
+        found = self.store.broadcasts.by_platform_ref(platform_ref)
+        if found is None:
+            return False
+        return self.store.broadcasts.vote(found[0], found[1], options)
+
+    def _vote(self, citizen: Citizen, rest: str) -> Reply:
+        poll_id, _, option = rest.partition(":")
+        if not (poll_id.isdigit() and option.isdigit()):
+            return Reply(self._text("utter_button_unknown", citizen))
+        broadcasts = self.store.broadcasts
+        poll = broadcasts.get(int(poll_id))
+        if poll is None or poll.kind != "poll":
+            return Reply(self._text("utter_button_unknown", citizen))
+        choice = int(option)
+        chosen = {choice}
+        if poll.multiple:  # a button press toggles that option
+            chosen = set(broadcasts.choices(poll.id, citizen.id)) ^ {choice}
+        if not broadcasts.vote(poll.id, citizen.id, sorted(chosen)):
+            return Reply(self._text("utter_poll_closed", citizen))
+        names = ", ".join(poll.options[i] for i in sorted(chosen)) or "-"
+        return Reply(self._text("utter_vote_thanks", citizen, choice=names))
+
+    async def _button(
+        self, citizen: Citizen, message_id: int, payload: str
+    ) -> tuple[list[Reply], Decision | None]:
         kind, _, rest = payload.partition(":")
+        if kind == "sub" and rest:
+            return [self._subscribe(citizen, rest)], None
+        if kind == "unsub" and rest:
+            return [self._unsubscribe(citizen, rest)], None
+        if kind == "vote":
+            return [self._vote(citizen, rest)], None
+        if kind == "survey":
+            return self.surveys.button(citizen, rest), None
+        if kind == "erase" and rest in ("yes", "no"):
+            if rest == "no":
+                return [Reply(self._text("utter_erase_cancelled", citizen))], None
+            self._erase_after_delivery.add(message_id)
+            return [Reply(self._text("utter_erase_done", citizen))], None
         if kind == "faq" and (entry := self.faq.get(rest)) is not None:
             language = entry.answer_language(self.language_of(citizen), self.languages)
             return [Reply(render_answer(entry, language))], None
         if kind == "helpful":
             target, _, verdict = rest.partition(":")
-            if target.isdigit() and verdict in ("yes", "no"):
+            # A payload names a message: only its own citizen may rate or escalate it.
+            if target.isdigit() and verdict in ("yes", "no") and self._owns(citizen, target):
                 self.store.save_feedback(int(target), helpful=verdict == "yes")
                 if verdict == "yes":
-                    return [Reply(self._text("utter_feedback_thanks", citizen))], None
-                offer = Button(
+                    follow = self._offer_subscription(citizen, int(target))
+                    return [Reply(self._text("utter_feedback_thanks", citizen), follow)], None
+                official = Button(
                     self._text("utter_button_ask_official", citizen), f"escalate:{target}"
                 )
-                return [Reply(self._text("utter_feedback_sorry", citizen), (offer,))], None
+                return [Reply(self._text("utter_feedback_sorry", citizen), (official,))], None
         if kind == "rate":
             ticket, _, rating = rest.partition(":")
-            if ticket.isdigit() and rating in RATINGS:
-                self.store.escalations.rate(int(ticket), citizen.id, int(rating))
+            if (
+                ticket.isdigit()
+                and rating in RATINGS
+                and self.store.escalations.rate(int(ticket), citizen.id, int(rating))
+            ):
                 return [Reply(self._text("utter_rating_thanks", citizen))], None
-        if kind == "escalate" and rest.isdigit():
+        if kind == "escalate" and rest.isdigit() and self._owns(citizen, rest):
             reply = self._escalate(
                 citizen,
                 int(rest),

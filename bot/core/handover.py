@@ -74,6 +74,8 @@ class Handover:
         row = self.store.escalations.get(ticket)
         if row is None or row["status"] != "answered" or not row["answer"]:
             raise ValueError(f"ticket #{ticket} has no answer to deliver")
+        if row["delivery"] == "sent":  # a stale "send again": the citizen has it already
+            return Delivery(DeliveryState.SENT, row["delivery_detail"] or "")
         citizen = Citizen(
             row["citizen_id"], row["channel"], row["platform_id"], row["citizen_language"]
         )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+import subprocess
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -71,6 +72,7 @@ class Learning:
         self.runs: list[TrainingRun] = []
         self._task: asyncio.Task[None] | None = None
         self._again: list[str] = []
+        self._process: subprocess.Popen[str] | None = None
 
     @property
     def current(self) -> TrainingRun | None:
@@ -130,7 +132,13 @@ class Learning:
         try:
             await loop.run_in_executor(
                 None,
-                lambda: train(self.faq_dir, self.project_dir, self.model_path, progress=progress),
+                lambda: train(
+                    self.faq_dir,
+                    self.project_dir,
+                    self.model_path,
+                    progress=progress,
+                    on_process=self._remember,
+                ),
             )
             progress("loading the new model")
             await self.install()
@@ -147,7 +155,14 @@ class Learning:
         self.officials.audit(None, f"training-{state.value}", f"run {run.number}", message)
         log.info("training run %d %s: %s", run.number, state.value, message)
 
+    def _remember(self, process: subprocess.Popen[str]) -> None:
+        self._process = process
+
     async def stop(self) -> None:
+        """Shutting down: stop a running training (the old model file stays as it was)."""
+        self._again.clear()
+        if self._process is not None and self._process.poll() is None:
+            self._process.terminate()
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)

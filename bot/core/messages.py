@@ -33,6 +33,7 @@ class Incoming:
     language: str | None = None  # the platform's hint (e.g. Telegram's language_code)
     message_id: str | None = None  # the platform's message id, for de-duplication
     payload: str | None = None  # for buttons: what the pressed button carries
+    forwarded: bool = False  # forwarded from elsewhere (Telegram): possible misinformation
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ class DeliveryState(enum.StrEnum):
     WAITING = "waiting"  # stored; the citizen sees it on their next visit (web chat)
     FAILED = "failed"  # the platform refused it (e.g. the citizen blocked the bot)
     UNDELIVERABLE = "undeliverable"  # the platform's rules forbid sending it now
+    BLOCKED = "blocked"  # the citizen blocked the bot
 
 
 @dataclass(frozen=True)
@@ -62,3 +64,35 @@ class Delivery:
 
     state: DeliveryState
     detail: str = ""
+    ref: str | None = None  # the platform's id for what was sent (e.g. a Telegram poll)
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """An announcement or a poll, as one citizen receives it."""
+
+    broadcast_id: int
+    kind: str  # announcement | poll | survey
+    text: str
+    link: str | None = None
+    image_url: str | None = None
+    options: tuple[str, ...] = ()
+    multiple: bool = False
+
+    def as_replies(self, poll_hint: str = "") -> list[Reply]:
+        """For channels without native polls: the text, and the choices as buttons."""
+        text = f"{self.text}\n\n{self.link}" if self.link else self.text
+        if self.image_url:
+            text = f"{text}\n\n{self.image_url}"
+        if self.kind == "survey":
+            start = Button("Mulai / Start", f"survey:{self.broadcast_id}:start")
+            return [Reply(text, (start,))]
+        if self.kind != "poll":
+            return [Reply(text)]
+        buttons = tuple(
+            Button(option, f"vote:{self.broadcast_id}:{index}")
+            for index, option in enumerate(self.options)
+        )
+        if poll_hint:
+            text = f"{text}\n\n{poll_hint}"
+        return [Reply(text, buttons)]

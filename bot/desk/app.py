@@ -16,13 +16,13 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from bot.desk import views
+from bot.desk import broadcast_views, dashboard_views, export_views, insight_views, views
 from bot.desk.auth import PATH, same_origin, tokens_match
 from bot.desk.context import CONTEXT, DeskContext
 from bot.desk.texts import text
 
 PUBLIC = {views.login_page, views.login}
-ADMIN_ONLY = {views.audit}
+ADMIN_ONLY: set[Any] = {views.audit, export_views.export_page, export_views.export_download}
 _STATIC = resources.files("bot.desk") / "static"
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -88,6 +88,8 @@ def create_desk(ctx: DeskContext) -> web.Application:
         loader=jinja2.PackageLoader("bot.desk", "templates"),
         autoescape=jinja2.select_autoescape(default=True),
         undefined=jinja2.StrictUndefined,
+        # A text removed by retention is NULL: show nothing rather than "None".
+        finalize=lambda value: "" if value is None else value,
     )
     r = desk.router
     r.add_get("/static/desk.css", stylesheet, name="static")
@@ -97,6 +99,7 @@ def create_desk(ctx: DeskContext) -> web.Application:
     r.add_post("/language", views.set_language)
     r.add_get("/", views.inbox)
     r.add_get("/history", views.history)
+    r.add_get("/dashboard", dashboard_views.dashboard)
     r.add_get("/tickets/{ticket}", views.ticket)
     r.add_post("/tickets/{ticket}/assign", views.assign)
     r.add_post("/tickets/{ticket}/answer", views.answer)
@@ -106,4 +109,21 @@ def create_desk(ctx: DeskContext) -> web.Application:
     r.add_get("/training", views.training)
     r.add_post("/training", views.retrain)
     r.add_get("/audit", views.audit)
+    r.add_get("/announcements", broadcast_views.announcements)
+    r.add_post("/announcements", broadcast_views.create)
+    r.add_post("/announcements/preview", broadcast_views.preview)
+    r.add_get("/announcements/{broadcast}", broadcast_views.detail)
+    r.add_post("/announcements/{broadcast}/cancel", broadcast_views.cancel)
+    r.add_post("/announcements/{broadcast}/close", broadcast_views.close_poll)
+    r.add_get("/announcements/{broadcast}/chart.svg", broadcast_views.chart)
+    r.add_get("/announcements/{broadcast}/results.csv", broadcast_views.results_csv)
+    r.add_get("/campaigns", broadcast_views.campaigns)
+    r.add_post("/campaigns", broadcast_views.create_campaign)
+    r.add_get("/export", export_views.export_page)
+    r.add_post("/export", export_views.export_download)
+    desk[insight_views.INSIGHT] = insight_views.create_insight(ctx)
+    r.add_get("/clusters", insight_views.clusters)
+    r.add_post("/clusters/faq", insight_views.cluster_to_faq)
+    r.add_get("/rumours", insight_views.rumours)
+    r.add_post("/rumours/{message}/ticket", insight_views.open_ticket)
     return desk

@@ -9,6 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.config import Settings
+from bot.core.broadcasting import Broadcaster
 from bot.core.decision import Decision
 from bot.core.handover import Handover
 from bot.core.learning import Learning
@@ -28,6 +29,7 @@ class DeskContext:
     live: Live
     decide: Callable[[str, str | None], Awaitable[Decision]]
     channels: Mapping[str, Any]
+    broadcaster: Broadcaster
 
     @property
     def languages(self) -> tuple[str, ...]:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit
+from zoneinfo import ZoneInfo
 
 import aiohttp_jinja2
 from aiohttp import web
@@ -21,15 +22,18 @@ from bot.core.privacy import mask
 from bot.desk.auth import LOGIN_COOKIE, PATH, Auth, tokens_match
 from bot.desk.context import CONTEXT, DeskContext, official_of
 from bot.desk.texts import text
-from bot.faq.edit import FaqEditError
+from bot.faq.edit import Edit, FaqEditError
 from bot.faq.model import Entry
 from bot.store.escalations import STATUSES, AlreadyHandled, InboxFilter
+from bot.store.officials import Official
 
 log = logging.getLogger(__name__)
 
 CLOSE_REASONS = ("duplicate", "spam", "elsewhere", "out_of_scope")
 MAX_ANSWER_CHARS = 4000
 MIN_NEW_ENTRY_QUESTIONS = 2
+MIN_GUESS = 0.02  # guesses below this confidence are not worth an official's time
+FLASH = ("ok", "error")  # query keys of the one-time messages (see _flash)
 
 
 def _language(request: web.Request) -> str:
@@ -51,6 +55,7 @@ def page(request: web.Request, template: str, **values: Any) -> web.Response:
     values |= {
         "mask": mask,
         "waited": lambda iso: waited(iso, language),
+        "local": lambda iso: local_time(iso, request.app[CONTEXT].settings.desk.timezone),
         "sla": lambda iso: sla_colour(iso, sla_hours),
         "lang": language,
         "t": lambda key, **kw: text(key, language, **kw),
@@ -59,8 +64,17 @@ def page(request: web.Request, template: str, **values: Any) -> web.Response:
         "ok": request.query.get("ok"),
         "error": request.query.get("error"),
         "now": datetime.now(UTC),
+        "zip": zip,
     }
     return aiohttp_jinja2.render_template(template, request, values)
+
+
+def local_time(iso: str | None, timezone: str) -> str:
+    """A stored UTC time as officials read it: their own time zone, to the minute."""
+    if not iso:
+        return "?"
+    moment = datetime.fromisoformat(iso)
+    return moment.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M")
 
 
 def _age(iso: str) -> float:
@@ -149,7 +163,12 @@ async def set_language(request: web.Request) -> web.StreamResponse:
     ctx.store.officials.update(official.id, language=other)
     back = request.headers.get("Referer", "")
     path = back.split(request.host, 1)[-1] if request.host in back else PATH + "/"
-    raise web.HTTPSeeOther(path if path.startswith(PATH) else PATH + "/")
+    if not path.startswith(PATH):
+        path = PATH + "/"
+    # Back to the same page, without the one-time message of the form sent before it.
+    parts = urlsplit(path)
+    kept = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in FLASH]
+    raise web.HTTPSeeOther(parts.path + (f"?{urlencode(kept)}" if kept else ""))
 
 
 # Lists
@@ -217,6 +236,8 @@ async def ticket(request: web.Request) -> web.Response:
     if row["question"]:
         decision = await ctx.decide(row["question"], row["citizen_language"])
         for candidate in decision.candidates[:5]:
+            if candidate.confidence < MIN_GUESS:
+                break  # ranked best first: the rest are noise
             if (known := faq.get(candidate.faq_id)) is not None:
                 guesses.append((candidate, known))
     draft = row["answer"] or ""
@@ -235,7 +256,7 @@ async def ticket(request: web.Request) -> web.Response:
         close_reasons=CLOSE_REASONS,
         citizen_language=language,
         entries=sorted(faq.entries, key=lambda e: e.id),
-        best_entry=guesses[0][0].faq_id if guesses else "",
+        best_entry=guesses[0][0].faq_id if guesses and guesses[0][0].confidence >= 0.2 else "",
         topics=[t.slug for t in faq.topics],
         best_topic=guesses[0][1].topic if guesses else "",
         min_questions=MIN_NEW_ENTRY_QUESTIONS,
@@ -323,14 +344,7 @@ async def add_to_faq(request: web.Request) -> web.StreamResponse:
     faq_language = str(form.get("language", ""))
     try:
         if form.get("mode") == "entry":
-            questions = [
-                line.strip() for line in str(form.get("questions", "")).splitlines() if line.strip()
-            ]
-            topic = str(form.get("new_topic", "")).strip() or str(form.get("topic", ""))
-            entry_id = str(form.get("entry_id", "")).strip()
-            edit = ctx.learning.add_entry(
-                me, topic, entry_id, faq_language, questions, str(form.get("answer", "")).strip()
-            )
+            edit = add_entry_from_form(ctx, me, form)
         else:
             entry_id = str(form.get("entry", ""))
             edit = ctx.learning.add_question(
@@ -339,10 +353,29 @@ async def add_to_faq(request: web.Request) -> web.StreamResponse:
     except FaqEditError as exc:
         raise _flash(here, str(exc), "error") from None
     ctx.store.escalations.mark_added_to_faq(number, edit.entry_id)
+    raise added_to_faq(edit, language)
+
+
+def add_entry_from_form(ctx: DeskContext, official: Official, form: Any) -> Edit:
+    """The "new FAQ entry" form (ticket and clusters pages): topic or new topic, entry id,
+    example questions one per line, answer, language; ``FaqEditError`` when refused."""
+    questions = [line.strip() for line in str(form.get("questions", "")).splitlines()]
+    return ctx.learning.add_entry(
+        official,
+        str(form.get("new_topic", "")).strip() or str(form.get("topic", "")),
+        str(form.get("entry_id", "")).strip(),
+        str(form.get("language", "")),
+        [q for q in questions if q],
+        str(form.get("answer", "")).strip(),
+    )
+
+
+def added_to_faq(edit: Edit, language: str) -> web.HTTPSeeOther:
+    """To the training page, which shows the retraining the edit started."""
     message = (
         f"{text('added_to_faq', language, entry=edit.entry_id)} {text('train_started', language)}"
     )
-    raise _flash(f"{PATH}/training", message)
+    return _flash(f"{PATH}/training", message)
 
 
 # Training and audit

@@ -415,6 +415,126 @@ def _attach_trailing(node: Any, trailing: str) -> None:
         token.value = token.value + trailing
 
 
+# --- public helpers for other writers of FAQ files (`tanya import`) ---------------------
+
+
+def faq_lock() -> threading.Lock:
+    """The lock every in-process edit of the FAQ files holds from reading to replacing."""
+    return _LOCK
+
+
+def read_document(path: Path) -> tuple[Any, bool]:
+    """A topic file's round-trip document, and whether it uses Windows line ends."""
+    return _read(path)
+
+
+def entry_node(document: Any, entry_id: str) -> CommentedMap:
+    return _entry_node(document, entry_id)
+
+
+def append_entry(entries: CommentedSeq, entry: CommentedMap) -> None:
+    """Append an entry in the style of the file (blank lines, flow lists)."""
+    _append_entry(entries, entry)
+
+
+def add_example(questions: CommentedMap, language: str, question: str) -> None:
+    """Append one example question, adding the language's list where the README puts it."""
+    _add_to_list(questions, language, question)
+
+
+def set_key(mapping: CommentedMap, key: str, value: Any, order: Sequence[str]) -> None:
+    """Set ``key``, in place or where ``order`` puts it; blank lines after it stay after it."""
+    if key not in mapping:
+        _insert_key(mapping, key, value, order)
+        return
+    trailing = _detach_trailing(mapping) if list(mapping)[-1] == key else ""
+    mapping[key] = value
+    _attach_trailing(mapping, trailing)
+
+
+def remove_key(mapping: CommentedMap, key: str) -> None:
+    """Remove ``key``; the blank lines and comments after the mapping stay after it."""
+    if key not in mapping:
+        return
+    trailing = _detach_trailing(mapping) if list(mapping)[-1] == key else ""
+    del mapping[key]
+    _attach_trailing(mapping, trailing)
+
+
+def new_topic_document(
+    topic: str, titles: dict[str, str], entries: Sequence[CommentedMap], comment: str = ""
+) -> CommentedMap:
+    """A new topic file in the sample files' style: flow title, a blank line between entries."""
+    title = CommentedMap(titles)
+    title.fa.set_flow_style()
+    document = CommentedMap()
+    if comment:
+        document.yaml_set_start_comment(comment)
+    document["topic"] = topic
+    document["title"] = title
+    document["entries"] = CommentedSeq(entries[:1])
+    for entry in entries[1:]:
+        _append_entry(document["entries"], entry)
+    return document
+
+
+def render(document: Any, crlf: bool = False) -> str:
+    buffer = io.StringIO()
+    _yaml().dump(document, buffer)
+    return buffer.getvalue().replace("\n", "\r\n") if crlf else buffer.getvalue()
+
+
+def save_files(
+    faq_dir: Path, texts: dict[Path, str], before: list[Problem], *, dry_run: bool = False
+) -> None:
+    """Validate several edited files together, then replace each one atomically.
+
+    ``FaqEditError`` when the folder, edited, would have an error it did not have before;
+    nothing is written then. With ``dry_run`` nothing is written either way.
+    """
+    new = _new_errors(faq_dir, texts, before)
+    if new:
+        raise FaqEditError("Nothing was saved: " + "; ".join(new[:3]))
+    if dry_run:
+        return
+    faq_dir.mkdir(parents=True, exist_ok=True)
+    for path, text in texts.items():
+        _replace(faq_dir, path, text)
+
+
+def _new_errors(faq_dir: Path, texts: dict[Path, str], before: list[Problem]) -> list[str]:
+    names = {path.name for path in texts}
+    with tempfile.TemporaryDirectory(prefix="tanya-faq-edit-") as name:
+        scratch = Path(name)
+        for source in faq_files(faq_dir) if faq_dir.is_dir() else []:
+            if source.name not in names:
+                shutil.copyfile(source, scratch / source.name)
+        for path, text in texts.items():
+            (scratch / path.name).write_text(text, encoding="utf-8", newline="")
+        _, after = load_faq(scratch)
+        known = {_describe(p, faq_dir) for p in before if p.severity is Severity.ERROR}
+        return [
+            description
+            for p in after
+            if p.severity is Severity.ERROR and (description := _describe(p, scratch)) not in known
+        ]
+
+
+def _replace(faq_dir: Path, path: Path, text: str) -> None:
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    temporary = Path(name)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as file:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+        temporary.chmod(_file_mode(faq_dir, path))
+        os.replace(temporary, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            temporary.unlink()
+
+
 # --- writing safely ---------------------------------------------------------------------
 
 

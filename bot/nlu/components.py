@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
@@ -16,6 +17,7 @@ from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot.nlu.embedding_cache import cache_path, cached_encode
 from bot.nlu.minilm import shared_model
 from bot.nlu.normalize import fold, normalise_word, stem
 
@@ -83,7 +85,17 @@ class MiniLMFeaturizer(DenseFeaturizer, GraphComponent):
         if int(config.get("batch_size", 64)) < 1:
             raise ValueError("MiniLMFeaturizer: batch_size must be at least 1")
 
-    def _embed(self, messages: list[Message]) -> None:
+    def _encode(self, texts: list[str], training: bool) -> np.ndarray:
+        model = shared_model()
+        batch_size = int(self._config["batch_size"])
+        cache = cache_path() if training else None
+        if cache is None:
+            return model.encode(texts, batch_size=batch_size)
+        return cached_encode(
+            texts, lambda t: model.encode(t, batch_size=batch_size), model.identity, cache
+        )
+
+    def _embed(self, messages: list[Message], training: bool = False) -> None:
         messages = [m for m in messages if m.get(TEXT)]
         if not messages:
             return
@@ -91,14 +103,14 @@ class MiniLMFeaturizer(DenseFeaturizer, GraphComponent):
         for message in messages:
             tokens = message.get(TOKENS_NAMES[TEXT]) or []
             texts.append(" ".join(t.text for t in tokens) or message.get(TEXT))
-        vectors = shared_model().encode(texts, batch_size=int(self._config["batch_size"]))
+        vectors = self._encode(texts, training)
         for message, vector in zip(messages, vectors, strict=True):
             self.add_features_to_message(
                 sequence=None, sentence=vector.reshape(1, -1), attribute=TEXT, message=message
             )
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        self._embed(training_data.training_examples)
+        self._embed(training_data.training_examples, training=True)
         return training_data
 
     def process(self, messages: list[Message]) -> list[Message]:

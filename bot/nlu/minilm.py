@@ -151,6 +151,9 @@ class MiniLM:
 
     def __init__(self, directory: Path | None = None) -> None:
         directory = directory or model_directory()
+        weights = directory / "model.safetensors"
+        # Names these exact vectors (weights and this implementation) for caches.
+        self.identity = f"all-MiniLM-L6-v2/{weights.stat().st_size}/tanh-gelu"
         self.tokenizer = WordPiece(directory / "vocab.txt")
         w = load_safetensors(directory / "model.safetensors")
         self.word_embeddings = w["embeddings.word_embeddings.weight"]

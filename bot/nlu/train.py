@@ -22,7 +22,7 @@ from typing import Any
 from bot.faq.loader import faq_files, read_faq
 from bot.nlu import environment
 from bot.nlu.model import ModelInfo
-from bot.nlu.trainingdata import GENERATED_FILE, write_training_data
+from bot.nlu.trainingdata import GENERATED_FILE, VARIANTS_FILE, write_training_data
 
 Progress = Callable[[str], None]
 
@@ -44,9 +44,9 @@ def inputs_digest(faq_dir: Path, project_dir: Path) -> str:
     digest = hashlib.sha256()
     sources = [*faq_files(faq_dir)] if faq_dir.is_dir() else []
     sources += [project_dir / "config.yml", project_dir / "domain.yml"]
-    sources += [
-        p for p in sorted((project_dir / "data").glob("*.yml")) if p.name != GENERATED_FILE.name
-    ]
+    # The generated files follow from the FAQ files, already in the digest.
+    generated = {GENERATED_FILE.name, VARIANTS_FILE.name}
+    sources += [p for p in sorted((project_dir / "data").glob("*.yml")) if p.name not in generated]
     for path in sources:
         digest.update(path.name.encode())
         digest.update(path.read_bytes() if path.is_file() else b"<missing>")
@@ -68,13 +68,20 @@ def train(
     *,
     config: Path | None = None,
     progress: Progress = lambda line: None,
+    on_process: Callable[[subprocess.Popen[str]], None] = lambda process: None,
+    variants: bool = True,
 ) -> TrainResult:
-    """Validate the FAQ, regenerate the training data and train a model at ``out``."""
+    """Validate the FAQ, regenerate the training data and train a model at ``out``.
+
+    ``on_process`` gets the training process, so that a server shutting down can stop it.
+    ``variants=False`` leaves out the variants generated for entries with few examples
+    (to measure what they buy); such a model counts as stale.
+    """
     started = time.monotonic()
     faq = read_faq(faq_dir)
     progress(f"FAQ: {len(faq.topics)} topics, {len(faq)} entries")
-    write_training_data(faq, project_dir)
-    digest = inputs_digest(faq_dir, project_dir)
+    write_training_data(faq, project_dir, variants=variants)
+    digest = inputs_digest(faq_dir, project_dir) + ("" if variants else "-without-variants")
     command = [
         sys.executable,
         "-m",
@@ -90,7 +97,7 @@ def train(
         "--digest",
         digest,
     ]
-    summary = _run_worker(command, progress)
+    summary = _run_worker(command, progress, on_process)
     return TrainResult(
         model_path=out,
         seconds=time.monotonic() - started,
@@ -99,7 +106,11 @@ def train(
     )
 
 
-def _run_worker(command: list[str], progress: Progress) -> dict[str, Any]:
+def _run_worker(
+    command: list[str],
+    progress: Progress,
+    on_process: Callable[[subprocess.Popen[str]], None],
+) -> dict[str, Any]:
     env = {**os.environ, **environment.FORCED, "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(
         command,
@@ -109,6 +120,7 @@ def _run_worker(command: list[str], progress: Progress) -> dict[str, Any]:
         env=env,
     )
     assert process.stdout is not None and process.stderr is not None
+    on_process(process)
     summary: dict[str, Any] = {}
     for line in process.stdout:
         try:

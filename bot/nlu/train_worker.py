@@ -11,6 +11,7 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bot.nlu.embedding_cache import CACHE_ENV
 from bot.nlu.environment import quiet_rasa, rasa_imports
 
 
@@ -43,6 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     hooks.addHandler(_ProgressHandler())
     # Rasa's training cache lives beside the models, not in the caller's working directory.
     os.environ.setdefault("RASA_CACHE_DIRECTORY", str(out.parent / ".rasa-cache"))
+    # Sentence embeddings of examples seen by earlier trainings are reused (retraining
+    # after "add to FAQ" embeds only the new ones).
+    os.environ.setdefault(CACHE_ENV, str(out.parent / ".embeddings.npz"))
 
     with rasa_imports():
         from rasa.model_training import train_nlu

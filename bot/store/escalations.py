@@ -16,7 +16,7 @@ from sqlite_utils import Database
 from bot.store.clock import now_iso
 
 STATUSES = ("open", "answered", "closed")
-DELIVERY_STATES = ("pending", "sent", "waiting", "failed", "undeliverable")
+DELIVERY_STATES = ("pending", "sent", "waiting", "failed", "undeliverable", "blocked")
 
 _SELECT = (
     "SELECT e.*, c.channel, c.platform_id, c.language AS citizen_language, "

@@ -172,7 +172,126 @@ def _officials_desk(db: Database) -> None:
         db.table("escalations").enable_fts(["question"], create_triggers=True, tokenize="unicode61")
 
 
-MIGRATIONS: list[Callable[[Database], None]] = [_initial, _officials_desk]
+def _broadcasts(db: Database) -> None:
+    """Subscriptions, announcements and polls with per-recipient delivery, campaigns."""
+    _add_columns(
+        db,
+        "citizens",
+        {
+            "blocked_at": str,  # the citizen blocked the bot: no more announcements
+            "campaign": str,  # the campaign link that first brought them in
+        },
+    )
+    _add_columns(db, "messages", {"broadcast_id": int})  # an announcement or poll sent
+    db.table("subscriptions").create(
+        {"citizen_id": int, "topic": str, "created_at": str},
+        pk=("citizen_id", "topic"),
+        foreign_keys=[("citizen_id", "citizens", "id")],
+        not_null={"created_at"},
+        if_not_exists=True,
+    )
+    db.table("subscriptions").create_index(["topic"], if_not_exists=True)
+    db.table("subscription_offers").create(
+        {"citizen_id": int, "topic": str, "created_at": str},
+        pk=("citizen_id", "topic"),
+        if_not_exists=True,
+    )
+    db.table("broadcasts").create(
+        {
+            "id": int,
+            "kind": str,  # announcement | poll | survey
+            "text": str,  # the announcement, or the poll's question
+            "link": str,
+            "image_url": str,
+            "options": str,  # polls: JSON list of choices; surveys: JSON list of questions
+            "multiple": int,  # polls: more than one choice allowed
+            "topics": str,  # JSON list: subscribers of any of these receive it
+            "channels": str,  # JSON list of channel names
+            "status": str,  # scheduled | sending | sent | cancelled
+            "send_at": str,
+            "created_by": int,
+            "created_at": str,
+            "started_at": str,
+            "finished_at": str,
+            "closed_at": str,  # polls: no more votes
+        },
+        pk="id",
+        not_null={"kind", "text", "topics", "channels", "status", "send_at", "created_at"},
+        if_not_exists=True,
+    )
+    db.table("broadcasts").create_index(["status", "send_at"], if_not_exists=True)
+    db.table("deliveries").create(
+        {
+            "id": int,
+            "broadcast_id": int,
+            "citizen_id": int,
+            # pending -> sending -> sent | failed | skipped | blocked
+            "status": str,
+            "detail": str,
+            "platform_ref": str,  # e.g. the Telegram poll id, to match votes
+            "updated_at": str,
+        },
+        pk="id",
+        foreign_keys=[("broadcast_id", "broadcasts", "id"), ("citizen_id", "citizens", "id")],
+        not_null={"broadcast_id", "citizen_id", "status"},
+        if_not_exists=True,
+    )
+    db.table("deliveries").create_index(
+        ["broadcast_id", "citizen_id"], unique=True, if_not_exists=True
+    )
+    db.table("deliveries").create_index(["broadcast_id", "status"], if_not_exists=True)
+    db.table("deliveries").create_index(["platform_ref"], if_not_exists=True)
+    db.table("votes").create(
+        {"broadcast_id": int, "citizen_id": int, "option": int, "created_at": str},
+        pk=("broadcast_id", "citizen_id", "option"),
+        not_null={"created_at"},
+        if_not_exists=True,
+    )
+    db.table("survey_answers").create(
+        {
+            "broadcast_id": int,
+            "citizen_id": int,
+            "question": int,
+            "answer": str,
+            "created_at": str,
+        },
+        pk=("broadcast_id", "citizen_id", "question"),
+        not_null={"answer", "created_at"},
+        if_not_exists=True,
+    )
+    db.table("survey_progress").create(
+        {
+            "broadcast_id": int,
+            "citizen_id": int,
+            "next_question": int,
+            "status": str,  # answering | done
+            "updated_at": str,
+        },
+        pk=("broadcast_id", "citizen_id"),
+        not_null={"next_question", "status", "updated_at"},
+        if_not_exists=True,
+    )
+    db.table("survey_progress").create_index(["citizen_id", "status"], if_not_exists=True)
+    db.table("campaigns").create(
+        {"slug": str, "title": str, "created_by": int, "created_at": str},
+        pk="slug",
+        not_null={"created_at"},
+        if_not_exists=True,
+    )
+
+
+def _insight(db: Database) -> None:
+    """Possible misinformation: incoming messages tagged as rumours (forwarded from
+    elsewhere, or asking whether something is true or a hoax), and an index for the
+    desk's per-period questions (clusters, rumours)."""
+    _add_columns(db, "messages", {"rumour": int})  # 1: tagged as possible misinformation
+    db.execute(
+        "CREATE INDEX IF NOT EXISTS idx_messages_in_created ON messages (created_at) "
+        "WHERE direction = 'in'"
+    )
+
+
+MIGRATIONS: list[Callable[[Database], None]] = [_initial, _officials_desk, _broadcasts, _insight]
 
 
 def schema_version(db: Database) -> int:

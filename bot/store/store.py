@@ -16,10 +16,12 @@ from typing import Any
 from sqlite_utils import Database
 
 from bot.core.decision import Decision
+from bot.store.broadcasts import Broadcasts, Subscriptions, Surveys
 from bot.store.clock import now_iso
 from bot.store.escalations import Escalations
 from bot.store.migrations import migrate
 from bot.store.officials import Officials
+from bot.store.retention import AUDIT_KEPT, AUDIT_WORDS, compact
 
 __all__ = ["Citizen", "Saved", "Store", "now_iso"]
 
@@ -46,6 +48,9 @@ class Store:
         self.db = db
         self.officials = Officials(db)
         self.escalations = Escalations(db)
+        self.subscriptions = Subscriptions(db)
+        self.broadcasts = Broadcasts(db)
+        self.surveys = Surveys(db)
 
     @classmethod
     def open(cls, path: Path) -> Store:
@@ -59,6 +64,9 @@ class Store:
         db.execute("PRAGMA synchronous = NORMAL")
         db.execute("PRAGMA foreign_keys = ON")
         db.execute("PRAGMA busy_timeout = 5000")
+        # Deleted and blanked content (/hapusdata, retention) is overwritten with zeros
+        # instead of lingering in free space; the default depends on how SQLite was built.
+        db.execute("PRAGMA secure_delete = ON")
         migrate(db)
         return cls(db)
 
@@ -91,9 +99,15 @@ class Store:
             self.db.execute("UPDATE citizens SET language = ? WHERE id = ?", [language, citizen_id])
 
     def save_incoming(
-        self, citizen_id: int, channel_message_id: str | None, kind: str, text: str
+        self,
+        citizen_id: int,
+        channel_message_id: str | None,
+        kind: str,
+        text: str,
+        rumour: int = 0,
     ) -> Saved:
-        """Store a citizen's message before anything else happens to it."""
+        """Store a citizen's message before anything else happens to it; ``rumour`` tags
+        it as possible misinformation (``bot.core.rumours.Sign`` flags) for the desk."""
         if channel_message_id is not None:
             row = self.db.execute(
                 "SELECT id, status FROM messages WHERE citizen_id = ? AND channel_message_id = ?",
@@ -104,8 +118,8 @@ class Store:
         with self.db.conn:
             cursor = self.db.execute(
                 "INSERT INTO messages (citizen_id, direction, channel_message_id, kind, text, "
-                "created_at, status) VALUES (?, 'in', ?, ?, ?, ?, 'received')",
-                [citizen_id, channel_message_id, kind, text, now_iso()],
+                "created_at, status, rumour) VALUES (?, 'in', ?, ?, ?, ?, 'received', ?)",
+                [citizen_id, channel_message_id, kind, text, now_iso(), int(rumour)],
             )
         return Saved(id=int(cursor.lastrowid or 0), is_new=True, status="received")
 
@@ -177,6 +191,73 @@ class Store:
             [citizen_id, before],
         ).fetchone()
         return int(row[0]) if row else None
+
+    def save_broadcast_message(self, citizen_id: int, broadcast_id: int, text: str) -> None:
+        """An announcement or poll a citizen received, as part of their conversation."""
+        with self.db.conn:
+            self.db.execute(
+                "INSERT INTO messages (citizen_id, direction, kind, text, created_at, status, "
+                "action, broadcast_id) VALUES (?, 'out', 'text', ?, ?, 'sent', 'broadcast', ?)",
+                [citizen_id, text, now_iso(), broadcast_id],
+            )
+
+    def owner_of(self, message_id: int) -> int | None:
+        """The citizen a message belongs to."""
+        row = self.db.execute(
+            "SELECT citizen_id FROM messages WHERE id = ?", [message_id]
+        ).fetchone()
+        return int(row[0]) if row else None
+
+    def faq_id_of(self, message_id: int) -> str | None:
+        row = self.db.execute("SELECT faq_id FROM messages WHERE id = ?", [message_id]).fetchone()
+        return row[0] if row else None
+
+    def record_campaign(self, citizen_id: int, slug: str) -> bool:
+        """Note the campaign link that brought a citizen in (the first one counts)."""
+        with self.db.conn:
+            cursor = self.db.execute(
+                "UPDATE citizens SET campaign = ? WHERE id = ? AND campaign IS NULL "
+                "AND EXISTS (SELECT 1 FROM campaigns WHERE slug = ?)",
+                [slug, citizen_id, slug],
+            )
+        return cursor.rowcount == 1
+
+    def erase_citizen(self, citizen_id: int) -> None:
+        """/hapusdata: delete everything held about one citizen, in one transaction, then
+        compact what still held their words in the file (search index, WAL)."""
+        messages = "SELECT id FROM messages WHERE citizen_id = ?"
+        tickets = "SELECT 'ticket #' || id FROM escalations WHERE citizen_id = ?"
+        had_tickets = (
+            self.db.execute(f"SELECT count(*) FROM ({tickets})", [citizen_id]).fetchone()[0] > 0
+        )
+        with self.db.conn:
+            self.db.execute(f"DELETE FROM feedback WHERE message_id IN ({messages})", [citizen_id])
+            # The audit log keeps who did what to their tickets, not the words of it.
+            self.db.execute(
+                f"UPDATE audit_log SET detail = {AUDIT_KEPT} WHERE {AUDIT_WORDS} "
+                f"AND target IN ({tickets})",
+                [citizen_id],
+            )
+            for table in (
+                "escalations",
+                "subscriptions",
+                "subscription_offers",
+                "votes",
+                "survey_answers",
+                "survey_progress",
+                "deliveries",
+            ):
+                self.db.execute(f"DELETE FROM {table} WHERE citizen_id = ?", [citizen_id])
+            self.db.execute(
+                "UPDATE messages SET reply_to = NULL WHERE citizen_id = ?", [citizen_id]
+            )
+            self.db.execute("DELETE FROM messages WHERE citizen_id = ?", [citizen_id])
+            self.db.execute("DELETE FROM citizens WHERE id = ?", [citizen_id])
+            self.db.execute(
+                "INSERT INTO audit_log (at, action, target) VALUES (?, 'citizen-data-erased', ?)",
+                [now_iso(), f"citizen {citizen_id}"],
+            )
+        compact(self.db, escalations=had_tickets)
 
     def save_feedback(self, message_id: int, helpful: bool) -> None:
         with self.db.conn:

@@ -120,6 +120,11 @@
     .then(function (r) { return r.json(); })
     .then(function (data) {
       data.messages.forEach(function (m) { show(m.from, m.text, m.buttons); });
-      if (!data.messages.length) { post({ text: "/start" }); }
+      if (!data.messages.length) {
+        // A campaign link (/chat?ref=<campaign>) is noted with the first message.
+        var ref = (new URLSearchParams(window.location.search).get("ref") || "")
+          .toLowerCase().replace(/[^a-z0-9-]/g, "").slice(0, 60);
+        post({ text: ref ? "/start " + ref : "/start" });
+      }
     }).catch(showError);
 })();

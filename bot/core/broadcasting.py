@@ -1,0 +1,168 @@
+"""Sending announcements and polls to every subscriber, within each platform's limits.
+
+One background task wakes when a broadcast is due (or was interrupted by a restart),
+writes its recipients down once, and works through them channel by channel, in batches
+read from the database, so memory stays flat however large the audience. Each channel
+sends concurrently (a few messages in flight hide the network's latency) but starts at
+most ``rate`` messages per second, evenly spaced: Telegram allows a bot about 30 per
+second and answers 429 beyond that. Before a message goes out its row says ``sending``
+and afterwards how it went, so a restart resends only what was in flight at the crash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Protocol
+
+from bot.core.messages import Delivery, DeliveryState, Outgoing
+from bot.store import Store
+from bot.store.broadcasts import Broadcast, Recipient
+from bot.store.clock import now_iso
+
+log = logging.getLogger(__name__)
+
+BATCH = 200
+IN_FLIGHT = 8
+CHECK_EVERY = 5.0  # seconds between looks for scheduled broadcasts
+STATES = {
+    DeliveryState.SENT: "sent",
+    DeliveryState.WAITING: "sent",
+    DeliveryState.FAILED: "failed",
+    DeliveryState.UNDELIVERABLE: "skipped",
+    DeliveryState.BLOCKED: "blocked",
+}
+
+
+class BroadcastSender(Protocol):
+    # Messages per second this channel may start (None: no limit of its own).
+    broadcast_rate: float | None
+
+    async def broadcast(
+        self, citizen: str, item: Outgoing, last_inbound: datetime | None
+    ) -> Delivery: ...
+
+
+class Pacer:
+    """Evenly spaced start times: never more than ``rate`` per second, no bursts."""
+
+    def __init__(self, rate: float | None) -> None:
+        self.interval = 1.0 / rate if rate else 0.0
+        self._next = 0.0
+        self._lock = asyncio.Lock()
+
+    async def wait(self) -> None:
+        if not self.interval:
+            return
+        async with self._lock:
+            now = time.monotonic()
+            start = max(now, self._next)
+            self._next = start + self.interval
+        if start > now:
+            await asyncio.sleep(start - now)
+
+
+def outgoing(broadcast: Broadcast) -> Outgoing:
+    return Outgoing(
+        broadcast_id=broadcast.id,
+        kind=broadcast.kind,
+        text=broadcast.text,
+        link=broadcast.link,
+        image_url=broadcast.image_url,
+        options=broadcast.options,
+        multiple=broadcast.multiple,
+    )
+
+
+class Broadcaster:
+    def __init__(self, store: Store, senders: Mapping[str, BroadcastSender]) -> None:
+        self.store = store
+        self.senders = senders
+        self._wake = asyncio.Event()
+        self._pacers = {name: Pacer(s.broadcast_rate) for name, s in senders.items()}
+
+    def wake(self) -> None:
+        """A broadcast was created or cancelled: look now instead of at the next tick."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Work until cancelled (the server starts this and stops it at shutdown)."""
+        while True:
+            try:
+                for broadcast_id in self.store.broadcasts.due(now_iso()):
+                    await self.send(broadcast_id)
+            except Exception:  # a bad broadcast must not stop the others for good
+                log.exception("broadcasting failed; trying again shortly")
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), CHECK_EVERY)
+
+    async def send(self, broadcast_id: int) -> None:
+        broadcasts = self.store.broadcasts
+        total = broadcasts.start(broadcast_id)
+        broadcast = broadcasts.get(broadcast_id)
+        assert broadcast is not None
+        log.info("broadcast %d: sending to %d citizen(s)", broadcast_id, total)
+        item = outgoing(broadcast)
+        await asyncio.gather(*(self._channel(broadcast, item, c) for c in broadcast.channels))
+        broadcasts.finish(broadcast_id)
+
+    async def _channel(self, broadcast: Broadcast, item: Outgoing, channel: str) -> None:
+        broadcasts = self.store.broadcasts
+        sender = self.senders.get(channel)
+        slots = asyncio.Semaphore(IN_FLIGHT)
+        running: set[asyncio.Task[None]] = set()
+        while broadcasts.status_of(broadcast.id) == "sending":
+            batch = broadcasts.pending(broadcast.id, channel, BATCH)
+            if not batch:
+                break
+            if sender is None:
+                broadcasts.mark_many(
+                    [r.delivery_id for r in batch], "skipped", f"the {channel} channel is off"
+                )
+                continue
+            for recipient in batch:
+                if broadcasts.status_of(broadcast.id) != "sending":
+                    break  # cancelled: the rest stay pending and are marked skipped
+                await slots.acquire()
+                await self._pacers[channel].wait()
+                broadcasts.mark(recipient.delivery_id, "sending")
+                task = asyncio.get_running_loop().create_task(
+                    self._one(sender, item, recipient, slots)
+                )
+                running.add(task)
+                task.add_done_callback(running.discard)
+            if running:  # the next batch is read after this one is recorded
+                await asyncio.gather(*running)
+        if running:
+            await asyncio.gather(*running)
+
+    async def _one(
+        self,
+        sender: BroadcastSender,
+        item: Outgoing,
+        recipient: Recipient,
+        slots: asyncio.Semaphore,
+    ) -> None:
+        citizen = recipient.citizen_id
+        last = recipient.last_inbound
+        try:
+            try:
+                delivery = await sender.broadcast(
+                    recipient.platform_id, item, datetime.fromisoformat(last) if last else None
+                )
+            except Exception as exc:  # recorded per recipient; the others go on
+                log.exception("broadcast %d to citizen %d failed", item.broadcast_id, citizen)
+                delivery = Delivery(DeliveryState.FAILED, f"{type(exc).__name__}: {exc}")
+            state = STATES.get(delivery.state, "failed")
+            self.store.broadcasts.mark(recipient.delivery_id, state, delivery.detail, delivery.ref)
+            if delivery.state is DeliveryState.BLOCKED:
+                self.store.broadcasts.block(citizen)
+            elif state == "sent":
+                self.store.save_broadcast_message(citizen, item.broadcast_id, item.text)
+        finally:
+            slots.release()

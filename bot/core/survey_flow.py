@@ -1,0 +1,112 @@
+"""A citizen's way through a survey, one question at a time (see ``bot.core.surveys``).
+
+Button payloads: ``survey:<id>:start`` and ``survey:<id>:<question>:<answer>``, where
+the answer is a choice's index or a 1-5 rating; free-text answers are the citizen's next
+message while a survey waits for one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from bot.core.messages import Button, Reply
+from bot.core.surveys import SCALE, Question, questions_of
+from bot.store import Store
+from bot.store.broadcasts import Broadcast
+from bot.store.store import Citizen
+
+MAX_TEXT_ANSWER = 2000
+Text = Callable[..., str]
+
+
+class SurveyFlow:
+    def __init__(self, store: Store, text: Text) -> None:
+        self.store = store
+        self.text = text  # text(name, citizen, **values): a reply in the citizen's language
+
+    def _survey(self, broadcast_id: int) -> tuple[Broadcast, list[Question]] | None:
+        survey = self.store.broadcasts.get(broadcast_id)
+        if survey is None or survey.kind != "survey":
+            return None
+        return survey, questions_of(survey.options)
+
+    def _open(self, survey: Broadcast) -> bool:
+        return survey.closed_at is None and survey.status != "cancelled"
+
+    def button(self, citizen: Citizen, rest: str) -> list[Reply]:
+        parts = rest.split(":")
+        found = self._survey(int(parts[0])) if parts[0].isdigit() else None
+        if found is None:
+            return [Reply(self.text("utter_button_unknown", citizen))]
+        survey, questions = found
+        if not self._open(survey):
+            return [Reply(self.text("utter_survey_closed", citizen))]
+        surveys = self.store.surveys
+        if parts[1:] == ["start"]:
+            surveys.start(survey.id, citizen.id)
+            progress = surveys.progress(survey.id, citizen.id)
+            return self._ask(citizen, survey, questions, progress[0] if progress else 0)
+        if len(parts) != 3 or not (parts[1].isdigit() and parts[2].isdigit()):
+            return [Reply(self.text("utter_button_unknown", citizen))]
+        index, value = int(parts[1]), int(parts[2])
+        if index >= len(questions):
+            return [Reply(self.text("utter_button_unknown", citizen))]
+        question = questions[index]
+        if question.kind == "choice" and value < len(question.choices):
+            answer = question.choices[value]
+        elif question.kind == "scale" and str(value) in SCALE:
+            answer = str(value)
+        else:
+            return [Reply(self.text("utter_button_unknown", citizen))]
+        following = surveys.answer(survey.id, citizen.id, index, answer, len(questions))
+        return self._ask(citizen, survey, questions, following)
+
+    def typed(self, citizen: Citizen, message: str) -> list[Reply] | None:
+        """The citizen's text, if it answers a free-text question they were asked."""
+        survey_id = self.store.surveys.unfinished(citizen.id)
+        found = self._survey(survey_id) if survey_id is not None else None
+        if found is None:
+            return None
+        survey, questions = found
+        progress = self.store.surveys.progress(survey.id, citizen.id)
+        if not self._open(survey) or progress is None or progress[0] >= len(questions):
+            return None
+        if questions[progress[0]].kind != "text" or not message.strip():
+            return None  # a choice is awaited: the text is an ordinary question
+        answer = message.strip()[:MAX_TEXT_ANSWER]
+        following = self.store.surveys.answer(
+            survey.id, citizen.id, progress[0], answer, len(questions)
+        )
+        return self._ask(citizen, survey, questions, following)
+
+    def resume(self, citizen: Citizen) -> list[Reply]:
+        survey_id = self.store.surveys.unfinished(citizen.id)
+        found = self._survey(survey_id) if survey_id is not None else None
+        if found is None or not self._open(found[0]):
+            return [Reply(self.text("utter_survey_none", citizen))]
+        survey, questions = found
+        progress = self.store.surveys.progress(survey.id, citizen.id)
+        return self._ask(citizen, survey, questions, progress[0] if progress else 0)
+
+    def _ask(
+        self, citizen: Citizen, survey: Broadcast, questions: list[Question], index: int
+    ) -> list[Reply]:
+        if index >= len(questions):
+            return [Reply(self.text("utter_survey_done", citizen))]
+        question = questions[index]
+        heading = self.text(
+            "utter_survey_question",
+            citizen,
+            number=index + 1,
+            total=len(questions),
+            question=question.text,
+        )
+        prefix = f"survey:{survey.id}:{index}"
+        if question.kind == "choice":
+            buttons = tuple(
+                Button(choice, f"{prefix}:{n}") for n, choice in enumerate(question.choices)
+            )
+            return [Reply(heading, buttons)]
+        if question.kind == "scale":
+            return [Reply(heading, tuple(Button(n, f"{prefix}:{n}") for n in SCALE))]
+        return [Reply(f"{heading}\n\n{self.text('utter_survey_type', citizen)}")]

@@ -1,0 +1,128 @@
+"""The desk's Clusters and Rumours pages.
+
+Clusters: a period's unanswered questions grouped by what they ask, largest first, each
+with a form that turns it into a new FAQ entry (the learning loop then retrains).
+Rumours: messages that may carry misinformation, with the hoax clarification they are
+most like, the fast-growing clusters, and links to answer them and to announce a
+clarification to subscribers.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from aiohttp import web
+
+from bot.core.answerer import render_answer
+from bot.core.insight import PERIODS, Insight, Rumour, period
+from bot.core.rumours import Sign
+from bot.desk.auth import PATH
+from bot.desk.context import CONTEXT, DeskContext, official_of
+from bot.desk.texts import text
+from bot.desk.views import (
+    MIN_NEW_ENTRY_QUESTIONS,
+    _flash,
+    _language,
+    add_entry_from_form,
+    added_to_faq,
+    page,
+)
+from bot.faq.edit import FaqEditError
+
+INSIGHT = web.AppKey("insight", Insight)
+REFRESH_SECONDS = 3
+
+
+def create_insight(ctx: DeskContext) -> Insight:
+    """One per desk: it keeps the questions' vectors between visits."""
+    return Insight(
+        ctx.store, ctx.handover.embed, ctx.settings.insight, ctx.settings.nlu.answer_threshold
+    )
+
+
+async def clusters(request: web.Request) -> web.Response:
+    ctx: DeskContext = request.app[CONTEXT]
+    insight = request.app[INSIGHT]
+    days = period(request.query.get("days"))
+    report = await insight.clusters(days) if insight.available else None
+    return page(
+        request,
+        "clusters.html",
+        days=days,
+        periods=PERIODS,
+        report=report,
+        available=insight.available,
+        refresh=REFRESH_SECONDS if insight.available and report is None else 0,
+        topics=[t.slug for t in ctx.live.faq.topics],
+        languages=ctx.languages,
+        min_questions=MIN_NEW_ENTRY_QUESTIONS,
+        recent_days=ctx.settings.insight.recent_days,
+    )
+
+
+async def cluster_to_faq(request: web.Request) -> web.StreamResponse:
+    """A cluster's "create FAQ entry" form: the same handling as the ticket page's."""
+    ctx: DeskContext = request.app[CONTEXT]
+    form = await request.post()
+    language = _language(request)
+    try:
+        edit = add_entry_from_form(ctx, official_of(request), form)
+    except FaqEditError as exc:
+        back = f"{PATH}/clusters?{urlencode({'days': period(str(form.get('days', '')))})}"
+        raise _flash(back, str(exc), "error") from None
+    raise added_to_faq(edit, language)
+
+
+async def rumours(request: web.Request) -> web.Response:
+    ctx: DeskContext = request.app[CONTEXT]
+    insight = request.app[INSIGHT]
+    days = period(request.query.get("days"))
+    faq = ctx.live.faq
+    rows = await insight.rumours(days, faq)
+    report = await insight.clusters(days) if insight.available else None
+    return page(
+        request,
+        "rumours.html",
+        days=days,
+        periods=PERIODS,
+        rows=rows,
+        report=report,
+        available=insight.available,
+        refresh=REFRESH_SECONDS if insight.available and report is None else 0,
+        announce=lambda row: announce_link(ctx, row),
+        signs=Sign,
+        hoax_entries=insight.hoax_entries(faq),
+        hoax_topic=ctx.settings.insight.hoax_topic,
+        growing=[(rank, c) for rank, c in enumerate(report.clusters, 1) if c.growing]
+        if report
+        else [],
+        recent_days=ctx.settings.insight.recent_days,
+    )
+
+
+def announce_link(ctx: DeskContext, row: Rumour) -> str:
+    """The announcement form, filled in with the matching clarification (if any) for the
+    subscribers of the hoax topic; the official reviews it before the preview."""
+    values = {"topics": ctx.settings.insight.hoax_topic}
+    if row.match is not None:
+        entry = row.match.entry
+        language = entry.answer_language(ctx.languages[0], ctx.languages)
+        values["text"] = render_answer(entry, language)
+    return f"{PATH}/announcements?{urlencode(values)}"
+
+
+async def open_ticket(request: web.Request) -> web.StreamResponse:
+    """Answer a tagged message: open an escalation for it (the same one if it has one)."""
+    ctx: DeskContext = request.app[CONTEXT]
+    raw = request.match_info["message"]
+    language = _language(request)
+    form = await request.post()
+    back = f"{PATH}/rumours?{urlencode({'days': period(str(form.get('days', '')))})}"
+    citizen = ctx.store.owner_of(int(raw)) if raw.isdigit() else None
+    if citizen is None:
+        raise _flash(back, text("not_found", language), "error")
+    ticket, _ = ctx.store.open_escalation(
+        citizen, int(raw), "rumour", ctx.settings.insight.hoax_topic
+    )
+    ctx.store.officials.audit(official_of(request), "rumour-ticket", f"ticket #{ticket}")
+    raise web.HTTPSeeOther(f"{PATH}/tickets/{ticket}")

@@ -1,0 +1,466 @@
+"""Subscriptions, announcements and polls, and the delivery state of every recipient.
+
+A broadcast's recipients are written down once, when sending starts (one ``deliveries``
+row each, unique per citizen); the sender then works through the ``pending`` rows and
+records each outcome. A restart picks up where it stopped: nobody is skipped and nobody
+gets it twice, except a message that was on its way at the very moment the process died,
+which is sent again (Telegram and Messenger cannot be asked whether it arrived).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlite_utils import Database
+
+from bot.store.clock import now_iso
+
+DELIVERY_STATES = ("pending", "sending", "sent", "failed", "skipped", "blocked")
+
+
+@dataclass(frozen=True)
+class Broadcast:
+    id: int
+    kind: str  # announcement | poll
+    text: str
+    link: str | None
+    image_url: str | None
+    options: tuple[str, ...]
+    multiple: bool
+    topics: tuple[str, ...]
+    channels: tuple[str, ...]
+    status: str
+    send_at: str
+    created_by: int | None
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+    closed_at: str | None
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Broadcast:
+        return cls(
+            id=row["id"],
+            kind=row["kind"],
+            text=row["text"],
+            link=row["link"],
+            image_url=row["image_url"],
+            options=tuple(json.loads(row["options"] or "[]")),
+            multiple=bool(row["multiple"]),
+            topics=tuple(json.loads(row["topics"])),
+            channels=tuple(json.loads(row["channels"])),
+            status=row["status"],
+            send_at=row["send_at"],
+            created_by=row["created_by"],
+            created_at=row["created_at"],
+            started_at=row["started_at"],
+            finished_at=row["finished_at"],
+            closed_at=row["closed_at"],
+        )
+
+
+@dataclass(frozen=True)
+class Recipient:
+    delivery_id: int
+    citizen_id: int
+    channel: str
+    platform_id: str
+    language: str | None
+    last_inbound: str | None
+
+
+class Subscriptions:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def subscribe(self, citizen_id: int, topic: str) -> bool:
+        """True when newly subscribed (False: was already)."""
+        with self.db.conn:
+            cursor = self.db.execute(
+                "INSERT OR IGNORE INTO subscriptions (citizen_id, topic, created_at) "
+                "VALUES (?, ?, ?)",
+                [citizen_id, topic, now_iso()],
+            )
+            self.db.execute("UPDATE citizens SET blocked_at = NULL WHERE id = ?", [citizen_id])
+        return cursor.rowcount == 1
+
+    def unsubscribe(self, citizen_id: int, topic: str | None = None) -> int:
+        """Leave one topic, or every topic when ``topic`` is None; returns how many."""
+        with self.db.conn:
+            if topic is None:
+                cursor = self.db.execute(
+                    "DELETE FROM subscriptions WHERE citizen_id = ?", [citizen_id]
+                )
+            else:
+                cursor = self.db.execute(
+                    "DELETE FROM subscriptions WHERE citizen_id = ? AND topic = ?",
+                    [citizen_id, topic],
+                )
+        return cursor.rowcount
+
+    def topics_of(self, citizen_id: int) -> list[str]:
+        rows = self.db.execute(
+            "SELECT topic FROM subscriptions WHERE citizen_id = ? ORDER BY topic", [citizen_id]
+        )
+        return [r[0] for r in rows]
+
+    def offer_once(self, citizen_id: int, topic: str) -> bool:
+        """True the first time this topic is offered to this citizen, False afterwards."""
+        with self.db.conn:
+            cursor = self.db.execute(
+                "INSERT OR IGNORE INTO subscription_offers (citizen_id, topic, created_at) "
+                "VALUES (?, ?, ?)",
+                [citizen_id, topic, now_iso()],
+            )
+        return cursor.rowcount == 1
+
+    def counts(self) -> dict[str, int]:
+        rows = self.db.execute(
+            "SELECT s.topic, count(*) FROM subscriptions s JOIN citizens c ON c.id = s.citizen_id "
+            "WHERE c.blocked_at IS NULL GROUP BY s.topic"
+        )
+        return {r[0]: r[1] for r in rows}
+
+
+class Broadcasts:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def create(
+        self,
+        *,
+        kind: str,
+        text: str,
+        topics: Sequence[str],
+        channels: Sequence[str],
+        send_at: str,
+        created_by: int | None,
+        link: str | None = None,
+        image_url: str | None = None,
+        options: Sequence[str] = (),
+        multiple: bool = False,
+    ) -> int:
+        with self.db.conn:
+            cursor = self.db.execute(
+                "INSERT INTO broadcasts (kind, text, link, image_url, options, multiple, topics, "
+                "channels, status, send_at, created_by, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'scheduled', ?, ?, ?)",
+                [
+                    kind,
+                    text,
+                    link,
+                    image_url,
+                    json.dumps(list(options)),
+                    int(multiple),
+                    json.dumps(list(topics)),
+                    json.dumps(list(channels)),
+                    send_at,
+                    created_by,
+                    now_iso(),
+                ],
+            )
+        return int(cursor.lastrowid or 0)
+
+    def get(self, broadcast_id: int) -> Broadcast | None:
+        rows = list(self.db.query("SELECT * FROM broadcasts WHERE id = ?", [broadcast_id]))
+        return Broadcast.from_row(rows[0]) if rows else None
+
+    def recent(self, kind: str | None = None, limit: int = 50) -> list[Broadcast]:
+        where, params = ("WHERE kind = ?", [kind]) if kind else ("", [])
+        rows = self.db.query(
+            f"SELECT * FROM broadcasts {where} ORDER BY id DESC LIMIT ?", [*params, limit]
+        )
+        return [Broadcast.from_row(r) for r in rows]
+
+    def audience(self, topics: Sequence[str], channels: Sequence[str]) -> dict[str, int]:
+        """How many citizens per channel a broadcast to these topics would reach now."""
+        if not topics or not channels:
+            return {}
+        rows = self.db.execute(
+            "SELECT c.channel, count(DISTINCT c.id) FROM subscriptions s "
+            "JOIN citizens c ON c.id = s.citizen_id WHERE c.blocked_at IS NULL "
+            f"AND s.topic IN ({_marks(topics)}) AND c.channel IN ({_marks(channels)}) "
+            "GROUP BY c.channel",
+            [*topics, *channels],
+        )
+        return {r[0]: r[1] for r in rows}
+
+    def due(self, now: str) -> list[int]:
+        """Broadcasts to work on: those whose time has come, and those interrupted."""
+        rows = self.db.execute(
+            "SELECT id FROM broadcasts WHERE (status = 'scheduled' AND send_at <= ?) "
+            "OR status = 'sending' ORDER BY send_at, id",
+            [now],
+        )
+        return [r[0] for r in rows]
+
+    def start(self, broadcast_id: int) -> int:
+        """Write down the recipients (once) and mark the broadcast as sending; a message
+        that was on its way when the process died is pending again. Returns the count."""
+        broadcast = self.get(broadcast_id)
+        assert broadcast is not None
+        now = now_iso()
+        with self.db.conn:
+            if broadcast.status == "scheduled":
+                self.db.execute(
+                    "INSERT OR IGNORE INTO deliveries (broadcast_id, citizen_id, status, "
+                    "updated_at) SELECT DISTINCT ?, c.id, 'pending', ? FROM subscriptions s "
+                    "JOIN citizens c ON c.id = s.citizen_id WHERE c.blocked_at IS NULL "
+                    f"AND s.topic IN ({_marks(broadcast.topics)}) "
+                    f"AND c.channel IN ({_marks(broadcast.channels)})",
+                    [broadcast_id, now, *broadcast.topics, *broadcast.channels],
+                )
+                self.db.execute(
+                    "UPDATE broadcasts SET status = 'sending', started_at = ? WHERE id = ?",
+                    [now, broadcast_id],
+                )
+            self.db.execute(
+                "UPDATE deliveries SET status = 'pending', detail = 'sent again after a restart' "
+                "WHERE broadcast_id = ? AND status = 'sending'",
+                [broadcast_id],
+            )
+        row = self.db.execute(
+            "SELECT count(*) FROM deliveries WHERE broadcast_id = ?", [broadcast_id]
+        ).fetchone()
+        return int(row[0])
+
+    def pending(self, broadcast_id: int, channel: str, limit: int) -> list[Recipient]:
+        rows = self.db.execute(
+            "SELECT d.id, c.id, c.channel, c.platform_id, c.language, "
+            "(SELECT max(created_at) FROM messages m WHERE m.citizen_id = c.id "
+            "AND m.direction = 'in') FROM deliveries d JOIN citizens c ON c.id = d.citizen_id "
+            "WHERE d.broadcast_id = ? AND d.status = 'pending' AND c.channel = ? "
+            "ORDER BY d.id LIMIT ?",
+            [broadcast_id, channel, limit],
+        )
+        return [Recipient(*row) for row in rows]
+
+    def mark(
+        self, delivery_id: int, status: str, detail: str = "", platform_ref: str | None = None
+    ) -> None:
+        if status not in DELIVERY_STATES:
+            raise ValueError(f"unknown delivery state {status!r}")
+        with self.db.conn:
+            self.db.execute(
+                "UPDATE deliveries SET status = ?, detail = ?, updated_at = ?, "
+                "platform_ref = coalesce(?, platform_ref) WHERE id = ?",
+                [status, detail or None, now_iso(), platform_ref, delivery_id],
+            )
+
+    def mark_many(self, delivery_ids: Iterable[int], status: str, detail: str = "") -> None:
+        ids = list(delivery_ids)
+        if not ids:
+            return
+        with self.db.conn:
+            self.db.execute(
+                f"UPDATE deliveries SET status = ?, detail = ?, updated_at = ? "
+                f"WHERE id IN ({_marks(ids)})",
+                [status, detail or None, now_iso(), *ids],
+            )
+
+    def finish(self, broadcast_id: int) -> None:
+        with self.db.conn:
+            self.db.execute(
+                "UPDATE broadcasts SET status = 'sent', finished_at = ? "
+                "WHERE id = ? AND status = 'sending'",
+                [now_iso(), broadcast_id],
+            )
+
+    def cancel(self, broadcast_id: int) -> bool:
+        """Stop a scheduled or sending broadcast; who has not got it yet is skipped."""
+        with self.db.conn:
+            cursor = self.db.execute(
+                "UPDATE broadcasts SET status = 'cancelled', finished_at = ? "
+                "WHERE id = ? AND status IN ('scheduled', 'sending')",
+                [now_iso(), broadcast_id],
+            )
+            self.db.execute(
+                "UPDATE deliveries SET status = 'skipped', detail = 'cancelled' "
+                "WHERE broadcast_id = ? AND status = 'pending'",
+                [broadcast_id],
+            )
+        return cursor.rowcount == 1
+
+    def status_of(self, broadcast_id: int) -> str | None:
+        row = self.db.execute(
+            "SELECT status FROM broadcasts WHERE id = ?", [broadcast_id]
+        ).fetchone()
+        return row[0] if row else None
+
+    def progress(self, broadcast_id: int) -> dict[str, int]:
+        rows = self.db.execute(
+            "SELECT status, count(*) FROM deliveries WHERE broadcast_id = ? GROUP BY status",
+            [broadcast_id],
+        )
+        counts = {state: 0 for state in DELIVERY_STATES}
+        counts.update({r[0]: r[1] for r in rows})
+        return counts
+
+    def skipped_reasons(self, broadcast_id: int) -> list[tuple[str, str, int]]:
+        """(status, reason, count) for recipients who did not get it."""
+        rows = self.db.execute(
+            "SELECT status, coalesce(detail, ''), count(*) FROM deliveries "
+            "WHERE broadcast_id = ? AND status IN ('failed', 'skipped', 'blocked') "
+            "GROUP BY status, detail ORDER BY count(*) DESC",
+            [broadcast_id],
+        )
+        return [(r[0], r[1], r[2]) for r in rows]
+
+    def block(self, citizen_id: int) -> None:
+        """The citizen blocked the bot: no more announcements, subscriptions ended."""
+        with self.db.conn:
+            self.db.execute(
+                "UPDATE citizens SET blocked_at = ? WHERE id = ?", [now_iso(), citizen_id]
+            )
+            self.db.execute("DELETE FROM subscriptions WHERE citizen_id = ?", [citizen_id])
+
+    # Polls
+
+    def by_platform_ref(self, ref: str) -> tuple[int, int] | None:
+        row = self.db.execute(
+            "SELECT broadcast_id, citizen_id FROM deliveries WHERE platform_ref = ?", [ref]
+        ).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def vote(self, broadcast_id: int, citizen_id: int, options: Sequence[int]) -> bool:
+        """Record a citizen's choice; a new vote replaces their earlier one (one voice
+        each). False when the poll is closed, unknown, or the options are not valid."""
+        poll = self.get(broadcast_id)
+        if poll is None or poll.kind != "poll" or poll.closed_at or poll.status == "cancelled":
+            return False
+        chosen = sorted(set(options))
+        if any(not 0 <= o < len(poll.options) for o in chosen):
+            return False
+        if not poll.multiple and len(chosen) > 1:
+            return False
+        now = now_iso()
+        with self.db.conn:
+            self.db.execute(
+                "DELETE FROM votes WHERE broadcast_id = ? AND citizen_id = ?",
+                [broadcast_id, citizen_id],
+            )
+            for option in chosen:
+                self.db.execute(
+                    "INSERT INTO votes (broadcast_id, citizen_id, option, created_at) "
+                    "VALUES (?, ?, ?, ?)",
+                    [broadcast_id, citizen_id, option, now],
+                )
+        return True
+
+    def choices(self, broadcast_id: int, citizen_id: int) -> list[int]:
+        rows = self.db.execute(
+            "SELECT option FROM votes WHERE broadcast_id = ? AND citizen_id = ? ORDER BY option",
+            [broadcast_id, citizen_id],
+        )
+        return [r[0] for r in rows]
+
+    def results(self, broadcast_id: int) -> tuple[list[int], int]:
+        """Votes per option, and how many citizens voted."""
+        poll = self.get(broadcast_id)
+        counts = [0] * (len(poll.options) if poll else 0)
+        for option, count in self.db.execute(
+            "SELECT option, count(*) FROM votes WHERE broadcast_id = ? GROUP BY option",
+            [broadcast_id],
+        ):
+            if 0 <= option < len(counts):
+                counts[option] = count
+        voters = self.db.execute(
+            "SELECT count(DISTINCT citizen_id) FROM votes WHERE broadcast_id = ?", [broadcast_id]
+        ).fetchone()[0]
+        return counts, int(voters)
+
+    def close_poll(self, broadcast_id: int) -> None:
+        with self.db.conn:
+            self.db.execute(
+                "UPDATE broadcasts SET closed_at = ? WHERE id = ? AND closed_at IS NULL",
+                [now_iso(), broadcast_id],
+            )
+
+    def vote_rows(self, broadcast_id: int) -> list[dict[str, Any]]:
+        """Every vote, for the CSV export: who is a channel and a number, never a name."""
+        return list(
+            self.db.query(
+                "SELECT v.citizen_id, c.channel, v.option, v.created_at FROM votes v "
+                "JOIN citizens c ON c.id = v.citizen_id WHERE v.broadcast_id = ? "
+                "ORDER BY v.created_at",
+                [broadcast_id],
+            )
+        )
+
+
+def _marks(values: Sequence[Any]) -> str:
+    return ", ".join("?" for _ in values)
+
+
+class Surveys:
+    """Each citizen's place in a survey and their answers (one per question)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def progress(self, broadcast_id: int, citizen_id: int) -> tuple[int, str] | None:
+        row = self.db.execute(
+            "SELECT next_question, status FROM survey_progress "
+            "WHERE broadcast_id = ? AND citizen_id = ?",
+            [broadcast_id, citizen_id],
+        ).fetchone()
+        return (int(row[0]), str(row[1])) if row else None
+
+    def start(self, broadcast_id: int, citizen_id: int) -> None:
+        with self.db.conn:
+            self.db.execute(
+                "INSERT OR IGNORE INTO survey_progress (broadcast_id, citizen_id, "
+                "next_question, status, updated_at) VALUES (?, ?, 0, 'answering', ?)",
+                [broadcast_id, citizen_id, now_iso()],
+            )
+
+    def answer(
+        self, broadcast_id: int, citizen_id: int, question: int, answer: str, total: int
+    ) -> int:
+        """Record an answer (again, to change it); returns the next question's index."""
+        self.start(broadcast_id, citizen_id)
+        now = now_iso()
+        with self.db.conn:
+            self.db.execute(
+                "INSERT INTO survey_answers (broadcast_id, citizen_id, question, answer, "
+                "created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (broadcast_id, citizen_id, "
+                "question) DO UPDATE SET answer = excluded.answer, "
+                "created_at = excluded.created_at",
+                [broadcast_id, citizen_id, question, answer, now],
+            )
+            self.db.execute(
+                "UPDATE survey_progress SET next_question = max(next_question, ?), "
+                "status = CASE WHEN max(next_question, ?) >= ? THEN 'done' ELSE status END, "
+                "updated_at = ? WHERE broadcast_id = ? AND citizen_id = ?",
+                [question + 1, question + 1, total, now, broadcast_id, citizen_id],
+            )
+        progress = self.progress(broadcast_id, citizen_id)
+        return progress[0] if progress else question + 1
+
+    def unfinished(self, citizen_id: int) -> int | None:
+        """The survey this citizen started most recently and has not finished."""
+        row = self.db.execute(
+            "SELECT broadcast_id FROM survey_progress WHERE citizen_id = ? "
+            "AND status = 'answering' ORDER BY updated_at DESC LIMIT 1",
+            [citizen_id],
+        ).fetchone()
+        return int(row[0]) if row else None
+
+    def answers(self, broadcast_id: int) -> list[dict[str, Any]]:
+        return list(
+            self.db.query(
+                "SELECT citizen_id, question, answer, created_at FROM survey_answers "
+                "WHERE broadcast_id = ? ORDER BY citizen_id, question",
+                [broadcast_id],
+            )
+        )
+
+    def counts(self, broadcast_id: int) -> dict[str, int]:
+        rows = self.db.execute(
+            "SELECT status, count(*) FROM survey_progress WHERE broadcast_id = ? GROUP BY status",
+            [broadcast_id],
+        )
+        return {r[0]: r[1] for r in rows}
