@@ -7,10 +7,12 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
+from playwright.async_api import Browser, BrowserContext, async_playwright
 
 from bot.config import Settings, load_settings
 from tests.telegram_harness import Emulator
@@ -117,3 +119,26 @@ def chromium_path() -> str:
             pytest.fail("chromium is missing: `make test` installs it (scripts/test-deps.sh)")
         pytest.skip("chromium is not installed (scripts/test-deps.sh installs it)")
     return CHROMIUM
+
+
+BROWSER_WAIT = 20_000  # ms: the first decision on a fresh app's model thread can take seconds
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def chromium(chromium_path: str) -> AsyncIterator[Browser]:
+    """One headless Chromium per test module (modules run their tests on one loop)."""
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=chromium_path, args=CHROMIUM_ARGS
+        )
+        yield browser
+        await browser.close()
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def context(chromium: Browser) -> AsyncIterator[BrowserContext]:
+    """A fresh browser profile (its own cookies), on a desktop screen."""
+    context = await chromium.new_context(locale="id-ID", viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(BROWSER_WAIT)
+    yield context
+    await context.close()

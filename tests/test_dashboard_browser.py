@@ -11,13 +11,12 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 from aiohttp.test_utils import TestServer
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
+from playwright.async_api import BrowserContext, Page, expect
 
 from bot.config import Settings
 from bot.server import create_app
 from bot.service import Loaded
 from bot.store import Store
-from tests.conftest import CHROMIUM_ARGS
 from tests.desk_helpers import PASSWORD, add_official, running
 from tests.test_dashboard import Traffic, expected, generate_month
 
@@ -25,24 +24,6 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 WAIT = 20_000  # ms
 CHARTS = ("channels", "languages", "outcomes", "ages")
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def chromium(chromium_path: str) -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=chromium_path, args=CHROMIUM_ARGS
-        )
-        yield browser
-        await browser.close()
-
-
-@pytest_asyncio.fixture(loop_scope="module")
-async def context(chromium: Browser) -> AsyncIterator[BrowserContext]:
-    context = await chromium.new_context(locale="id-ID", viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(WAIT)
-    yield context
-    await context.close()
 
 
 @pytest.fixture

@@ -23,7 +23,6 @@ from playwright.async_api import (
     BrowserContext,
     Page,
     ViewportSize,
-    async_playwright,
     expect,
 )
 
@@ -32,7 +31,7 @@ from bot.config import Settings, load_settings
 from bot.server import create_app
 from bot.service import Loaded, load_answerer
 from bot.store import Store
-from tests.conftest import CHROMIUM_ARGS, write_config
+from tests.conftest import write_config
 from tests.desk_helpers import PASSWORD, add_official, running
 from tests.desk_helpers import browser as http_client
 from tests.telegram_harness import TOKEN, Citizen, Emulator, EmulatorRequest
@@ -50,25 +49,6 @@ CHANNEL_ENV = (
     "FACEBOOK_APP_SECRET",
     "FACEBOOK_VERIFY_TOKEN",
 )
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def chromium(chromium_path: str) -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=chromium_path, args=CHROMIUM_ARGS
-        )
-        yield browser
-        await browser.close()
-
-
-@pytest_asyncio.fixture(loop_scope="module")
-async def context(chromium: Browser) -> AsyncIterator[BrowserContext]:
-    """A fresh browser profile (its own cookies), on a desktop screen."""
-    context = await chromium.new_context(locale="id-ID", viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(WAIT)
-    yield context
-    await context.close()
 
 
 @pytest.fixture

@@ -109,6 +109,15 @@ def _read_form(ctx: DeskContext, form: Any, language: str) -> dict[str, Any] | s
     }
 
 
+async def _draft(request: web.Request) -> dict[str, Any]:
+    """The posted compose form, or back to the form with what is wrong with it."""
+    ctx: DeskContext = request.app[CONTEXT]
+    draft = _read_form(ctx, await request.post(), _language(request))
+    if isinstance(draft, str):
+        raise _flash(f"{PATH}/announcements", draft, "error")
+    return draft
+
+
 async def announcements(request: web.Request) -> web.Response:
     ctx: DeskContext = request.app[CONTEXT]
     broadcasts = ctx.store.broadcasts
@@ -146,11 +155,7 @@ def _prefill(ctx: DeskContext, query: Any) -> dict[str, Any] | None:
 
 async def preview(request: web.Request) -> web.Response:
     ctx: DeskContext = request.app[CONTEXT]
-    language = _language(request)
-    form = await request.post()
-    draft = _read_form(ctx, form, language)
-    if isinstance(draft, str):
-        raise _flash(f"{PATH}/announcements", draft, "error")
+    draft = await _draft(request)
     audience = ctx.store.broadcasts.audience(draft["topics"], draft["channels"])
     outside = 0
     if "messenger" in draft["channels"] and not ctx.settings.announcements.messenger_tag:
@@ -181,11 +186,7 @@ def _outside_window(ctx: DeskContext, topics: list[str]) -> int:
 
 async def create(request: web.Request) -> web.StreamResponse:
     ctx: DeskContext = request.app[CONTEXT]
-    language = _language(request)
-    form = await request.post()
-    draft = _read_form(ctx, form, language)
-    if isinstance(draft, str):
-        raise _flash(f"{PATH}/announcements", draft, "error")
+    draft = await _draft(request)
     me = official_of(request)
     broadcast_id = ctx.store.broadcasts.create(
         kind=draft["kind"],
