@@ -204,6 +204,7 @@ def create_app(settings: Settings, loaded: Loaded, store: Store | None = None) -
         store.close()
 
     async def stop_work(app: web.Application) -> None:
+        await broadcaster.stop()  # messages on their way are recorded before we go
         for task in app[TASKS]:
             task.cancel()
         await asyncio.gather(*app[TASKS], return_exceptions=True)
