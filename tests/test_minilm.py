@@ -1,4 +1,5 @@
-"""The numpy MiniLM encoder: offline, normalised, meaningful, batch-independent."""
+"""The MiniLM encoder: offline, normalised, meaningful, batch-independent; the ONNX Runtime
+backends agree with the numpy reference."""
 
 from __future__ import annotations
 
@@ -37,12 +38,35 @@ def test_batching_does_not_change_embeddings() -> None:
 
 
 def test_tanh_gelu_stays_close_to_the_exact_model(monkeypatch: pytest.MonkeyPatch) -> None:
-    fast = MiniLM().encode(SENTENCES)
+    fast = shared_model("numpy").encode(SENTENCES)
     monkeypatch.setattr(
         minilm, "_gelu", lambda x: (0.5 * x * (1.0 + erf(x / np.sqrt(2.0)))).astype(np.float32)
     )
-    exact = MiniLM().encode(SENTENCES)
+    exact = MiniLM(backend="numpy").encode(SENTENCES)
     assert (fast * exact).sum(axis=1).min() > 0.9999
+
+
+def test_onnx_runtime_float32_gives_the_reference_vectors() -> None:
+    reference = shared_model("numpy").encode(SENTENCES)
+    onnx = shared_model("float32").encode(SENTENCES)
+    assert (reference * onnx).sum(axis=1).min() > 0.99999
+
+
+def test_int8_weights_keep_vectors_close_and_meaning_intact() -> None:
+    """8-bit weights move the vectors a little (bench/nlu.py measures the effect on
+    answers); they must not move them enough to change which sentences are alike."""
+    reference = shared_model("numpy").encode(SENTENCES)
+    quantised = shared_model("int8").encode(SENTENCES)
+    assert (reference * quantised).sum(axis=1).min() > 0.97
+    assert (
+        np.argsort(quantised @ quantised.T, axis=1)[:, -2].tolist()
+        == np.argsort(reference @ reference.T, axis=1)[:, -2].tolist()
+    )
+
+
+def test_unknown_backend_is_refused() -> None:
+    with pytest.raises(ValueError, match="backend"):
+        MiniLM(backend="float16")
 
 
 def test_wordpiece_handles_accents_punctuation_and_unknown_text() -> None:

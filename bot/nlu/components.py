@@ -18,7 +18,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.nlu.embedding_cache import cache_path, cached_encode
-from bot.nlu.minilm import shared_model
+from bot.nlu.minilm import BACKENDS, DEFAULT_BACKEND, shared_model
 from bot.nlu.normalize import fold, normalise_word, stem
 
 
@@ -68,7 +68,14 @@ class MiniLMFeaturizer(DenseFeaturizer, GraphComponent):
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
-        return {**DenseFeaturizer.get_default_config(), "batch_size": 64}
+        return {
+            **DenseFeaturizer.get_default_config(),
+            # Sentences per pass, grouped by length (more means more padding).
+            "batch_size": 16,
+            # "int8" (ONNX Runtime, 8-bit weights: fastest), "float32" (ONNX Runtime) or
+            # "numpy" (the reference). Training and serving use the model's own setting.
+            "backend": DEFAULT_BACKEND,
+        }
 
     @classmethod
     def create(
@@ -82,11 +89,13 @@ class MiniLMFeaturizer(DenseFeaturizer, GraphComponent):
 
     @classmethod
     def validate_config(cls, config: dict[str, Any]) -> None:
-        if int(config.get("batch_size", 64)) < 1:
+        if int(config.get("batch_size", 16)) < 1:
             raise ValueError("MiniLMFeaturizer: batch_size must be at least 1")
+        if config.get("backend", DEFAULT_BACKEND) not in BACKENDS:
+            raise ValueError(f"MiniLMFeaturizer: backend must be one of {', '.join(BACKENDS)}")
 
     def _encode(self, texts: list[str], training: bool) -> np.ndarray:
-        model = shared_model()
+        model = shared_model(self._config["backend"])
         batch_size = int(self._config["batch_size"])
         cache = cache_path() if training else None
         if cache is None:
