@@ -208,9 +208,21 @@ def run(
     }
 
 
+def sample_dev() -> list[Example]:
+    """The sample's development data: ``sample_dev.jsonl`` and ``sample_dev_extra.jsonl``.
+
+    The first alone (74 questions in scope) was too small to tune on: one question moved
+    dev accuracy by 1.4 points, and the tuned threshold swung between 0.3 and 0.9 across
+    equally good variants. The extra file (95 in scope, 40 out of scope) was written
+    later without looking at the test file; see bench/data/README.md.
+    """
+    data = ROOT / "bench" / "data"
+    return read_examples(data / "sample_dev.jsonl") + read_examples(data / "sample_dev_extra.jsonl")
+
+
 def sample(config: Path) -> dict[str, Any]:
     project = prepare_project("sample", config, None)
-    dev = read_examples(ROOT / "bench" / "data" / "sample_dev.jsonl")
+    dev = sample_dev()
     test = read_examples(ROOT / "bench" / "data" / "sample_test.jsonl")
     return run("sample", ROOT / "faq", project, dev, test, ("id", "en"), allow_clarify=True)
 
@@ -261,7 +273,7 @@ def fewshot(
     faq_dir = WORK / name / "faq"
     reduced_faq(faq_dir, keep)
     project = prepare_project(name, config, None)
-    dev = read_examples(ROOT / "bench" / "data" / "sample_dev.jsonl")
+    dev = sample_dev()
     test = read_examples(ROOT / "bench" / "data" / "sample_test.jsonl")
     runs = {}
     for variants in (False, True):
