@@ -61,12 +61,13 @@ TEXT = "Uji kinerja: pengumuman untuk semua pelanggan topik pengumuman umum."
 STALL_WINDOW_MS = 1200  # a stall this long before a 429 may explain it (window + retry)
 
 
-def write_config(workdir: Path, emulator: Emulator, rate: float) -> Path:
+def write_config(workdir: Path, emulator: Emulator, rate: float, model: Path = MODEL) -> Path:
+    """The project's config.yml, pointed at the emulator, announcing at ``rate``/s."""
     config = (ROOT / "config.yml").read_text(encoding="utf-8")
     for old, new in [
         ("dir: faq", f"dir: {ROOT / 'faq'}"),
         ("project_dir: rasa_project", f"project_dir: {ROOT / 'rasa_project'}"),
-        ("model_path: rasa_project/models/tanya.tar.gz", f"model_path: {MODEL}"),
+        ("model_path: rasa_project/models/tanya.tar.gz", f"model_path: {model}"),
         ("api_url: https://api.telegram.org", f"api_url: {emulator.url}"),
         ("poll_timeout: 30", "poll_timeout: 0"),
         ("messages_per_second: 25", f"messages_per_second: {rate}"),
@@ -82,7 +83,7 @@ def seed(database: Path, subscribers: int) -> None:
     """``subscribers`` Telegram citizens following TOPIC, in one transaction."""
     store = Store.open(database)
     now = now_iso()
-    with store.db.conn:
+    with store.db.atomic():
         store.db.conn.executemany(
             "INSERT INTO citizens (channel, platform_id, language, first_seen, last_seen) "
             "VALUES ('telegram', ?, 'id', ?, ?)",

@@ -13,6 +13,14 @@ events as simulated citizens:
     p50/p95/p99 from the webhook POST to the reply reaching the Send API;
 (c) the bot's peak memory (VmHWM).
 
+(d) Telegram: the bot in polling mode against the Bot API emulator
+    (tests/telegram_emulator), citizens writing through the emulator's client API at
+    ``--telegram-rates`` (default 10 and 25 messages/s from 1,000 citizens), with
+    p50/p95/p99 from the citizen's message to the bot's reply reaching the emulator (the
+    emulator stamps each send). Telegram lets a bot send about 30 messages/s in all, and
+    python-telegram-bot's rate limiter holds the bot to that, so Telegram's ceiling is
+    Telegram's, not the bot's: the rates stay below it. ``--telegram-rates ""`` skips it.
+
 With ``--rasa``, the same model served by Rasa's own HTTP server (``rasa run
 --enable-api``, ``/model/parse``) is measured as the reference, 100 clients, closed loop.
 Figures are printed and written to bench/results/load.json.
@@ -40,6 +48,7 @@ import aiohttp
 from aiohttp import web
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 SECRET = "bench-app-secret"
 MODEL = ROOT / "rasa_project" / "models" / "tanya.tar.gz"
 
@@ -309,6 +318,101 @@ async def rasa_reference(
         process.wait(timeout=60)
 
 
+async def telegram_open_loop(
+    model: Path, rates: list[float], seconds: float, citizens: int
+) -> list[dict[str, Any]]:
+    """Citizens' messages at fixed rates through the Telegram emulator (see (d) above)."""
+    from bench.broadcast import Bot as TelegramBot
+    from bench.broadcast import write_config
+    from tests.telegram_harness import TOKEN, Emulator
+
+    results = []
+    emulator = Emulator()
+    try:
+        with tempfile.TemporaryDirectory() as workdir:
+            config = write_config(Path(workdir), emulator, 25, model)
+            bot = TelegramBot(config)
+            try:
+                await bot.wait_until_up()
+                async with client(200) as session:
+                    for rate in rates:
+                        results.append(
+                            await _telegram_rate(
+                                session, emulator.url, TOKEN, rate, seconds, citizens
+                            )
+                        )
+                        print("telegram open loop:", results[-1], flush=True)
+                results[-1]["bot_peak_memory_mb"] = round(bot.memory_mb("VmHWM"), 1)
+            finally:
+                bot.stop()
+    finally:
+        emulator.stop()
+    return results
+
+
+async def _telegram_rate(
+    session: aiohttp.ClientSession,
+    url: str,
+    token: str,
+    rate: float,
+    seconds: float,
+    citizens: int,
+) -> dict[str, Any]:
+    rng = random.Random(rate)
+    texts = questions()
+    first_chat = 7_000_000 + int(rate) * 10_000
+    written: list[tuple[int, float]] = []  # (chat, epoch ms when the citizen wrote)
+    total = int(rate * seconds)
+
+    async def write(chat: int, text: str) -> None:
+        user = {"id": chat, "is_bot": False, "first_name": f"Warga{chat}", "language_code": "id"}
+        body = {
+            "botToken": token,
+            "from": user,
+            "chat": {"id": chat, "type": "private", "first_name": user["first_name"]},
+            "date": int(time.time()),
+            "text": text,
+        }
+        written.append((chat, time.time() * 1000))
+        async with session.post(f"{url}/sendMessage", json=body) as response:
+            response.raise_for_status()
+
+    async with session.get(f"{url}/admin/sent", params={"token": token}) as response:
+        already = len((await response.json())["result"])
+    started = time.perf_counter()
+    tasks = []
+    for i in range(total):
+        await asyncio.sleep(max(0.0, started + i / rate - time.perf_counter()))
+        # Each citizen writes again only after ``citizens`` others: one message at a time.
+        chat = first_chat + i % citizens
+        tasks.append(asyncio.create_task(write(chat, rng.choice(texts))))
+    await asyncio.gather(*tasks)
+    # Wait until every citizen has a reply (or a minute has passed).
+    deadline = time.perf_counter() + 60
+    while True:
+        async with session.get(f"{url}/admin/sent", params={"token": token}) as response:
+            sent = (await response.json())["result"][already:]
+        replied: dict[int, list[float]] = {}
+        for item in sent:
+            replied.setdefault(int(item["chat_id"]), []).append(float(item["time"]))
+        latencies = []
+        for chat, at in written:
+            later = [t for t in replied.get(chat, []) if t >= at]
+            if later:
+                latencies.append((min(later) - at) / 1000)
+        if len(latencies) >= len(written) or time.perf_counter() > deadline:
+            break
+        await asyncio.sleep(0.5)
+    elapsed = time.perf_counter() - started
+    return {
+        "offered_per_second": rate,
+        "messages": total,
+        "answered": len(latencies),
+        "answered_per_second": round(len(latencies) / elapsed, 1),
+        **percentiles(latencies),
+    }
+
+
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     if not args.model.is_file():
         raise SystemExit(f"no model at {args.model}: run `tanya train` first")
@@ -340,6 +444,10 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         finally:
             bot.stop()
     await runner.cleanup()
+    if args.telegram_rates:
+        result["telegram"] = await telegram_open_loop(
+            args.model, args.telegram_rates, args.seconds, args.citizens
+        )
     if args.rasa:
         result["rasa_reference"] = await rasa_reference(args.model, args.seconds, texts)
         print("rasa run --enable-api:", result["rasa_reference"], flush=True)
@@ -356,6 +464,12 @@ def main() -> None:
         help="offered rates for the open loop (empty: closed loop only)",
     )
     parser.add_argument("--model", type=Path, default=MODEL, help="the model to serve")
+    parser.add_argument(
+        "--telegram-rates",
+        type=lambda s: [float(r) for r in s.split(",") if r],
+        default=[10.0, 25.0],
+        help="offered rates through the Telegram emulator (empty: skip Telegram)",
+    )
     parser.add_argument("--citizens", type=int, default=1000)
     parser.add_argument("--rasa", action="store_true", help="also measure `rasa run`")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "load.json")

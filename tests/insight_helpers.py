@@ -33,7 +33,7 @@ def seed(
     store.save_reply(saved.id, who.id, "…", decision)
     store.mark_delivered(saved.id)
     when = datetime.now(UTC) - timedelta(days=days_ago)
-    with store.db.conn:
+    with store.db.atomic():
         store.db.execute(
             "UPDATE messages SET created_at = ? WHERE id = ?",
             [when.isoformat(timespec="milliseconds"), saved.id],

@@ -140,7 +140,7 @@ async def test_unanswered_questions_of_the_period_are_clustered_and_growth_flagg
     seed(store, "mau bicara sama petugas", reason=EscalationReason.ASKED_HUMAN, confidence=0.9)
     seed(store, "ktp hilang lama sekali", days_ago=20)  # before the period
     purged = seed(store, "nomor saya 0812 3456 7890")
-    with store.db.conn:  # the retention purge blanked it
+    with store.db.atomic():  # the retention purge blanked it
         store.db.execute("UPDATE messages SET text = NULL WHERE id = ?", [purged])
     unsure = seed(store, "bayar pbb lewat m-banking bisa?", action=Action.CLARIFY, reason=None)
 

@@ -101,7 +101,7 @@ async def test_commands_in_both_languages(conversation: Conversation) -> None:
 
 async def test_clarify_buttons_answer_the_chosen_entry(loaded: Loaded, store: Store) -> None:
     answerer = with_thresholds(
-        loaded.answerer, answer_threshold=0.6, clarify_threshold=0.2, clarify_margin=0.2
+        loaded.answerer, answer_threshold=0.6, clarify_threshold=0.2, clarify_margin=0.3
     )
     conversation = make_conversation(answerer, store)
     [clarify] = await conversation.handle(text("c7", "urus ktp"))

@@ -174,7 +174,7 @@ def generate_month(store: Store, now: datetime, seed: int = 6) -> Traffic:
     start, end = month_bounds(now)
     traffic = Traffic(store.db, start, end, random.Random(seed))
     rng, seconds = traffic.rng, int((end - start).total_seconds())
-    with store.db.conn:
+    with store.db.atomic():
         for channel, (citizens, questions) in CHANNELS.items():
             ids = [traffic.citizen(channel, n) for n in range(citizens)]
             moments = [start + timedelta(seconds=rng.randrange(seconds)) for _ in range(questions)]

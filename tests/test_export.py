@@ -173,7 +173,7 @@ async def test_erased_citizens_are_absent_and_removed_texts_empty(
 ) -> None:
     ids = conversations(store)
     store.erase_citizen(ids["telegram"])
-    with store.db.conn:  # the Messenger conversation took place 400 days ago
+    with store.db.atomic():  # the Messenger conversation took place 400 days ago
         store.db.execute("UPDATE messages SET created_at = '2000-01-01T00:00:00.000+00:00'")
     purge(store.db, cutoff(365))
 

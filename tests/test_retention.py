@@ -133,7 +133,7 @@ def _backdate(store: Store, citizen: int, moment: datetime) -> None:
     """Move a citizen's rows to ``moment`` (answers an hour later), as if written then."""
     at, later = _iso(moment), _iso(moment + timedelta(hours=1))
     tickets = "SELECT 'ticket #' || id FROM escalations WHERE citizen_id = ?"
-    with store.db.conn:
+    with store.db.atomic():
         for sql, values in (
             ("UPDATE messages SET created_at = ? WHERE citizen_id = ?", [at, citizen]),
             (

@@ -115,3 +115,29 @@ def test_foreign_keys_are_enforced(tmp_path: Path) -> None:
     store = Store.open(tmp_path / "tanya.db")
     with pytest.raises(sqlite3.IntegrityError):
         store.save_feedback(message_id=999, helpful=True)
+
+
+def test_a_store_operation_that_fails_half_way_leaves_nothing_behind(tmp_path: Path) -> None:
+    """Each operation is one transaction: if its last statement fails (here a trigger
+    refuses the reply), the statements before it are rolled back, so the citizen's
+    message is not left looking decided while its reply was never stored."""
+    store = Store.open(tmp_path / "tanya.db")
+    citizen = store.citizen("telegram", "42", "id")
+    saved = store.save_incoming(citizen.id, "m1", "text", "kapan posyandu buka?")
+    store.db.execute(
+        "CREATE TRIGGER refuse_replies BEFORE INSERT ON messages WHEN NEW.direction = 'out' "
+        "BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+    )
+    decision = Decision(
+        text="kapan posyandu buka?",
+        action=Action.ANSWER,
+        language="id",
+        reply="Posyandu buka Senin.",
+        confidence=0.9,
+        faq_id="posyandu",
+    )
+    with pytest.raises(sqlite3.IntegrityError, match="disk full"):
+        store.save_reply(saved.id, citizen.id, "Posyandu buka Senin.", decision)
+    row = store.db.execute("SELECT action, faq_id FROM messages WHERE id = ?", [saved.id])
+    assert row.fetchone() == (None, None)
+    store.close()

@@ -101,7 +101,7 @@ async def test_photo_and_sticker_get_a_polite_reply(
 
 async def test_clarify_buttons(emulator: Emulator, loaded: Loaded, tmp_path: Path) -> None:
     answerer = with_thresholds(
-        loaded.answerer, answer_threshold=0.6, clarify_threshold=0.2, clarify_margin=0.2
+        loaded.answerer, answer_threshold=0.6, clarify_threshold=0.2, clarify_margin=0.3
     )
     _, runner = await start_bot(emulator, answerer, Store.open(tmp_path / "t.db"))
     try:

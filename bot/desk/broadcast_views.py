@@ -369,7 +369,7 @@ async def create_campaign(request: web.Request) -> web.StreamResponse:
     title = str(form.get("title", "")).strip()[:200]
     if not _SLUG.match(slug) or len(slug) > 60:
         raise _flash(f"{PATH}/campaigns", text("camp_bad_slug", language), "error")
-    with ctx.store.db.conn:
+    with ctx.store.db.atomic():
         cursor = ctx.store.db.execute(
             "INSERT OR IGNORE INTO campaigns (slug, title, created_by, created_at) "
             "VALUES (?, ?, ?, ?)",

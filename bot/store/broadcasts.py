@@ -78,7 +78,7 @@ class Subscriptions:
 
     def subscribe(self, citizen_id: int, topic: str) -> bool:
         """True when newly subscribed (False: was already)."""
-        with self.db.conn:
+        with self.db.atomic():
             cursor = self.db.execute(
                 "INSERT OR IGNORE INTO subscriptions (citizen_id, topic, created_at) "
                 "VALUES (?, ?, ?)",
@@ -89,7 +89,7 @@ class Subscriptions:
 
     def unsubscribe(self, citizen_id: int, topic: str | None = None) -> int:
         """Leave one topic, or every topic when ``topic`` is None; returns how many."""
-        with self.db.conn:
+        with self.db.atomic():
             if topic is None:
                 cursor = self.db.execute(
                     "DELETE FROM subscriptions WHERE citizen_id = ?", [citizen_id]
@@ -109,7 +109,7 @@ class Subscriptions:
 
     def offer_once(self, citizen_id: int, topic: str) -> bool:
         """True the first time this topic is offered to this citizen, False afterwards."""
-        with self.db.conn:
+        with self.db.atomic():
             cursor = self.db.execute(
                 "INSERT OR IGNORE INTO subscription_offers (citizen_id, topic, created_at) "
                 "VALUES (?, ?, ?)",
@@ -143,7 +143,7 @@ class Broadcasts:
         options: Sequence[str] = (),
         multiple: bool = False,
     ) -> int:
-        with self.db.conn:
+        with self.db.atomic():
             cursor = self.db.execute(
                 "INSERT INTO broadcasts (kind, text, link, image_url, options, multiple, topics, "
                 "channels, status, send_at, created_by, created_at) "
@@ -203,7 +203,7 @@ class Broadcasts:
         broadcast = self.get(broadcast_id)
         assert broadcast is not None
         now = now_iso()
-        with self.db.conn:
+        with self.db.atomic():
             if broadcast.status == "scheduled":
                 self.db.execute(
                     "INSERT OR IGNORE INTO deliveries (broadcast_id, citizen_id, status, "
@@ -243,7 +243,7 @@ class Broadcasts:
     ) -> None:
         if status not in DELIVERY_STATES:
             raise ValueError(f"unknown delivery state {status!r}")
-        with self.db.conn:
+        with self.db.atomic():
             self.db.execute(
                 "UPDATE deliveries SET status = ?, detail = ?, updated_at = ?, "
                 "platform_ref = coalesce(?, platform_ref) WHERE id = ?",
@@ -254,7 +254,7 @@ class Broadcasts:
         ids = list(delivery_ids)
         if not ids:
             return
-        with self.db.conn:
+        with self.db.atomic():
             self.db.execute(
                 f"UPDATE deliveries SET status = ?, detail = ?, updated_at = ? "
                 f"WHERE id IN ({_marks(ids)})",
@@ -262,7 +262,7 @@ class Broadcasts:
             )
 
     def finish(self, broadcast_id: int) -> None:
-        with self.db.conn:
+        with self.db.atomic():
             self.db.execute(
                 "UPDATE broadcasts SET status = 'sent', finished_at = ? "
                 "WHERE id = ? AND status = 'sending'",
@@ -271,7 +271,7 @@ class Broadcasts:
 
     def cancel(self, broadcast_id: int) -> bool:
         """Stop a scheduled or sending broadcast; who has not got it yet is skipped."""
-        with self.db.conn:
+        with self.db.atomic():
             cursor = self.db.execute(
                 "UPDATE broadcasts SET status = 'cancelled', finished_at = ? "
                 "WHERE id = ? AND status IN ('scheduled', 'sending')",
@@ -311,7 +311,7 @@ class Broadcasts:
 
     def block(self, citizen_id: int) -> None:
         """The citizen blocked the bot: no more announcements, subscriptions ended."""
-        with self.db.conn:
+        with self.db.atomic():
             self.db.execute(
                 "UPDATE citizens SET blocked_at = ? WHERE id = ?", [now_iso(), citizen_id]
             )
@@ -337,7 +337,7 @@ class Broadcasts:
         if not poll.multiple and len(chosen) > 1:
             return False
         now = now_iso()
-        with self.db.conn:
+        with self.db.atomic():
             self.db.execute(
                 "DELETE FROM votes WHERE broadcast_id = ? AND citizen_id = ?",
                 [broadcast_id, citizen_id],
@@ -373,7 +373,7 @@ class Broadcasts:
         return counts, int(voters)
 
     def close_poll(self, broadcast_id: int) -> None:
-        with self.db.conn:
+        with self.db.atomic():
             self.db.execute(
                 "UPDATE broadcasts SET closed_at = ? WHERE id = ? AND closed_at IS NULL",
                 [now_iso(), broadcast_id],
@@ -410,7 +410,7 @@ class Surveys:
         return (int(row[0]), str(row[1])) if row else None
 
     def start(self, broadcast_id: int, citizen_id: int) -> None:
-        with self.db.conn:
+        with self.db.atomic():
             self.db.execute(
                 "INSERT OR IGNORE INTO survey_progress (broadcast_id, citizen_id, "
                 "next_question, status, updated_at) VALUES (?, ?, 0, 'answering', ?)",
@@ -423,7 +423,7 @@ class Surveys:
         """Record an answer (again, to change it); returns the next question's index."""
         self.start(broadcast_id, citizen_id)
         now = now_iso()
-        with self.db.conn:
+        with self.db.atomic():
             self.db.execute(
                 "INSERT INTO survey_answers (broadcast_id, citizen_id, question, answer, "
                 "created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (broadcast_id, citizen_id, "

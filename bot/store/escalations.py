@@ -129,7 +129,7 @@ class Escalations:
 
     def _update(self, escalation_id: int, **fields: Any) -> None:
         fields["updated_at"] = now_iso()
-        with self.db.conn:
+        with self.db.atomic():
             self.db.table("escalations").update(escalation_id, fields)
 
     def assign(self, escalation_id: int, official_id: int | None) -> None:
@@ -145,7 +145,7 @@ class Escalations:
         citizen gets one answer and the second official gets ``AlreadyHandled``.
         """
         now = now_iso()
-        with self.db.conn:
+        with self.db.atomic():
             cursor = self.db.execute(
                 "UPDATE escalations SET status = 'answered', answer = ?, answered_by = ?, "
                 "answered_at = ?, updated_at = ?, delivery = 'pending', delivery_detail = NULL "
@@ -166,7 +166,7 @@ class Escalations:
 
     def close(self, escalation_id: int, official_id: int, reason: str) -> None:
         now = now_iso()
-        with self.db.conn:
+        with self.db.atomic():
             cursor = self.db.execute(
                 "UPDATE escalations SET status = 'closed', closed_reason = ?, answered_by = ?, "
                 "answered_at = ?, updated_at = ? WHERE id = ? AND status = 'open'",
@@ -180,7 +180,7 @@ class Escalations:
         if state not in DELIVERY_STATES:
             raise ValueError(f"unknown delivery state {state!r}")
         now = now_iso()
-        with self.db.conn:
+        with self.db.atomic():
             self.db.execute(
                 "UPDATE escalations SET delivery = ?, delivery_detail = ?, updated_at = ?, "
                 "delivered_at = CASE WHEN ? = 'sent' THEN ? ELSE delivered_at END WHERE id = ?",
@@ -205,7 +205,7 @@ class Escalations:
 
     def rate(self, escalation_id: int, citizen_id: int, rating: int) -> bool:
         """The citizen's 1-5 rating of an official's answer; only the asker may rate it."""
-        with self.db.conn:
+        with self.db.atomic():
             cursor = self.db.execute(
                 "UPDATE escalations SET rating = ? WHERE id = ? AND citizen_id = ? "
                 "AND status = 'answered'",

@@ -77,7 +77,7 @@ class Officials:
             raise ValueError(f"role must be one of {', '.join(ROLES)}")
         if self.by_name(name) is not None:
             raise OfficialExists(name)
-        with self.db.conn:
+        with self.db.atomic():
             cursor = self.db.execute(
                 "INSERT INTO officials (name, role, password_hash, telegram_user_id, created_at) "
                 "VALUES (?, ?, ?, ?, ?)",
@@ -111,7 +111,7 @@ class Officials:
         unknown = set(fields) - allowed
         if unknown:
             raise ValueError(f"cannot update {', '.join(sorted(unknown))}")
-        with self.db.conn:
+        with self.db.atomic():
             self.db.table("officials").update(official_id, fields)
 
     def disable(self, official_id: int) -> None:
@@ -123,7 +123,7 @@ class Officials:
 
     def start_session(self, official_id: int, token: str, csrf_token: str, hours: float) -> None:
         now = _now()
-        with self.db.conn:
+        with self.db.atomic():
             self.db.execute("DELETE FROM desk_sessions WHERE expires_at < ?", [_iso(now)])
             self.db.execute(
                 "INSERT INTO desk_sessions (id, official_id, csrf_token, created_at, expires_at) "
@@ -152,17 +152,17 @@ class Officials:
         return Session(official, row[1], expires)
 
     def end_session(self, token: str) -> None:
-        with self.db.conn:
+        with self.db.atomic():
             self.db.execute("DELETE FROM desk_sessions WHERE id = ?", [token_id(token)])
 
     def end_sessions(self, official_id: int) -> None:
-        with self.db.conn:
+        with self.db.atomic():
             self.db.execute("DELETE FROM desk_sessions WHERE official_id = ?", [official_id])
 
     # Failed sign-ins, for rate limiting
 
     def record_failure(self, key: str) -> None:
-        with self.db.conn:
+        with self.db.atomic():
             self.db.execute(
                 "INSERT INTO login_failures (key, at) VALUES (?, ?)", [key, _iso(_now())]
             )
@@ -175,7 +175,7 @@ class Officials:
         return int(row[0])
 
     def clear_failures(self, key: str) -> None:
-        with self.db.conn:
+        with self.db.atomic():
             self.db.execute("DELETE FROM login_failures WHERE key = ?", [key])
 
     # Audit log
@@ -183,7 +183,7 @@ class Officials:
     def audit(
         self, official: Official | None, action: str, target: str = "", detail: str = ""
     ) -> None:
-        with self.db.conn:
+        with self.db.atomic():
             self.db.execute(
                 "INSERT INTO audit_log (at, official_id, official, action, target, detail) "
                 "VALUES (?, ?, ?, ?, ?, ?)",

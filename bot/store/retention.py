@@ -187,7 +187,7 @@ def purging(db: Database, older_than: datetime, batch_rows: int = BATCH_ROWS) ->
             ).fetchone()[0]
             if last is None:
                 break
-            with db.conn:
+            with db.atomic():
                 cursor = db.execute(
                     f"UPDATE {step.table} SET {step.blank} WHERE {step.key} IN "
                     f"({step.rows()} AND {step.key} > ? AND {step.key} <= ?)",
@@ -207,7 +207,7 @@ def compact(db: Database, *, escalations: bool = True) -> None:
     """Make removed words unreadable in the file itself, not only in queries."""
     if escalations:
         # FTS5 only marks deleted entries; merging the segments drops them for good.
-        with db.conn:
+        with db.atomic():
             db.execute("INSERT INTO escalations_fts (escalations_fts) VALUES ('optimize')")
     # Old versions of changed pages stay in the -wal file until it is truncated (this
     # waits for other connections' transactions, up to the busy timeout, and gives up).

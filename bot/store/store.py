@@ -76,7 +76,7 @@ class Store:
     def citizen(self, channel: str, platform_id: str, language: str | None = None) -> Citizen:
         """The citizen with this platform id, created on first contact; marks them seen."""
         now = now_iso()
-        with self.db.conn:
+        with self.db.atomic():
             self.db.execute(
                 "INSERT INTO citizens (channel, platform_id, language, first_seen, last_seen) "
                 "VALUES (?, ?, ?, ?, ?) ON CONFLICT (channel, platform_id) "
@@ -95,7 +95,7 @@ class Store:
         return Citizen(row[0], channel, platform_id, row[1]) if row else None
 
     def set_language(self, citizen_id: int, language: str) -> None:
-        with self.db.conn:
+        with self.db.atomic():
             self.db.execute("UPDATE citizens SET language = ? WHERE id = ?", [language, citizen_id])
 
     def save_incoming(
@@ -115,7 +115,7 @@ class Store:
             ).fetchone()
             if row is not None:
                 return Saved(id=row[0], is_new=False, status=row[1])
-        with self.db.conn:
+        with self.db.atomic():
             cursor = self.db.execute(
                 "INSERT INTO messages (citizen_id, direction, channel_message_id, kind, text, "
                 "created_at, status, rumour) VALUES (?, 'in', ?, ?, ?, ?, 'received', ?)",
@@ -132,7 +132,7 @@ class Store:
         the pending one.
         """
         fields = _decision_fields(decision)
-        with self.db.conn:
+        with self.db.atomic():
             self.db.execute(
                 "UPDATE messages SET action = ?, reason = ?, confidence = ?, faq_id = ?, "
                 "language = ? WHERE id = ?",
@@ -153,7 +153,7 @@ class Store:
 
     def mark_delivered(self, incoming_id: int) -> None:
         """The reply went out: the incoming message is answered, atomically."""
-        with self.db.conn:
+        with self.db.atomic():
             self.db.execute(
                 "UPDATE messages SET status = 'sent' WHERE reply_to = ? AND direction = 'out' "
                 "AND status = 'pending' AND action IS NOT 'official'",
@@ -174,7 +174,7 @@ class Store:
         if existing is not None:
             return int(existing[0]), False
         now = now_iso()
-        with self.db.conn:
+        with self.db.atomic():
             cursor = self.db.execute(
                 "INSERT INTO escalations (citizen_id, message_id, reason, status, created_at, "
                 "updated_at, question, topic) VALUES (?, ?, ?, 'open', ?, ?, "
@@ -194,7 +194,7 @@ class Store:
 
     def save_broadcast_message(self, citizen_id: int, broadcast_id: int, text: str) -> None:
         """An announcement or poll a citizen received, as part of their conversation."""
-        with self.db.conn:
+        with self.db.atomic():
             self.db.execute(
                 "INSERT INTO messages (citizen_id, direction, kind, text, created_at, status, "
                 "action, broadcast_id) VALUES (?, 'out', 'text', ?, ?, 'sent', 'broadcast', ?)",
@@ -214,7 +214,7 @@ class Store:
 
     def record_campaign(self, citizen_id: int, slug: str) -> bool:
         """Note the campaign link that brought a citizen in (the first one counts)."""
-        with self.db.conn:
+        with self.db.atomic():
             cursor = self.db.execute(
                 "UPDATE citizens SET campaign = ? WHERE id = ? AND campaign IS NULL "
                 "AND EXISTS (SELECT 1 FROM campaigns WHERE slug = ?)",
@@ -230,7 +230,7 @@ class Store:
         had_tickets = (
             self.db.execute(f"SELECT count(*) FROM ({tickets})", [citizen_id]).fetchone()[0] > 0
         )
-        with self.db.conn:
+        with self.db.atomic():
             self.db.execute(f"DELETE FROM feedback WHERE message_id IN ({messages})", [citizen_id])
             # The audit log keeps who did what to their tickets, not the words of it.
             self.db.execute(
@@ -260,7 +260,7 @@ class Store:
         compact(self.db, escalations=had_tickets)
 
     def save_feedback(self, message_id: int, helpful: bool) -> None:
-        with self.db.conn:
+        with self.db.atomic():
             self.db.execute(
                 "INSERT INTO feedback (message_id, helpful, created_at) VALUES (?, ?, ?)",
                 [message_id, int(helpful), now_iso()],
