@@ -15,6 +15,9 @@
 //           parameters.retry_after (only accepted messages count towards the limits);
 //           with a latency, a sent message is stored at once but answered N ms later, like
 //           a distant Bot API (so a crash can leave messages delivered but not confirmed).
+//           getUpdates with timeout > 0 long-polls, as Telegram does: it answers as soon as
+//           an update is waiting, or empty after `timeout` seconds (the package answers at
+//           once, so a polling bot would spin on it).
 // Client    POST /sendPollAnswer {botToken, poll_id, user, option_ids}: a poll_answer update
 //           POST /blockBot, /unblockBot {botToken, chat_ids}: the user blocks (unblocks) the bot
 // Admin     GET  /admin/sent?token=T        every message the bot sent: time (ms), chat, method
@@ -273,8 +276,27 @@ function admin(app) {
   });
 }
 
+// getUpdates with a timeout waits (checking every 10 ms) until an update is waiting.
+function longPoll(app, telegramServer) {
+  app.all('/bot:token/getUpdates', (req, res, next) => {
+    const body = req.body || {};
+    const timeout = Number(body.timeout !== undefined ? body.timeout : req.query.timeout || 0);
+    if (!(timeout > 0)) { next(); return; }
+    const { token } = req.params;
+    const deadline = Date.now() + Math.min(timeout, 50) * 1000;
+    const check = () => {
+      const waiting = telegramServer.storage.userMessages.some(
+        (u) => u.botToken === token && !u.isRead,
+      );
+      if (waiting || Date.now() >= deadline || res.writableEnded) { next(); return; }
+      setTimeout(check, 10);
+    };
+    check();
+  });
+}
+
 // First in the list: the constructor registers routes in this order.
-routes.unshift(gate, sendPoll, sendPhoto, sendPollAnswer, blocking, admin);
+routes.unshift(gate, longPoll, sendPoll, sendPhoto, sendPollAnswer, blocking, admin);
 
 const formatUpdate = TelegramServer.formatUpdate;
 TelegramServer.formatUpdate = (update) => {
