@@ -110,13 +110,13 @@ async def test_subscribe_and_unsubscribe_with_commands_and_buttons(
 
 async def test_helpful_answer_offers_its_topic_once(citizen: ClientSession, store: Store) -> None:
     chat = Chat(citizen)
-    _, prompt = await chat.say("ktp saya hilang gimana")
+    [prompt] = await chat.say("ktp saya hilang gimana")
     [thanks] = await chat.press(prompt, "👍 Ya")
     assert [b["label"] for b in thanks["buttons"]] == ["🔔 Ikuti info Kependudukan"]
     [subscribed] = await chat.press(thanks, "🔔 Ikuti info Kependudukan")
     assert "Kependudukan" in subscribed["text"]
     await chat.say("/berhenti kependudukan")
-    _, prompt = await chat.say("ktp hilang harus lapor polisi dulu?")
+    [prompt] = await chat.say("ktp hilang harus lapor polisi dulu?")
     [thanks] = await chat.press(prompt, "👍 Ya")
     assert thanks["buttons"] == []  # offered once only, even after leaving the topic
 
@@ -370,7 +370,7 @@ async def test_survey_answered_step_by_step_with_a_break_and_results(
         [second] = await chat.press(first, "4")
         assert [b["label"] for b in second["buttons"]] == ["KTP", "KK", "Akta lahir"]
         # The citizen leaves the survey to ask something, then comes back.
-        answer, _ = await chat.say("ktp saya hilang gimana")
+        [answer] = await chat.say("ktp saya hilang gimana")
         assert answer["text"].startswith("Bawa surat kehilangan")
         [again] = await chat.say("/survei")
         assert again["text"].startswith("Pertanyaan 2 dari 3")

@@ -37,9 +37,10 @@ def text(citizen: str, body: str, message_id: str | None = None, **kw: object) -
 
 
 async def test_answer_then_feedback_buttons(conversation: Conversation, store: Store) -> None:
-    answer, prompt = await conversation.handle(text("c1", "ktp saya hilang gimana", "m1"))
-    assert answer.text.startswith("Bawa surat kehilangan")
-    assert prompt.text == "Apakah jawaban ini membantu?"
+    # One message: the answer, the question "was it helpful?" last, the buttons under it.
+    [prompt] = await conversation.handle(text("c1", "ktp saya hilang gimana", "m1"))
+    assert prompt.text.startswith("Bawa surat kehilangan")
+    assert prompt.text.endswith("\n\nApakah jawaban ini membantu?")
     assert [b.label for b in prompt.buttons] == ["👍 Ya", "👎 Tidak"]
     [thanks] = await conversation.handle(
         Incoming("test", "c1", Kind.BUTTON, payload=prompt.buttons[0].payload)
@@ -51,7 +52,7 @@ async def test_answer_then_feedback_buttons(conversation: Conversation, store: S
 async def test_thumbs_down_offers_an_official_with_a_ticket(
     conversation: Conversation, store: Store
 ) -> None:
-    _, prompt = await conversation.handle(text("c2", "where can i get vaccinated?"))
+    [prompt] = await conversation.handle(text("c2", "where can i get vaccinated?"))
     [sorry] = await conversation.handle(
         Incoming("test", "c2", Kind.BUTTON, payload=prompt.buttons[1].payload)
     )

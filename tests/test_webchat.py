@@ -43,8 +43,9 @@ async def test_page_and_scripts_have_no_third_party_code(client: TestClient) -> 
 
 
 async def test_question_answer_and_feedback(client: TestClient) -> None:
-    answer, prompt = await say(client, text="ktp saya hilang gimana", id="a1")
-    assert answer["text"].startswith("Bawa surat kehilangan")
+    [prompt] = await say(client, text="ktp saya hilang gimana", id="a1")
+    assert prompt["text"].startswith("Bawa surat kehilangan")
+    assert prompt["text"].endswith("Apakah jawaban ini membantu?")
     assert [b["label"] for b in prompt["buttons"]] == ["👍 Ya", "👎 Tidak"]
     [thanks] = await say(client, payload=prompt["buttons"][0]["payload"], id="a2")
     assert thanks["text"] == "Terima kasih atas masukan Anda!"

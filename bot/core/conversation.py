@@ -196,11 +196,12 @@ class Conversation:
             self.store.set_language(citizen.id, decision.language)
             citizen = Citizen(citizen.id, citizen.channel, citizen.platform_id, decision.language)
         if decision.action is Action.ANSWER:
-            prompt = Reply(
-                self._text("utter_feedback_prompt", citizen),
-                self._feedback_buttons(citizen, message_id),
-            )
-            return [Reply(decision.reply), prompt], decision
+            # One message: the answer, then "was this helpful?" with its buttons under it.
+            # A second message would halve how many citizens Telegram's limits (about 30
+            # messages/s per bot, 1 per second per chat) let the bot answer.
+            prompt = self._text("utter_feedback_prompt", citizen)
+            buttons = self._feedback_buttons(citizen, message_id)
+            return [Reply(f"{decision.reply}\n\n{prompt}", buttons)], decision
         if decision.action is Action.CLARIFY:
             buttons = tuple(Button(o.label, f"faq:{o.faq_id}") for o in decision.options)
             return [Reply(decision.reply, buttons)], decision
