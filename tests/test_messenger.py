@@ -638,13 +638,15 @@ async def test_announcements_keep_to_messengers_24_hour_window(start_desk: Start
     for psid in ("recent", "old"):
         await desk.exchange(psid, text_event(psid, "/langganan darurat", f"{psid}.s"), 1)
     age_conversation(desk.database, "old", timedelta(hours=25))
-    _, number = await compose(
+    preview, number = await compose(
         desk.official,
         kind="announcement",
         text="Air sungai naik: warga bantaran bersiap mengungsi.",
         topics="darurat",
         channels="messenger",
     )
+    # The preview warns before sending: one subscriber will be skipped.
+    assert "1 pelanggan Messenger di luar jendela 24 jam akan dilewati." in preview
     await wait_until_sent(desk.store, number)
     [sent] = desk.graph.to("recent")[-1:]
     assert sent["messaging_type"] == "UPDATE" and "tag" not in sent

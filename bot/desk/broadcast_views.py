@@ -159,7 +159,9 @@ async def preview(request: web.Request) -> web.Response:
     audience = ctx.store.broadcasts.audience(draft["topics"], draft["channels"])
     outside = 0
     if "messenger" in draft["channels"] and not ctx.settings.announcements.messenger_tag:
-        outside = _outside_window(ctx, draft["topics"])
+        # Outside Messenger's 24-hour window and without a tag: they will be skipped.
+        since = (datetime.now(UTC) - timedelta(hours=24)).isoformat(timespec="milliseconds")
+        outside = ctx.store.broadcasts.silent_since(draft["topics"], "messenger", since)
     return page(
         request,
         "announcement_preview.html",
@@ -168,20 +170,6 @@ async def preview(request: web.Request) -> web.Response:
         outside=outside,
         topics=_topics(ctx),
     )
-
-
-def _outside_window(ctx: DeskContext, topics: list[str]) -> int:
-    """Messenger subscribers whose last message is older than 24 hours."""
-    since = (datetime.now(UTC) - timedelta(hours=24)).isoformat(timespec="milliseconds")
-    marks = ", ".join("?" for _ in topics)
-    row = ctx.store.db.execute(
-        "SELECT count(DISTINCT c.id) FROM subscriptions s JOIN citizens c ON c.id = s.citizen_id "
-        f"WHERE c.channel = 'messenger' AND c.blocked_at IS NULL AND s.topic IN ({marks}) "
-        "AND coalesce((SELECT max(created_at) FROM messages m WHERE m.citizen_id = c.id "
-        "AND m.direction = 'in'), '') < ?",
-        [*topics, since],
-    ).fetchone()
-    return int(row[0])
 
 
 async def create(request: web.Request) -> web.StreamResponse:

@@ -188,6 +188,21 @@ class Broadcasts:
         )
         return {r[0]: r[1] for r in rows}
 
+    def silent_since(self, topics: Sequence[str], channel: str, since: str) -> int:
+        """How many of the topics' subscribers on ``channel`` have not written since
+        ``since`` (for Messenger: those outside the 24-hour window)."""
+        if not topics:
+            return 0
+        row = self.db.execute(
+            "SELECT count(DISTINCT c.id) FROM subscriptions s "
+            "JOIN citizens c ON c.id = s.citizen_id WHERE c.blocked_at IS NULL "
+            f"AND c.channel = ? AND s.topic IN ({_marks(topics)}) "
+            "AND coalesce((SELECT max(created_at) FROM messages m WHERE m.citizen_id = c.id "
+            "AND m.direction = 'in'), '') < ?",
+            [channel, *topics, since],
+        ).fetchone()
+        return int(row[0])
+
     def due(self, now: str) -> list[int]:
         """Broadcasts to work on: those whose time has come, and those interrupted."""
         rows = self.db.execute(
