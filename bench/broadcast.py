@@ -9,8 +9,8 @@ limits mode (more than 30 messages per rolling second from the bot, or more than
 rolling second to one private chat, is refused with 429 and ``retry_after``); that many
 Telegram citizens subscribed to one topic are written into a fresh database; `tanya run`
 starts (the trained model in rasa_project/models, python-telegram-bot's requests adapted
-to the emulator by bench/emulated_bot.py) with ``announcements.messages_per_second`` set to
-``--rate``; once it is idle, one announcement is created and the benchmark waits until every
+to the emulator by tests/run_bot_for_tests.py) with ``announcements.messages_per_second``
+set to ``--rate``; once it is idle, one announcement is created and the benchmark waits until every
 subscriber has it. Measured: messages/s from the emulator's own receive times (over the
 whole broadcast, and over its steady part: the middle 90 % of messages), as a share of
 Telegram's 30/s; the busiest rolling second; 429 answers; duplicates and gaps; and the
@@ -50,7 +50,13 @@ sys.path.insert(0, str(ROOT))
 
 from bot.store import Store  # noqa: E402
 from bot.store.clock import now_iso  # noqa: E402
-from tests.telegram_harness import TOKEN, Emulator, free_port  # noqa: E402
+from tests.telegram_harness import (  # noqa: E402
+    TOKEN,
+    Emulator,
+    free_port,
+    start_child,
+    wait_until_up,
+)
 
 MODEL = ROOT / "rasa_project" / "models" / "tanya.tar.gz"
 RESULTS = ROOT / "bench" / "results" / "broadcast.json"
@@ -119,38 +125,14 @@ class Bot:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = config.parent / "bot.log"
-        env = {**os.environ, "TELEGRAM_BOT_TOKEN": TOKEN}
-        env.pop("FACEBOOK_PAGE_ACCESS_TOKEN", None)
-        with self.log.open("w") as log:
-            self.process = subprocess.Popen(
-                [
-                    sys.executable,
-                    str(ROOT / "bench" / "emulated_bot.py"),
-                    "--config",
-                    str(config),
-                    "run",
-                    "--port",
-                    str(self.port),
-                ],
-                cwd=config.parent,
-                env=env,
-                stdout=log,
-                stderr=log,
-            )
+        # Through the tests' launcher, which patches in the emulator's request class.
+        env = {"TELEGRAM_BOT_TOKEN": TOKEN, "FACEBOOK_PAGE_ACCESS_TOKEN": ""}
+        self.log.write_bytes(b"")
+        self.process = start_child(config, self.port, env, self.log)
         self.samples: list[tuple[float, float]] = []  # (monotonic time, VmRSS MB)
 
     async def wait_until_up(self) -> None:
-        async with httpx.AsyncClient() as client:
-            for _ in range(600):
-                if self.process.poll() is not None:
-                    raise RuntimeError(f"the bot exited:\n{self.log.read_text()[-3000:]}")
-                try:
-                    if (await client.get(f"{self.url}/healthz")).status_code == 200:
-                        return
-                except httpx.HTTPError:
-                    pass
-                await asyncio.sleep(0.2)
-        raise RuntimeError("the bot did not start")
+        await wait_until_up(self.url, self.process, self.log, timeout=120)
 
     def memory_mb(self, field: str) -> float:
         for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():

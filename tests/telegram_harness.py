@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -31,6 +33,7 @@ import httpx
 from telegram.request import HTTPXRequest
 
 EMULATOR_DIR = Path(__file__).resolve().parent / "telegram_emulator"
+LAUNCHER = Path(__file__).resolve().parent / "run_bot_for_tests.py"
 TOKEN = "123456:TEST-token"
 BOT_USER = {"id": 666, "is_bot": True, "first_name": "Test First name", "username": "TestNameBot"}
 EMPTY_POLL_DELAY = 0.05
@@ -383,3 +386,58 @@ async def eventually(condition: Callable[[], Any], timeout: float = 15) -> Any:
             raise AssertionError("the condition did not become true in time")
         await asyncio.sleep(0.05)
     return value
+
+
+# `tanya run` in a child process, for tests and benchmarks that kill or restart it.
+
+
+def write_child_config(source: Path, directory: Path, changes: list[tuple[str, str]]) -> Path:
+    """``source`` (a config.yml) with each ``old`` text replaced by ``new``, written to
+    ``directory``/config.yml; an ``old`` that is not there fails, so no change goes
+    unnoticed when config.yml changes."""
+    text = source.read_text(encoding="utf-8")
+    for old, new in changes:
+        assert old in text, old
+        text = text.replace(old, new)
+    path = directory / "config.yml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def start_child(
+    config: Path, port: int, env: dict[str, str], log: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """`tanya run` on ``port`` through tests/run_bot_for_tests.py (the emulator's request
+    class patched in), with ``env`` added to this process's environment; output goes to
+    ``log`` (appended) or nowhere."""
+    output = log.open("ab") if log is not None else subprocess.DEVNULL
+    try:
+        return subprocess.Popen(
+            [sys.executable, str(LAUNCHER), "--config", str(config), "run", "--port", str(port)],
+            cwd=config.parent,
+            env={**os.environ, **env},
+            stdout=output,
+            stderr=output,
+        )
+    finally:
+        if log is not None:
+            output.close()  # type: ignore[union-attr]
+
+
+async def wait_until_up(
+    url: str, process: subprocess.Popen[bytes], log: Path | None = None, timeout: float = 120
+) -> None:
+    """Until ``url``/healthz answers 200; fails (with the log's tail) if the bot exits."""
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient() as client:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                tail = log.read_text(errors="replace")[-3000:] if log is not None else ""
+                raise AssertionError(f"the bot exited\n{tail}")
+            try:
+                if (await client.get(f"{url}/healthz")).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.2)
+    raise AssertionError("the bot did not come up")

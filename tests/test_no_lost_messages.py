@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -20,7 +18,15 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from tests.conftest import ROOT
-from tests.telegram_harness import TOKEN, Citizen, Emulator, free_port
+from tests.telegram_harness import (
+    TOKEN,
+    Citizen,
+    Emulator,
+    free_port,
+    start_child,
+    wait_until_up,
+    write_child_config,
+)
 from tests.test_messenger import GraphApi, signed, text_event
 
 
@@ -36,58 +42,27 @@ async def graph() -> AsyncIterator[tuple[GraphApi, str]]:
 
 
 def bot_config(trained: Path, tmp_path: Path, emulator: Emulator, graph_url: str) -> Path:
-    text = (trained / "config.yml").read_text(encoding="utf-8")
-    for old, new in [
-        ("api_url: https://api.telegram.org", f"api_url: {emulator.url}"),
-        ("poll_timeout: 30", "poll_timeout: 0"),
-        ("per_chat_interval: 1.0", "per_chat_interval: 0.1"),
-        ("graph_api_url: https://graph.facebook.com/v21.0", f"graph_api_url: {graph_url}"),
-    ]:
-        assert old in text, old
-        text = text.replace(old, new)
-    path = tmp_path / "config.yml"
-    path.write_text(text, encoding="utf-8")
-    return path
+    return write_child_config(
+        trained / "config.yml",
+        tmp_path,
+        [
+            ("api_url: https://api.telegram.org", f"api_url: {emulator.url}"),
+            ("poll_timeout: 30", "poll_timeout: 0"),
+            ("per_chat_interval: 1.0", "per_chat_interval: 0.1"),
+            ("graph_api_url: https://graph.facebook.com/v21.0", f"graph_api_url: {graph_url}"),
+        ],
+    )
 
 
 def start_bot(config: Path, port: int, slow: float) -> subprocess.Popen[bytes]:
     env = {
-        **os.environ,
         "TELEGRAM_BOT_TOKEN": TOKEN,
         "FACEBOOK_PAGE_ACCESS_TOKEN": "test-page-token",
         "FACEBOOK_APP_SECRET": "test-app-secret",
         "FACEBOOK_VERIFY_TOKEN": "v",
         "TANYA_TEST_SLOW_DECIDE": str(slow),
     }
-    return subprocess.Popen(
-        [
-            sys.executable,
-            str(ROOT / "tests" / "run_bot_for_tests.py"),
-            "--config",
-            str(config),
-            "run",
-            "--port",
-            str(port),
-        ],
-        cwd=config.parent,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-
-async def wait_until_up(port: int, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 120
-    async with httpx.AsyncClient() as client:
-        while time.monotonic() < deadline:
-            assert process.poll() is None, "the bot exited"
-            try:
-                if (await client.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            await asyncio.sleep(0.3)
-    raise AssertionError("the bot did not come up")
+    return start_child(config, port, env)
 
 
 def stored(database: Path) -> list[tuple[str, str]]:
@@ -104,7 +79,7 @@ async def test_sigkill_between_receiving_and_answering(
         database = tmp_path / "data" / "tanya.db"
         port = free_port()
         first = start_bot(config, port, slow=60)
-        await wait_until_up(port, first)
+        await wait_until_up(f"http://127.0.0.1:{port}", first)
 
         citizens = [Citizen(emulator, 200 + i) for i in range(3)]
         for citizen in citizens:
@@ -133,7 +108,7 @@ async def test_sigkill_between_receiving_and_answering(
 
         second = start_bot(config, port, slow=0)
         try:
-            await wait_until_up(port, second)
+            await wait_until_up(f"http://127.0.0.1:{port}", second)
             for citizen in citizens:
                 answer = (await citizen.wait_for(1))[0]
                 assert answer["message"]["text"].startswith("Vaksinasi booster dibuka")

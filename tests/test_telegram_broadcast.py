@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable
@@ -34,9 +32,18 @@ from bot.core.broadcasting import IN_FLIGHT
 from bot.server import create_app
 from bot.service import Loaded
 from bot.store import Store
-from tests.conftest import ROOT
 from tests.desk_helpers import add_official, browser, running, sign_in
-from tests.telegram_harness import TOKEN, Citizen, Emulator, eventually, free_port, text_of
+from tests.telegram_harness import (
+    TOKEN,
+    Citizen,
+    Emulator,
+    eventually,
+    free_port,
+    start_child,
+    text_of,
+    wait_until_up,
+    write_child_config,
+)
 from tests.test_broadcasts import compose, wait_until_sent
 from tests.test_telegram_desk import EmulatedTelegramChannel
 
@@ -202,53 +209,21 @@ async def test_subscribe_and_unsubscribe_on_telegram(
 
 
 def child_config(trained: Path, directory: Path, emulator: Emulator) -> Path:
-    text = (trained / "config.yml").read_text(encoding="utf-8")
-    for old, new in [
-        ("api_url: https://api.telegram.org", f"api_url: {emulator.url}"),
-        ("poll_timeout: 30", "poll_timeout: 0"),
-        ("messages_per_second: 25", "messages_per_second: 30"),
-    ]:
-        assert old in text, old
-        text = text.replace(old, new)
-    path = directory / "config.yml"
-    path.write_text(text, encoding="utf-8")
-    return path
+    return write_child_config(
+        trained / "config.yml",
+        directory,
+        [
+            ("api_url: https://api.telegram.org", f"api_url: {emulator.url}"),
+            ("poll_timeout: 30", "poll_timeout: 0"),
+            ("messages_per_second: 25", "messages_per_second: 30"),
+        ],
+    )
 
 
-def start_child(config: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
-    """`tanya run` in a child process, Telegram only, through the test launcher."""
-    env = {**os.environ, "TELEGRAM_BOT_TOKEN": TOKEN}
-    env.pop("FACEBOOK_PAGE_ACCESS_TOKEN", None)
-    with log.open("ab") as output:
-        return subprocess.Popen(
-            [
-                sys.executable,
-                str(ROOT / "tests" / "run_bot_for_tests.py"),
-                "--config",
-                str(config),
-                "run",
-                "--port",
-                str(port),
-            ],
-            cwd=config.parent,
-            env=env,
-            stdout=output,
-            stderr=output,
-        )
-
-
-async def wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 120
-    async with httpx.AsyncClient() as client:
-        while time.monotonic() < deadline:
-            assert process.poll() is None, log.read_text()[-3000:]
-            try:
-                if (await client.get(f"{url}/healthz")).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            await asyncio.sleep(0.2)
-    raise AssertionError("the bot did not come up")
+def start_telegram_child(config: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
+    """`tanya run` in a child process, Telegram only (no Messenger token)."""
+    env = {"TELEGRAM_BOT_TOKEN": TOKEN, "FACEBOOK_PAGE_ACCESS_TOKEN": ""}
+    return start_child(config, port, env, log)
 
 
 def read_deliveries(database: Path, broadcast_id: int) -> dict[str, str]:
@@ -295,7 +270,7 @@ async def interrupt_half_way(
     seeded.close()
     port, log = free_port(), tmp_path / "bot.log"
     url = f"http://127.0.0.1:{port}"
-    first = start_child(config, port, log)
+    first = start_telegram_child(config, port, log)
     try:
         await wait_until_up(url, first, log)
         jar = CookieJar(unsafe=True, treat_as_secure_origin=[url])
@@ -324,7 +299,7 @@ async def resume(trained: Path, tmp_path: Path, emulator: Emulator, number: int)
     """Start the bot again and wait until the broadcast is finished; sends per chat."""
     config, database = tmp_path / "config.yml", tmp_path / "data" / "tanya.db"
     port, log = free_port(), tmp_path / "bot.log"
-    second = start_child(config, port, log)
+    second = start_telegram_child(config, port, log)
     try:
         await wait_until_up(f"http://127.0.0.1:{port}", second, log)
         await eventually(lambda: broadcast_status(database, number) == "sent", timeout=60)
