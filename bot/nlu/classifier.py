@@ -31,7 +31,7 @@ from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.classifiers.classifier import IntentClassifier
 from rasa.nlu.featurizers.featurizer import Featurizer
-from rasa.shared.nlu.constants import INTENT, TEXT
+from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from sklearn.feature_extraction.text import TfidfTransformer
@@ -102,17 +102,39 @@ class FaqClassifier(IntentClassifier, GraphComponent):
         return cls(config, model_storage, resource)
 
     def _features(self, messages: list[Message]) -> tuple[sp.csr_matrix | None, np.ndarray | None]:
-        sparse_rows, dense_rows = [], []
+        """The messages' sentence features as one sparse and one dense matrix.
+
+        Rasa's ``Message.get_sparse_features`` would concatenate each message's featurizers
+        one message at a time (a copy and an ``hstack`` each: 40 % of the classifier's time
+        on a batch of 256). Stacking each featurizer's rows first and concatenating once
+        gives the same matrix.
+        """
+        sparse_by_origin: dict[str, list[Any]] = {}
+        dense_by_origin: dict[str, list[Any]] = {}
         for message in messages:
-            sparse = message.get_sparse_features(TEXT)[1]
-            dense = message.get_dense_features(TEXT)[1]
-            if sparse is not None:
-                sparse_rows.append(sp.csr_matrix(sparse.features))
-            if dense is not None:
-                dense_rows.append(np.asarray(dense.features).reshape(1, -1))
-        sparse_matrix = sp.vstack(sparse_rows).tocsr() if sparse_rows else None
-        dense_matrix = np.vstack(dense_rows) if dense_rows else None
+            for feature in message.features:
+                if feature.attribute != TEXT or feature.type != FEATURE_TYPE_SENTENCE:
+                    continue
+                by_origin = sparse_by_origin if feature.is_sparse() else dense_by_origin
+                by_origin.setdefault(str(feature.origin), []).append(feature.features)
+        sparse_matrix = dense_matrix = None
+        if sparse_by_origin:
+            blocks = [sp.vstack(rows, format="csr") for rows in sparse_by_origin.values()]
+            self._check_rows(blocks, len(messages))
+            sparse_matrix = sp.hstack(blocks, format="csr")
+        if dense_by_origin:
+            arrays = [np.vstack(rows) for rows in dense_by_origin.values()]
+            self._check_rows(arrays, len(messages))
+            dense_matrix = np.hstack(arrays)
         return sparse_matrix, dense_matrix
+
+    @staticmethod
+    def _check_rows(blocks: list[Any], expected: int) -> None:
+        """Every featurizer must have featurised every message, or rows would shift."""
+        if any(block.shape[0] != expected for block in blocks):
+            raise ValueError(
+                "FaqClassifier: a featurizer left some messages without sentence features"
+            )
 
     def _design(
         self,

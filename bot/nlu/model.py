@@ -108,8 +108,13 @@ class NluModel:
 
     def parse_batch(self, texts: Sequence[str]) -> list[Parse]:
         """Classify several texts in one pass through the graph."""
-        if not texts:
-            return []
+        # Blank text has nothing to classify, and a message without features would fail
+        # the whole batch in the classifier: it gets an empty ranking instead.
+        readable = [text for text in texts if text.strip()]
+        parsed = iter(self._run(readable) if readable else [])
+        return [next(parsed) if text.strip() else Parse(text=text, ranking=()) for text in texts]
+
+    def _run(self, texts: list[str]) -> list[Parse]:
         from rasa.core.channels.channel import UserMessage
         from rasa.shared.core.trackers import DialogueStateTracker
 
