@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import html
 import io
 import re
 from collections.abc import AsyncIterator
@@ -407,4 +408,7 @@ async def test_badly_written_survey_is_explained(official: ClientSession) -> Non
         channels="webchat",
     )
     page = await (await official.get(response.headers["Location"])).text()
-    assert "Survei tidak bisa dibaca: line 1" in page
+    assert (
+        "Survei tidak bisa dibaca: baris 1: tulis 2 sampai 10 pilihan sebagai [a | b | c]"
+        in html.unescape(page)
+    )

@@ -313,6 +313,45 @@ async def test_official_answers_a_telegram_citizen_with_a_guess(
     assert labels == ["1", "2", "3", "4", "5"]
 
 
+async def test_official_answer_appears_in_the_citizens_open_web_chat(
+    context: BrowserContext, server: TestServer
+) -> None:
+    """The citizen keeps the chat open; the answer arrives there without a reload, with its
+    rating buttons, and the desk then reports it delivered."""
+    citizen = await context.browser.new_context(locale="id-ID")  # type: ignore[union-attr]
+    chat = await citizen.new_page()
+    await chat.goto(url_of(server, "/chat"))
+    await expect(chat.locator(".msg.bot").first).to_contain_text("Selamat datang")
+    await chat.fill("#text", "parkir liar di depan pasar baru, tolong ditertibkan")
+    await chat.click("#send")
+    await expect(chat.locator(".msg.bot")).to_have_count(2, timeout=WAIT)
+    await chat.fill("#text", "/petugas")
+    await chat.click("#send")
+    handed_over = chat.locator(".msg.bot", has_text="Nomor tiket Anda").last
+    await expect(handed_over).to_be_visible(timeout=WAIT)
+    ticket = int(re.findall(r"#(\d+)", await handed_over.inner_text())[-1])
+    shown_before = await chat.locator(".msg").count()
+
+    page = await signed_in(context, server)
+    await open_ticket(page, ticket)
+    answer_box = page.locator("#answer").get_by_role("textbox")
+    await answer_box.fill("Sudah kami teruskan ke Dinas Perhubungan untuk ditertibkan minggu ini.")
+    await send_answer(page)
+    await expect_flash(page, "Jawaban disimpan: menunggu warga membuka chat.")
+
+    answer = chat.locator(".msg.bot", has_text="Dinas Perhubungan untuk ditertibkan")
+    await expect(answer).to_be_visible(timeout=WAIT)
+    await expect(answer).to_contain_text(f"tiket #{ticket}")
+    await expect(chat.locator(".msg.bot").last.get_by_role("button", name="5")).to_be_visible()
+    assert await chat.locator(".msg").count() > shown_before
+    await page.reload()
+    await expect(page.locator(".delivery")).to_contain_text("terkirim")
+    # Shown once: the next polls bring nothing new.
+    await chat.wait_for_timeout(9_000)
+    await expect(answer).to_have_count(1)
+    await citizen.close()
+
+
 # 3. Answering a Messenger citizen
 
 
@@ -483,7 +522,7 @@ async def test_language_toggle_switches_the_desk_to_english(
     await expect(page.locator("html")).to_have_attribute("lang", "en")
     await page.locator("#answer").get_by_role("textbox").fill("Rp20.000 per jam di terminal.")
     await page.get_by_role("button", name="Send answer").click()
-    await expect_flash(page, "Answer saved: waiting for the citizen's next visit.")
+    await expect_flash(page, "Answer saved: waiting for the citizen to open the chat.")
 
     # Back to Indonesian: the same page, without repeating the message about the answer.
     await page.get_by_role("button", name="Bahasa Indonesia").click()
@@ -535,8 +574,10 @@ async def test_poll_composed_voted_on_and_results_shown(
     await expect(page.locator('[data-state="sent"]')).to_have_text("3")  # page refreshes
 
     for (_, chat), choice in zip(citizens, ("Perlu", "Perlu", "Tidak perlu"), strict=True):
-        await chat.reload()
-        await chat.get_by_role("button", name=choice, exact=True).last.click()
+        # No reload: the open chat page polls for announcements.
+        poll = chat.locator(".msg.bot", has_text="Perlukah taman kota buka sampai jam 22.00?")
+        await expect(poll).to_be_visible(timeout=WAIT)
+        await poll.get_by_role("button", name=choice, exact=True).click()
         await expect(chat.locator(".msg.bot").last).to_contain_text(f"tercatat: {choice}")
     await page.reload()
     await expect(page.get_by_text("3 warga memilih")).to_be_visible()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from bot.config import Settings
 from bot.server import create_app
 from bot.service import Loaded
 from bot.store import Store
+from tests.desk_helpers import add_official
 
 
 @pytest.fixture
@@ -64,6 +66,39 @@ async def test_history_shows_the_conversation(client: TestClient) -> None:
     assert history[3]["text"].startswith("Vaccination is available")
 
 
+async def test_an_open_page_polls_for_an_officials_answer_once(
+    client: TestClient, tmp_path: Path
+) -> None:
+    await say(client, text="boleh bawa kucing ke taman kota?", id="u1")
+    [handed_over] = await say(client, text="/petugas", id="u2")
+    ticket = int(re.findall(r"#(\d+)", handed_over["text"])[-1])
+    cursor = (await (await client.get("/chat/api/history")).json())["cursor"]
+    # The replies to the citizen's own messages came with them: nothing to poll yet.
+    assert await updates(client, cursor) == ([], cursor)
+
+    store = Store.open(tmp_path / "tanya.db")
+    official = add_official(store, "Budi")
+    store.escalations.answer(ticket, official.id, "Boleh, asal kucingnya dalam kandang.")
+    [answer, rate], cursor = await updates(client, cursor)
+    assert answer["text"].startswith(f"Petugas menjawab pertanyaan Anda (tiket #{ticket})")
+    assert "asal kucingnya dalam kandang" in answer["text"]
+    assert [b["label"] for b in rate["buttons"]] == ["1", "2", "3", "4", "5"]
+    assert await updates(client, cursor) == ([], cursor)
+    # Another browser (no session) gets nothing, and a bad cursor a clear error.
+    client.session.cookie_jar.clear()
+    assert await updates(client, 0) == ([], 0)
+    response = await client.get("/chat/api/updates?after=latest")
+    assert response.status == 400
+    assert "after must be a message number" in await response.text()
+
+
+async def updates(client: TestClient, after: int) -> tuple[list[dict[str, Any]], int]:
+    response = await client.get(f"/chat/api/updates?after={after}")
+    assert response.status == 200, await response.text()
+    data = await response.json()
+    return data["messages"], data["cursor"]
+
+
 @pytest.mark.parametrize(
     "body",
     [
@@ -87,7 +122,8 @@ async def test_without_session_cookie(
     async with TestClient(TestServer(app)) as fresh:
         response = await fresh.post("/chat/api/messages", json={"text": "halo"})
         assert response.status == 400
-        assert (await (await fresh.get("/chat/api/history")).json()) == {"messages": []}
+        history = await (await fresh.get("/chat/api/history")).json()
+        assert history == {"messages": [], "cursor": 0}
 
 
 async def test_huge_and_empty_messages(client: TestClient) -> None:

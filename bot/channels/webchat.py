@@ -2,7 +2,10 @@
 
 No token and no third-party script: the page is plain HTML, CSS and a small script
 served from here. A citizen is identified by a random session id in an HttpOnly cookie,
-so a returning visitor sees the conversation so far (and, later, officials' replies).
+so a returning visitor sees the conversation so far. What reaches a citizen without a
+question of theirs (an official's answer, an announcement, a poll) is stored and waits;
+an open chat page asks for it every few seconds (``/chat/api/updates``), as chat widgets
+such as Chatwoot's do without a socket, and a closed one shows it at the next visit.
 Every message carries a client-made id, so a resubmission after a network error is not
 answered twice.
 """
@@ -23,7 +26,7 @@ from bot.config import WebChatSettings
 from bot.core.broadcasting import outgoing
 from bot.core.conversation import Conversation
 from bot.core.messages import Delivery, DeliveryState, Incoming, Kind, Outgoing, Reply
-from bot.store.store import Store
+from bot.store.store import Citizen, Store
 
 NAME = "webchat"
 COOKIE = "tanya_chat"
@@ -31,6 +34,9 @@ MAX_TEXT = 4000
 _SESSION = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _STATIC = resources.files("bot.channels") / "webchat_static"
+# Outgoing messages that no request of the citizen's page answered: polled for.
+PUSHED = ("official", "broadcast")
+WAITING_DETAIL = "shown within seconds if the citizen's chat is open, else at the next visit"
 
 
 @functools.cache
@@ -59,10 +65,11 @@ class WebChatChannel:
         app.router.add_get("/chat/chat.js", self.script)
         app.router.add_get("/chat/embed.js", self.embed)
         app.router.add_get("/chat/api/history", self.history)
+        app.router.add_get("/chat/api/updates", self.updates)
         app.router.add_post("/chat/api/messages", self.message)
 
     async def send(self, citizen: str, replies: list[Reply]) -> None:
-        """Nothing to push: the replies are stored and shown on the citizen's next visit."""
+        """Nothing to push: the replies are stored, and the chat page polls for them."""
 
     broadcast_rate: float | None = None
 
@@ -70,13 +77,13 @@ class WebChatChannel:
         self, citizen: str, item: Outgoing, last_inbound: datetime | None
     ) -> Delivery:
         """Announcements wait in the conversation, like officials' answers."""
-        return Delivery(DeliveryState.WAITING, "shown when the citizen next opens the chat")
+        return Delivery(DeliveryState.WAITING, WAITING_DETAIL)
 
     async def deliver_official(
         self, citizen: str, replies: list[Reply], last_inbound: datetime | None
     ) -> Delivery:
-        """An official's answer waits in the conversation until the citizen comes back."""
-        return Delivery(DeliveryState.WAITING, "shown when the citizen next opens the chat")
+        """An official's answer waits in the conversation until the chat page shows it."""
+        return Delivery(DeliveryState.WAITING, WAITING_DETAIL)
 
     async def page(self, request: web.Request) -> web.Response:
         response = web.Response(text=_asset("chat.html"), content_type="text/html")
@@ -107,17 +114,48 @@ class WebChatChannel:
             )
         return session
 
-    async def history(self, request: web.Request) -> web.Response:
+    def _citizen(self, request: web.Request) -> Citizen | None:
         session = request.cookies.get(COOKIE, "")
         if not _SESSION.match(session):
-            return web.json_response({"messages": []})
-        citizen = self.store.find_citizen(NAME, session)
+            return None
+        return self.store.find_citizen(NAME, session)
+
+    async def history(self, request: web.Request) -> web.Response:
+        """The conversation so far, and the cursor from which to poll for updates."""
+        citizen = self._citizen(request)
         if citizen is None:
-            return web.json_response({"messages": []})
+            return web.json_response({"messages": [], "cursor": 0})
+        rows = self.store.messages(citizen.id)
+        messages = self._render(citizen, [r for r in rows if r["kind"] != "button"])
+        self.store.escalations.shown_in_webchat(citizen.id)
+        return web.json_response(
+            {"messages": messages[-100:], "cursor": rows[-1]["id"] if rows else 0}
+        )
+
+    async def updates(self, request: web.Request) -> web.Response:
+        """Officials' answers and announcements stored after message ``after``, for an open
+        chat page; the replies to the citizen's own messages came with those requests."""
+        try:
+            after = int(request.query.get("after", "0"))
+        except ValueError:
+            return web.json_response({"error": "after must be a message number"}, status=400)
+        citizen = self._citizen(request)
+        if citizen is None:
+            return web.json_response({"messages": [], "cursor": after})
+        rows = self.store.messages(citizen.id, after=after)
+        pushed = [r for r in rows if r["direction"] == "out" and r["action"] in PUSHED]
+        messages = self._render(citizen, pushed)
+        if any(r["action"] == "official" for r in pushed):
+            self.store.escalations.shown_in_webchat(citizen.id)
+        return web.json_response(
+            {"messages": messages, "cursor": rows[-1]["id"] if rows else after}
+        )
+
+    def _render(self, citizen: Citizen, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Stored messages as the page shows them, announcements and officials' answers
+        rendered as the citizen receives them (with their buttons)."""
         messages: list[dict[str, Any]] = []
-        for row in self.store.messages(citizen.id):
-            if row["kind"] == "button":
-                continue
+        for row in rows:
             if row["action"] == "broadcast" and row["broadcast_id"]:
                 broadcast = self.store.broadcasts.get(row["broadcast_id"])
                 if broadcast is not None:
@@ -131,8 +169,7 @@ class WebChatChannel:
             else:
                 sender = "citizen" if row["direction"] == "in" else "bot"
                 messages.append({"from": sender, "text": row["text"] or "", "buttons": []})
-        self.store.escalations.shown_in_webchat(citizen.id)
-        return web.json_response({"messages": messages[-100:]})
+        return messages
 
     async def message(self, request: web.Request) -> web.Response:
         session = request.cookies.get(COOKIE, "")

@@ -52,7 +52,7 @@ class Reply:
 
 class DeliveryState(enum.StrEnum):
     SENT = "sent"
-    WAITING = "waiting"  # stored; the citizen sees it on their next visit (web chat)
+    WAITING = "waiting"  # stored; the web chat page shows it when open (it polls) or next visit
     FAILED = "failed"  # the platform refused it (e.g. the citizen blocked the bot)
     UNDELIVERABLE = "undeliverable"  # the platform's rules forbid sending it now
     BLOCKED = "blocked"  # the citizen blocked the bot

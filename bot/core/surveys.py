@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from typing import ClassVar
 
 SCALE = ("1", "2", "3", "4", "5")
 _BRACKET = re.compile(r"\[([^\[\]]*)\]\s*$")
@@ -24,7 +25,23 @@ MAX_CHOICES = 10
 
 
 class SurveyFormatError(ValueError):
-    """A line of the survey could not be understood; the message says which and why."""
+    """A line of the survey could not be understood.
+
+    ``problem`` names what is wrong and ``details`` fill its message, so the desk can say
+    it in the official's language; ``str()`` is the English message, for logs and tests.
+    """
+
+    MESSAGES: ClassVar[dict[str, str]] = {
+        "no_question": "line {line}: the question is missing",
+        "bad_choices": "line {line}: write 2 to {most} choices as [a | b | c], or [1-5], or [teks]",
+        "empty": "a survey needs at least one question",
+        "too_many": "a survey has at most {most} questions",
+    }
+
+    def __init__(self, problem: str, **details: object) -> None:
+        super().__init__(self.MESSAGES[problem].format(**details))
+        self.problem = problem
+        self.details = details
 
 
 @dataclass(frozen=True)
@@ -47,7 +64,7 @@ def parse_questions(source: str) -> list[Question]:
         spec = match.group(1).strip() if match else "teks"
         text = line[: match.start()].strip() if match else line
         if not text:
-            raise SurveyFormatError(f"line {number}: the question is missing")
+            raise SurveyFormatError("no_question", line=number)
         if spec.replace(" ", "") in ("1-5", "1–5", "skala", "scale"):
             questions.append(Question(text, "scale"))
         elif spec.casefold() in ("teks", "text", "bebas", "free"):
@@ -55,15 +72,12 @@ def parse_questions(source: str) -> list[Question]:
         else:
             choices = tuple(c.strip() for c in spec.split("|") if c.strip())
             if not 2 <= len(choices) <= MAX_CHOICES:
-                raise SurveyFormatError(
-                    f"line {number}: write 2 to {MAX_CHOICES} choices as [a | b | c], "
-                    "or [1-5], or [teks]"
-                )
+                raise SurveyFormatError("bad_choices", line=number, most=MAX_CHOICES)
             questions.append(Question(text, "choice", choices))
     if not questions:
-        raise SurveyFormatError("a survey needs at least one question")
+        raise SurveyFormatError("empty")
     if len(questions) > MAX_QUESTIONS:
-        raise SurveyFormatError(f"a survey has at most {MAX_QUESTIONS} questions")
+        raise SurveyFormatError("too_many", most=MAX_QUESTIONS)
     return questions
 
 

@@ -77,7 +77,8 @@ def _read_form(ctx: DeskContext, form: Any, language: str) -> dict[str, Any] | s
         try:
             stored = questions_json(parse_questions(str(form.get("options", ""))))
         except SurveyFormatError as exc:
-            return text("bc_bad_survey", language, reason=str(exc))
+            reason = text(f"sv_{exc.problem}", language, **exc.details)
+            return text("bc_bad_survey", language, reason=reason)
     try:
         link = _url(str(form.get("link", "")))
         image_url = _url(str(form.get("image_url", "")))

@@ -77,7 +77,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "delivery": ("Pengiriman", "Delivery"),
     "dl_pending": ("sedang dikirim", "being sent"),
     "dl_sent": ("terkirim", "delivered"),
-    "dl_waiting": ("menunggu warga membuka chat", "waiting for the citizen's next visit"),
+    "dl_waiting": ("menunggu warga membuka chat", "waiting for the citizen to open the chat"),
     "dl_failed": ("gagal", "failed"),
     "dl_undeliverable": ("tidak dapat dikirim", "undeliverable"),
     "dl_blocked": ("warga memblokir bot", "the citizen blocked the bot"),
@@ -153,6 +153,22 @@ TEXTS: dict[str, tuple[str, str]] = {
     "bc_announcement": ("Pengumuman", "Announcement"),
     "bc_poll": ("Jajak pendapat", "Poll"),
     "bc_survey": ("Survei", "Survey"),
+    "sv_no_question": (
+        "baris {line}: pertanyaannya tidak ada",
+        "line {line}: the question is missing",
+    ),
+    "sv_bad_choices": (
+        "baris {line}: tulis 2 sampai {most} pilihan sebagai [a | b | c], atau [1-5], atau [teks]",
+        "line {line}: write 2 to {most} choices as [a | b | c], or [1-5], or [teks]",
+    ),
+    "sv_empty": (
+        "survei perlu paling sedikit satu pertanyaan",
+        "a survey needs at least one question",
+    ),
+    "sv_too_many": (
+        "survei paling banyak {most} pertanyaan",
+        "a survey has at most {most} questions",
+    ),
     "bc_bad_survey": (
         "Survei tidak bisa dibaca: {reason}",
         "The survey could not be read: {reason}",

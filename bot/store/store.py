@@ -276,9 +276,13 @@ class Store:
             )
         )
 
-    def messages(self, citizen_id: int) -> list[dict[str, Any]]:
+    def messages(self, citizen_id: int, after: int = 0) -> list[dict[str, Any]]:
+        """A citizen's messages in and out, oldest first; only those after message ``after``."""
         return list(
-            self.db.query("SELECT * FROM messages WHERE citizen_id = ? ORDER BY id", [citizen_id])
+            self.db.query(
+                "SELECT * FROM messages WHERE citizen_id = ? AND id > ? ORDER BY id",
+                [citizen_id, after],
+            )
         )
 
 

@@ -115,11 +115,41 @@
     post({ text: "/bahasa " + language });
   });
 
+  // Officials' answers and announcements arrive without a question of the citizen's:
+  // ask for them every few seconds while the page is open, and at once when it is
+  // looked at again. The cursor is the last stored message already on the page.
+  var POLL_SECONDS = 8;
+  var cursor = null, polling = false, timer = null;
+
+  function poll() {
+    if (cursor === null || polling || document.hidden) { return; }
+    polling = true;
+    fetch("/chat/api/updates?after=" + encodeURIComponent(cursor), { credentials: "same-origin" })
+      .then(function (r) { if (!r.ok) { throw new Error("HTTP " + r.status); } return r.json(); })
+      .then(function (data) {
+        data.messages.forEach(function (m) { show(m.from, m.text, m.buttons); });
+        cursor = data.cursor;
+      })
+      .catch(function () { /* offline for a moment: the next poll tries again */ })
+      .then(function () { polling = false; });
+  }
+
+  function schedule() {
+    clearTimeout(timer);
+    timer = setTimeout(function () { poll(); schedule(); }, POLL_SECONDS * 1000);
+  }
+
+  document.addEventListener("visibilitychange", function () {
+    if (!document.hidden) { poll(); }
+  });
+
   applyLanguage();
   fetch("/chat/api/history", { credentials: "same-origin" })
     .then(function (r) { return r.json(); })
     .then(function (data) {
       data.messages.forEach(function (m) { show(m.from, m.text, m.buttons); });
+      cursor = data.cursor || 0;
+      schedule();
       if (!data.messages.length) {
         // A campaign link (/chat?ref=<campaign>) is noted with the first message.
         var ref = (new URLSearchParams(window.location.search).get("ref") || "")
