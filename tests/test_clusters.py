@@ -97,7 +97,12 @@ def test_clusters_come_largest_first_with_the_most_typical_question_first(
     clusters, rest = group(texts, vectors, production.cluster_distance, 0.5, 2)
     assert [len(c) for c in clusters] == sorted((len(c) for c in clusters), reverse=True)
     assert {texts[i] for i in clusters[0]} == set(MARKET)
-    assert [texts[i] for i in rest] == ["zzz"]
+    assert {texts[i] for i in clusters[1]} >= {t for t in TAX if "pbb" in t}
+    # The noise is left over. "pajak bumi dan bangunan" spelled out is not asserted either
+    # way: neither encoder knows it is "pbb", and its average distance to the three (0.702
+    # with int8 weights, 0.698 with float32) sits on the cut at 0.7.
+    left = [texts[i] for i in rest]
+    assert "zzz" in left and set(left) <= {"zzz", TAX[1]}
 
 
 @pytest.mark.parametrize(
