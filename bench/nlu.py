@@ -6,8 +6,9 @@
     python bench/nlu.py sample --keep-per-language 3 --min-own-examples 11   # ... 3 + 3
 
 Each run trains with the project's pipeline (rasa_project/config.yml, or --config),
-tunes the decision thresholds on the development data only (sample_dev.jsonl; CLINC's
-val + oos_val), then reports on the test data (sample_test.jsonl; test + oos_test).
+tunes the decision thresholds on the development data only (the sample's three
+sample_dev*.jsonl files, for the widest margin on both of its targets; CLINC's val +
+oos_val, for accuracy), then reports on the test data (sample_test.jsonl; test + oos_test).
 Figures are printed and written to bench/results/nlu-<dataset>.json.
 
 --first-only keeps only the first example question of each sample entry (as an FAQ page
@@ -53,6 +54,7 @@ WORK = ROOT / "bench" / "work"
 RESULTS = ROOT / "bench" / "results"
 SHARED = ROOT.parent / "shared" / "datasets"
 MAX_WRONG_ON_DEV = 0.05
+SAMPLE_MIN_ACCURACY = 0.90
 
 
 def peak_rss_mb(who: int) -> float:
@@ -104,8 +106,37 @@ def make_answerer(
     )
 
 
-def tune(answerer: Answerer, dev: Sequence[Example], allow_clarify: bool) -> dict[str, float]:
-    """Thresholds with the best dev in-scope accuracy at most 5 % wrong answers on dev."""
+def accuracy_key(report: dict[str, Any]) -> float | None:
+    """CLINC150's choice: the best in-scope accuracy (plus a quarter of out-of-scope
+    recall) at most 5 % wrong answers on dev."""
+    if report["wrong_answer_rate"] > MAX_WRONG_ON_DEV:
+        return None
+    return float(report["in_scope_accuracy"] + 0.25 * report["out_of_scope_recall"])
+
+
+def target_key(report: dict[str, Any]) -> float:
+    """The sample FAQ's choice: the thresholds that clear both of its targets (in-scope
+    accuracy >= 90 %, wrong answers <= 5 %) by the widest margin on dev.
+
+    Taking the best accuracy within 5 % wrong answers picks a point on the boundary, so
+    unseen questions exceed 5 % about half the time; both figures move together with the
+    threshold, and the point a deployment wants is the one with room on both sides.
+    """
+    return float(
+        min(
+            report["in_scope_accuracy"] - SAMPLE_MIN_ACCURACY,
+            MAX_WRONG_ON_DEV - report["wrong_answer_rate"],
+        )
+    )
+
+
+def tune(
+    answerer: Answerer,
+    dev: Sequence[Example],
+    allow_clarify: bool,
+    key: Callable[[dict[str, Any]], float | None] = accuracy_key,
+) -> dict[str, float]:
+    """The thresholds with the highest ``key`` on dev (None: not allowed)."""
     best: tuple[float, dict[str, float]] | None = None
     answer_grid = [round(0.05 * i, 2) for i in range(1, 20)]
     margin_grid = [0.0, 0.1, 0.2, 0.3] if allow_clarify else [0.0]
@@ -116,12 +147,9 @@ def tune(answerer: Answerer, dev: Sequence[Example], allow_clarify: bool) -> dic
             "clarify_threshold": answer_t / 2 if allow_clarify else 1.01,
         }
         candidate = with_thresholds(answerer, **thresholds)
-        report = evaluate(candidate, dev)
-        if report["wrong_answer_rate"] > MAX_WRONG_ON_DEV:
-            continue
-        key = report["in_scope_accuracy"] + 0.25 * report["out_of_scope_recall"]
-        if best is None or key > best[0]:
-            best = (key, thresholds)
+        value = key(evaluate(candidate, dev))
+        if value is not None and (best is None or value > best[0]):
+            best = (value, thresholds)
     return (
         best[1]
         if best
@@ -182,12 +210,13 @@ def run(
     languages: tuple[str, ...],
     allow_clarify: bool,
     variants: bool = True,
+    key: Callable[[dict[str, Any]], float | None] = accuracy_key,
 ) -> dict[str, Any]:
     print(f"Training {name} ...")
     model, training = train_and_load(faq_dir, project, variants)
     parser = CachedParser(model)
     answerer = make_answerer(faq_dir, project, parser, languages)
-    thresholds = tune(answerer, dev, allow_clarify)
+    thresholds = tune(answerer, dev, allow_clarify, key)
     tuned = with_thresholds(answerer, **thresholds)
     dev_report = evaluate(tuned, dev)
     report = evaluate(tuned, test)
@@ -209,22 +238,30 @@ def run(
 
 
 def sample_dev() -> list[Example]:
-    """The sample's development data: ``sample_dev.jsonl`` and ``sample_dev_extra.jsonl``.
+    """The sample's development data: ``sample_dev.jsonl``, ``sample_dev_extra.jsonl`` and
+    ``sample_dev_hard.jsonl``.
 
     The first alone (74 questions in scope) was too small to tune on: one question moved
     dev accuracy by 1.4 points, and the tuned threshold swung between 0.3 and 0.9 across
     equally good variants. The extra file (95 in scope, 40 out of scope) was written
-    later without looking at the test file; see bench/data/README.md.
+    later without looking at the test file, but its wording is close to the FAQ's: with
+    the multilingual encoder 99 % of the two files' questions ranked first, so they no
+    longer told thresholds apart and the tuner picked one too low. The hard file (222 in
+    scope, 80 out of scope), written without seeing any other held-out file, words
+    questions the way citizens do; see bench/data/README.md.
     """
     data = ROOT / "bench" / "data"
-    return read_examples(data / "sample_dev.jsonl") + read_examples(data / "sample_dev_extra.jsonl")
+    names = ("sample_dev.jsonl", "sample_dev_extra.jsonl", "sample_dev_hard.jsonl")
+    return [example for name in names for example in read_examples(data / name)]
 
 
 def sample(config: Path) -> dict[str, Any]:
     project = prepare_project("sample", config, None)
     dev = sample_dev()
     test = read_examples(ROOT / "bench" / "data" / "sample_test.jsonl")
-    return run("sample", ROOT / "faq", project, dev, test, ("id", "en"), allow_clarify=True)
+    return run(
+        "sample", ROOT / "faq", project, dev, test, ("id", "en"), allow_clarify=True, key=target_key
+    )
 
 
 def reduced_faq(directory: Path, keep: Callable[[Entry], dict[str, list[str]]]) -> int:
@@ -287,6 +324,7 @@ def fewshot(
             ("id", "en"),
             allow_clarify=True,
             variants=variants,
+            key=target_key,
         )
     generated = generated_variants(read_faq(faq_dir))
     return {

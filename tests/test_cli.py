@@ -74,19 +74,15 @@ def test_ask_batch_json(trained: Path) -> None:
     result = run_tanya("ask", "--json", cwd=trained, stdin=lines)
     assert result.returncode == 0, result.stderr.decode()
     rows = [json.loads(line) for line in result.stdout.decode().splitlines()]
-    assert [r["action"] for r in rows] == [
-        "answer",
-        "escalate",
-        "smalltalk",
-        "escalate",
-        "escalate",
-        "escalate",
-    ]
+    # The undecodable line is still answered (what it gets depends on the model: its
+    # readable rest, "broken", is not asked about), and nothing after it is lost.
+    assert len(rows) == 6 and rows[3]["text"].endswith("broken")
+    actions = [r["action"] for i, r in enumerate(rows) if i != 3]
+    assert actions == ["answer", "escalate", "smalltalk", "escalate", "escalate"]
     assert rows[0]["faq_id"] == "ktp-hilang"
-    assert [r["reason"] for r in rows[1:]] == [
+    assert [r["reason"] for i, r in enumerate(rows) if i not in (0, 3)] == [
         "empty",
         None,
-        "low_confidence",
         "too_long",
         "unsupported",
     ]

@@ -20,6 +20,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from bot.nlu.embedding_cache import cache_path, cached_encode
 from bot.nlu.minilm import BACKENDS, DEFAULT_BACKEND, shared_model
 from bot.nlu.normalize import fold, normalise_word, stem
+from bot.nlu.usem import shared_encoder
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER, is_trainable=False)
@@ -53,13 +54,18 @@ class ChatTokenizer(WhitespaceTokenizer):
         return result or tokens
 
 
+ENCODERS = ("usem", "minilm")
+
+
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False)
-class MiniLMFeaturizer(DenseFeaturizer, GraphComponent):
-    """Sentence embeddings (all-MiniLM-L6-v2, numpy) of the normalised message text.
+class SentenceFeaturizer(DenseFeaturizer, GraphComponent):
+    """Sentence embeddings of the normalised message text.
 
     They add meaning beyond shared words: "where do I pay property tax" lands near
-    "how to pay PBB". Only sentence features are set; the project's classifier does not
-    use per-token features, and storing 384 floats per token would multiply memory.
+    "how to pay PBB", and with the multilingual encoder (``usem``, the default) an
+    Indonesian question lands near its English paraphrase. Only sentence features are set;
+    the project's classifier does not use per-token features, and storing hundreds of
+    floats per token would multiply memory.
     """
 
     @classmethod
@@ -70,10 +76,13 @@ class MiniLMFeaturizer(DenseFeaturizer, GraphComponent):
     def get_default_config() -> dict[str, Any]:
         return {
             **DenseFeaturizer.get_default_config(),
-            # Sentences per pass, grouped by length (more means more padding).
+            # "usem": Universal Sentence Encoder, multilingual (bot/nlu/usem.py);
+            # "minilm": all-MiniLM-L6-v2, English (bot/nlu/minilm.py).
+            "encoder": "usem",
+            # MiniLM only: sentences per pass, grouped by length (more means more padding).
             "batch_size": 16,
-            # "int8" (ONNX Runtime, 8-bit weights: fastest), "float32" (ONNX Runtime) or
-            # "numpy" (the reference). Training and serving use the model's own setting.
+            # MiniLM only: "int8" (ONNX Runtime, 8-bit weights: fastest), "float32" (ONNX
+            # Runtime) or "numpy" (the reference).
             "backend": DEFAULT_BACKEND,
         }
 
@@ -84,18 +93,26 @@ class MiniLMFeaturizer(DenseFeaturizer, GraphComponent):
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
-    ) -> MiniLMFeaturizer:
+    ) -> SentenceFeaturizer:
         return cls(name=execution_context.node_name, config=config)
 
     @classmethod
     def validate_config(cls, config: dict[str, Any]) -> None:
+        name = cls.__name__
+        if config.get("encoder", "usem") not in ENCODERS:
+            raise ValueError(f"{name}: encoder must be one of {', '.join(ENCODERS)}")
         if int(config.get("batch_size", 16)) < 1:
-            raise ValueError("MiniLMFeaturizer: batch_size must be at least 1")
+            raise ValueError(f"{name}: batch_size must be at least 1")
         if config.get("backend", DEFAULT_BACKEND) not in BACKENDS:
-            raise ValueError(f"MiniLMFeaturizer: backend must be one of {', '.join(BACKENDS)}")
+            raise ValueError(f"{name}: backend must be one of {', '.join(BACKENDS)}")
+
+    def _encoder(self) -> Any:
+        if self._config["encoder"] == "minilm":
+            return shared_model(self._config["backend"])
+        return shared_encoder()
 
     def _encode(self, texts: list[str], training: bool) -> np.ndarray:
-        model = shared_model(self._config["backend"])
+        model = self._encoder()
         batch_size = int(self._config["batch_size"])
         cache = cache_path() if training else None
         if cache is None:
@@ -125,3 +142,13 @@ class MiniLMFeaturizer(DenseFeaturizer, GraphComponent):
     def process(self, messages: list[Message]) -> list[Message]:
         self._embed(messages)
         return messages
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False)
+class MiniLMFeaturizer(SentenceFeaturizer):
+    """all-MiniLM-L6-v2 embeddings: the pipeline's encoder before the multilingual one
+    (pipelines that name this component keep working)."""
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        return {**SentenceFeaturizer.get_default_config(), "encoder": "minilm"}
