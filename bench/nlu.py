@@ -7,8 +7,9 @@
 
 Each run trains with the project's pipeline (rasa_project/config.yml, or --config),
 tunes the decision thresholds on the development data only (the sample's three
-sample_dev*.jsonl files, for the widest margin on both of its targets; CLINC's val +
-oos_val, for accuracy), then reports on the test data (sample_test.jsonl; test + oos_test).
+sample_dev*.jsonl files; CLINC's val + oos_val) to clear the data set's targets in issue 2
+by the most standard errors, then reports on the test data (sample_confirm.jsonl; test +
+oos_test).
 Figures are printed and written to bench/results/nlu-<dataset>.json.
 
 --first-only keeps only the first example question of each sample entry (as an FAQ page
@@ -29,6 +30,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -53,8 +55,6 @@ from bot.service import with_thresholds  # noqa: E402
 WORK = ROOT / "bench" / "work"
 RESULTS = ROOT / "bench" / "results"
 SHARED = ROOT.parent / "shared" / "datasets"
-MAX_WRONG_ON_DEV = 0.05
-SAMPLE_MIN_ACCURACY = 0.90
 
 
 def peak_rss_mb(who: int) -> float:
@@ -106,55 +106,71 @@ def make_answerer(
     )
 
 
-def accuracy_key(report: dict[str, Any]) -> float | None:
-    """CLINC150's choice: the best in-scope accuracy (plus a quarter of out-of-scope
-    recall) at most 5 % wrong answers on dev."""
-    if report["wrong_answer_rate"] > MAX_WRONG_ON_DEV:
-        return None
-    return float(report["in_scope_accuracy"] + 0.25 * report["out_of_scope_recall"])
+@dataclass(frozen=True)
+class Target:
+    """A benchmark target: ``metric`` (a key of the evaluation report) at least ``bound``,
+    or at most if ``most``; ``population`` names the report's count it is a share of."""
+
+    metric: str
+    bound: float
+    population: str
+    most: bool = False
+
+    def margin(self, report: dict[str, Any]) -> float:
+        """How far ``report`` clears the target, in standard errors of the metric."""
+        value = float(report[self.metric])
+        share = min(max(value, self.bound), 1 - 1e-9)
+        error = (share * (1 - share) / max(int(report[self.population]), 1)) ** 0.5
+        return (self.bound - value if self.most else value - self.bound) / max(error, 1e-9)
 
 
-def target_key(report: dict[str, Any]) -> float:
-    """The sample FAQ's choice: the thresholds that clear both of its targets (in-scope
-    accuracy >= 90 %, wrong answers <= 5 %) by the widest margin on dev.
+# The targets of issue 2: the sample FAQ's held-out questions, and CLINC150 Full.
+SAMPLE_TARGETS = (
+    Target("in_scope_accuracy", 0.90, "in_scope"),
+    Target("wrong_answer_rate", 0.05, "questions", most=True),
+)
+CLINC_TARGETS = (
+    Target("in_scope_accuracy", 0.935, "in_scope"),
+    Target("out_of_scope_recall", 0.60, "out_of_scope"),
+)
 
-    Taking the best accuracy within 5 % wrong answers picks a point on the boundary, so
-    unseen questions exceed 5 % about half the time; both figures move together with the
-    threshold, and the point a deployment wants is the one with room on both sides.
+
+def target_key(targets: Sequence[Target]) -> Callable[[dict[str, Any]], float]:
+    """Choose the thresholds that clear every target by the most standard errors on dev.
+
+    Taking the best accuracy within a bound on another figure picks a point on that
+    bound, and unseen questions then miss it about half the time; the figures move
+    together with the threshold, so the point to ship is the one with room on both sides.
+    Margins are counted in standard errors because the dev subsets differ in size: CLINC's
+    oos_val has 100 sentences (one is a point of recall), val 3,000.
     """
-    return float(
-        min(
-            report["in_scope_accuracy"] - SAMPLE_MIN_ACCURACY,
-            MAX_WRONG_ON_DEV - report["wrong_answer_rate"],
-        )
-    )
+    return lambda report: min(target.margin(report) for target in targets)
 
 
 def tune(
     answerer: Answerer,
     dev: Sequence[Example],
     allow_clarify: bool,
-    key: Callable[[dict[str, Any]], float | None] = accuracy_key,
+    key: Callable[[dict[str, Any]], float],
 ) -> dict[str, float]:
-    """The thresholds with the highest ``key`` on dev (None: not allowed)."""
-    best: tuple[float, dict[str, float]] | None = None
-    answer_grid = [round(0.05 * i, 2) for i in range(1, 20)]
-    margin_grid = [0.0, 0.1, 0.2, 0.3] if allow_clarify else [0.0]
-    for answer_t, margin in itertools.product(answer_grid, margin_grid):
-        thresholds = {
+    """The thresholds with the highest ``key`` on dev."""
+    grid = itertools.product(
+        [round(0.05 * i, 2) for i in range(1, 20)],
+        [0.0, 0.1, 0.2, 0.3] if allow_clarify else [0.0],
+    )
+    candidates = [
+        {
             "answer_threshold": answer_t,
             "clarify_margin": margin,
             "clarify_threshold": answer_t / 2 if allow_clarify else 1.01,
         }
-        candidate = with_thresholds(answerer, **thresholds)
-        value = key(evaluate(candidate, dev))
-        if value is not None and (best is None or value > best[0]):
-            best = (value, thresholds)
-    return (
-        best[1]
-        if best
-        else {"answer_threshold": 0.95, "clarify_margin": 0.0, "clarify_threshold": 1.01}
-    )
+        for answer_t, margin in grid
+    ]
+
+    def value(thresholds: dict[str, float]) -> float:
+        return key(evaluate(with_thresholds(answerer, **thresholds), dev))
+
+    return max(candidates, key=value)
 
 
 def latency(model: NluModel, texts: Sequence[str]) -> dict[str, float]:
@@ -209,8 +225,8 @@ def run(
     test: list[Example],
     languages: tuple[str, ...],
     allow_clarify: bool,
+    key: Callable[[dict[str, Any]], float],
     variants: bool = True,
-    key: Callable[[dict[str, Any]], float | None] = accuracy_key,
 ) -> dict[str, Any]:
     print(f"Training {name} ...")
     model, training = train_and_load(faq_dir, project, variants)
@@ -238,29 +254,41 @@ def run(
 
 
 def sample_dev() -> list[Example]:
-    """The sample's development data: ``sample_dev.jsonl``, ``sample_dev_extra.jsonl`` and
-    ``sample_dev_hard.jsonl``.
+    """The sample's development data: every held-out file but ``sample_confirm.jsonl``.
 
-    The first alone (74 questions in scope) was too small to tune on: one question moved
-    dev accuracy by 1.4 points, and the tuned threshold swung between 0.3 and 0.9 across
-    equally good variants. The extra file (95 in scope, 40 out of scope) was written
-    later without looking at the test file, but its wording is close to the FAQ's: with
-    the multilingual encoder 99 % of the two files' questions ranked first, so they no
-    longer told thresholds apart and the tuner picked one too low. The hard file (222 in
-    scope, 80 out of scope), written without seeing any other held-out file, words
-    questions the way citizens do; see bench/data/README.md.
+    ``sample_dev.jsonl`` alone (74 questions in scope) was too small to tune on: one
+    question moved dev accuracy by 1.4 points. ``sample_dev_extra.jsonl`` was worded close
+    to the FAQ, and with the multilingual encoder its questions became too easy to tell
+    thresholds apart; ``sample_dev_hard.jsonl`` words questions the way citizens describe
+    their own situation, and became easy in turn once the FAQ had examples written that
+    way. ``sample_test.jsonl`` was the test file until it had been looked at in several
+    rounds of choosing the pipeline (docs/nlu.md); it is tuned on now, and
+    ``sample_confirm.jsonl``, written afresh, is the test. See bench/data/README.md.
     """
     data = ROOT / "bench" / "data"
     names = ("sample_dev.jsonl", "sample_dev_extra.jsonl", "sample_dev_hard.jsonl")
-    return [example for name in names for example in read_examples(data / name)]
+    return [
+        example for name in (*names, "sample_test.jsonl") for example in read_examples(data / name)
+    ]
+
+
+def sample_test() -> list[Example]:
+    return read_examples(ROOT / "bench" / "data" / "sample_confirm.jsonl")
 
 
 def sample(config: Path) -> dict[str, Any]:
     project = prepare_project("sample", config, None)
     dev = sample_dev()
-    test = read_examples(ROOT / "bench" / "data" / "sample_test.jsonl")
+    test = sample_test()
     return run(
-        "sample", ROOT / "faq", project, dev, test, ("id", "en"), allow_clarify=True, key=target_key
+        "sample",
+        ROOT / "faq",
+        project,
+        dev,
+        test,
+        ("id", "en"),
+        allow_clarify=True,
+        key=target_key(SAMPLE_TARGETS),
     )
 
 
@@ -311,7 +339,7 @@ def fewshot(
     reduced_faq(faq_dir, keep)
     project = prepare_project(name, config, None)
     dev = sample_dev()
-    test = read_examples(ROOT / "bench" / "data" / "sample_test.jsonl")
+    test = sample_test()
     runs = {}
     for variants in (False, True):
         label = "with_variants" if variants else "without_variants"
@@ -324,7 +352,7 @@ def fewshot(
             ("id", "en"),
             allow_clarify=True,
             variants=variants,
-            key=target_key,
+            key=target_key(SAMPLE_TARGETS),
         )
     generated = generated_variants(read_faq(faq_dir))
     return {
@@ -396,6 +424,7 @@ def clinc(config: Path) -> dict[str, Any]:
         examples("test", "oos_test"),
         ("en",),
         allow_clarify=False,
+        key=target_key(CLINC_TARGETS),
     )
 
 
