@@ -7,9 +7,9 @@
 
 Each run trains with the project's pipeline (rasa_project/config.yml, or --config),
 tunes the decision thresholds on the development data only (the sample's three
-sample_dev*.jsonl files; CLINC's val + oos_val) to clear the data set's targets in issue 2
-by the most standard errors, then reports on the test data (sample_confirm.jsonl; test +
-oos_test).
+sample_dev*.jsonl files and sample_test.jsonl; CLINC's val + oos_val) to clear the data
+set's targets in issue 2 by the most standard errors, then reports on the test data
+(sample_confirm.jsonl; test + oos_test).
 Figures are printed and written to bench/results/nlu-<dataset>.json.
 
 --first-only keeps only the first example question of each sample entry (as an FAQ page
@@ -119,6 +119,8 @@ class Target:
     def margin(self, report: dict[str, Any]) -> float:
         """How far ``report`` clears the target, in standard errors of the metric."""
         value = float(report[self.metric])
+        # The error is taken at the value or the bound, whichever is larger, so that a
+        # rate of 0 (no wrong answers) or 1 does not count as infinitely far.
         share = min(max(value, self.bound), 1 - 1e-9)
         error = (share * (1 - share) / max(int(report[self.population]), 1)) ** 0.5
         return (self.bound - value if self.most else value - self.bound) / max(error, 1e-9)

@@ -227,7 +227,8 @@ def create_app(settings: Settings, loaded: Loaded, store: Store | None = None) -
 
 
 def _embedder() -> Callable[[Sequence[str]], Any] | None:
-    """The model's sentence encoder, to find escalations that ask the same thing."""
+    """English MiniLM, to find escalations that ask the same thing (the NLU pipeline's
+    encoder is USE-m; desk.similar_threshold was tuned for MiniLM's cosines)."""
     try:
         from bot.nlu.minilm import shared_model
 
