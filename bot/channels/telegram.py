@@ -5,7 +5,9 @@ getUpdates ``offset``) only after it has been stored (``Conversation.accept``); 
 webhook mode it is stored before the 200. Answers are worked out and sent in the
 background. Sending respects Telegram's limits: python-telegram-bot's ``AIORateLimiter``
 keeps to the global ~30 messages/s and honours 429 ``retry_after``; it does not limit
-messages to one private chat, so this adapter spaces them by ``per_chat_interval``.
+messages to one private chat, so this adapter spaces them by ``per_chat_interval``,
+counted from Telegram's answer to the previous message (a request's trip time varies, so
+spacing the starts would let two messages arrive closer than the interval).
 Announcements are also spaced at ``broadcast_rate`` right before each attempt, retries
 included (``SpacedRateLimiter``): after a 429's pause they resume at that pace, not in a
 burst that would earn the next 429.
@@ -353,15 +355,15 @@ class TelegramChannel:
                 parts = split_text(reply.text, MAX_TEXT) or [""]
                 for index, part in enumerate(parts):
                     markup = keyboard(reply) if index == len(parts) - 1 else None
-                    await self._pace(citizen)
                     try:
-                        await self.bot.send_message(
-                            chat_id=int(citizen),
-                            text=to_html(part),
-                            parse_mode=ParseMode.HTML,
-                            reply_markup=markup,
-                            link_preview_options=LinkPreviewOptions(is_disabled=True),
-                        )
+                        async with self._paced(citizen):
+                            await self.bot.send_message(
+                                chat_id=int(citizen),
+                                text=to_html(part),
+                                parse_mode=ParseMode.HTML,
+                                reply_markup=markup,
+                                link_preview_options=LinkPreviewOptions(is_disabled=True),
+                            )
                     except Forbidden:
                         log.info("Telegram: chat %s blocked the bot; reply not delivered", citizen)
                         return Delivery(DeliveryState.BLOCKED, "the citizen blocked the bot")
@@ -391,23 +393,23 @@ class TelegramChannel:
             # Each branch paces itself: _send (texts) does, per part, and pacing here as
             # well would hold every text announcement for a whole per_chat_interval.
             if item.kind == "poll":
-                await self._pace(citizen)
-                sent = await self.bot.send_poll(
-                    chat_id=int(citizen),
-                    question=item.text[:300],
-                    options=[option[:100] for option in item.options[:MAX_POLL_OPTIONS]],
-                    is_anonymous=False,
-                    allows_multiple_answers=item.multiple,
-                )
+                async with self._chat_lock(citizen), self._paced(citizen):
+                    sent = await self.bot.send_poll(
+                        chat_id=int(citizen),
+                        question=item.text[:300],
+                        options=[option[:100] for option in item.options[:MAX_POLL_OPTIONS]],
+                        is_anonymous=False,
+                        allows_multiple_answers=item.multiple,
+                    )
                 return Delivery(DeliveryState.SENT, ref=sent.poll.id if sent.poll else None)
             if item.image_url and len(text) <= MAX_CAPTION:
-                await self._pace(citizen)
-                await self.bot.send_photo(
-                    chat_id=int(citizen),
-                    photo=item.image_url,
-                    caption=to_html(text),
-                    parse_mode=ParseMode.HTML,
-                )
+                async with self._chat_lock(citizen), self._paced(citizen):
+                    await self.bot.send_photo(
+                        chat_id=int(citizen),
+                        photo=item.image_url,
+                        caption=to_html(text),
+                        parse_mode=ParseMode.HTML,
+                    )
                 return Delivery(DeliveryState.SENT)
         except Forbidden:
             return Delivery(DeliveryState.BLOCKED, "the citizen blocked the bot")
@@ -480,12 +482,20 @@ class TelegramChannel:
         except TelegramError as exc:
             log.debug("Telegram: could not confirm in the officials' group: %s", exc)
 
-    async def _pace(self, chat: str) -> None:
+    @contextlib.asynccontextmanager
+    async def _paced(self, chat: str) -> AsyncIterator[None]:
+        """One request to ``chat``, a whole interval after the previous one was answered.
+
+        The caller holds the chat's lock, so no other request to the chat starts between
+        the wait and the send."""
         wait = self._last_sent.get(chat, 0.0) + self.settings.per_chat_interval - time.monotonic()
         if wait > 0:
             await asyncio.sleep(wait)
-        now = time.monotonic()
-        self._last_sent[chat] = now
-        if len(self._last_sent) > PACE_MEMORY:  # forget chats whose interval is over
-            cutoff = now - self.settings.per_chat_interval
-            self._last_sent = {c: t for c, t in self._last_sent.items() if t > cutoff}
+        try:
+            yield
+        finally:  # a refused or failed request counts too: Telegram may have seen it
+            now = time.monotonic()
+            self._last_sent[chat] = now
+            if len(self._last_sent) > PACE_MEMORY:  # forget chats whose interval is over
+                cutoff = now - self.settings.per_chat_interval
+                self._last_sent = {c: t for c, t in self._last_sent.items() if t > cutoff}
