@@ -9,7 +9,6 @@ leave the FAQ in a state that `tanya train` refuses.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
 import shutil
@@ -28,6 +27,7 @@ from ruamel.yaml.error import CommentMark, YAMLError
 from ruamel.yaml.scalarstring import FoldedScalarString, LiteralScalarString
 from ruamel.yaml.tokens import CommentToken
 
+from bot.atomic_file import replacing
 from bot.faq.loader import (
     ENTRY_KEYS,
     LANGUAGES,
@@ -521,18 +521,8 @@ def _new_errors(faq_dir: Path, texts: dict[Path, str], before: list[Problem]) ->
 
 
 def _replace(faq_dir: Path, path: Path, text: str) -> None:
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    temporary = Path(name)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-        temporary.chmod(_file_mode(faq_dir, path))
-        os.replace(temporary, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            temporary.unlink()
+    with replacing(path) as temporary:
+        _write_synced(faq_dir, path, temporary, text)
 
 
 # --- writing safely ---------------------------------------------------------------------
@@ -543,19 +533,18 @@ def _write(faq_dir: Path, path: Path, document: Any, crlf: bool, before: list[Pr
     buffer = io.StringIO()
     _yaml().dump(document, buffer)
     text = buffer.getvalue().replace("\n", "\r\n") if crlf else buffer.getvalue()
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    temporary = Path(name)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())  # else a power cut after the rename can leave it empty
-        temporary.chmod(_file_mode(faq_dir, path))
+    with replacing(path) as temporary:
+        _write_synced(faq_dir, path, temporary, text)
         _validate(faq_dir, path, temporary, before)
-        os.replace(temporary, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            temporary.unlink()
+
+
+def _write_synced(faq_dir: Path, path: Path, temporary: Path, text: str) -> None:
+    """``text`` on disk in ``temporary``, with the permissions ``path`` has."""
+    with temporary.open("w", encoding="utf-8", newline="") as file:
+        file.write(text)
+        file.flush()
+        os.fsync(file.fileno())  # else a power cut after the rename can leave it empty
+    temporary.chmod(_file_mode(faq_dir, path))
 
 
 def _file_mode(faq_dir: Path, path: Path) -> int:

@@ -19,18 +19,16 @@ without a language (``question``, ``answer``) means the language given with ``--
 from __future__ import annotations
 
 import csv
-import os
 import re
-import tempfile
 import unicodedata
 from collections.abc import Iterable, Iterator
-from contextlib import suppress
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from bot.atomic_file import replacing
 from bot.faq.loader import LANGUAGES, normalise_example
 from bot.faq.model import Faq, Link
 from bot.faq.rows import ImportRow, RowError
@@ -357,19 +355,12 @@ def table(faq: Faq) -> tuple[list[str], list[list[str | date | None]]]:
 def export_faq(faq: Faq, path: Path, format: str) -> None:
     """Write the FAQ to ``path`` as XLSX or CSV, replacing it only once it is complete."""
     columns, rows = table(faq)
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    temporary = Path(name)
-    try:
+    with replacing(path) as temporary:
         if format == "xlsx":
             _write_xlsx(temporary, columns, rows)
         else:
             _write_csv(temporary, columns, rows)
         temporary.chmod(0o644)
-        os.replace(temporary, path)
-    finally:
-        with suppress(FileNotFoundError):
-            temporary.unlink()
 
 
 def _write_csv(path: Path, columns: list[str], rows: list[list[str | date | None]]) -> None:

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
+
+from bot.atomic_file import replacing
 
 CACHE_ENV = "TANYA_EMBEDDING_CACHE"
 
@@ -53,14 +54,8 @@ def cached_encode(
 
 def _save(path: Path, keys: list[str], vectors: np.ndarray) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".embeddings-", suffix=".npz")
-    os.close(fd)
-    try:
-        np.savez(tmp, keys=np.array(keys), vectors=vectors.astype(np.float32))
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with replacing(path, suffix=".npz") as temporary:  # np.savez insists on .npz
+        np.savez(temporary, keys=np.array(keys), vectors=vectors.astype(np.float32))
 
 
 def cache_path() -> Path | None:

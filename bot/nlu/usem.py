@@ -29,13 +29,14 @@ import hashlib
 import importlib.util
 import logging
 import os
-import tempfile
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+
+from bot.atomic_file import replacing
 
 if TYPE_CHECKING:
     import onnx
@@ -169,10 +170,8 @@ def rewritten_graph(source: Path, digest: str) -> str | bytes:
     graph = per_row_quantised(onnx.load(str(source))).SerializeToString()
     try:
         cached.parent.mkdir(parents=True, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(dir=cached.parent, prefix=".usem-", suffix=".onnx")
-        with os.fdopen(fd, "wb") as file:
-            file.write(graph)
-        os.replace(temporary, cached)
+        with replacing(cached) as temporary:
+            temporary.write_bytes(graph)
     except OSError as exc:
         log.warning("cannot cache the sentence encoder's graph in %s: %s", cached.parent, exc)
         return graph
