@@ -54,6 +54,7 @@ from bot.service import with_thresholds  # noqa: E402
 
 WORK = ROOT / "bench" / "work"
 RESULTS = ROOT / "bench" / "results"
+DATA = ROOT / "bench" / "data"
 SHARED = ROOT.parent / "shared" / "datasets"
 
 
@@ -267,15 +268,17 @@ def sample_dev() -> list[Example]:
     rounds of choosing the pipeline (docs/nlu.md); it is tuned on now, and
     ``sample_confirm.jsonl``, written afresh, is the test. See bench/data/README.md.
     """
-    data = ROOT / "bench" / "data"
-    names = ("sample_dev.jsonl", "sample_dev_extra.jsonl", "sample_dev_hard.jsonl")
-    return [
-        example for name in (*names, "sample_test.jsonl") for example in read_examples(data / name)
-    ]
+    names = (
+        "sample_dev.jsonl",
+        "sample_dev_extra.jsonl",
+        "sample_dev_hard.jsonl",
+        "sample_test.jsonl",
+    )
+    return [example for name in names for example in read_examples(DATA / name)]
 
 
 def sample_test() -> list[Example]:
-    return read_examples(ROOT / "bench" / "data" / "sample_confirm.jsonl")
+    return read_examples(DATA / "sample_confirm.jsonl")
 
 
 def sample(config: Path) -> dict[str, Any]:
