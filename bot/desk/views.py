@@ -18,6 +18,7 @@ from aiohttp import web
 
 from bot.core.answerer import render_answer
 from bot.core.decision import Candidate
+from bot.core.payloads import number as number_of
 from bot.core.privacy import mask
 from bot.desk.auth import LOGIN_COOKIE, PATH, Auth, tokens_match
 from bot.desk.context import CONTEXT, DeskContext, official_of
@@ -284,12 +285,19 @@ async def answer(request: web.Request) -> web.StreamResponse:
     if not reply:
         raise _flash(here, text("empty_answer", language), "error")
     me = official_of(request)
+    others = [
+        other
+        for other in (number_of(str(v)) for v in form.getall("also", []))
+        if other is not None and other != number
+    ]
+    if others and mask(reply) != reply:
+        # An answer naming one citizen's NIK, phone or e-mail must not reach strangers.
+        raise _flash(here, text("similar_personal", language), "error")
     try:
         delivery = await ctx.handover.answer(number, me, reply)
     except AlreadyHandled:
         raise _flash(here, text("already", language), "error") from None
     message = text("answer_sent", language, state=text(f"dl_{delivery.state.value}", language))
-    others = [int(v) for v in map(str, form.getall("also", [])) if v.isdigit() and int(v) != number]
     sent = 0
     for other in others:
         try:
