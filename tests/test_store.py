@@ -100,7 +100,7 @@ def test_unanswered_survives_reopening_and_the_queued_reply_survives_too(tmp_pat
     store.close()  # ... and the process dies before the platform confirmed it
 
     store = Store.open(path)
-    assert store.outbox.waiting_citizens() == [citizen.id]
+    assert store.outbox.waiting_citizens(["telegram"]) == [citizen.id]
     queued = store.outbox.next_for(citizen.id)
     assert queued is not None and (queued.id, queued.platform_id) == (item, "7")
     incoming, outgoing = store.messages(citizen.id)
@@ -108,7 +108,7 @@ def test_unanswered_survives_reopening_and_the_queued_reply_survives_too(tmp_pat
     assert store.open_escalation(citizen.id, saved.id, "low_confidence") == (ticket, False)
     assert store.outbox.finish(item, OutboxState.SENT, "", 1)
     assert not store.outbox.finish(item, OutboxState.SENT, "", 1)  # once only
-    assert store.outbox.waiting_citizens() == []
+    assert store.outbox.waiting_citizens(["telegram"]) == []
     incoming, outgoing = store.messages(citizen.id)
     assert (incoming["status"], incoming["action"], incoming["reason"]) == (
         "answered",

@@ -210,7 +210,7 @@ class Dispatcher:
     async def _sweep(self) -> None:
         while not self._stopping:
             try:
-                for citizen_id in self.store.outbox.waiting_citizens():
+                for citizen_id in self.store.outbox.waiting_citizens(list(self.couriers)):
                     self._wake(citizen_id)
             except Exception:  # e.g. the database is locked for a moment: look again later
                 log.exception("looking for queued messages failed")

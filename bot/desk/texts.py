@@ -307,6 +307,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "db_oc_clarify": ("Bot minta penjelasan", "Clarified"),
     "db_oc_smalltalk": ("Sapaan dan obrolan", "Small talk"),
     "db_oc_escalate": ("Diteruskan ke petugas", "Escalated"),
+    "db_oc_not_delivered": ("Balasan belum sampai", "Reply not delivered"),
     "db_oc_none": ("Belum diputuskan / lainnya", "Undecided / other"),
     "db_helpful_rate": ("Dinilai membantu", "Rated helpful"),
     "db_median": ("Waktu tanggap petugas (median)", "Officials' response time (median)"),

@@ -384,6 +384,7 @@ def _outbox(db: Database) -> None:
     )
     db.execute("CREATE INDEX IF NOT EXISTS idx_outbox_state ON outbox (state, updated_at)")
     db.execute("CREATE INDEX IF NOT EXISTS idx_outbox_message ON outbox (message_id)")
+    db.execute("CREATE INDEX IF NOT EXISTS idx_messages_reply_to ON messages (reply_to)")
     _add_columns(db, "messages", {"attempts": int, "error": str})
     # An announcement that failed for now is tried again from ``retry_at``.
     _add_columns(db, "deliveries", {"attempts": int, "retry_at": str})

@@ -16,6 +16,7 @@ on the escalation says the same as its row here.
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -147,11 +148,18 @@ class Outbox:
         )
         return OutboxItem.from_row(rows[0]) if rows else None
 
-    def waiting_citizens(self) -> list[int]:
-        """Citizens with something queued (at start: what a crash or a stop left)."""
+    def waiting_citizens(self, channels: Sequence[str]) -> list[int]:
+        """Citizens on these channels with something queued (at start: what a crash or a
+        stop left)."""
+        if not channels:
+            return []
+        marks = ", ".join("?" for _ in channels)
         rows = self.db.execute(
-            "SELECT citizen_id, min(id) AS first FROM outbox WHERE state = 'queued' "
-            "GROUP BY citizen_id ORDER BY first"
+            "SELECT o.citizen_id, min(o.id) AS first FROM outbox o "
+            "JOIN citizens c ON c.id = o.citizen_id "
+            f"WHERE o.state = 'queued' AND c.channel IN ({marks}) "
+            "GROUP BY o.citizen_id ORDER BY first",
+            list(channels),
         )
         return [r[0] for r in rows]
 
