@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import json
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
@@ -23,6 +24,7 @@ from bot.core.conversation import Conversation
 from bot.core.dispatch import Dispatcher
 from bot.core.handover import Handover
 from bot.core.learning import Learning
+from bot.core.messages import clean_text
 from bot.core.worker import AnsweringWorker
 from bot.service import Live, Loaded, load_answerer
 from bot.store import Store
@@ -129,8 +131,8 @@ def channel_health(name: str, channel: Any, dispatcher: Dispatcher) -> dict[str,
 async def ask(request: web.Request) -> web.Response:
     """Answer one question: ``{"text": ..., "language": "id"|"en"|null}``."""
     try:
-        body: Any = await request.json()
-    except ValueError:
+        body: Any = json.loads(await request.read())
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested beyond reason
         return web.json_response({"error": "the body must be JSON"}, status=400)
     text = body.get("text") if isinstance(body, dict) else None
     language = body.get("language") if isinstance(body, dict) else None
@@ -138,7 +140,7 @@ async def ask(request: web.Request) -> web.Response:
         return web.json_response(
             {"error": 'expected {"text": string, "language": "id"|"en"|null}'}, status=400
         )
-    decision = await request.app[WORKER].decide(text, language)
+    decision = await request.app[WORKER].decide(clean_text(text), language)
     return web.json_response(decision.to_json())
 
 

@@ -47,13 +47,18 @@ _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 MAX_PAYLOAD = 200
 
 
+def clean_text(text: str) -> str:
+    """Text as the core can store and show it: NUL and lone surrogates as U+FFFD."""
+    return _UNSTORABLE.sub("\ufffd", text)
+
+
 def clean(message: Incoming) -> Incoming:
     """A message as the core can store and show it, whatever a client sent: NUL and lone
     surrogates replaced by U+FFFD, a button's payload bounded."""
-    text = _UNSTORABLE.sub("\ufffd", message.text)
+    text = clean_text(message.text)
     payload = message.payload
     if payload is not None:
-        payload = _UNSTORABLE.sub("\ufffd", payload)[:MAX_PAYLOAD]
+        payload = clean_text(payload)[:MAX_PAYLOAD]
     if text == message.text and payload == message.payload:
         return message
     return replace(message, text=text, payload=payload)
