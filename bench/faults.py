@@ -38,6 +38,7 @@ import tempfile
 import time
 import uuid
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -205,6 +206,36 @@ def check(expected: dict[str, list[str]], received: dict[str, list[str]]) -> dic
     return counts
 
 
+def arrival_order(
+    database: Path,
+    expected: dict[str, dict[str, list[str]]],
+    prefixes: dict[str, tuple[str, str]],
+) -> tuple[dict[str, dict[str, list[str]]], int]:
+    """Each citizen's expected answers in the order the bot stored their questions, and
+    how many questions were stored in another order than the citizen sent them."""
+    store = Store.open(database)
+    try:
+        rows = store.db.execute(
+            "SELECT c.channel, c.platform_id, m.text FROM messages m JOIN citizens c "
+            "ON c.id = m.citizen_id WHERE m.direction = 'in' AND m.kind = 'text' ORDER BY m.id"
+        ).fetchall()
+    finally:
+        store.close()
+    arrived: dict[str, dict[str, list[str]]] = {ch: defaultdict(list) for ch in expected}
+    for channel, platform_id, text in rows:
+        if channel in arrived and text in prefixes:
+            prefix, html = prefixes[text]
+            arrived[channel][platform_id].append(html if channel == "telegram" else prefix)
+    reordered = sum(
+        1
+        for channel in expected
+        for citizen, sent in expected[channel].items()
+        for a, b in zip(sent, arrived[channel].get(citizen, []), strict=False)
+        if a != b
+    )
+    return arrived, reordered
+
+
 def recorded_but_not_confirmed(database: Path, received: dict[str, dict[str, list[str]]]) -> int:
     """Replies the database calls sent that no platform received for that citizen."""
     store = Store.open(database)
@@ -215,7 +246,8 @@ def recorded_but_not_confirmed(database: Path, received: dict[str, dict[str, lis
         ).fetchall()
     finally:
         store.close()
-    shown = {"messenger": str, "telegram": to_html}  # the text as each platform got it
+    # The text as each platform got it.
+    shown: dict[str, Callable[[str], str]] = {"messenger": str, "telegram": to_html}
     unconfirmed = [
         (channel, platform_id, text[:PREFIX])
         for channel, platform_id, text in rows
@@ -253,6 +285,7 @@ async def faults_run(args: argparse.Namespace) -> dict[str, Any]:
             connector = aiohttp.TCPConnector(limit=200)
             async with aiohttp.ClientSession(connector=connector) as session:
                 questions = await distinct_questions(session, url)
+                prefixes = {text: (prefix, html) for text, prefix, html in questions}
                 per_citizen = max(1, round(args.rate * args.seconds / args.citizens))
                 if len(questions) < per_citizen:
                     raise SystemExit(f"only {len(questions)} distinct answers for {per_citizen}")
@@ -317,7 +350,10 @@ async def faults_run(args: argparse.Namespace) -> dict[str, Any]:
         ]
         for line in errors[:5]:
             print("bot log:", line[:300], flush=True)
-        per_channel = {ch: check(expected[ch], received[ch]) for ch in expected}
+        # The order the bot received each citizen's messages in is the order it owes its
+        # answers in; the platform (or the network) may deliver webhooks out of order.
+        arrived, reordered = arrival_order(workdir / "tanya.db", expected, prefixes)
+        per_channel = {ch: check(arrived[ch], received[ch]) for ch in expected}
         totals = {k: sum(c[k] for c in per_channel.values()) for k in per_channel["messenger"]}
         return {
             "seconds": args.seconds,
@@ -331,6 +367,7 @@ async def faults_run(args: argparse.Namespace) -> dict[str, Any]:
                 "telegram_sends_accepted": telegram_stats.get("sent"),
             },
             "answers": totals,
+            "arrived_in_another_order_than_sent": reordered,
             "per_channel": per_channel,
             "delivered_share": round(totals["delivered"] / max(totals["expected"], 1), 4),
             "recorded_sent_not_confirmed": recorded_but_not_confirmed(

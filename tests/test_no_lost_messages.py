@@ -124,10 +124,64 @@ async def test_sigkill_between_receiving_and_answering(
 
 
 def test_launcher_is_test_only() -> None:
-    """The emulator patch lives in tests/ and the bot's package never imports it."""
+    """The test harness lives in tests/ and the bot's package never imports it."""
     for path in (ROOT / "bot").rglob("*.py"):
         assert "telegram_harness" not in path.read_text(encoding="utf-8"), path
     assert (
         json.loads((ROOT / "tests" / "telegram_emulator" / "package.json").read_text())["private"]
         is True
     )
+
+
+async def test_sigkill_while_replies_are_on_their_way_resends_them_at_most_once(
+    trained: Path, tmp_path: Path, graph: tuple[GraphApi, str]
+) -> None:
+    """Replies Telegram received but had not confirmed when the process died are sent
+    again at the next start (at least once: Telegram cannot be asked whether they came),
+    never more than once, and every reply is recorded as sent only after a confirmation."""
+    emulator = Emulator()
+    try:
+        await emulator.set_latency(3000)  # Telegram stores each reply at once, answers late
+        config = bot_config(trained, tmp_path, emulator, graph[1])
+        database = tmp_path / "data" / "tanya.db"
+        port = free_port()
+        first = start_bot(config, port, slow=0)
+        await wait_until_up(f"http://127.0.0.1:{port}", first)
+        citizens = [Citizen(emulator, 300 + i) for i in range(6)]
+        for citizen in citizens:
+            await citizen.say("kapan jadwal vaksin booster")
+        deadline = time.monotonic() + 60
+        while len(await emulator.sent_messages()) < 3 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        first.send_signal(signal.SIGKILL)  # replies arrived, their confirmations did not
+        first.wait(timeout=10)
+        with sqlite3.connect(database) as db:
+            recorded = db.execute(
+                "SELECT count(*) FROM messages WHERE direction = 'out' AND status = 'sent'"
+            ).fetchone()[0]
+        assert recorded == 0  # nothing counted as sent without Telegram's answer
+        in_flight = len(await emulator.sent_messages())
+
+        await emulator.set_latency(0)
+        second = start_bot(config, port, slow=0)
+        try:
+            await wait_until_up(f"http://127.0.0.1:{port}", second)
+            for citizen in citizens:
+                answer = (await citizen.wait_for(1))[0]
+                assert answer["message"]["text"].startswith("Vaksinasi booster dibuka")
+            await asyncio.sleep(2)  # anything sent twice would have arrived by now
+            for citizen in citizens:
+                await citizen.fetch()
+            copies = [len(citizen.received) for citizen in citizens]
+            assert all(n in (1, 2) for n in copies), copies
+            assert sum(n - 1 for n in copies) <= in_flight  # only what was on its way
+            with sqlite3.connect(database) as db:
+                statuses = db.execute(
+                    "SELECT status FROM messages WHERE direction = 'out'"
+                ).fetchall()
+            assert statuses == [("sent",)] * len(citizens)
+        finally:
+            second.terminate()
+            assert second.wait(timeout=20) == 0
+    finally:
+        emulator.stop()
