@@ -7,7 +7,6 @@ will be skipped unless a message tag is configured); only the confirmed preview 
 
 from __future__ import annotations
 
-import csv
 import io
 import re
 from datetime import UTC, datetime, timedelta
@@ -19,6 +18,7 @@ from aiohttp import web
 
 from bot.core.privacy import mask
 from bot.core.surveys import SCALE, SurveyFormatError, parse_questions, questions_json, questions_of
+from bot.csv_cells import Writer
 from bot.desk.auth import PATH
 from bot.desk.charts import bar_chart_svg
 from bot.desk.context import CONTEXT, DeskContext, official_of
@@ -283,7 +283,7 @@ async def results_csv(request: web.Request) -> web.Response:
     if broadcast is None or broadcast.kind == "announcement":
         raise web.HTTPNotFound()
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = Writer(out)
     if broadcast.kind == "survey":
         _survey_csv(ctx, broadcast, writer)
         return _csv_response(out, f"survey-{broadcast.id}.csv")
@@ -300,7 +300,7 @@ async def results_csv(request: web.Request) -> web.Response:
     return _csv_response(out, f"poll-{broadcast.id}.csv")
 
 
-def _survey_csv(ctx: DeskContext, survey: Broadcast, writer: Any) -> None:
+def _survey_csv(ctx: DeskContext, survey: Broadcast, writer: Writer) -> None:
     """One row per citizen, one column per question; free text masked."""
     questions = questions_of(survey.options)
     writer.writerow(["respondent", *[q.text for q in questions]])

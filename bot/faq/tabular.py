@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bot.csv_cells import restored
 from bot.faq.rows import ImportRow, Notice, ReadResult, RowError, UnreadableFile
 from bot.faq.spreadsheet import IGNORE, Column, cell_text, parse_header, row_from_cells
 
@@ -35,6 +36,8 @@ class Grid:
     filled: set[tuple[int, int]] = field(default_factory=set)
     # Cells inside a merge over several rows: (row, column) -> the merged range.
     merged: dict[tuple[int, int], str] = field(default_factory=dict)
+    # CSV: `tanya export` quoted text a spreadsheet would compute (bot.csv_cells).
+    quoted: bool = False
 
 
 # --- CSV ----------------------------------------------------------------------------------
@@ -50,7 +53,7 @@ def read_csv(path: Path, language: str) -> ReadResult:
         records = list(reader)
     except csv.Error as exc:
         raise UnreadableFile(f"not a readable CSV file: {exc}") from exc
-    grid = Grid(path.name, list(enumerate(records, start=1)))
+    grid = Grid(path.name, list(enumerate(records, start=1)), quoted=True)
     result = read_grid(grid, language)
     result.notices[:0] = notices
     return result
@@ -163,6 +166,8 @@ def read_grid(grid: Grid, language: str) -> ReadResult:
         if number <= header_number or _empty(grid, number, values):
             continue
         where = f"{grid.name} row {number}"
+        if grid.quoted:
+            values = [restored(value) if isinstance(value, str) else value for value in values]
         try:
             row = row_from_cells(where, zip(columns, values, strict=False), language)
         except RowError as exc:
