@@ -15,6 +15,16 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Too many failed attempts. Try again in {minutes} minutes.",
     ),
     "signed_out": ("Anda sudah keluar.", "You have signed out."),
+    "pw_short": (
+        "Kata sandi terlalu pendek: minimal {n} karakter.",
+        "The password is too short: at least {n} characters.",
+    ),
+    "pw_guessable": (
+        "Kata sandi terlalu mudah ditebak (kata sandi umum, urutan angka atau huruf, pola "
+        "keyboard, pengulangan, tanggal, atau nama akun). Pakai beberapa kata yang tidak umum.",
+        "The password is too easy to guess (a common password, a run of digits or letters, "
+        "a keyboard pattern, a repeat, a date or the account's name). Use a few uncommon words.",
+    ),
     "inbox": ("Kotak masuk", "Inbox"),
     "history": ("Riwayat", "History"),
     "training": ("Pelatihan model", "Model training"),

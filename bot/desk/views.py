@@ -19,7 +19,7 @@ from aiohttp import web
 from bot.core.answerer import render_answer
 from bot.core.decision import Candidate
 from bot.core.privacy import mask
-from bot.desk.auth import LOGIN_COOKIE, PATH, Auth, tokens_match
+from bot.desk.auth import LOGIN_COOKIE, PATH, Auth, TooManyAttempts, tokens_match
 from bot.desk.context import CONTEXT, DeskContext, official_of
 from bot.desk.texts import text
 from bot.faq.edit import Edit, FaqEditError
@@ -132,11 +132,12 @@ async def login(request: web.Request) -> web.StreamResponse:
     if not tokens_match(request.cookies.get(LOGIN_COOKIE), form.get("csrf")):
         raise web.HTTPForbidden(text=text("csrf", language))
     name, password = str(form.get("name", "")).strip(), str(form.get("password", ""))
-    address = request.remote or "?"
-    if ctx.auth.refused_for(name, address):
+    address = request.remote or "?"  # the client's, behind a trusted proxy (bot.http_security)
+    try:
+        official = await ctx.auth.sign_in(name, password, address)
+    except TooManyAttempts:
         minutes = int(ctx.settings.desk.login_window_minutes)
         return _login_form(request, text("too_many", language, minutes=minutes), 429)
-    official = ctx.auth.sign_in(name, password, address)
     if official is None:
         return _login_form(request, text("bad_login", language), 401)
     target = str(form.get("next") or "")
