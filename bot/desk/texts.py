@@ -126,6 +126,18 @@ TEXTS: dict[str, tuple[str, str]] = {
     "empty_answer": ("Jawaban tidak boleh kosong.", "The answer must not be empty."),
     "closed_ok": ("Tiket ditutup.", "Ticket closed."),
     "not_found": ("Tidak ditemukan.", "Not found."),
+    "bad_input": (
+        "Isian tidak sah: ada nilai atau karakter yang tidak bisa dipakai (misalnya karakter NUL).",
+        "Invalid input: a value or a character that cannot be used (such as a NUL character).",
+    ),
+    "bad_form": (
+        "Formulir tidak bisa dibaca. Muat ulang halaman dan coba lagi.",
+        "The form could not be read. Reload the page and try again.",
+    ),
+    "too_large": (
+        "Isian terlalu panjang untuk dikirim. Persingkat teksnya dan coba lagi.",
+        "The form is too large to send. Shorten the text and try again.",
+    ),
     "forbidden": ("Anda tidak berhak membuka halaman ini.", "You may not open this page."),
     "csrf": (
         "Formulir kedaluwarsa atau tidak sah. Muat ulang halaman dan coba lagi.",

@@ -65,11 +65,14 @@ def period_of_days(first: date, last: date, timezone: str) -> Period:
     if last < first:
         raise ValueError("the period ends before it starts")
     zone = ZoneInfo(timezone)
-    return Period(
-        datetime.combine(first, time(), zone).astimezone(UTC),
-        datetime.combine(last + timedelta(days=1), time(), zone).astimezone(UTC),
-        timezone,
-    )
+    try:
+        return Period(
+            datetime.combine(first, time(), zone).astimezone(UTC),
+            datetime.combine(last + timedelta(days=1), time(), zone).astimezone(UTC),
+            timezone,
+        )
+    except OverflowError:  # the year 1 or 9999 in UTC
+        raise ValueError("the period is outside the calendar") from None
 
 
 def count_messages(db: Database, period: Period, channel: str | None = None) -> int:
