@@ -30,6 +30,7 @@ from urllib.parse import urlparse
 
 from bot.atomic_file import replacing
 from bot.csv_cells import Writer
+from bot.faq.limits import check_storable
 from bot.faq.loader import LANGUAGES, normalise_example
 from bot.faq.model import Faq, Link
 from bot.faq.rows import ImportRow, RowError
@@ -182,6 +183,7 @@ def row_from_cells(
     for column, value in _expand(cells):
         if column is IGNORE:
             continue
+        _check_storable(value, column)
         if column.field in ("links", "source", "updated", "valid_until"):
             row.given.add(column.field)
         if _is_empty(value):
@@ -189,6 +191,17 @@ def row_from_cells(
         has_value = True
         _set(row, column, value, language, seen)
     return row if has_value else None
+
+
+def _check_storable(value: Any, column: Column) -> None:
+    name = f"{column.field}_{column.language}" if column.language else column.field
+    items = value if isinstance(value, list) else [value]
+    for item in items:
+        if isinstance(item, dict):
+            for text in (*map(str, item), *item.values()):
+                _check_storable(text, column)
+        elif isinstance(item, str):
+            check_storable(item, name)
 
 
 def _expand(cells: Iterable[tuple[Column, Any]]) -> Iterator[tuple[Column, Any]]:
