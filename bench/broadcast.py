@@ -75,7 +75,7 @@ def write_config(workdir: Path, emulator: Emulator, rate: float, model: Path = M
         ("project_dir: rasa_project", f"project_dir: {ROOT / 'rasa_project'}"),
         ("model_path: rasa_project/models/tanya.tar.gz", f"model_path: {model}"),
         ("api_url: https://api.telegram.org", f"api_url: {emulator.url}"),
-        ("poll_timeout: 30", "poll_timeout: 0"),
+        ("poll_timeout: 30", "poll_timeout: 1"),
         ("messages_per_second: 25", f"messages_per_second: {rate}"),
     ]:
         assert old in config, old

@@ -332,7 +332,7 @@ async def telegram_open_loop(
         with tempfile.TemporaryDirectory() as workdir:
             config = write_config(Path(workdir), emulator, 25, model)
             # Long polling, as against Telegram (the emulator waits for updates too).
-            text = config.read_text(encoding="utf-8").replace("poll_timeout: 0", "poll_timeout: 10")
+            text = config.read_text(encoding="utf-8").replace("poll_timeout: 1", "poll_timeout: 10")
             config.write_text(text, encoding="utf-8")
             bot = TelegramBot(config)
             try:

@@ -64,6 +64,10 @@ class ServerSettings:
 @dataclass(frozen=True)
 class WebChatSettings:
     enabled: bool = True
+    messages_per_minute: float = 30
+    burst: int = 15
+    messages_per_minute_per_address: float = 120
+    burst_per_address: int = 60
 
 
 @dataclass(frozen=True)

@@ -15,18 +15,19 @@ from typing import Any
 from aiohttp import web
 
 from bot import __version__
-from bot.channels import build_channels
+from bot.channels import Channel, build_channels
 from bot.channels.telegram import TelegramChannel
 from bot.config import Settings
 from bot.core.broadcasting import Broadcaster
 from bot.core.conversation import Conversation
+from bot.core.dispatch import Dispatcher
 from bot.core.handover import Handover
 from bot.core.learning import Learning
-from bot.core.messages import Reply
 from bot.core.worker import AnsweringWorker
 from bot.http_security import secure
 from bot.service import Live, Loaded, load_answerer
 from bot.store import Store
+from bot.store.outbox import NOT_DELIVERED
 from bot.store.retention import purge_daily
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,8 @@ MAX_BODY_BYTES = 64 * 1024
 
 
 LIVE = web.AppKey("live", Live)
+STORE = web.AppKey("store", Store)
+DISPATCHER = web.AppKey("dispatcher", Dispatcher)
 WORKER = web.AppKey("worker", AnsweringWorker)
 CHANNELS = web.AppKey("channels", dict)
 LEARNING = web.AppKey("learning", Learning)
@@ -88,17 +91,40 @@ async def index(request: web.Request) -> web.Response:
 
 
 async def health(request: web.Request) -> web.Response:
+    """For load balancers and monitoring: 200 while the bot serves; ``status`` is
+    ``degraded`` when a channel cannot reach its platform (``channels`` says which, and
+    why), and ``outbox`` counts what waits to be delivered."""
     loaded = request.app[LIVE].loaded
+    dispatcher = request.app[DISPATCHER]
+    channels = {
+        name: channel_health(name, channel, dispatcher)
+        for name, channel in sorted(request.app[CHANNELS].items())
+    }
+    counts = request.app[STORE].outbox.counts()
     return web.json_response(
         {
-            "status": "ok",
+            "status": "ok" if all(c["up"] for c in channels.values()) else "degraded",
             "version": __version__,
             "faq_entries": len(loaded.answerer.faq),
             "model": str(loaded.model.path),
             "model_trained_at": loaded.model.info.trained_at,
             "model_stale": loaded.stale,
+            "channels": channels,
+            "outbox": {
+                "queued": counts["queued"],
+                "retrying": counts["retrying"],
+                "not_delivered": sum(counts[s.value] for s in NOT_DELIVERED),
+            },
         }
     )
+
+
+def channel_health(name: str, channel: Any, dispatcher: Dispatcher) -> dict[str, Any]:
+    """A channel is up when it says so (Telegram: connected) and its sends get through."""
+    breaker = dispatcher.breaker(name)
+    up = bool(getattr(channel, "up", True)) and not breaker.down
+    detail = "" if up else (getattr(channel, "detail", "") or breaker.detail)
+    return {"up": up, "detail": detail}
 
 
 async def ask(request: web.Request) -> web.Response:
@@ -128,12 +154,16 @@ def create_app(settings: Settings, loaded: Loaded, store: Store | None = None) -
     worker = AnsweringWorker(loaded.answerer)
     app[WORKER] = worker
     store = store or Store.open(settings.storage.database)
+    app[STORE] = store
     answerer = loaded.answerer
+    channels: dict[str, Channel] = {}  # filled below: channels and the outbox need each other
+    dispatcher = Dispatcher(store, channels)
+    app[DISPATCHER] = dispatcher
     conversation = Conversation(
-        store, worker.decide, answerer.replies, answerer.faq, settings.languages
+        store, worker.decide, answerer.replies, answerer.faq, settings.languages, dispatcher
     )
     conversation.announcement_topics = dict(settings.announcements.topics)
-    channels = build_channels(settings, conversation, store)
+    channels.update(build_channels(settings, conversation, store))
     for channel in channels.values():
         channel.setup(app)
     app[CHANNELS] = channels
@@ -148,6 +178,7 @@ def create_app(settings: Settings, loaded: Loaded, store: Store | None = None) -
     if isinstance(telegram, TelegramChannel):
         telegram.handover = handover
         conversation.escalation_listeners.append(telegram.post_escalation)
+        telegram.up_listeners.append(dispatcher.channel_up)
 
     async def install() -> None:
         """Load the freshly trained model on the model's own thread, then switch to it
@@ -165,7 +196,7 @@ def create_app(settings: Settings, loaded: Loaded, store: Store | None = None) -
         store.officials,
     )
     app[LEARNING] = learning
-    broadcaster = Broadcaster(store, channels)
+    broadcaster = Broadcaster(store, channels, breaker=dispatcher.breaker)
     app[BROADCASTER] = broadcaster
     if settings.desk.enabled:
         from bot.desk import create_desk
@@ -186,14 +217,11 @@ def create_app(settings: Settings, loaded: Loaded, store: Store | None = None) -
         app.add_subapp("/desk", create_desk(context))
 
     async def lifetime(app: web.Application) -> AsyncIterator[None]:
-        # Messages stored before a crash or restart are answered first.
-        async def send(channel: str, citizen: str, replies: list[Reply]) -> None:
-            if channel in channels:
-                await channels[channel].send(citizen, replies)
-
-        answered = await conversation.answer_pending(send)
-        if answered:
-            log.info("answered %d message(s) left unanswered by the previous run", answered)
+        # Replies queued before a crash or restart go out; messages stored but never
+        # answered are answered, in the background: nothing in them can stop the start.
+        dispatcher.start()
+        pending = asyncio.get_running_loop().create_task(_answer_pending(conversation))
+        app[TASKS].append(pending)
         # Announcements due or interrupted by a restart are sent (or resumed) now.
         sending = asyncio.get_running_loop().create_task(broadcaster.run(), name="broadcaster")
         app[TASKS].append(sending)
@@ -206,7 +234,8 @@ def create_app(settings: Settings, loaded: Loaded, store: Store | None = None) -
         store.close()
 
     async def stop_work(app: web.Application) -> None:
-        await broadcaster.stop()  # messages on their way are recorded before we go
+        # Messages on their way are confirmed and recorded before we go.
+        await asyncio.gather(broadcaster.stop(), dispatcher.stop())
         for task in app[TASKS]:
             task.cancel()
         await asyncio.gather(*app[TASKS], return_exceptions=True)
@@ -226,6 +255,16 @@ def create_app(settings: Settings, loaded: Loaded, store: Store | None = None) -
         )
         setup_public_report(app, public)
     return app
+
+
+async def _answer_pending(conversation: Conversation) -> None:
+    try:
+        answered = await conversation.answer_pending()
+    except Exception:  # e.g. the database: logged, and the bot serves on
+        log.exception("answering the messages left by the previous run failed")
+        return
+    if answered:
+        log.info("answered %d message(s) left unanswered by the previous run", answered)
 
 
 def _embedder() -> Callable[[Sequence[str]], Any] | None:

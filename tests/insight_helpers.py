@@ -31,7 +31,6 @@ def seed(
         text, action, "id", "…", confidence=confidence, faq_id=faq_id, reason=reason
     )
     store.save_reply(saved.id, who.id, "…", decision)
-    store.mark_delivered(saved.id)
     when = datetime.now(UTC) - timedelta(days=days_ago)
     with store.db.atomic():
         store.db.execute(

@@ -1,8 +1,7 @@
-"""Test harness: run `tanya run` against the Telegram emulator, optionally slowed down.
+"""Test harness: run the real `tanya` command, optionally slowed down.
 
-The emulator needs python-telegram-bot's request class patched (tests/telegram_harness.py);
-that patch belongs to the tests, never to the bot, so this launcher applies it before
-handing over to the real command. With TANYA_TEST_SLOW_DECIDE=<seconds> every decision
+The Telegram emulator answers as the Bot API does (tests/telegram_emulator/server.js), so
+nothing in the bot is patched for it. With TANYA_TEST_SLOW_DECIDE=<seconds> every decision
 waits first, which leaves a test time to kill the process between "stored" and "answered".
 """
 
@@ -14,15 +13,6 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-import telegram.request
-
-from tests.telegram_harness import EmulatorRequest
-
-telegram.request.HTTPXRequest = EmulatorRequest  # type: ignore[misc]
-import bot.channels.telegram as telegram_channel  # noqa: E402
-
-telegram_channel.HTTPXRequest = EmulatorRequest  # type: ignore[misc]
 
 delay = float(os.environ.get("TANYA_TEST_SLOW_DECIDE", "0"))
 if delay:

@@ -1,25 +1,19 @@
 """Test harness for Telegram: the npm ``telegram-test-api`` emulator on loopback.
 
-The emulator differs from the real Bot API; the differences are smoothed over here, in
-the harness only, never in the bot's code (``EmulatorRequest``):
-
-* getMe lacks ``is_bot``; sendMessage returns ``date`` in milliseconds and no ``from``;
-* callback queries lack ``chat_instance``; answerCallbackQuery/edit* return ``null``;
-* unsupported methods answer HTTP 500 without ``ok``;
-* getUpdates ignores ``timeout`` (no long polling): an empty answer is delayed a little
-  so the bot's polling loop does not spin.
-
-Our launcher (``telegram_emulator/server.js``) adds what the package lacks, answering as
-the real Bot API does: sendPoll, sendPhoto, poll answers, users who blocked the bot (403)
-and, with ``limits=True``, Telegram's flood limits (429 with ``retry_after``). ``Emulator``
-has helpers for them: ``block``, ``sent_messages``, ``stats``, ``set_limits``, and
-``Citizen.answer_poll``.
+Our launcher (``telegram_emulator/server.js``) makes the emulator answer as the real Bot
+API does where the bot relies on it (getMe's ``is_bot``, a sent Message's ``from`` and
+``date`` in seconds, ``chat_instance`` on callback queries, getUpdates honouring ``offset``
+and ``timeout``, 404 for unknown methods), so python-telegram-bot and `tanya run` talk to
+it unchanged, as to Telegram. It also adds what the package lacks: sendPoll, sendPhoto,
+poll answers, users who blocked the bot (403), with ``limits=True`` Telegram's flood
+limits (429 with ``retry_after``), and injected faults (5xx, 429, timeouts, cut
+connections). ``Emulator`` has helpers for them: ``block``, ``sent_messages``, ``stats``,
+``set_limits``, ``set_faults``, and ``Citizen.answer_poll``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import socket
 import subprocess
@@ -30,74 +24,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from telegram.request import HTTPXRequest
 
 EMULATOR_DIR = Path(__file__).resolve().parent / "telegram_emulator"
 LAUNCHER = Path(__file__).resolve().parent / "run_bot_for_tests.py"
 TOKEN = "123456:TEST-token"
 BOT_USER = {"id": 666, "is_bot": True, "first_name": "Test First name", "username": "TestNameBot"}
-EMPTY_POLL_DELAY = 0.05
-
-
-def _fix_dates(value: Any) -> None:
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if key in ("date", "edit_date") and isinstance(item, int) and item > 10**11:
-                value[key] = item // 1000
-            else:
-                _fix_dates(item)
-    elif isinstance(value, list):
-        for item in value:
-            _fix_dates(item)
-
-
-class EmulatorRequest(HTTPXRequest):
-    """python-telegram-bot's request class, with the emulator's replies made standard."""
-
-    async def do_request(  # type: ignore[override]
-        self, url: str, method: str, request_data: Any = None, **kwargs: Any
-    ) -> tuple[int, bytes]:
-        code, payload = await super().do_request(url, method, request_data=request_data, **kwargs)
-        api_method = url.rsplit("/", 1)[-1]
-        try:
-            data = json.loads(payload)
-        except ValueError:
-            return code, payload
-        if "ok" not in data:  # 500 {"message": ...}: an unsupported method
-            data = {
-                "ok": False,
-                "error_code": 400,
-                "description": data.get("message", "emulator error"),
-            }
-            code = 400
-        elif data["ok"] is False:
-            code = data.get("error_code") or 400
-        else:
-            result = data.get("result")
-            if result is None:
-                data["result"] = True
-            elif api_method == "getMe":
-                result.setdefault("is_bot", True)
-            elif api_method == "sendMessage":
-                result.setdefault("from", dict(BOT_USER))
-                # The request is echoed back as sent: drop what a Message does not carry and
-                # decode what python-telegram-bot sent as JSON strings.
-                for key in ("chat_id", "parse_mode", "link_preview_options"):
-                    result.pop(key, None)
-                if isinstance(result.get("reply_markup"), str):
-                    result["reply_markup"] = json.loads(result["reply_markup"])
-            elif api_method == "getUpdates":
-                for update in result:
-                    if update.get("message") is not None:
-                        update["message"].pop("botToken", None)
-                    query = update.get("callback_query")
-                    if query is not None:
-                        chat = (query.get("message") or {}).get("chat", {})
-                        query.setdefault("chat_instance", str(chat.get("id", 0)))
-                if not result:
-                    await asyncio.sleep(EMPTY_POLL_DELAY)
-            _fix_dates(data)
-        return code, json.dumps(data).encode()
 
 
 def free_port() -> int:
@@ -230,6 +161,14 @@ class Emulator:
         if per_chat_limit is not None:
             body["per_chat_limit"] = per_chat_limit
         return dict(await self._call("POST", "/admin/limits", body))
+
+    async def set_faults(
+        self, rate: float, kinds: tuple[str, ...] = ("500",), seed: int = 1
+    ) -> dict[str, Any]:
+        """Make that share of the bot's sends fail, each with one of ``kinds``: "500",
+        "502", "429", "timeout" (never answered, not stored) or "reset" (cut)."""
+        body = {"rate": rate, "kinds": list(kinds), "seed": seed}
+        return dict(await self._call("POST", "/admin/faults", body))
 
     async def set_latency(self, milliseconds: float) -> None:
         """Answer the bot's sends this much later (they are stored at once), like a distant

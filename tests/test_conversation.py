@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+import bot.core.conversation as conversation_module
 from bot.core.answerer import Answerer
 from bot.core.conversation import Conversation
 from bot.core.decision import Decision
-from bot.core.messages import Incoming, Kind, Reply
+from bot.core.dispatch import Dispatcher
+from bot.core.messages import Delivery, DeliveryState, Incoming, Kind, Reply
 from bot.core.replies import Replies
 from bot.service import Loaded, with_thresholds
 from bot.store import Store
@@ -114,21 +118,148 @@ async def test_clarify_buttons_answer_the_chosen_entry(loaded: Loaded, store: St
     assert answer.text.startswith("Datang ke kantor kecamatan")
 
 
+class RecordingCourier:
+    """A channel that records what the outbox sends it; ``fail`` sets its outcome."""
+
+    reply_window = None
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, list[Reply]]] = []
+        self.fail: Delivery | None = None
+
+    async def send(self, citizen: str, replies: list[Reply], skip: int = 0) -> Delivery:
+        if self.fail is not None:
+            return self.fail
+        self.sent.append((citizen, replies[skip:]))
+        return Delivery(DeliveryState.SENT, parts=len(replies) - skip)
+
+    async def deliver_official(
+        self, citizen: str, replies: list[Reply], last_inbound: object, skip: int = 0
+    ) -> Delivery:
+        return await self.send(citizen, replies, skip)
+
+
+def with_outbox(answerer: Answerer, store: Store) -> tuple[Conversation, RecordingCourier]:
+    courier = RecordingCourier()
+    dispatcher = Dispatcher(store, {"test": courier})
+
+    async def decide(text: str, language: str | None) -> Decision:
+        return answerer.decide(text, language)
+
+    conversation = Conversation(
+        store, decide, answerer.replies, answerer.faq, dispatcher=dispatcher
+    )
+    return conversation, courier
+
+
+async def until(condition: Callable[[], object], timeout: float = 10.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        assert loop.time() < deadline, "timed out"
+        await asyncio.sleep(0.02)
+
+
 async def test_messages_stored_before_a_crash_are_answered_after(
-    conversation: Conversation, store: Store
+    loaded: Loaded, store: Store
 ) -> None:
+    conversation, courier = with_outbox(loaded.answerer, store)
     citizen = store.citizen("test", "c8")
     store.save_incoming(citizen.id, "m8", "text", "kapan jadwal vaksin booster")
-    sent: list[tuple[str, str, list[Reply]]] = []
 
-    async def send(channel: str, who: str, replies: list[Reply]) -> None:
-        sent.append((channel, who, replies))
-
-    assert await conversation.answer_pending(send) == 1
-    [(channel, who, replies)] = sent
-    assert (channel, who) == ("test", "c8")
+    assert await conversation.answer_pending() == 1
+    await until(lambda: courier.sent)
+    [(who, replies)] = courier.sent
+    assert who == "c8"
     assert replies[0].text.startswith("Vaksinasi booster dibuka")
     assert store.unanswered() == []
+
+
+async def test_reply_not_confirmed_stays_queued_and_goes_out_in_order(
+    loaded: Loaded, store: Store
+) -> None:
+    """The platform failing is not "sent": the reply waits in the outbox, and a later
+    reply to the same citizen does not overtake it."""
+    conversation, courier = with_outbox(loaded.answerer, store)
+    courier.fail = Delivery(DeliveryState.RETRY, "HTTP 502: Bad Gateway")
+    first = conversation.accept(text("c9", "resep rendang padang yang enak gimana", "m9"))
+    assert first is not None
+    assert await conversation.answer(first)
+    await until(lambda: store.outbox.counts()["retrying"] == 1)
+    second = conversation.accept(text("c9", "kapan jadwal vaksin booster", "m10"))
+    assert second is not None and await conversation.answer(second)
+    statuses = [(m["direction"], m["status"]) for m in store.messages(first.citizen.id)]
+    assert statuses == [("in", "answered"), ("out", "pending")] * 2
+    assert courier.sent == []
+
+    courier.fail = None  # the platform is back
+    await until(lambda: len(courier.sent) == 2, timeout=20)
+    assert "Nomor tiket Anda" in courier.sent[0][1][0].text  # the first reply first
+    assert courier.sent[1][1][0].text.startswith("Vaksinasi booster dibuka")
+    statuses = [(m["direction"], m["status"]) for m in store.messages(first.citizen.id)]
+    assert statuses == [("in", "answered"), ("out", "sent")] * 2
+    await conversation.dispatcher.stop()  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        "rate:99999999999999999999:5",
+        "rate:²:5",
+        "helpful:99999999999999999999:yes",
+        "helpful:²:no",
+        "escalate:99999999999999999999",
+        "escalate:٣",
+        "vote:99999999999999999999:0",
+        "vote:1:99999999999999999999",
+        "vote:²:0",
+        "survey:99999999999999999999:start",
+        "survey:2:0:²",
+        "survey:2:99999999999999999999:1",
+        "survey:²:start",
+        "sub:\x00",
+        "faq:\ud800",
+    ],
+)
+async def test_a_poisoned_button_gets_a_polite_reply_and_cannot_block_the_start(
+    loaded: Loaded, store: Store, payload: str
+) -> None:
+    conversation, courier = with_outbox(loaded.answerer, store)
+    polite = ("Tombol itu sudah tidak berlaku", "Topik itu tidak ada")
+    [reply] = await conversation.handle(Incoming("test", "c10", Kind.BUTTON, payload=payload))
+    assert reply.text.startswith(polite)
+    # Stored but not answered when the process died: answered at the next start.
+    assert conversation.accept(
+        Incoming("test", "c11", Kind.BUTTON, payload=payload, message_id="m")
+    )
+    assert await conversation.answer_pending() == 1
+    await until(lambda: courier.sent)
+    assert courier.sent[0][1][0].text.startswith(polite)
+
+
+async def test_a_message_that_always_fails_is_set_aside_and_the_others_are_answered(
+    loaded: Loaded, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conversation, courier = with_outbox(loaded.answerer, store)
+    monkeypatch.setattr(conversation_module, "ANSWER_RETRY_DELAYS", (0.0,))
+    decide = conversation.decide
+
+    async def fragile(text: str, language: str | None) -> Decision:
+        if "meledak" in text:
+            raise OverflowError("Python int too large to convert to SQLite INTEGER")
+        return await decide(text, language)
+
+    conversation.decide = fragile
+    for number, question in enumerate(["pesan ini meledak", "kapan jadwal vaksin booster"]):
+        citizen = store.citizen("test", f"c{20 + number}")
+        store.save_incoming(citizen.id, f"m{number}", "text", question)
+    assert await conversation.answer_pending() == 1
+    await until(lambda: courier.sent)
+    assert [who for who, _ in courier.sent] == ["c21"]
+    [parked] = store.unanswerable()
+    assert parked["text"] == "pesan ini meledak" and "OverflowError" in parked["error"]
+    assert parked["attempts"] == conversation_module.MAX_ANSWER_ATTEMPTS
+    assert store.unanswered() == []  # not tried again at every start
 
 
 def test_replies_catalogue_has_every_reply_in_both_languages() -> None:
@@ -146,20 +277,23 @@ def test_replies_catalogue_has_every_reply_in_both_languages() -> None:
 
 
 async def test_reply_worked_out_but_not_sent_is_sent_after_a_restart(
-    conversation: Conversation, store: Store
+    loaded: Loaded, store: Store
 ) -> None:
+    conversation, courier = with_outbox(loaded.answerer, store)
+    courier.fail = Delivery(DeliveryState.RETRY, "timeout")
     accepted = conversation.accept(text("c9", "resep rendang padang yang enak gimana", "m9"))
     assert accepted is not None
-    [first] = await conversation.respond(accepted)  # ... and the process dies before sending
-    sent: list[list[Reply]] = []
+    assert await conversation.answer(accepted)
+    await until(lambda: store.outbox.counts()["retrying"] == 1)
+    await conversation.dispatcher.stop()  # type: ignore[union-attr]  # ... the process stops
 
-    async def send(channel: str, who: str, replies: list[Reply]) -> None:
-        sent.append(replies)
-
-    assert await conversation.answer_pending(send) == 1
-    [[again]] = sent
-    assert again.text == first.text  # the same ticket number, not a second escalation
+    conversation, courier = with_outbox(loaded.answerer, store)  # the next start
+    assert await conversation.answer_pending() == 0  # nothing to decide again...
+    conversation.dispatcher.start()  # type: ignore[union-attr]
+    await until(lambda: courier.sent, timeout=20)  # ... the queued reply goes out
+    [(_, [again])] = courier.sent
+    assert "Nomor tiket Anda: #1" in again.text  # the same ticket, not a second escalation
     assert store.db.execute("SELECT count(*) FROM escalations").fetchone() == (1,)
-    assert store.unanswered() == []
     statuses = [(m["direction"], m["status"]) for m in store.messages(accepted.citizen.id)]
     assert statuses == [("in", "answered"), ("out", "sent")]
+    await conversation.dispatcher.stop()  # type: ignore[union-attr]

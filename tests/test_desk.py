@@ -337,6 +337,10 @@ async def test_similar_open_questions_get_the_same_answer_at_once(
     page = await (await official.get(f"/desk/tickets/{tickets[0]}")).text()
     offered = {int(n) for n in re.findall(r'name="also" value="(\d+)"', page)}
     assert offered == {tickets[1], tickets[2]}  # not the parking question
+    # Offered, never chosen for the official: they tick what truly asks the same thing,
+    # and the page says those citizens receive the answer as written.
+    assert not re.search(r'name="also" value="\d+" checked', page)
+    assert "receive your answer exactly as written" in page or "persis seperti" in page
     response = await post_form(
         official,
         f"/desk/tickets/{tickets[0]}/answer",
@@ -346,6 +350,32 @@ async def test_similar_open_questions_get_the_same_answer_at_once(
     assert response.status == 303
     states = [store.escalations.get(t)["status"] for t in tickets]  # type: ignore[index]
     assert states == ["answered", "answered", "answered", "open"]
+
+
+async def test_an_answer_with_personal_data_goes_to_its_citizen_only(
+    server: TestServer, official: ClientSession, store: Store
+) -> None:
+    """An answer naming one citizen's NIK must not reach the others who asked alike."""
+    tickets = []
+    for number, question in enumerate(
+        ["kapan pasar malam di alun-alun dibuka", "pasar malam alun alun buka kapan ya"]
+    ):
+        async with browser(server) as client:
+            await client.get("/chat")
+            tickets.append(await escalate(client, question, f"p{number}"))
+    answer = f"Bapak Joko (NIK {NIK}), pasar malam buka Sabtu; data Anda sudah kami cek."
+    response = await post_form(
+        official, f"/desk/tickets/{tickets[0]}/answer", answer=answer, also=[tickets[1]]
+    )
+    page = await (await official.get(response.headers["Location"])).text()
+    assert "data pribadi" in page  # refused, with the reason
+    states = [store.escalations.get(t)["status"] for t in tickets]  # type: ignore[index]
+    assert states == ["open", "open"]
+    assert (
+        await post_form(official, f"/desk/tickets/{tickets[0]}/answer", answer=answer)
+    ).status == 303
+    states = [store.escalations.get(t)["status"] for t in tickets]  # type: ignore[index]
+    assert states == ["answered", "open"]
 
 
 async def test_html_and_sql_in_questions_and_search_are_harmless(

@@ -26,7 +26,6 @@ from playwright.async_api import (
     expect,
 )
 
-from bot.channels.telegram import TelegramChannel
 from bot.config import Settings, load_settings
 from bot.server import create_app
 from bot.service import Loaded, load_answerer
@@ -34,7 +33,7 @@ from bot.store import Store
 from tests.conftest import write_config
 from tests.desk_helpers import PASSWORD, add_official, running
 from tests.desk_helpers import browser as http_client
-from tests.telegram_harness import TOKEN, Citizen, Emulator, EmulatorRequest
+from tests.telegram_harness import TOKEN, Citizen, Emulator
 from tests.test_desk import escalate
 from tests.test_messenger import SECRET, VERIFY, GraphApi, signed, text_event
 
@@ -249,19 +248,12 @@ async def telegram_server(
     store: Store,
     monkeypatch: pytest.MonkeyPatch,
 ) -> AsyncIterator[TestServer]:
-    """The real app with Telegram polling the emulator. The emulator needs the harness's
-    request class, which the app's own channel registry cannot be given: patched here."""
+    """The real app with Telegram polling the emulator."""
     monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
-    original = TelegramChannel.__init__
-
-    def with_emulator_requests(self: TelegramChannel, *args: Any, **kwargs: Any) -> None:
-        original(self, *args, **{**kwargs, "request_class": EmulatorRequest})
-
-    monkeypatch.setattr(TelegramChannel, "__init__", with_emulator_requests)
     settings = dataclasses.replace(
         trained_settings,
         telegram=dataclasses.replace(
-            trained_settings.telegram, api_url=emulator.url, poll_timeout=0, per_chat_interval=0.1
+            trained_settings.telegram, api_url=emulator.url, poll_timeout=1, per_chat_interval=0.1
         ),
     )
     async with running(create_app(settings, loaded, store)) as server:

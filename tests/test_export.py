@@ -49,9 +49,8 @@ def conversations(store: Store) -> dict[str, int]:
         reason=EscalationReason.LOW_CONFIDENCE,
     )
     store.save_reply(question.id, telegram, "Pertanyaan diteruskan, tiket dibuat.", decision)
-    store.mark_delivered(question.id)
     ticket, _ = store.open_escalation(telegram, question.id, "low_confidence")
-    store.escalations.answer(ticket, official.id, f"Kami hubungi {EMAIL}.")
+    store.escalations.answer(ticket, official.id, f"Kami hubungi {EMAIL}.", "[]")
     store.escalations.set_delivery(ticket, "sent")
     store.escalations.rate(ticket, telegram, 5)
     messenger = store.citizen("messenger", MESSENGER_ID, "id").id
@@ -60,7 +59,6 @@ def conversations(store: Store) -> dict[str, int]:
         text="", action=Action.ANSWER, language="id", reply="...", confidence=0.9, faq_id="ktp"
     )
     store.save_reply(formula.id, messenger, "Jawaban KTP.", answer)
-    store.mark_delivered(formula.id)
     store.save_feedback(formula.id, helpful=True)
     return {"telegram": telegram, "messenger": messenger}
 

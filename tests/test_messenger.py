@@ -27,7 +27,7 @@ from aiohttp import ClientSession, web
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.config import Settings
-from bot.server import create_app
+from bot.server import STORE, create_app
 from bot.service import Loaded
 from bot.store import Store
 from tests.desk_helpers import add_official, browser, post_form, running, sign_in
@@ -43,6 +43,7 @@ class GraphApi:
     def __init__(self) -> None:
         self.sent: list[dict[str, Any]] = []
         self.failures = 0  # answer this many calls with HTTP 500 first
+        self.down = False  # while true, every call gets 503 (an outage)
         # While set, every call is refused with this (HTTP status, Graph error object).
         self.refuse: tuple[int, dict[str, Any]] | None = None
         self.refused: list[dict[str, Any]] = []
@@ -51,6 +52,11 @@ class GraphApi:
     async def messages(self, request: web.Request) -> web.Response:
         assert request.query["access_token"] == "test-page-token"
         body = await request.json()
+        if self.down:
+            self.refused.append(body)
+            return web.json_response(
+                {"error": {"message": "Service temporarily unavailable", "code": 2}}, status=503
+            )
         if self.failures:
             self.failures -= 1
             return web.json_response({"error": {"message": "temporary", "code": 2}}, status=500)
@@ -279,6 +285,90 @@ async def test_send_api_errors_are_retried(client: TestClient, graph: tuple[Grap
     await client.post("/webhooks/messenger", data=body, headers=headers)
     [reply] = await graph[0].wait_for(1)
     assert reply["message"]["text"].startswith("Halo!")
+
+
+async def test_signed_body_arriving_in_pieces_is_accepted(
+    client: TestClient, graph: tuple[GraphApi, str]
+) -> None:
+    """Meta's servers may send a body in several TCP segments (chunked): the signature is
+    over all of it, so all of it must be read before checking."""
+    long_text = "jalan di depan rumah saya rusak parah sudah lama " * 100  # ~5 KB
+    body, headers = signed(text_event("psid-6", long_text[:1900], "mid.pieces"))
+    headers.pop("Content-Type")
+
+    async def pieces() -> AsyncIterator[bytes]:
+        for start in range(0, len(body), 700):
+            yield body[start : start + 700]
+            await asyncio.sleep(0.02)
+
+    response = await client.post("/webhooks/messenger", data=pieces(), headers=headers)
+    assert (response.status, await response.text()) == (200, "EVENT_RECEIVED")
+    [reply] = await graph[0].wait_for(1)
+    assert reply["recipient"] == {"id": "psid-6"}
+
+
+async def test_large_bodies_signed_are_read_whole_and_oversized_ones_get_413(
+    client: TestClient, graph: tuple[GraphApi, str]
+) -> None:
+    padding = {"id": PAGE, "time": 1, "messaging": [], "padding": "x" * 900_000}
+    payload = text_event("psid-7", "halo", "mid.big")
+    payload["entry"].append(padding)
+    body, headers = signed(payload)
+    response = await client.post("/webhooks/messenger", data=body, headers=headers)
+    assert (response.status, len(body) > 900_000) == (200, True)
+    await graph[0].wait_for(1)
+
+    padding["padding"] = "x" * 1_100_000
+    body, headers = signed(payload)
+    response = await client.post("/webhooks/messenger", data=body, headers=headers)
+    assert response.status == 413
+
+
+async def test_reply_survives_a_send_api_outage_and_is_not_counted_before(
+    client: TestClient, graph: tuple[GraphApi, str]
+) -> None:
+    """An outage longer than any quick retry: the reply waits in the outbox (not
+    recorded as sent) and reaches the citizen once the Graph API is back."""
+    api = graph[0]
+    api.down = True
+    body, headers = signed(text_event("psid-8", "ktp saya hilang gimana ngurusnya", "mid.o"))
+    assert (await client.post("/webhooks/messenger", data=body, headers=headers)).status == 200
+    store: Store = client.app[STORE]
+    while len(api.refused) < 3:
+        await asyncio.sleep(0.1)
+    [reply_row] = [m for m in store.messages(1) if m["direction"] == "out"]
+    assert reply_row["status"] == "pending"
+    health = await (await client.get("/healthz")).json()
+    assert health["outbox"]["retrying"] == 1
+    await asyncio.sleep(4)  # longer than the old 4 tries with 0.5 s backoff
+    assert api.sent == []
+
+    api.down = False
+    [answer] = await api.wait_for(1, timeout=60)
+    assert answer["message"]["text"].startswith("Bawa surat kehilangan")
+    while store.messages(1)[-1]["status"] != "sent":
+        await asyncio.sleep(0.05)
+    health = await (await client.get("/healthz")).json()
+    assert health["outbox"]["retrying"] == 0 and health["channels"]["messenger"]["up"]
+
+
+async def test_refused_reply_is_recorded_as_not_delivered(
+    client: TestClient, graph: tuple[GraphApi, str]
+) -> None:
+    graph[0].refuse = (
+        400,
+        {"message": "(#100) No matching user found", "code": 100, "error_subcode": 2018001},
+    )
+    body, headers = signed(text_event("psid-9", "halo", "mid.refused"))
+    assert (await client.post("/webhooks/messenger", data=body, headers=headers)).status == 200
+    store: Store = client.app[STORE]
+    while not store.outbox.not_delivered():
+        await asyncio.sleep(0.05)
+    [item] = store.outbox.not_delivered()
+    assert (item.state, item.platform_id) == ("failed", "psid-9")
+    assert "No matching user found" in (item.last_error or "")
+    assert [m["status"] for m in store.messages(item.citizen_id)] == ["answered", "failed"]
+    assert graph[0].sent == []
 
 
 # The officials' desk answering a Messenger citizen
@@ -675,3 +765,43 @@ async def test_announcements_outside_the_window_go_with_a_permitted_tag(
     await wait_until_sent(desk.store, number)
     [sent] = desk.graph.to("old")[-1:]
     assert sent["messaging_type"] == "MESSAGE_TAG" and sent["tag"] == "CONFIRMED_EVENT_UPDATE"
+
+
+async def test_a_redelivered_webhook_does_not_bring_back_an_erased_citizen(
+    client: TestClient, graph: tuple[GraphApi, str]
+) -> None:
+    """After /hapusdata, Meta may deliver an old event again: the citizen stays erased.
+    A message they send afterwards starts afresh, under a new number."""
+    api, store = graph[0], client.app[STORE]
+    old = text_event("psid-e", "nik saya 3201234567890001 mau tanya ktp", "mid.e1")
+    for payload in (old, event("psid-e", message={"mid": "mid.e2", "text": "/hapusdata"})):
+        body, headers = signed(payload)
+        await client.post("/webhooks/messenger", data=body, headers=headers)
+    await api.wait_for(2)
+    yes = event(
+        "psid-e", message={"mid": "mid.e3", "text": "Ya", "quick_reply": {"payload": "erase:yes"}}
+    )
+    body, headers = signed(yes)
+    await client.post("/webhooks/messenger", data=body, headers=headers)
+    await api.wait_for(3)
+    while store.find_citizen("messenger", "psid-e") is not None:
+        await asyncio.sleep(0.05)
+    first_id = store.db.execute(
+        "SELECT seq FROM sqlite_sequence WHERE name = 'citizens'"
+    ).fetchone()[0]
+
+    body, headers = signed(old)  # Meta redelivers the first message
+    assert (await client.post("/webhooks/messenger", data=body, headers=headers)).status == 200
+    await asyncio.sleep(1)
+    assert store.find_citizen("messenger", "psid-e") is None
+    assert store.db.execute("SELECT count(*) FROM messages").fetchone() == (0,)
+    assert len(api.sent) == 3
+
+    now_ms = int(datetime.now().timestamp() * 1000)
+    fresh = event("psid-e", message={"mid": "mid.e4", "text": "halo"})
+    fresh["entry"][0]["messaging"][0]["timestamp"] = now_ms + 1000
+    body, headers = signed(fresh)
+    await client.post("/webhooks/messenger", data=body, headers=headers)
+    await api.wait_for(4)
+    citizen = store.find_citizen("messenger", "psid-e")
+    assert citizen is not None and citizen.id > first_id

@@ -47,7 +47,7 @@ def bot_config(trained: Path, tmp_path: Path, emulator: Emulator, graph_url: str
         tmp_path,
         [
             ("api_url: https://api.telegram.org", f"api_url: {emulator.url}"),
-            ("poll_timeout: 30", "poll_timeout: 0"),
+            ("poll_timeout: 30", "poll_timeout: 1"),
             ("per_chat_interval: 1.0", "per_chat_interval: 0.1"),
             ("graph_api_url: https://graph.facebook.com/v21.0", f"graph_api_url: {graph_url}"),
         ],

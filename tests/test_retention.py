@@ -60,7 +60,6 @@ class Traffic:
 def _ask(store: Store, citizen: int, text: str, decision: Decision) -> int:
     saved = store.save_incoming(citizen, None, "text", text)
     store.save_reply(saved.id, citizen, f"balasan untuk {text}", decision)
-    store.mark_delivered(saved.id)
     return saved.id
 
 
@@ -84,7 +83,7 @@ def build_traffic(store: Store) -> Traffic:
     )
     store.save_feedback(answered, helpful=True)
     answered_ticket = _ticket(store, old, "zebrarahasia telp 081234567890 bagaimana")
-    store.escalations.answer(answered_ticket, ayu.id, "Untuk zebrarahasia silakan ke kantor.")
+    store.escalations.answer(answered_ticket, ayu.id, "Untuk zebrarahasia silakan ke kantor.", "[]")
     store.officials.audit(
         ayu, "answer", f"ticket #{answered_ticket}", "Untuk zebrarahasia silakan ke kantor."
     )
@@ -121,7 +120,7 @@ def build_traffic(store: Store) -> Traffic:
 
     _ask(store, new, "harimaubaru jam buka", _decision("", Action.ANSWER, faq_id="jam-buka"))
     new_ticket = _ticket(store, new, "harimaubaru pertanyaan lain")
-    store.escalations.answer(new_ticket, ayu.id, "Jawaban harimaubaru.")
+    store.escalations.answer(new_ticket, ayu.id, "Jawaban harimaubaru.", "[]")
     store.officials.audit(ayu, "answer", f"ticket #{new_ticket}", "Jawaban harimaubaru.")
     store.surveys.answer(survey, new, 0, "5", 2)
     store.surveys.answer(survey, new, 1, "saranbaru lebih cepat", 2)

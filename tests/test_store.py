@@ -10,6 +10,8 @@ from sqlite_utils import Database
 
 from bot.core.decision import Action, Decision, EscalationReason
 from bot.store import MIGRATIONS, Store, migrate, schema_version
+from bot.store.escalations import InboxFilter
+from bot.store.outbox import OutboxState
 
 
 def test_new_database_is_migrated_and_in_wal_mode(tmp_path: Path) -> None:
@@ -67,7 +69,7 @@ def test_redelivered_message_is_not_stored_twice(tmp_path: Path) -> None:
     assert len(store.messages(citizen.id)) == 1
 
 
-def test_unanswered_survives_reopening_and_clears_when_answered(tmp_path: Path) -> None:
+def test_unanswered_survives_reopening_and_the_queued_reply_survives_too(tmp_path: Path) -> None:
     path = tmp_path / "tanya.db"
     store = Store.open(path)
     citizen = store.citizen("telegram", "7")
@@ -89,15 +91,24 @@ def test_unanswered_survives_reopening_and_clears_when_answered(tmp_path: Path) 
         reason=EscalationReason.LOW_CONFIDENCE,
         confidence=0.1,
     )
-    store.save_reply(saved.id, citizen.id, "...", decision)
     ticket, opened = store.open_escalation(citizen.id, saved.id, "low_confidence")
     assert opened
-    assert [row["id"] for row in store.unanswered()] == [saved.id]  # not delivered yet
-    store.save_reply(saved.id, citizen.id, "...", decision)  # worked out again: replaces
+    item = store.queue_reply(
+        saved.id, citizen.id, "...", decision, '[{"text": "...", "buttons": []}]'
+    )
+    assert store.unanswered() == []  # decided: the outbox owns the reply now
+    store.close()  # ... and the process dies before the platform confirmed it
+
+    store = Store.open(path)
+    assert store.outbox.waiting_citizens(["telegram"]) == [citizen.id]
+    queued = store.outbox.next_for(citizen.id)
+    assert queued is not None and (queued.id, queued.platform_id) == (item, "7")
+    incoming, outgoing = store.messages(citizen.id)
+    assert outgoing["status"] == "pending"  # not "sent" before Telegram confirmed it
     assert store.open_escalation(citizen.id, saved.id, "low_confidence") == (ticket, False)
-    store.mark_delivered(saved.id)
-    assert store.unanswered() == []
-    assert ticket >= 1
+    assert store.outbox.finish(item, OutboxState.SENT, "", 1)
+    assert not store.outbox.finish(item, OutboxState.SENT, "", 1)  # once only
+    assert store.outbox.waiting_citizens(["telegram"]) == []
     incoming, outgoing = store.messages(citizen.id)
     assert (incoming["status"], incoming["action"], incoming["reason"]) == (
         "answered",
@@ -109,6 +120,53 @@ def test_unanswered_survives_reopening_and_clears_when_answered(tmp_path: Path) 
         saved.id,
         "sent",
     )
+
+
+def test_ids_are_never_handed_out_twice(tmp_path: Path) -> None:
+    """After /hapusdata the next citizen must not get the erased citizen's ticket number
+    (the audit log's "ticket #N" would then name someone else)."""
+    store = Store.open(tmp_path / "tanya.db")
+    first = store.citizen("webchat", "session-one")
+    saved = store.save_incoming(first.id, None, "text", "jalan rusak")
+    ticket, _ = store.open_escalation(first.id, saved.id, "low_confidence")
+    store.erase_citizen(first.id)
+    second = store.citizen("webchat", "session-two")
+    again = store.save_incoming(second.id, None, "text", "lampu mati")
+    next_ticket, _ = store.open_escalation(second.id, again.id, "low_confidence")
+    assert (second.id, again.id, next_ticket) == (first.id + 1, saved.id + 1, ticket + 1)
+
+
+def test_ids_survive_the_upgrade_to_never_reused_ids(tmp_path: Path) -> None:
+    """A database from before the change keeps its rows, ids and search index."""
+    from sqlite_utils import Database
+
+    db = Database(tmp_path / "old.db")
+    for migration in MIGRATIONS[:4]:
+        migration(db)
+    db.execute("PRAGMA user_version = 4")
+    db.execute(
+        "INSERT INTO citizens (id, channel, platform_id, first_seen, last_seen) "
+        "VALUES (5, 'telegram', '9', 'x', 'x')"
+    )
+    db.execute(
+        "INSERT INTO messages (id, citizen_id, direction, kind, text, created_at, status) "
+        "VALUES (40, 5, 'in', 'text', 'sampah belum diangkut', 'x', 'received')"
+    )
+    db.execute(
+        "INSERT INTO escalations (id, citizen_id, message_id, reason, status, created_at, "
+        "question) VALUES (12, 5, 40, 'low_confidence', 'open', 'x', 'sampah belum diangkut')"
+    )
+    db.conn.commit()
+    db.close()
+    store = Store.open(tmp_path / "old.db")
+    assert schema_version(store.db) == len(MIGRATIONS)
+    [row] = store.escalations.find(InboxFilter(search="sampah"))
+    assert (row["id"], row["citizen_id"], row["message_id"]) == (12, 5, 40)
+    store.db.execute("DELETE FROM escalations WHERE id = 12")
+    citizen = store.citizen("telegram", "10")
+    saved = store.save_incoming(citizen.id, None, "text", "banjir")
+    ticket, _ = store.open_escalation(citizen.id, saved.id, "low_confidence")
+    assert (citizen.id, saved.id, ticket) == (6, 41, 13)
 
 
 def test_foreign_keys_are_enforced(tmp_path: Path) -> None:

@@ -3,35 +3,62 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
 
 from bot.channels.telegram import TelegramChannel, to_html
-from bot.config import TelegramSettings
+from bot.config import Settings, TelegramSettings
 from bot.core.answerer import Answerer
 from bot.core.conversation import Conversation
 from bot.core.decision import Decision
+from bot.core.dispatch import Dispatcher
+from bot.server import create_app
 from bot.service import Loaded, with_thresholds
 from bot.store import Store
-from tests.telegram_harness import TOKEN, Citizen, Emulator, EmulatorRequest
+from tests.telegram_harness import TOKEN, Citizen, Emulator, free_port
 
 PACE = 0.3
+
+
+def telegram_only(
+    settings: TelegramSettings, answerer: Answerer, store: Store
+) -> tuple[TelegramChannel, web.Application]:
+    """The Telegram channel with the conversation and the outbox it needs, wired as
+    ``bot.server.create_app`` does, on an app of its own."""
+
+    async def decide(text: str, language: str | None) -> Decision:
+        return answerer.decide(text, language)
+
+    channels: dict[str, TelegramChannel] = {}
+    dispatcher = Dispatcher(store, channels)
+    conversation = Conversation(
+        store, decide, answerer.replies, answerer.faq, dispatcher=dispatcher
+    )
+    channel = channels["telegram"] = TelegramChannel(settings, TOKEN, conversation)
+    channel.up_listeners.append(dispatcher.channel_up)
+    app = web.Application()
+    channel.setup(app)
+
+    async def outbox(app: web.Application) -> AsyncIterator[None]:
+        dispatcher.start()
+        yield
+        await dispatcher.stop()
+
+    app.cleanup_ctx.append(outbox)
+    return channel, app
 
 
 async def start_bot(
     emulator: Emulator, answerer: Answerer, store: Store
 ) -> tuple[TelegramChannel, web.AppRunner]:
-    async def decide(text: str, language: str | None) -> Decision:
-        return answerer.decide(text, language)
-
-    conversation = Conversation(store, decide, answerer.replies, answerer.faq)
-    settings = TelegramSettings(api_url=emulator.url, poll_timeout=0, per_chat_interval=PACE)
-    channel = TelegramChannel(settings, TOKEN, conversation, request_class=EmulatorRequest)
-    app = web.Application()
-    channel.setup(app)
+    settings = TelegramSettings(api_url=emulator.url, poll_timeout=1, per_chat_interval=PACE)
+    channel, app = telegram_only(settings, answerer, store)
     runner = web.AppRunner(app)
     await runner.setup()  # starts the channel: getMe, then polling
     return channel, runner
@@ -134,25 +161,14 @@ def test_markup_becomes_escaped_html() -> None:
 async def test_webhook_mode(emulator: Emulator, loaded: Loaded, tmp_path: Path) -> None:
     """Updates POSTed to the bot's own server (as Telegram does in webhook mode) are answered;
     calls without the secret token Telegram was given are refused."""
-    from aiohttp.test_utils import TestClient, TestServer
 
-    answerer = loaded.answerer
-
-    async def decide(text: str, language: str | None) -> Decision:
-        return answerer.decide(text, language)
-
-    conversation = Conversation(
-        Store.open(tmp_path / "w.db"), decide, answerer.replies, answerer.faq
-    )
     settings = TelegramSettings(
         api_url=emulator.url,
         mode="webhook",
         webhook_url="https://tanya.example.go.id",
         per_chat_interval=0,
     )
-    channel = TelegramChannel(settings, TOKEN, conversation, request_class=EmulatorRequest)
-    app = web.Application()
-    channel.setup(app)
+    channel, app = telegram_only(settings, loaded.answerer, Store.open(tmp_path / "w.db"))
     citizen = Citizen(emulator, 105)
     update = {
         "update_id": 9001,
@@ -181,3 +197,92 @@ async def test_webhook_mode(emulator: Emulator, loaded: Loaded, tmp_path: Path) 
             headers={"X-Telegram-Bot-Api-Secret-Token": channel.webhook_secret},
         )
         assert garbage.status == 400
+
+
+async def test_replies_wait_out_telegram_errors_and_keep_their_order(
+    emulator: Emulator, bot: tuple[TelegramChannel, Store]
+) -> None:
+    """5xx and dropped connections are temporary: the replies stay queued (not "sent")
+    and reach the citizen, in order, once Telegram answers again."""
+    _, store = bot
+    citizen = Citizen(emulator, 120)
+    await citizen.say("halo")
+    await citizen.wait_for(1)
+    await emulator.set_faults(1.0, ("500", "502", "reset"))
+    await citizen.say("ktp saya hilang gimana ngurusnya")
+    await citizen.say("makasih ya")
+    deadline = asyncio.get_running_loop().time() + 30
+    while store.outbox.counts()["retrying"] < 1:
+        assert asyncio.get_running_loop().time() < deadline
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(2)
+    assert len(await citizen.fetch()) == 0
+    assert [m["status"] for m in store.messages(1) if m["direction"] == "out"][1:] == [
+        "pending",
+        "pending",
+    ]
+    await emulator.set_faults(0.0)
+    later = (await citizen.wait_for(3, timeout=60))[1:]
+    assert texts(later)[0].startswith("Bawa surat kehilangan")
+    assert texts(later)[1].startswith("Sama-sama")
+    while store.outbox.counts()["queued"]:
+        await asyncio.sleep(0.05)
+    assert {m["status"] for m in store.messages(1) if m["direction"] == "out"} == {"sent"}
+
+
+async def test_a_refused_reply_is_recorded_as_failed_not_sent(
+    emulator: Emulator, bot: tuple[TelegramChannel, Store]
+) -> None:
+    _, store = bot
+    await emulator.set_faults(1.0, ("400",))
+    citizen = Citizen(emulator, 121)
+    await citizen.say("halo")
+    deadline = asyncio.get_running_loop().time() + 30
+    while not store.outbox.not_delivered():
+        assert asyncio.get_running_loop().time() < deadline
+        await asyncio.sleep(0.05)
+    [item] = store.outbox.not_delivered()
+    assert item.state == "failed" and "chat not found" in (item.last_error or "").lower()
+    assert [m["status"] for m in store.messages(item.citizen_id)] == ["answered", "failed"]
+
+
+async def test_telegram_away_at_start_stops_nothing_else(
+    trained_settings: Settings, loaded: Loaded, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Telegram unreachable when the bot starts: the web chat answers at once, /healthz
+    says which channel is down, and Telegram answers soon after it comes back."""
+    monkeypatch.setenv(trained_settings.telegram.token_env, TOKEN)
+    port = free_port()
+    settings = dataclasses.replace(
+        trained_settings,
+        telegram=dataclasses.replace(
+            trained_settings.telegram,
+            api_url=f"http://127.0.0.1:{port}",
+            poll_timeout=1,
+            per_chat_interval=0.1,
+        ),
+    )
+    app = create_app(settings, loaded, Store.open(tmp_path / "tanya.db"))
+    async with TestClient(TestServer(app)) as client:
+        chat = await client.get("/chat")
+        assert chat.status == 200
+        answer = await client.post("/chat/api/messages", json={"text": "halo", "id": "m1"})
+        assert (await answer.json())["replies"][0]["text"].startswith("Halo! Saya Tanya")
+        health = await (await client.get("/healthz")).json()
+        assert health["status"] == "degraded"
+        assert not health["channels"]["telegram"]["up"]
+        assert "not reachable" in health["channels"]["telegram"]["detail"]
+        assert health["channels"]["webchat"]["up"]
+
+        emulator = Emulator(port)  # Telegram comes back
+        try:
+            came_back = asyncio.get_running_loop().time()
+            citizen = Citizen(emulator, 130)
+            await citizen.say("halo")
+            [reply] = await citizen.wait_for(1, timeout=30)
+            assert reply["message"]["text"].startswith("Halo! Saya Tanya")
+            assert asyncio.get_running_loop().time() - came_back < 30
+            health = await (await client.get("/healthz")).json()
+            assert health["channels"]["telegram"]["up"] and health["status"] == "ok"
+        finally:
+            emulator.stop()

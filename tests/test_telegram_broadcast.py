@@ -26,7 +26,6 @@ import pytest
 from aiohttp import ClientSession, CookieJar
 from aiohttp.test_utils import TestServer
 
-import bot.channels.telegram as telegram_channel
 from bot.config import Settings
 from bot.core.broadcasting import IN_FLIGHT
 from bot.server import create_app
@@ -45,7 +44,6 @@ from tests.telegram_harness import (
     write_child_config,
 )
 from tests.test_broadcasts import compose, wait_until_sent
-from tests.test_telegram_desk import EmulatedTelegramChannel
 
 PACE = 0.05
 TOPIC = "pengumuman"
@@ -86,11 +84,10 @@ async def desk(
     """The app with the desk and Telegram (polling the emulator), settings from config.yml."""
     monkeypatch.setenv(trained_settings.telegram.token_env, TOKEN)
     monkeypatch.delenv(trained_settings.messenger.page_token_env, raising=False)
-    monkeypatch.setattr(telegram_channel, "TelegramChannel", EmulatedTelegramChannel)
     telegram = dataclasses.replace(
         trained_settings.telegram,
         api_url=emulator.url,
-        poll_timeout=0,
+        poll_timeout=1,
         per_chat_interval=per_chat_interval,
     )
     settings = dataclasses.replace(trained_settings, telegram=telegram)
@@ -214,7 +211,7 @@ def child_config(trained: Path, directory: Path, emulator: Emulator) -> Path:
         directory,
         [
             ("api_url: https://api.telegram.org", f"api_url: {emulator.url}"),
-            ("poll_timeout: 30", "poll_timeout: 0"),
+            ("poll_timeout: 30", "poll_timeout: 1"),
             ("messages_per_second: 25", "messages_per_second: 30"),
         ],
     )

@@ -11,7 +11,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.config import Settings
-from bot.server import create_app
+from bot.server import STORE, create_app
 from bot.service import Loaded
 from bot.store import Store
 from tests.desk_helpers import add_official
@@ -78,7 +78,7 @@ async def test_an_open_page_polls_for_an_officials_answer_once(
 
     store = Store.open(tmp_path / "tanya.db")
     official = add_official(store, "Budi")
-    store.escalations.answer(ticket, official.id, "Boleh, asal kucingnya dalam kandang.")
+    store.escalations.answer(ticket, official.id, "Boleh, asal kucingnya dalam kandang.", "[]")
     [answer, rate], cursor = await updates(client, cursor)
     assert answer["text"].startswith(f"Petugas menjawab pertanyaan Anda (tiket #{ticket})")
     assert "asal kucingnya dalam kandang" in answer["text"]
@@ -131,3 +131,78 @@ async def test_huge_and_empty_messages(client: TestClient) -> None:
     assert "petugas" in long_reply["text"]
     [empty] = await say(client, text="   ", id="empty")
     assert empty["text"] == "Pesan yang saya terima kosong. Silakan ketik pertanyaan Anda."
+
+
+async def test_an_invented_session_is_refused(
+    trained_settings: Settings, loaded: Loaded, tmp_path: Path
+) -> None:
+    """Only sessions the bot issued may post: a made-up cookie cannot invent citizens."""
+    app = create_app(trained_settings, loaded, Store.open(tmp_path / "tanya.db"))
+    async with TestClient(TestServer(app)) as attacker:
+        attacker.session.cookie_jar.update_cookies({"tanya_chat": "A" * 40})
+        response = await attacker.post("/chat/api/messages", json={"text": "halo", "id": "x"})
+        assert response.status == 400
+        assert "reload the page" in (await response.json())["error"]
+        store: Store = app[STORE]
+        assert store.db.execute("SELECT count(*) FROM citizens").fetchone() == (0,)
+
+
+async def test_a_flood_is_slowed_down_with_429(
+    client: TestClient, trained_settings: Settings
+) -> None:
+    """300 long messages in a few seconds made 300 tickets; a session now gets a burst,
+    then is asked to wait."""
+    statuses = []
+    for n in range(25):
+        response = await client.post(
+            "/chat/api/messages", json={"text": "tolong " * 400, "id": f"flood{n}"}
+        )
+        statuses.append(response.status)
+    burst = trained_settings.webchat.burst
+    assert statuses[:burst] == [200] * burst
+    assert set(statuses[burst + 1 :]) == {429}
+    assert int(response.headers["Retry-After"]) >= 1
+    assert "Too many messages" in (await response.json())["error"]
+    store: Store = client.app[STORE]
+    assert store.db.execute("SELECT count(*) FROM escalations").fetchone()[0] in (burst, burst + 1)
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        (b'{"text": "' + b"x" * 40_000 + b'"}', 413),
+        (b"[" * 10_000 + b"]" * 10_000, 400),
+        (b'{"text": "hi", "x": ' + b"[" * 50 + b"]" * 50 + b"}", 400),
+        (b'{"text": "\\ud800 lone surrogate", "id": "s1"}', 200),
+        (b'{"text": "nul \\u0000 inside", "id": "s2"}', 200),
+        (b'{"payload": "rate:99999999999999999999:5", "id": "s3"}', 200),
+        (b'{"payload": "vote:\\u00b2:0", "id": "s4"}', 200),
+    ],
+    ids=["oversized", "deep", "nested", "surrogate", "nul", "huge-id", "superscript"],
+)
+async def test_hostile_bodies_get_a_clear_answer_never_a_500(
+    client: TestClient, body: bytes, status: int
+) -> None:
+    response = await client.post(
+        "/chat/api/messages", data=body, headers={"Content-Type": "application/json"}
+    )
+    assert response.status == status, await response.text()
+    assert "Traceback" not in await response.text()
+
+
+async def test_a_vote_from_someone_the_poll_was_not_sent_to_is_not_counted(
+    client: TestClient,
+) -> None:
+    store: Store = client.app[STORE]
+    poll = store.broadcasts.create(
+        kind="poll",
+        text="Jam layanan mana yang Anda pilih?",
+        options=["Pagi", "Sore"],
+        topics=["pengumuman"],
+        channels=["webchat"],
+        send_at="2099-01-01T00:00:00.000+00:00",  # not sent to anyone yet
+        created_by=None,
+    )
+    [reply] = await say(client, payload=f"vote:{poll}:0", id="v1")
+    assert reply["text"].startswith("Tombol itu sudah tidak berlaku")
+    assert store.broadcasts.results(poll) == ([0, 0], 0)

@@ -4,7 +4,7 @@ renders ``Reply`` objects back. The registry below is the whole plugin system.""
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from aiohttp import web
@@ -19,12 +19,16 @@ log = logging.getLogger(__name__)
 
 class Channel(Protocol):
     name: str
+    # How long after a citizen's message the platform accepts a reply (None: any time).
+    reply_window: timedelta | None
 
     def setup(self, app: web.Application) -> None:
         """Add the channel's routes and start/stop hooks to the application."""
 
-    async def send(self, citizen: str, replies: list[Reply]) -> None:
-        """Deliver replies to a citizen outside a webhook's request (e.g. after a restart)."""
+    async def send(self, citizen: str, replies: list[Reply], skip: int = 0) -> Delivery:
+        """One attempt to send a reply from the outbox, from its ``skip``-th rendered
+        message on; the outcome says whether the platform confirmed it, refused it for
+        good, or failed for now (the outbox tries again)."""
 
     # Announcements and polls: messages per second this channel may start (None: any).
     broadcast_rate: float | None
@@ -35,9 +39,9 @@ class Channel(Protocol):
         """Deliver an announcement or poll, if the platform's rules allow it now."""
 
     async def deliver_official(
-        self, citizen: str, replies: list[Reply], last_inbound: datetime | None
+        self, citizen: str, replies: list[Reply], last_inbound: datetime | None, skip: int = 0
     ) -> Delivery:
-        """Deliver an official's answer, if the platform's rules allow it now."""
+        """One attempt to deliver an official's answer, if the platform's rules allow it."""
 
 
 def build_channels(

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Coroutine
 from typing import Any
 
 from bot.core.conversation import Accepted, Conversation
-from bot.core.messages import Reply
 
 log = logging.getLogger(__name__)
-
-Send = Callable[[str, list[Reply]], Awaitable[None]]
 
 
 class BackgroundTasks:
@@ -27,17 +24,10 @@ class BackgroundTasks:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def answer(self, conversation: Conversation, accepted: Accepted, send: Send) -> None:
-        """Work out the replies to a stored message and send them, in the background."""
-        self.spawn(self._answer(conversation, accepted, send))
-
-    async def _answer(self, conversation: Conversation, accepted: Accepted, send: Send) -> None:
-        try:
-            replies = await conversation.respond(accepted)
-            await send(accepted.message.citizen, replies)
-            conversation.delivered(accepted)
-        except Exception:  # one citizen's failure must not stop the others
-            log.exception("%s: could not answer message %d", self.channel, accepted.message_id)
+    def answer(self, conversation: Conversation, accepted: Accepted) -> None:
+        """Work out the replies to a stored message and queue them, in the background
+        (the outbox sends them)."""
+        self.spawn(conversation.answer(accepted))
 
     async def cancel(self, name: str) -> None:
         for task in [t for t in self._tasks if t.get_name() == name]:

@@ -15,7 +15,7 @@ and the desk shows the answer as undeliverable.
 
 from __future__ import annotations
 
-import asyncio
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -41,6 +41,8 @@ MAX_TEXT = 2000  # Send API limit per message
 MAX_QUICK_REPLIES = 13
 MAX_QUICK_REPLY_TITLE = 20
 MAX_BODY_BYTES = 1024 * 1024
+MAX_ID_CHARS = 64
+MAX_PAYLOAD = 1000  # Meta allows postback and quick-reply payloads of up to 1,000 characters
 ATTACHMENT_KINDS = {
     "image": Kind.PHOTO,
     "audio": Kind.VOICE,
@@ -48,14 +50,13 @@ ATTACHMENT_KINDS = {
     "file": Kind.FILE,
     "location": Kind.LOCATION,
 }
-# Graph API error codes worth retrying: temporary errors and rate limits.
-RETRY_CODES = frozenset({1, 2, 4, 17, 32, 613})
+# Graph API errors that pass: server trouble (1, 2, 1200) and rate limits (4, 17, 32, 613),
+# and an access token that is wrong or expired (190), which the operator can fix: the
+# outbox keeps the messages until then.
+RETRY_CODES = frozenset({1, 2, 4, 17, 32, 190, 613, 1200})
+OUTSIDE_WINDOW_SUBCODE = 2018278  # code 10: "sent outside of allowed window"
 STANDARD_WINDOW = timedelta(hours=24)
 HUMAN_AGENT_WINDOW = timedelta(days=7)
-
-
-class SendFailed(Exception):
-    """The Send API refused a message for good (or kept failing)."""
 
 
 def signature_valid(app_secret: str, body: bytes, header: str | None) -> bool:
@@ -65,54 +66,102 @@ def signature_valid(app_secret: str, body: bytes, header: str | None) -> bool:
     return hmac.compare_digest(expected, header.removeprefix("sha256="))
 
 
+async def read_body(request: web.Request, limit: int) -> bytes | None:
+    """The whole raw body, however it arrives (in one piece or many): the signature is
+    over all of it. ``None`` when it is longer than ``limit``, as soon as that is known."""
+    if request.content_length is not None and request.content_length > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.content.iter_any():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def parse_events(payload: Any) -> Iterator[Incoming]:
     """Turn a webhook payload into incoming messages; unknown events are skipped."""
     if not isinstance(payload, dict) or payload.get("object") != "page":
         return
-    for entry in payload.get("entry") or []:
-        for event in (entry.get("messaging") or []) if isinstance(entry, dict) else []:
+    entries = payload.get("entry")
+    for entry in entries if isinstance(entries, list) else []:
+        events = _dict(entry).get("messaging")
+        for event in events if isinstance(events, list) else []:
             incoming = _parse_event(event) if isinstance(event, dict) else None
             if incoming is not None:
                 yield incoming
 
 
-def _parse_event(event: dict[str, Any]) -> Incoming | None:
-    sender = (event.get("sender") or {}).get("id")
-    if not sender:
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _id(value: Any) -> str | None:
+    """A page-scoped id or message id as Meta sends them (strings of at most 64 characters,
+    or numbers); anything else makes the event unreadable."""
+    if isinstance(value, bool) or not isinstance(value, str | int):
         return None
-    sender = str(sender)
+    text = str(value)
+    return text if 0 < len(text) <= MAX_ID_CHARS else None
+
+
+def _parse_event(event: dict[str, Any]) -> Incoming | None:
+    sender = _id(_dict(event.get("sender")).get("id"))
+    if sender is None:
+        return None
+    sent_at = _when(event.get("timestamp"))
     message, postback = event.get("message"), event.get("postback")
     if isinstance(message, dict) and not message.get("is_echo"):
-        mid = message.get("mid")
-        quick_reply = (message.get("quick_reply") or {}).get("payload")
+        mid = _id(message.get("mid"))
+        quick_reply = _dict(message.get("quick_reply")).get("payload")
         if quick_reply:
-            return Incoming(NAME, sender, Kind.BUTTON, payload=str(quick_reply), message_id=mid)
+            return Incoming(
+                NAME, sender, Kind.BUTTON, payload=str(quick_reply), message_id=mid, sent_at=sent_at
+            )
         if isinstance(message.get("text"), str):
             text = message["text"]
             kind = Kind.COMMAND if text.startswith("/") else Kind.TEXT
-            return Incoming(NAME, sender, kind, text=text, message_id=mid)
-        attachments = message.get("attachments") or [{}]
-        first = attachments[0] if isinstance(attachments[0], dict) else {}
+            return Incoming(NAME, sender, kind, text=text, message_id=mid, sent_at=sent_at)
+        attachments = message.get("attachments")
+        first = _dict(attachments[0]) if isinstance(attachments, list) and attachments else {}
         kind = (
             Kind.STICKER
             if message.get("sticker_id")
             else ATTACHMENT_KINDS.get(str(first.get("type")), Kind.OTHER)
         )
-        return Incoming(NAME, sender, kind, message_id=mid)
+        return Incoming(NAME, sender, kind, message_id=mid, sent_at=sent_at)
     if isinstance(postback, dict):
-        payload = str(postback.get("payload") or "")
-        mid = postback.get("mid") or f"postback:{event.get('timestamp')}:{payload}"
+        payload = str(postback.get("payload") or "")[:MAX_PAYLOAD]
+        mid = _id(postback.get("mid")) or f"postback:{sent_at}:{payload}"
         if payload == GET_STARTED:  # with a campaign, when opened from m.me/<page>?ref=...
             start = f"/start {_ref(postback.get('referral'))}".strip()
-            return Incoming(NAME, sender, Kind.COMMAND, text=start, message_id=mid)
+            return Incoming(NAME, sender, Kind.COMMAND, text=start, message_id=mid, sent_at=sent_at)
         if payload.startswith("/"):  # a persistent-menu item: "/langganan", "/hapusdata"
-            return Incoming(NAME, sender, Kind.COMMAND, text=payload, message_id=mid)
-        return Incoming(NAME, sender, Kind.BUTTON, payload=payload, message_id=mid)
+            return Incoming(
+                NAME, sender, Kind.COMMAND, text=payload, message_id=mid, sent_at=sent_at
+            )
+        return Incoming(NAME, sender, Kind.BUTTON, payload=payload, message_id=mid, sent_at=sent_at)
     referral = event.get("referral")
     if isinstance(referral, dict) and _ref(referral):  # an m.me?ref= link, thread open
-        mid = f"referral:{event.get('timestamp')}:{_ref(referral)}"
-        return Incoming(NAME, sender, Kind.COMMAND, text=f"/start {_ref(referral)}", message_id=mid)
+        mid = f"referral:{sent_at}:{_ref(referral)}"
+        return Incoming(
+            NAME,
+            sender,
+            Kind.COMMAND,
+            text=f"/start {_ref(referral)}",
+            message_id=mid,
+            sent_at=sent_at,
+        )
     return None  # delivery, read, reaction and other events need no answer
+
+
+def _when(timestamp: Any) -> datetime | None:
+    """An event's time (Meta sends milliseconds since the epoch), if it is a sane one."""
+    if isinstance(timestamp, int | float) and 0 < timestamp < 10**14:
+        return datetime.fromtimestamp(timestamp / 1000, UTC)
+    return None
 
 
 def _ref(referral: Any) -> str:
@@ -142,21 +191,13 @@ def _title(label: str) -> str:
 
 
 class SendApi:
-    """A small client for the Send API, on aiohttp."""
+    """A small client for the Send API, on aiohttp: one attempt per call, its outcome
+    sorted into sent, try again later, or refused for good (the outbox retries)."""
 
-    def __init__(
-        self,
-        base_url: str,
-        token: str,
-        session: aiohttp.ClientSession,
-        attempts: int = 4,
-        backoff: float = 0.5,
-    ) -> None:
+    def __init__(self, base_url: str, token: str, session: aiohttp.ClientSession) -> None:
         self.url = base_url.rstrip("/") + "/me/messages"
         self.token = token
         self.session = session
-        self.attempts = attempts
-        self.backoff = backoff
 
     async def send(
         self,
@@ -164,31 +205,47 @@ class SendApi:
         message: dict[str, Any],
         tag: str | None = None,
         messaging_type: str = "RESPONSE",
-    ) -> None:
+    ) -> Delivery:
         body: dict[str, Any] = {"recipient": {"id": psid}, "message": message}
         if tag:
             body |= {"messaging_type": "MESSAGE_TAG", "tag": tag}
         else:
             body["messaging_type"] = messaging_type
-        for attempt in range(1, self.attempts + 1):
-            try:
-                async with self.session.post(
-                    self.url, params={"access_token": self.token}, json=body
-                ) as response:
-                    if response.status == 200:
-                        return
+        try:
+            async with self.session.post(
+                self.url, params={"access_token": self.token}, json=body
+            ) as response:
+                if response.status == 200:
                     data = await response.json(content_type=None)
-            except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
-                data, reason = None, f"{type(exc).__name__}: {exc}"
-                retry = True
-            else:
-                error = (data or {}).get("error") or {} if isinstance(data, dict) else {}
-                reason = f"HTTP {response.status}: {error.get('message', data)}"
-                retry = response.status >= 500 or error.get("code") in RETRY_CODES
-            if not retry or attempt == self.attempts:
-                raise SendFailed(reason)
-            log.warning("Send API attempt %d failed (%s); retrying", attempt, reason)
-            await asyncio.sleep(self.backoff * 2 ** (attempt - 1))
+                    ref = data.get("message_id") if isinstance(data, dict) else None
+                    return Delivery(DeliveryState.SENT, ref=str(ref) if ref else None)
+                status = response.status
+                retry_after = _retry_after(response.headers.get("Retry-After"))
+                data = await response.json(content_type=None)
+        except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
+            # A timeout may hide a message that arrived: sending it again is the lesser harm.
+            return Delivery(DeliveryState.RETRY, f"{type(exc).__name__}: {exc}".strip(": "))
+        return _outcome(status, data, retry_after)
+
+
+def _retry_after(header: str | None) -> float | None:
+    try:
+        return min(float(header), 3600.0) if header else None
+    except ValueError:
+        return None
+
+
+def _outcome(status: int, data: Any, retry_after: float | None) -> Delivery:
+    """A refused request as a delivery outcome, by Meta's documented error codes."""
+    error = data.get("error") if isinstance(data, dict) else None
+    error = error if isinstance(error, dict) else {}
+    code, subcode = error.get("code"), error.get("error_subcode")
+    reason = f"HTTP {status}: {error.get('message') or data}"
+    if code == 10 and subcode == OUTSIDE_WINDOW_SUBCODE:
+        return Delivery(DeliveryState.UNDELIVERABLE, reason)
+    if status >= 500 or status == 429 or code in RETRY_CODES:
+        return Delivery(DeliveryState.RETRY, reason, retry_after=retry_after)
+    return Delivery(DeliveryState.FAILED, reason)
 
 
 class MessengerChannel:
@@ -208,6 +265,8 @@ class MessengerChannel:
         self.api: SendApi | None = None
         self.broadcast_rate: float | None = 20.0
         self.announcement_tag = ""
+        # Replies of type RESPONSE are allowed within 24 hours of the citizen's message.
+        self.reply_window: timedelta | None = STANDARD_WINDOW
 
     def setup(self, app: web.Application) -> None:
         app.router.add_get(self.settings.webhook_path, self.verify)
@@ -215,7 +274,7 @@ class MessengerChannel:
         app.cleanup_ctx.append(self._lifetime)
 
     async def _lifetime(self, app: web.Application) -> Any:
-        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20))
+        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10, connect=5))
         self.api = SendApi(self.settings.graph_api_url, self.page_token, self._session)
         yield
         await self._background.drain()
@@ -232,8 +291,8 @@ class MessengerChannel:
         return web.Response(status=403, text="verification failed")
 
     async def receive(self, request: web.Request) -> web.Response:
-        body = await request.content.read(MAX_BODY_BYTES + 1)
-        if len(body) > MAX_BODY_BYTES:
+        body = await read_body(request, MAX_BODY_BYTES)
+        if body is None:
             return web.Response(status=413, text="payload too large")
         if not signature_valid(self.app_secret, body, request.headers.get("X-Hub-Signature-256")):
             log.warning("Messenger webhook: missing or forged signature from %s", request.remote)
@@ -246,11 +305,12 @@ class MessengerChannel:
         for incoming in parse_events(payload):
             accepted = self.conversation.accept(incoming)  # stored before the 200
             if accepted is not None:
-                self._background.answer(self.conversation, accepted, self.send)
+                self._background.answer(self.conversation, accepted)
         return web.Response(text="EVENT_RECEIVED")
 
-    async def send(self, psid: str, replies: list[Reply]) -> None:
-        await self._send(psid, replies)
+    async def send(self, psid: str, replies: list[Reply], skip: int = 0) -> Delivery:
+        """A reply to the citizen's message, inside the 24 hours it opened."""
+        return await self._send(psid, replies, skip=skip)
 
     async def _send(
         self,
@@ -258,16 +318,18 @@ class MessengerChannel:
         replies: list[Reply],
         tag: str | None = None,
         messaging_type: str = "RESPONSE",
+        skip: int = 0,
     ) -> Delivery:
-        assert self.api is not None, "the channel is not started"
-        for reply in replies:
-            for message in render(reply):
-                try:
-                    await self.api.send(psid, message, tag, messaging_type)
-                except SendFailed as exc:
-                    log.error("Messenger: message to %s not delivered: %s", psid, exc)
-                    return Delivery(DeliveryState.FAILED, str(exc))
-        return Delivery(DeliveryState.SENT)
+        """Send every rendered message from the ``skip``-th on, stopping at the first that
+        does not get through (its outcome is the result; ``parts`` counts those that did)."""
+        if self.api is None:
+            return Delivery(DeliveryState.RETRY, "the Messenger channel is not started yet")
+        messages = [m for reply in replies for m in render(reply)][skip:]
+        for sent, message in enumerate(messages):
+            outcome = await self.api.send(psid, message, tag, messaging_type)
+            if outcome.state is not DeliveryState.SENT:
+                return dataclasses.replace(outcome, parts=sent)
+        return Delivery(DeliveryState.SENT, parts=len(messages))
 
     async def broadcast(self, psid: str, item: Outgoing, last_inbound: datetime | None) -> Delivery:
         """An announcement or poll: Meta allows it within 24 h of the citizen's last
@@ -284,12 +346,12 @@ class MessengerChannel:
         )
 
     async def deliver_official(
-        self, psid: str, replies: list[Reply], last_inbound: datetime | None
+        self, psid: str, replies: list[Reply], last_inbound: datetime | None, skip: int = 0
     ) -> Delivery:
         """Send an official's answer if Meta's messaging windows still allow it."""
         age = datetime.now(UTC) - last_inbound if last_inbound else HUMAN_AGENT_WINDOW * 2
         if age <= STANDARD_WINDOW:
-            return await self._send(psid, replies)
+            return await self._send(psid, replies, skip=skip)
         if age > HUMAN_AGENT_WINDOW:
             return Delivery(
                 DeliveryState.UNDELIVERABLE,
@@ -301,4 +363,4 @@ class MessengerChannel:
                 "the citizen last wrote more than 24 hours ago: a reply needs the HUMAN_AGENT "
                 "tag (set messenger.human_agent_tag once the app has that permission)",
             )
-        return await self._send(psid, replies, tag="HUMAN_AGENT")
+        return await self._send(psid, replies, tag="HUMAN_AGENT", skip=skip)

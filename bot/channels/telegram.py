@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import hmac
 import html
 import logging
 import os
@@ -30,7 +32,7 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextvars import ContextVar
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -40,7 +42,6 @@ from telegram.error import (
     BadRequest,
     Forbidden,
     InvalidToken,
-    NetworkError,
     RetryAfter,
     TelegramError,
 )
@@ -69,11 +70,17 @@ ALLOWED_UPDATES = ["message", "callback_query", "poll_answer"]
 MAX_CAPTION = 1024
 MAX_POLL_OPTIONS = 10
 POLL_TASK = "telegram-poll"
+RECONNECT_FIRST = 1.0  # seconds before connecting again after a failure, doubling...
+RECONNECT_CAP = 10.0  # ...up to this: back within seconds of Telegram coming back
 PACE_MEMORY = 1024  # chats whose last send time is kept before the stale ones are dropped
 # True in the task sending an announcement or poll (the rate limiter spaces those).
 _BROADCASTING: ContextVar[bool] = ContextVar("telegram_broadcasting", default=False)
 _BOLD = re.compile(r"\*([^*\n]+)\*")
 _ITALIC = re.compile(r"(?<![\w/])_([^_\n]+)_(?![\w/])")
+
+
+def _seconds(retry_after: int | timedelta) -> float:
+    return float(retry_after if isinstance(retry_after, int) else retry_after.total_seconds())
 
 
 def to_html(text: str) -> str:
@@ -125,6 +132,7 @@ def parse_update(update: Update) -> Incoming | None:
         "message_id": str(message.message_id),
         "language": _language(message.from_user),
         "forwarded": _forwarded(message),
+        "sent_at": message.date,
     }
     chat = str(message.chat.id)
     if message.text is not None:
@@ -214,6 +222,12 @@ class TelegramChannel:
         # One lock per chat, kept only while someone holds or awaits it.
         self._chat_locks: dict[str, asyncio.Lock] = {}
         self._chat_users: Counter[str] = Counter()
+        # Whether Telegram answers (getMe, getUpdates); told to whoever listens when it
+        # comes back, so that messages held back go out at once.
+        self.up = False
+        self.detail = "not connected yet"
+        self.up_listeners: list[Callable[[str], None]] = []
+        self.reply_window: timedelta | None = None  # a bot may write to a chat any time
 
     @property
     def broadcast_rate(self) -> float | None:
@@ -236,24 +250,53 @@ class TelegramChannel:
         await self._background.cancel(POLL_TASK)
 
     async def _lifetime(self, app: web.Application) -> Any:
-        await self.bot.initialize()
-        log.info("Telegram: signed in as @%s (%s mode)", self.bot.username, self.settings.mode)
-        if self.settings.mode == "webhook":
-            url = self.settings.webhook_url.rstrip("/") + WEBHOOK_PATH
-            await self.bot.set_webhook(
-                url, secret_token=self.webhook_secret, allowed_updates=ALLOWED_UPDATES
-            )
-        else:
-            await self.bot.delete_webhook()
-            self._background.spawn(self._poll(), name=POLL_TASK)
+        # Telegram being away (or the token refused) must not stop the other channels:
+        # connecting goes on in the background until it succeeds.
+        self._background.spawn(self._connect(), name=POLL_TASK)
         yield
         await self._stop_polling(app)
         await self._background.drain()
-        await self.bot.shutdown()
+        with contextlib.suppress(TelegramError, RuntimeError):
+            await self.bot.shutdown()
+
+    def _set_up(self, up: bool, detail: str = "") -> None:
+        was = self.up
+        self.up, self.detail = up, detail
+        if up and not was:
+            for listener in self.up_listeners:
+                listener(NAME)
+
+    async def _connect(self) -> None:
+        """Sign in (getMe) and register the webhook or start polling, retrying until
+        Telegram answers; then, in polling mode, poll for as long as the bot runs."""
+        delay = RECONNECT_FIRST
+        while True:
+            try:
+                await self.bot.initialize()
+                if self.settings.mode == "webhook":
+                    url = self.settings.webhook_url.rstrip("/") + WEBHOOK_PATH
+                    await self.bot.set_webhook(
+                        url, secret_token=self.webhook_secret, allowed_updates=ALLOWED_UPDATES
+                    )
+                else:
+                    await self.bot.delete_webhook()
+                break
+            except InvalidToken as exc:
+                self._set_up(False, f"the bot token was refused: {exc}")
+                log.error("Telegram: the bot token was refused; trying again in %.0f s", delay)
+            except (TelegramError, OSError) as exc:
+                self._set_up(False, f"Telegram is not reachable: {exc}")
+                log.warning("Telegram: cannot connect (%s); trying again in %.0f s", exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RECONNECT_CAP)
+        log.info("Telegram: signed in as @%s (%s mode)", self.bot.username, self.settings.mode)
+        self._set_up(True)
+        if self.settings.mode != "webhook":
+            await self._poll()
 
     async def _poll(self) -> None:
         offset: int | None = None
-        delay = 1.0
+        delay = RECONNECT_FIRST
         while True:
             try:
                 updates = await self.bot.get_updates(
@@ -261,26 +304,31 @@ class TelegramChannel:
                     timeout=self.settings.poll_timeout,
                     allowed_updates=ALLOWED_UPDATES,
                 )
-                delay = 1.0
+                delay = RECONNECT_FIRST
+                self._set_up(True)
             except RetryAfter as exc:
-                await asyncio.sleep(
-                    float(
-                        exc.retry_after
-                        if isinstance(exc.retry_after, int)
-                        else exc.retry_after.total_seconds()
-                    )
-                )
+                await asyncio.sleep(_seconds(exc.retry_after))
                 continue
             except (InvalidToken, Forbidden) as exc:
-                log.error("Telegram: the bot token was refused (%s); polling stops", exc)
-                return
-            except (NetworkError, TelegramError) as exc:
+                self._set_up(False, f"the bot token was refused: {exc}")
+                log.error(
+                    "Telegram: the bot token was refused (%s); retrying in %.0f s", exc, delay
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RECONNECT_CAP)
+                continue
+            except (TelegramError, OSError) as exc:
+                if delay > RECONNECT_FIRST:  # one failed poll is a hiccup; two, an outage
+                    self._set_up(False, f"Telegram is not reachable: {exc}")
                 log.warning("Telegram: getUpdates failed (%s); retrying in %.0f s", exc, delay)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 60)
+                delay = min(delay * 2, RECONNECT_CAP)
                 continue
             for update in updates:
-                self.receive(update)  # stored now; confirmed by the next getUpdates
+                try:
+                    self.receive(update)  # stored now; confirmed by the next getUpdates
+                except Exception:  # one unreadable update must not stop the others
+                    log.exception("Telegram: could not take update %d", update.update_id)
                 offset = update.update_id + 1
 
     def receive(self, update: Update) -> None:
@@ -300,10 +348,11 @@ class TelegramChannel:
             return
         accepted = self.conversation.accept(incoming)
         if accepted is not None:
-            self._background.answer(self.conversation, accepted, self.send)
+            self._background.answer(self.conversation, accepted)
 
     async def webhook(self, request: web.Request) -> web.Response:
-        if request.headers.get("X-Telegram-Bot-Api-Secret-Token") != self.webhook_secret:
+        given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
+        if not hmac.compare_digest(given.encode(), self.webhook_secret.encode()):
             log.warning("Telegram webhook: wrong or missing secret token from %s", request.remote)
             return web.Response(status=403)
         try:
@@ -323,14 +372,14 @@ class TelegramChannel:
         except TelegramError as exc:  # the button still works; the spinner just lingers
             log.debug("answerCallbackQuery failed: %s", exc)
 
-    async def send(self, citizen: str, replies: list[Reply]) -> None:
-        await self._send(citizen, replies)
+    async def send(self, citizen: str, replies: list[Reply], skip: int = 0) -> Delivery:
+        return await self._send(citizen, replies, skip)
 
     async def deliver_official(
-        self, citizen: str, replies: list[Reply], last_inbound: datetime | None
+        self, citizen: str, replies: list[Reply], last_inbound: datetime | None, skip: int = 0
     ) -> Delivery:
         """Telegram lets a bot write to a private chat at any time, unless it was blocked."""
-        return await self._send(citizen, replies)
+        return await self._send(citizen, replies, skip)
 
     @contextlib.asynccontextmanager
     async def _chat_lock(self, chat: str) -> AsyncIterator[None]:
@@ -349,28 +398,50 @@ class TelegramChannel:
             if not self._chat_users[chat]:
                 del self._chat_users[chat], self._chat_locks[chat]
 
-    async def _send(self, citizen: str, replies: list[Reply]) -> Delivery:
+    async def _send(self, citizen: str, replies: list[Reply], skip: int = 0) -> Delivery:
+        """Send every part from the ``skip``-th on, stopping at the first that does not get
+        through: its outcome is the result, and ``parts`` counts those that did."""
+        if not self.up:
+            return Delivery(DeliveryState.RETRY, self.detail or "Telegram is not connected yet")
+        parts = [
+            (part, keyboard(reply) if index == len(texts) - 1 else None)
+            for reply in replies
+            for texts in [split_text(reply.text, MAX_TEXT) or [""]]
+            for index, part in enumerate(texts)
+        ][skip:]
         async with self._chat_lock(citizen):
-            for reply in replies:
-                parts = split_text(reply.text, MAX_TEXT) or [""]
-                for index, part in enumerate(parts):
-                    markup = keyboard(reply) if index == len(parts) - 1 else None
-                    try:
-                        async with self._paced(citizen):
-                            await self.bot.send_message(
-                                chat_id=int(citizen),
-                                text=to_html(part),
-                                parse_mode=ParseMode.HTML,
-                                reply_markup=markup,
-                                link_preview_options=LinkPreviewOptions(is_disabled=True),
-                            )
-                    except Forbidden:
-                        log.info("Telegram: chat %s blocked the bot; reply not delivered", citizen)
-                        return Delivery(DeliveryState.BLOCKED, "the citizen blocked the bot")
-                    except BadRequest as exc:
-                        log.error("Telegram: message to chat %s refused: %s", citizen, exc)
-                        return Delivery(DeliveryState.FAILED, f"Telegram refused it: {exc}")
-        return Delivery(DeliveryState.SENT)
+            for sent, (part, markup) in enumerate(parts):
+                try:
+                    async with self._paced(citizen):
+                        await self.bot.send_message(
+                            chat_id=int(citizen),
+                            text=to_html(part),
+                            parse_mode=ParseMode.HTML,
+                            reply_markup=markup,
+                            link_preview_options=LinkPreviewOptions(is_disabled=True),
+                        )
+                except TelegramError as exc:
+                    return dataclasses.replace(self._outcome(citizen, exc), parts=sent)
+        return Delivery(DeliveryState.SENT, parts=len(parts))
+
+    def _outcome(self, citizen: str, exc: TelegramError) -> Delivery:
+        """A failed request as a delivery outcome: a refusal for good, or a temporary
+        failure the outbox tries again (a timeout may hide a message that arrived)."""
+        if isinstance(exc, Forbidden):
+            log.info("Telegram: chat %s blocked the bot; not delivered", citizen)
+            return Delivery(DeliveryState.BLOCKED, "the citizen blocked the bot")
+        if isinstance(exc, BadRequest):
+            log.error("Telegram: message to chat %s refused: %s", citizen, exc)
+            return Delivery(DeliveryState.FAILED, f"Telegram refused it: {exc}")
+        if isinstance(exc, RetryAfter):
+            return Delivery(
+                DeliveryState.RETRY,
+                f"Telegram asked to wait: {exc}",
+                retry_after=_seconds(exc.retry_after),
+            )
+        if isinstance(exc, InvalidToken):
+            self._set_up(False, f"the bot token was refused: {exc}")
+        return Delivery(DeliveryState.RETRY, f"{type(exc).__name__}: {exc}")
 
     # Announcements and polls
 
@@ -386,6 +457,8 @@ class TelegramChannel:
             _BROADCASTING.reset(spaced)
 
     async def _broadcast(self, citizen: str, item: Outgoing) -> Delivery:
+        if not self.up:
+            return Delivery(DeliveryState.RETRY, self.detail or "Telegram is not connected yet")
         if item.kind == "survey":  # its "start" button needs the inline keyboard
             return await self._send(citizen, item.as_replies())
         text = f"{item.text}\n\n{item.link}" if item.link else item.text
@@ -411,10 +484,8 @@ class TelegramChannel:
                         parse_mode=ParseMode.HTML,
                     )
                 return Delivery(DeliveryState.SENT)
-        except Forbidden:
-            return Delivery(DeliveryState.BLOCKED, "the citizen blocked the bot")
-        except BadRequest as exc:
-            return Delivery(DeliveryState.FAILED, f"Telegram refused it: {exc}")
+        except TelegramError as exc:
+            return self._outcome(citizen, exc)
         if item.image_url:
             text = f"{text}\n\n{item.image_url}"
         return await self._send(citizen, [Reply(text)])

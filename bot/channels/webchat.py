@@ -8,20 +8,30 @@ an open chat page asks for it every few seconds (``/chat/api/updates``), as chat
 such as Chatwoot's do without a socket, and a closed one shows it at the next visit.
 Every message carries a client-made id, so a resubmission after a network error is not
 answered twice.
+
+Anyone on the internet can post here, so: sessions are issued by the bot and signed with
+the install's own key (an invented session id is refused, so made-up citizens cannot vote
+or fill the officials' inbox); messages are limited per session and per address (429 with
+``Retry-After`` beyond that); and bodies are bounded (413).
 """
 
 from __future__ import annotations
 
+import base64
 import functools
+import hashlib
+import hmac
 import json
+import math
 import re
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 from importlib import resources
 from typing import Any
 
 from aiohttp import web
 
+from bot.channels.limits import RateLimit
 from bot.config import WebChatSettings
 from bot.core.broadcasting import outgoing
 from bot.core.conversation import Conversation
@@ -31,7 +41,11 @@ from bot.store.store import Citizen, Store
 NAME = "webchat"
 COOKIE = "tanya_chat"
 MAX_TEXT = 4000
+MAX_BODY_BYTES = 32 * 1024
+MAX_JSON_DEPTH = 4
 _SESSION = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
+_TOKEN_CHARS = 24  # secrets.token_urlsafe(18)
+_SIGNATURE_CHARS = 22  # 16 bytes of HMAC-SHA256, URL-safe base64 without padding
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _STATIC = resources.files("bot.channels") / "webchat_static"
 # Outgoing messages that no request of the citizen's page answered: polled for.
@@ -43,6 +57,27 @@ WAITING_DETAIL = "shown within seconds if the citizen's chat is open, else at th
 def _asset(name: str) -> str:
     """A static file, read once: the page is served on every visit."""
     return (_STATIC / name).read_text(encoding="utf-8")
+
+
+async def read_limited(request: web.Request, limit: int) -> bytes | None:
+    """The body, or ``None`` when it is longer than ``limit`` bytes."""
+    if request.content_length is not None and request.content_length > limit:
+        return None
+    body = await request.content.read(limit + 1)
+    while len(body) <= limit and not request.content.at_eof():
+        more = await request.content.read(limit + 1 - len(body))
+        if not more:
+            break
+        body += more
+    return None if len(body) > limit else body
+
+
+def json_depth(value: Any, depth: int = 1) -> int:
+    """How deeply ``value`` nests (bounded work: stops counting past 64)."""
+    if depth > 64 or not isinstance(value, dict | list):
+        return depth
+    items = value.values() if isinstance(value, dict) else value
+    return max((json_depth(item, depth + 1) for item in items), default=depth)
 
 
 def reply_json(reply: Reply) -> dict[str, Any]:
@@ -59,6 +94,11 @@ class WebChatChannel:
         self.settings = settings
         self.conversation = conversation
         self.store = store
+        self._key = store.secret("webchat-session").encode()
+        self._per_session = RateLimit(settings.messages_per_minute, settings.burst)
+        self._per_address = RateLimit(
+            settings.messages_per_minute_per_address, settings.burst_per_address
+        )
 
     def setup(self, app: web.Application) -> None:
         app.router.add_get("/chat", self.page)
@@ -68,10 +108,13 @@ class WebChatChannel:
         app.router.add_get("/chat/api/updates", self.updates)
         app.router.add_post("/chat/api/messages", self.message)
 
-    async def send(self, citizen: str, replies: list[Reply]) -> None:
-        """Nothing to push: the replies are stored, and the chat page polls for them."""
+    async def send(self, citizen: str, replies: list[Reply], skip: int = 0) -> Delivery:
+        """Nothing to push (a reply worked out after a restart): it is stored, and the
+        chat page shows it when it next asks."""
+        return Delivery(DeliveryState.WAITING, WAITING_DETAIL)
 
     broadcast_rate: float | None = None
+    reply_window: timedelta | None = None
 
     async def broadcast(
         self, citizen: str, item: Outgoing, last_inbound: datetime | None
@@ -80,7 +123,7 @@ class WebChatChannel:
         return Delivery(DeliveryState.WAITING, WAITING_DETAIL)
 
     async def deliver_official(
-        self, citizen: str, replies: list[Reply], last_inbound: datetime | None
+        self, citizen: str, replies: list[Reply], last_inbound: datetime | None, skip: int = 0
     ) -> Delivery:
         """An official's answer waits in the conversation until the chat page shows it."""
         return Delivery(DeliveryState.WAITING, WAITING_DETAIL)
@@ -99,10 +142,26 @@ class WebChatChannel:
     async def embed(self, request: web.Request) -> web.Response:
         return web.Response(text=_asset("embed.js"), content_type="application/javascript")
 
+    def _sign(self, token: str) -> str:
+        digest = hmac.new(self._key, token.encode(), hashlib.sha256).digest()[:16]
+        return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+    def _issued(self, session: str) -> bool:
+        """Whether the bot issued this session: signed with its key, or (from before
+        sessions were signed) one a citizen already has."""
+        if len(session) == _TOKEN_CHARS + _SIGNATURE_CHARS and _SESSION.match(session):
+            token, signature = session[:_TOKEN_CHARS], session[_TOKEN_CHARS:]
+            if hmac.compare_digest(signature, self._sign(token)):
+                return True
+        return bool(_SESSION.match(session)) and (
+            self.store.find_citizen(NAME, session) is not None
+        )
+
     def _session(self, request: web.Request, response: web.StreamResponse) -> str:
         session = request.cookies.get(COOKIE, "")
-        if not _SESSION.match(session):
-            session = secrets.token_urlsafe(24)
+        if not self._issued(session):
+            token = secrets.token_urlsafe(18)
+            session = token + self._sign(token)
             response.set_cookie(
                 COOKIE,
                 session,
@@ -119,6 +178,21 @@ class WebChatChannel:
         if not _SESSION.match(session):
             return None
         return self.store.find_citizen(NAME, session)
+
+    def _limited(self, request: web.Request, session: str) -> web.Response | None:
+        """429 when this session or this address sends faster than people type."""
+        wait = max(self._per_session.take(session), self._per_address.take(request.remote or "?"))
+        if not wait:
+            return None
+        return web.json_response(
+            {
+                "error": "Terlalu banyak pesan. Tunggu sebentar, lalu coba lagi. / "
+                "Too many messages: wait a moment, then try again.",
+                "retry_after": math.ceil(wait),
+            },
+            status=429,
+            headers={"Retry-After": str(math.ceil(wait))},
+        )
 
     async def history(self, request: web.Request) -> web.Response:
         """The conversation so far, and the cursor from which to poll for updates."""
@@ -143,10 +217,15 @@ class WebChatChannel:
         if citizen is None:
             return web.json_response({"messages": [], "cursor": after})
         rows = self.store.messages(citizen.id, after=after)
-        pushed = [r for r in rows if r["direction"] == "out" and r["action"] in PUSHED]
+        pushed = [
+            r
+            for r in rows
+            if r["direction"] == "out" and (r["action"] in PUSHED or r["status"] == "waiting")
+        ]
         messages = self._render(citizen, pushed)
         if any(r["action"] == "official" for r in pushed):
             self.store.escalations.shown_in_webchat(citizen.id)
+        self.store.outbox.shown([r["id"] for r in pushed if r["status"] == "waiting"])
         return web.json_response(
             {"messages": messages, "cursor": rows[-1]["id"] if rows else after}
         )
@@ -173,12 +252,25 @@ class WebChatChannel:
 
     async def message(self, request: web.Request) -> web.Response:
         session = request.cookies.get(COOKIE, "")
-        if not _SESSION.match(session):
-            return web.json_response({"error": "no chat session: reload the page"}, status=400)
+        if not self._issued(session):
+            return web.json_response(
+                {
+                    "error": "Sesi chat tidak dikenal: muat ulang halaman. / "
+                    "Unknown chat session: reload the page."
+                },
+                status=400,
+            )
+        if (limited := self._limited(request, session)) is not None:
+            return limited
+        raw = await read_limited(request, MAX_BODY_BYTES)
+        if raw is None:
+            return web.json_response({"error": "the message is too large"}, status=413)
         try:
-            body = json.loads(await request.text())
-        except ValueError:
+            body = json.loads(raw)
+        except (ValueError, RecursionError):
             return web.json_response({"error": "the body must be JSON"}, status=400)
+        if json_depth(body) > MAX_JSON_DEPTH:
+            return web.json_response({"error": "the body is nested too deeply"}, status=400)
         if not isinstance(body, dict):
             return web.json_response({"error": "the body must be a JSON object"}, status=400)
         incoming = self._incoming(session, body)

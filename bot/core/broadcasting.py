@@ -9,6 +9,10 @@ second and answers 429 beyond that. Before a message goes out its row says ``sen
 and afterwards how it went, so a restart resends only what was in flight at the crash.
 A clean stop (SIGTERM from systemd or a deploy) starts nothing new and waits for the
 messages already on their way, so resuming after it sends no one the message twice.
+A temporary failure (timeout, 5xx, a platform that is away) puts the recipient back in
+line, tried again after a backoff; while the dispatcher's breaker says the channel is
+down, nothing is tried (no attempt is wasted on an outage), and after ``MAX_ATTEMPTS``
+failures that were not an outage the recipient is recorded as failed.
 """
 
 from __future__ import annotations
@@ -17,10 +21,11 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Mapping
-from datetime import datetime
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+from bot.core.dispatch import Breaker, RetryPolicy
 from bot.core.messages import Delivery, DeliveryState, Outgoing
 from bot.store import Store
 from bot.store.broadcasts import Broadcast, Recipient
@@ -30,6 +35,7 @@ log = logging.getLogger(__name__)
 
 BATCH = 200
 IN_FLIGHT = 8
+MAX_ATTEMPTS = 8  # temporary failures before a recipient is recorded as failed
 CHECK_EVERY = 5.0  # seconds between looks for scheduled broadcasts
 STOP_TIMEOUT = 10.0  # seconds a clean stop waits for the answers to messages in flight
 STATES = {
@@ -82,9 +88,20 @@ def outgoing(broadcast: Broadcast) -> Outgoing:
 
 
 class Broadcaster:
-    def __init__(self, store: Store, senders: Mapping[str, BroadcastSender]) -> None:
+    def __init__(
+        self,
+        store: Store,
+        senders: Mapping[str, BroadcastSender],
+        breaker: Callable[[str], Breaker] | None = None,
+        policy: RetryPolicy | None = None,
+    ) -> None:
         self.store = store
         self.senders = senders
+        self.policy = policy or RetryPolicy()
+        own: dict[str, Breaker] = {}
+        # The dispatcher's breakers, so that replies and announcements agree on which
+        # channel is down.
+        self._breaker = breaker or (lambda name: own.setdefault(name, Breaker(self.policy)))
         self._wake = asyncio.Event()
         self._pacers = {name: Pacer(s.broadcast_rate) for name, s in senders.items()}
         self._stopping = False
@@ -151,8 +168,16 @@ class Broadcaster:
         running: set[asyncio.Task[None]] = set()
         while not self._stopping and broadcasts.status_of(broadcast.id) == "sending":
             batch = broadcasts.pending(broadcast.id, channel, BATCH)
+            if not batch and running:
+                await asyncio.gather(*running)  # their failures may be due again soon
+                continue
             if not batch:
-                break
+                due = broadcasts.next_retry(broadcast.id, channel)
+                if due is None:
+                    break
+                wait = (datetime.fromisoformat(due) - datetime.now(UTC)).total_seconds()
+                await asyncio.sleep(min(max(wait, 0.05), 1.0))  # a stop is seen within 1 s
+                continue
             if sender is None:
                 broadcasts.mark_many(
                     [r.delivery_id for r in batch], "skipped", f"the {channel} channel is off"
@@ -161,6 +186,7 @@ class Broadcaster:
             for recipient in batch:
                 if broadcasts.status_of(broadcast.id) != "sending":
                     break  # cancelled: the rest stay pending and are marked skipped
+                await self._breaker(channel).admit()  # an outage: wait, try nothing
                 await slots.acquire()
                 await self._pacers[channel].wait()
                 if self._stopping:
@@ -194,7 +220,24 @@ class Broadcaster:
                 )
             except Exception as exc:  # recorded per recipient; the others go on
                 log.exception("broadcast %d to citizen %d failed", item.broadcast_id, citizen)
-                delivery = Delivery(DeliveryState.FAILED, f"{type(exc).__name__}: {exc}")
+                delivery = Delivery(DeliveryState.RETRY, f"{type(exc).__name__}: {exc}")
+            breaker = self._breaker(recipient.channel)
+            if delivery.state is DeliveryState.RETRY:
+                breaker.failure(delivery.detail)
+                if breaker.down or recipient.attempts + 1 < MAX_ATTEMPTS:
+                    delay = self.policy.delay(recipient.attempts + 1, delivery.retry_after)
+                    at = datetime.now(UTC) + timedelta(seconds=delay)
+                    self.store.broadcasts.retry_later(
+                        recipient.delivery_id,
+                        at.isoformat(timespec="milliseconds"),
+                        delivery.detail,
+                    )
+                    return
+                delivery = Delivery(
+                    DeliveryState.FAILED, f"gave up after {MAX_ATTEMPTS} tries: {delivery.detail}"
+                )
+            else:
+                breaker.success()
             state = STATES.get(delivery.state, "failed")
             self.store.broadcasts.mark(recipient.delivery_id, state, delivery.detail, delivery.ref)
             if delivery.state is DeliveryState.BLOCKED:

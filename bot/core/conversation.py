@@ -2,13 +2,14 @@
 
 Channels hand in a platform-neutral :class:`~bot.core.messages.Incoming` and render the
 :class:`~bot.core.messages.Reply` list they get back: :meth:`Conversation.handle` when the
-reply goes back in the same request, or :meth:`~Conversation.accept`,
-:meth:`~Conversation.respond` and :meth:`~Conversation.delivered` when the platform wants
-a quick acknowledgement. The order matters: the incoming message is stored before
-anything else and marked answered only once its reply was delivered, so a crash anywhere
-in between leaves it in :meth:`~bot.store.Store.unanswered` for the next start (its
-escalation ticket, if any, is kept). A redelivered message (same platform message id) gets
-no second reply.
+reply goes back in the same request (the web chat), or :meth:`~Conversation.accept` and
+:meth:`~Conversation.answer` when the platform wants a quick acknowledgement. The order
+matters: the incoming message is stored before anything else; its reply is stored and
+queued in the outbox in one transaction (``bot.core.dispatch`` sends it until the platform
+confirms it), so a crash before that leaves the message in
+:meth:`~bot.store.Store.unanswered` for the next start, and a crash after it leaves the
+reply queued (its escalation ticket, if any, is kept). A redelivered message (same
+platform message id) gets no second reply.
 
 Button payloads (the channel echoes them back in ``Incoming.payload``):
 
@@ -24,13 +25,17 @@ Button payloads (the channel echoes them back in ``Incoming.payload``):
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from bot.core.answerer import render_answer
 from bot.core.decision import Action, Decision, EscalationReason
-from bot.core.messages import READABLE, Button, Incoming, Kind, Reply
+from bot.core.dispatch import Dispatcher
+from bot.core.messages import READABLE, Button, Incoming, Kind, Reply, clean, replies_to_json
+from bot.core.payloads import number, numbers
 from bot.core.replies import Replies
 from bot.core.rumours import signs
 from bot.core.survey_flow import SurveyFlow
@@ -43,6 +48,10 @@ Decide = Callable[[str, str | None], Awaitable[Decision]]
 # Told the ticket number of every new escalation (e.g. to post it to the officials' group).
 EscalationListener = Callable[[int], None]
 RATINGS = ("1", "2", "3", "4", "5")
+# Working out a reply that raises is tried this many times, then set aside for officials.
+MAX_ANSWER_ATTEMPTS = 3
+ANSWER_RETRY_DELAYS = (1.0, 5.0)
+KINDS = frozenset(Kind)
 # The model's best guess must be at least this likely to file an escalation under its topic.
 TOPIC_CONFIDENCE = 0.2
 
@@ -76,6 +85,7 @@ class Accepted:
     citizen: Citizen
     message_id: int
     message: Incoming
+    received: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
 class Conversation:
@@ -86,9 +96,11 @@ class Conversation:
         replies: Replies,
         faq: Faq,
         languages: tuple[str, ...] = ("id", "en"),
+        dispatcher: Dispatcher | None = None,
     ) -> None:
         self.store = store
         self.decide = decide
+        self.dispatcher = dispatcher
         self.replies = replies
         self.faq = faq
         self.languages = languages
@@ -99,11 +111,15 @@ class Conversation:
         self.surveys = SurveyFlow(store, self._text)
 
     def accept(self, message: Incoming) -> Accepted | None:
-        """Store an incoming message; ``None`` for a redelivery of one already stored.
+        """Store an incoming message; ``None`` for a redelivery of one already stored, or
+        for a platform's redelivery of what a citizen sent before erasing their data.
 
         Channels whose platform wants a quick acknowledgement (Messenger) call this before
-        acknowledging, and :meth:`respond` afterwards.
+        acknowledging, and :meth:`answer` afterwards.
         """
+        message = clean(message)
+        if self._erased_before(message):
+            return None
         hint = message.language if message.language in self.languages else None
         citizen = self.store.citizen(message.channel, message.citizen, language=hint)
         text = message.payload if message.kind is Kind.BUTTON else message.text
@@ -116,39 +132,84 @@ class Conversation:
             return None
         return Accepted(citizen, saved.id, message)
 
-    async def respond(self, accepted: Accepted) -> list[Reply]:
-        """Work out the replies to a stored message and store them (pending); return them.
+    def _erased_before(self, message: Incoming) -> bool:
+        """Whether the citizen erased their data after sending this: a platform that
+        redelivers an old webhook must not bring them back. A button has no sending time
+        of its own: from an erased citizen who has not written since, it is dropped."""
+        erased = self.store.erased(message.channel, message.citizen)
+        if erased is None or self.store.find_citizen(message.channel, message.citizen):
+            return False
+        if message.sent_at is None:
+            return message.kind is Kind.BUTTON
+        return message.sent_at.isoformat() <= erased
 
-        Call :meth:`delivered` once the channel has sent them; until then the message counts
-        as unanswered and is answered again at the next start.
-        """
-        replies, decision = await self._respond(
-            accepted.citizen, accepted.message_id, accepted.message
-        )
-        self.store.save_reply(
-            accepted.message_id, accepted.citizen.id, "\n\n".join(r.text for r in replies), decision
-        )
-        return replies
+    async def answer(self, accepted: Accepted) -> bool:
+        """Work out the replies to a stored message and queue them in the outbox, for
+        channels that acknowledged the message first. A failure is retried a few times,
+        then the message is set aside (``failed``, shown to officials) so that one message
+        can never block the others or the bot's start. True when the reply was queued."""
+        delays = iter(ANSWER_RETRY_DELAYS)
+        while True:
+            try:
+                self._queue(accepted, *(await self._respond_to(accepted)))
+                return True
+            except Exception as exc:
+                log.exception("could not answer message %d", accepted.message_id)
+                if self.store.answer_failed(
+                    accepted.message_id, f"{type(exc).__name__}: {exc}", MAX_ANSWER_ATTEMPTS
+                ):
+                    return False
+                await asyncio.sleep(next(delays, ANSWER_RETRY_DELAYS[-1]))
 
-    def delivered(self, accepted: Accepted) -> None:
-        self.store.mark_delivered(accepted.message_id)
-        if accepted.message_id in self._erase_after_delivery:
-            # /hapusdata confirmed: the confirmation went out, now nothing is kept.
-            self._erase_after_delivery.discard(accepted.message_id)
-            self.store.erase_citizen(accepted.citizen.id)
+    async def _respond_to(self, accepted: Accepted) -> tuple[list[Reply], Decision | None]:
+        return await self._respond(accepted.citizen, accepted.message_id, accepted.message)
+
+    def _queue(self, accepted: Accepted, replies: list[Reply], decision: Decision | None) -> None:
+        if self.dispatcher is None:
+            raise RuntimeError("no outbox: this conversation only answers in the request")
+        erase = accepted.message_id in self._erase_after_delivery
+        self._erase_after_delivery.discard(accepted.message_id)
+        item = self.store.queue_reply(
+            accepted.message_id,
+            accepted.citizen.id,
+            "\n\n".join(r.text for r in replies),
+            decision,
+            replies_to_json(replies),
+            give_up_at=self.dispatcher.give_up_at(accepted.citizen.channel, accepted.received),
+            then_erase=erase,
+        )
+        self.dispatcher.submit(item, accepted.citizen.id)
 
     async def handle(self, message: Incoming) -> list[Reply]:
         """Store, answer and store the answer, for channels that reply in the same request
-        (the replies count as delivered); a redelivered message gets no second reply."""
+        (the replies count as delivered); a redelivered message gets no second reply. A
+        failure gives the citizen an apology instead of an error page."""
         accepted = self.accept(message)
         if accepted is None:
             return []
-        replies = await self.respond(accepted)
-        self.delivered(accepted)
+        try:
+            replies, decision = await self._respond_to(accepted)
+        except Exception as exc:
+            log.exception("could not answer message %d", accepted.message_id)
+            self.store.answer_failed(
+                accepted.message_id, f"{type(exc).__name__}: {exc}", MAX_ANSWER_ATTEMPTS
+            )
+            return [Reply(self._text("utter_error", accepted.citizen))]
+        self.store.save_reply(
+            accepted.message_id,
+            accepted.citizen.id,
+            "\n\n".join(r.text for r in replies),
+            decision,
+        )
+        if accepted.message_id in self._erase_after_delivery:
+            # /hapusdata confirmed: the confirmation goes back now, and nothing is kept.
+            self._erase_after_delivery.discard(accepted.message_id)
+            self.store.erase_citizen(accepted.citizen.id)
         return replies
 
-    async def answer_pending(self, send: Callable[[str, str, list[Reply]], Awaitable[None]]) -> int:
-        """Answer messages stored before a crash; ``send(channel, citizen, replies)``."""
+    async def answer_pending(self) -> int:
+        """Answer messages stored but never answered (the process stopped in between);
+        the outbox sends the replies. Returns how many got a reply queued."""
         count = 0
         for row in self.store.unanswered():
             citizen = Citizen(
@@ -157,15 +218,13 @@ class Conversation:
             message = Incoming(
                 channel=row["channel"],
                 citizen=row["platform_id"],
-                kind=Kind(row["kind"]),
+                kind=Kind(row["kind"]) if row["kind"] in KINDS else Kind.OTHER,
                 text=row["text"] or "",
                 payload=row["text"] if row["kind"] == Kind.BUTTON else None,
             )
-            accepted = Accepted(citizen, row["id"], message)
-            replies = await self.respond(accepted)
-            await send(row["channel"], row["platform_id"], replies)
-            self.delivered(accepted)
-            count += 1
+            received = datetime.fromisoformat(row["created_at"])
+            if await self.answer(Accepted(citizen, row["id"], message, received)):
+                count += 1
         return count
 
     def language_of(self, citizen: Citizen) -> str:
@@ -304,8 +363,8 @@ class Conversation:
         # An unknown command is read as a question ("/vaksin" -> "vaksin").
         return await self._question(citizen, message_id, " ".join(words))
 
-    def _owns(self, citizen: Citizen, message_id: str) -> bool:
-        return self.store.owner_of(int(message_id)) == citizen.id
+    def _owns(self, citizen: Citizen, message_id: int | None) -> bool:
+        return message_id is not None and self.store.owner_of(message_id) == citizen.id
 
     # Subscriptions
 
@@ -395,14 +454,14 @@ class Conversation:
         return self.store.broadcasts.vote(found[0], found[1], options)
 
     def _vote(self, citizen: Citizen, rest: str) -> Reply:
-        poll_id, _, option = rest.partition(":")
-        if not (poll_id.isdigit() and option.isdigit()):
+        parsed = numbers(rest, 2)
+        if parsed is None:
             return Reply(self._text("utter_button_unknown", citizen))
+        poll_id, choice = parsed
         broadcasts = self.store.broadcasts
-        poll = broadcasts.get(int(poll_id))
-        if poll is None or poll.kind != "poll":
+        poll = broadcasts.get(poll_id)
+        if poll is None or poll.kind != "poll" or not broadcasts.received(poll.id, citizen.id):
             return Reply(self._text("utter_button_unknown", citizen))
-        choice = int(option)
         chosen = {choice}
         if poll.multiple:  # a button press toggles that option
             chosen = set(broadcasts.choices(poll.id, citizen.id)) ^ {choice}
@@ -432,29 +491,32 @@ class Conversation:
             language = entry.answer_language(self.language_of(citizen), self.languages)
             return [Reply(render_answer(entry, language))], None
         if kind == "helpful":
-            target, _, verdict = rest.partition(":")
+            target_text, _, verdict = rest.partition(":")
+            target = number(target_text)
             # A payload names a message: only its own citizen may rate or escalate it.
-            if target.isdigit() and verdict in ("yes", "no") and self._owns(citizen, target):
-                self.store.save_feedback(int(target), helpful=verdict == "yes")
+            if target is not None and verdict in ("yes", "no") and self._owns(citizen, target):
+                self.store.save_feedback(target, helpful=verdict == "yes")
                 if verdict == "yes":
-                    follow = self._offer_subscription(citizen, int(target))
+                    follow = self._offer_subscription(citizen, target)
                     return [Reply(self._text("utter_feedback_thanks", citizen), follow)], None
                 official = Button(
                     self._text("utter_button_ask_official", citizen), f"escalate:{target}"
                 )
                 return [Reply(self._text("utter_feedback_sorry", citizen), (official,))], None
         if kind == "rate":
-            ticket, _, rating = rest.partition(":")
+            ticket_text, _, rating = rest.partition(":")
+            ticket = number(ticket_text)
             if (
-                ticket.isdigit()
+                ticket is not None
                 and rating in RATINGS
-                and self.store.escalations.rate(int(ticket), citizen.id, int(rating))
+                and self.store.escalations.rate(ticket, citizen.id, int(rating))
             ):
                 return [Reply(self._text("utter_rating_thanks", citizen))], None
-        if kind == "escalate" and rest.isdigit() and self._owns(citizen, rest):
+        if kind == "escalate" and self._owns(citizen, escalated := number(rest)):
+            assert escalated is not None
             reply = self._escalate(
                 citizen,
-                int(rest),
+                escalated,
                 self._text("utter_escalate.asked_human", citizen),
                 EscalationReason.ASKED_HUMAN,
             )

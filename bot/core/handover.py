@@ -1,9 +1,10 @@
 """Human hand-over: officials answer or close escalations, and answers reach the citizen.
 
-An answer is stored first (so it is never lost), then delivered on the citizen's own
-channel; how that went is recorded on the escalation for the desk to show. The channel
-decides what its platform allows (Messenger's 24-hour window, for one), the core only
-hands it the replies and the time of the citizen's last message.
+An answer is stored and queued in the outbox in one transaction (so it is never lost),
+then delivered on the citizen's own channel until the platform confirms it; how that
+goes is recorded on the escalation for the desk to show. The channel decides what its
+platform allows (Messenger's 24-hour window, for one), the core only hands it the replies
+and the time of the citizen's last message.
 """
 
 from __future__ import annotations
@@ -17,14 +18,19 @@ from typing import Any, Protocol
 import numpy as np
 
 from bot.core.conversation import Conversation
-from bot.core.messages import Delivery, DeliveryState, Reply
+from bot.core.dispatch import first_outcome
+from bot.core.messages import Delivery, DeliveryState, Reply, replies_to_json
 from bot.store import Store
 from bot.store.officials import Official
+from bot.store.outbox import OutboxState
 from bot.store.store import Citizen
 
 log = logging.getLogger(__name__)
 
 Embed = Callable[[Sequence[str]], np.ndarray]
+# Seconds the desk waits for the platform's answer to the first attempt before it says
+# "still trying" (the outbox goes on trying after that).
+FIRST_ATTEMPT_WAIT = 8.0
 
 
 class OfficialSender(Protocol):
@@ -62,40 +68,51 @@ class Handover:
         self._vectors.pop(ticket, None)
 
     async def answer(self, ticket: int, official: Official, text: str) -> Delivery:
-        """Store the answer, then deliver it; raises ``AlreadyHandled`` when someone was
-        quicker (the citizen gets one answer, not two)."""
-        self.store.escalations.answer(ticket, official.id, text)
-        self.store.officials.audit(official, "answer", f"ticket #{ticket}", text)
-        self._vectors.pop(ticket, None)
-        return await self.deliver(ticket)
-
-    async def deliver(self, ticket: int) -> Delivery:
-        """Send a stored answer (again, after a failure); records and returns the outcome."""
+        """Store the answer and queue it for the citizen; raises ``AlreadyHandled`` when
+        someone was quicker (the citizen gets one answer, not two). Returns how the first
+        attempt went (the outbox keeps trying after a temporary failure)."""
         row = self.store.escalations.get(ticket)
-        if row is None or row["status"] != "answered" or not row["answer"]:
-            raise ValueError(f"ticket #{ticket} has no answer to deliver")
-        if row["delivery"] == "sent":  # a stale "send again": the citizen has it already
-            return Delivery(DeliveryState.SENT, row["delivery_detail"] or "")
+        if row is None:
+            raise ValueError(f"no ticket #{ticket}")
         citizen = Citizen(
             row["citizen_id"], row["channel"], row["platform_id"], row["citizen_language"]
         )
-        sender = self.senders.get(citizen.channel)
-        if sender is None:
-            outcome = Delivery(
-                DeliveryState.FAILED, f"the {citizen.channel} channel is not running"
-            )
-        else:
-            replies = self.conversation.official_answer(citizen, ticket, row["answer"])
-            last = self.store.escalations.last_inbound_at(citizen.id)
-            try:
-                outcome = await sender.deliver_official(
-                    citizen.platform_id, replies, datetime.fromisoformat(last) if last else None
-                )
-            except Exception as exc:  # recorded and shown; the official may retry
-                log.exception("delivering the answer to ticket #%d failed", ticket)
-                outcome = Delivery(DeliveryState.FAILED, f"{type(exc).__name__}: {exc}")
-        self.store.escalations.set_delivery(ticket, outcome.state.value, outcome.detail)
-        return outcome
+        replies = self.conversation.official_answer(citizen, ticket, text)
+        item = self.store.escalations.answer(ticket, official.id, text, replies_to_json(replies))
+        self.store.officials.audit(official, "answer", f"ticket #{ticket}", text)
+        self._vectors.pop(ticket, None)
+        return await self._first_attempt(item, citizen.id, citizen.channel)
+
+    async def deliver(self, ticket: int) -> Delivery:
+        """Send a stored answer again after it was not delivered (an official's "send
+        again"); returns how the first new attempt went."""
+        row = self.store.escalations.get(ticket)
+        if row is None or row["status"] != "answered" or not row["answer"]:
+            raise ValueError(f"ticket #{ticket} has no answer to deliver")
+        item = self.store.outbox.for_official_answer(ticket)
+        if item is None:
+            raise ValueError(f"ticket #{ticket} has no answer to deliver")
+        if item.state.value in ("sent", "waiting"):  # a stale "send again": it arrived
+            return Delivery(DeliveryState.SENT, row["delivery_detail"] or "")
+        self.store.outbox.requeue(item.id)
+        return await self._first_attempt(item.id, item.citizen_id, item.channel)
+
+    async def resend(self, item_id: int) -> bool:
+        """Queue a message that did not get through once more; False when there is no
+        such message, or it is not one that failed."""
+        item = self.store.outbox.get(item_id)
+        if item is None or not self.store.outbox.requeue(item_id):
+            return False
+        await self._first_attempt(item.id, item.citizen_id, item.channel)
+        return True
+
+    async def _first_attempt(self, item: int, citizen_id: int, channel: str) -> Delivery:
+        dispatcher = self.conversation.dispatcher
+        if dispatcher is None or channel not in self.senders:
+            detail = f"the {channel} channel is not running"
+            self.store.outbox.finish(item, OutboxState.FAILED, detail, 0)
+            return Delivery(DeliveryState.FAILED, detail)
+        return await first_outcome(dispatcher.submit(item, citizen_id), FIRST_ATTEMPT_WAIT)
 
     async def similar(self, ticket: int, limit: int = 20) -> list[dict[str, Any]]:
         """Other open escalations asking the same thing, by the model's sentence embeddings

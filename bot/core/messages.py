@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 
 
 class Kind(enum.StrEnum):
@@ -24,7 +28,7 @@ READABLE = frozenset({Kind.TEXT, Kind.COMMAND, Kind.BUTTON})
 
 @dataclass(frozen=True)
 class Incoming:
-    """One event from a citizen, as every channel reports it."""
+    """One event from a citizen, as every channel reports it (see :func:`clean`)."""
 
     channel: str
     citizen: str  # the platform's id for the citizen (chat id, page-scoped id, session)
@@ -34,6 +38,25 @@ class Incoming:
     message_id: str | None = None  # the platform's message id, for de-duplication
     payload: str | None = None  # for buttons: what the pressed button carries
     forwarded: bool = False  # forwarded from elsewhere (Telegram): possible misinformation
+    sent_at: datetime | None = None  # when the citizen sent it, by the platform's clock
+
+
+# Characters no message needs and storage or rendering chokes on: NUL, and the lone
+# surrogates JSON lets through ("\\ud800"), which cannot be encoded as UTF-8 for SQLite.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+MAX_PAYLOAD = 200
+
+
+def clean(message: Incoming) -> Incoming:
+    """A message as the core can store and show it, whatever a client sent: NUL and lone
+    surrogates replaced by U+FFFD, a button's payload bounded."""
+    text = _UNSTORABLE.sub("\ufffd", message.text)
+    payload = message.payload
+    if payload is not None:
+        payload = _UNSTORABLE.sub("\ufffd", payload)[:MAX_PAYLOAD]
+    if text == message.text and payload == message.payload:
+        return message
+    return replace(message, text=text, payload=payload)
 
 
 @dataclass(frozen=True)
@@ -50,21 +73,47 @@ class Reply:
     buttons: tuple[Button, ...] = field(default=())
 
 
+def replies_to_json(replies: Sequence[Reply]) -> str:
+    """Replies as the outbox stores them until they are sent."""
+    return json.dumps(
+        [
+            {
+                "text": r.text,
+                "buttons": [{"label": b.label, "payload": b.payload} for b in r.buttons],
+            }
+            for r in replies
+        ],
+        ensure_ascii=False,
+    )
+
+
+def replies_from_json(text: str) -> list[Reply]:
+    return [
+        Reply(r["text"], tuple(Button(b["label"], b["payload"]) for b in r["buttons"]))
+        for r in json.loads(text)
+    ]
+
+
 class DeliveryState(enum.StrEnum):
-    SENT = "sent"
+    SENT = "sent"  # the platform confirmed it
     WAITING = "waiting"  # stored; the web chat page shows it when open (it polls) or next visit
-    FAILED = "failed"  # the platform refused it (e.g. the citizen blocked the bot)
+    RETRY = "retry"  # a temporary failure (timeout, 5xx, rate limit, outage): try again later
+    FAILED = "failed"  # the platform refused it for good (e.g. a malformed request)
     UNDELIVERABLE = "undeliverable"  # the platform's rules forbid sending it now
     BLOCKED = "blocked"  # the citizen blocked the bot
 
 
 @dataclass(frozen=True)
 class Delivery:
-    """How sending an official's answer went, as officials see it on the desk."""
+    """How one attempt to send went, as the outbox records it and officials see it."""
 
     state: DeliveryState
     detail: str = ""
     ref: str | None = None  # the platform's id for what was sent (e.g. a Telegram poll)
+    # How many of the rendered platform messages got through in this attempt (a long
+    # reply is several): a retry starts after them, so none is sent twice.
+    parts: int = 0
+    retry_after: float | None = None  # seconds the platform asked us to wait (a 429)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bot.core.messages import Button, Reply
+from bot.core.payloads import number, numbers
 from bot.core.surveys import SCALE, Question, questions_of
 from bot.store import Store
 from bot.store.broadcasts import Broadcast
@@ -34,21 +35,23 @@ class SurveyFlow:
         return survey.closed_at is None and survey.status != "cancelled"
 
     def button(self, citizen: Citizen, rest: str) -> list[Reply]:
-        parts = rest.split(":")
-        found = self._survey(int(parts[0])) if parts[0].isdigit() else None
-        if found is None:
+        survey_text, _, step = rest.partition(":")
+        survey_id = number(survey_text)
+        found = self._survey(survey_id) if survey_id is not None else None
+        if found is None or not self.store.broadcasts.received(found[0].id, citizen.id):
             return [Reply(self.text("utter_button_unknown", citizen))]
         survey, questions = found
         if not self._open(survey):
             return [Reply(self.text("utter_survey_closed", citizen))]
         surveys = self.store.surveys
-        if parts[1:] == ["start"]:
+        if step == "start":
             surveys.start(survey.id, citizen.id)
             progress = surveys.progress(survey.id, citizen.id)
             return self._ask(citizen, survey, questions, progress[0] if progress else 0)
-        if len(parts) != 3 or not (parts[1].isdigit() and parts[2].isdigit()):
+        answered = numbers(step, 2)
+        if answered is None:
             return [Reply(self.text("utter_button_unknown", citizen))]
-        index, value = int(parts[1]), int(parts[2])
+        index, value = answered
         if index >= len(questions):
             return [Reply(self.text("utter_button_unknown", citizen))]
         question = questions[index]

@@ -18,7 +18,14 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from bot.desk import broadcast_views, dashboard_views, export_views, insight_views, views
+from bot.desk import (
+    broadcast_views,
+    dashboard_views,
+    delivery_views,
+    export_views,
+    insight_views,
+    views,
+)
 from bot.desk.auth import PATH, same_origin, tokens_match
 from bot.desk.context import CONTEXT, DeskContext
 from bot.desk.inputs import BadInput, check_text, read_form
@@ -119,6 +126,8 @@ def create_desk(ctx: DeskContext) -> web.Application:
     r.add_post("/tickets/{ticket}/close", views.close)
     r.add_post("/tickets/{ticket}/retry", views.retry)
     r.add_post("/tickets/{ticket}/faq", views.add_to_faq)
+    r.add_get("/undelivered", delivery_views.undelivered)
+    r.add_post("/undelivered/{item}/retry", delivery_views.resend)
     r.add_get("/training", views.training)
     r.add_post("/training", views.retrain)
     r.add_get("/audit", views.audit)

@@ -248,7 +248,7 @@ def survey_results(ctx: DeskContext, survey: Broadcast) -> list[dict[str, Any]]:
         given = [a["answer"] for a in answers if a["question"] == index]
         labels = list(SCALE) if question.kind == "scale" else list(question.choices)
         counts = [given.count(label) for label in labels]
-        ratings = [int(a) for a in given if question.kind == "scale" and a.isdigit()]
+        ratings = [r for a in given if question.kind == "scale" and (r := parse_id(a)) is not None]
         results.append(
             {
                 "question": question,

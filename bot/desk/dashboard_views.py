@@ -21,6 +21,7 @@ from bot.desk.views import _language, page
 from bot.faq.model import Faq
 from bot.report.render import duration
 from bot.store.stats import (
+    NOT_DELIVERED,
     OUTCOMES,
     UNDECIDED,
     Period,
@@ -97,7 +98,7 @@ async def dashboard(request: web.Request) -> web.Response:
     summary = stats.summary(period, now)
     days = [day.isoformat() for day in period.days]
     languages = {code: _language_name(code, language) for code in summary.by_language}
-    outcome_keys = (*OUTCOMES, UNDECIDED)
+    outcome_keys = (*OUTCOMES, NOT_DELIVERED, UNDECIDED)
     ages = summary.open_by_age()
     age_labels = _age_labels(ages, language)
     today = now.astimezone(ZoneInfo(zone)).date()

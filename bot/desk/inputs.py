@@ -17,8 +17,8 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from multidict import MultiDictProxy
 
-MAX_ID = 2**63 - 1  # SQLite's largest integer
-_ID = re.compile(r"[0-9]{1,19}")
+from bot.core.payloads import number
+
 # NUL and UTF-16 surrogate halves: never in text a person typed.
 _FORBIDDEN = re.compile("[\x00\ud800-\udfff]")
 
@@ -33,11 +33,9 @@ class BadInput(Exception):
 
 
 def parse_id(raw: object) -> int | None:
-    """A row id from a URL or a form: ASCII digits up to SQLite's largest integer."""
-    if not isinstance(raw, str) or not _ID.fullmatch(raw):
-        return None
-    value = int(raw)
-    return value if value <= MAX_ID else None
+    """A row id from a URL or a form: ASCII digits up to SQLite's largest integer (the
+    same rule as for button payloads)."""
+    return number(raw) if isinstance(raw, str) else None
 
 
 def parse_ids(values: Iterable[object]) -> list[int]:

@@ -72,10 +72,20 @@ TEXTS: dict[str, tuple[str, str]] = {
     "send_answer": ("Kirim jawaban", "Send answer"),
     "similar": ("Pertanyaan serupa yang masih terbuka", "Similar open questions"),
     "similar_help": (
-        "Yang dicentang menerima jawaban yang sama.",
-        "Checked ones receive the same answer.",
+        "Centang hanya pertanyaan yang benar-benar sama: warga yang dicentang menerima jawaban "
+        "Anda persis seperti yang tertulis, termasuk nama, NIK atau data pribadi lain di "
+        "dalamnya. Jangan centang bila jawaban Anda ditujukan untuk satu warga saja.",
+        "Tick only questions that truly ask the same thing: the citizens you tick receive your "
+        "answer exactly as written, including any name, NIK or other personal data in it. "
+        "Do not tick any when your answer is meant for one citizen only.",
     ),
     "similarity": ("kemiripan", "similarity"),
+    "similar_personal": (
+        "Jawaban ini memuat data pribadi (NIK, nomor telepon atau e-mail): jawaban hanya bisa "
+        "dikirim ke warga ini. Hapus centang pertanyaan serupa, atau hapus data pribadinya.",
+        "This answer contains personal data (a NIK, phone number or e-mail address): it can "
+        "only go to this citizen. Untick the similar questions, or remove the personal data.",
+    ),
     "close": ("Tutup tanpa jawaban", "Close without answer"),
     "close_reason": ("Alasan menutup", "Reason for closing"),
     "cr_duplicate": ("Duplikat", "Duplicate"),
@@ -85,7 +95,39 @@ TEXTS: dict[str, tuple[str, str]] = {
     "answered_by": ("Dijawab oleh {name}, {at}", "Answered by {name}, {at}"),
     "closed_by": ("Ditutup oleh {name}, {at}", "Closed by {name}, {at}"),
     "delivery": ("Pengiriman", "Delivery"),
+    "undelivered": ("Tidak terkirim", "Not delivered"),
+    "undelivered_help": (
+        "Pesan yang ditolak platform, yang batas waktunya habis, atau yang masih dicoba "
+        "lebih dari 15 menit. Jawaban petugas bisa dikirim ulang; untuk balasan bot, warga "
+        "bisa dihubungi lewat tiketnya.",
+        "Messages the platform refused, whose time window ran out, or that are still being "
+        "retried after 15 minutes. Officials' answers can be sent again; for the bot's "
+        "replies, reach the citizen through their ticket.",
+    ),
+    "all_delivered": ("Semua pesan sudah terkirim.", "Every message was delivered."),
+    "what": ("Pesan", "Message"),
+    "attempts": ("{count} kali dicoba", "{count} attempts"),
+    "resent": ("Dikirim ulang.", "Sent again."),
+    "unanswerable": ("Pesan warga yang gagal dijawab", "Citizens' messages that failed"),
+    "unanswerable_help": (
+        "Bot gagal memproses pesan ini beberapa kali dan menyisihkannya agar pesan lain tetap "
+        "dijawab. Tanggapi warga ini secara langsung bila perlu, dan laporkan ke tim TI.",
+        "The bot failed to process these messages several times and set them aside so the "
+        "others are still answered. Reach these citizens directly if needed, and tell IT.",
+    ),
     "dl_pending": ("sedang dikirim", "being sent"),
+    "dl_retry": (
+        "belum terkirim, dicoba lagi otomatis",
+        "not delivered yet, retrying automatically",
+    ),
+    "dl_retrying": (
+        "belum terkirim, dicoba lagi otomatis",
+        "not delivered yet, retrying automatically",
+    ),
+    "dl_gave_up": (
+        "tidak terkirim: batas waktu platform habis",
+        "not delivered: the platform's time window ran out",
+    ),
     "dl_sent": ("terkirim", "delivered"),
     "dl_waiting": ("menunggu warga membuka chat", "waiting for the citizen to open the chat"),
     "dl_failed": ("gagal", "failed"),
@@ -287,6 +329,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "db_oc_clarify": ("Bot minta penjelasan", "Clarified"),
     "db_oc_smalltalk": ("Sapaan dan obrolan", "Small talk"),
     "db_oc_escalate": ("Diteruskan ke petugas", "Escalated"),
+    "db_oc_not_delivered": ("Balasan belum sampai", "Reply not delivered"),
     "db_oc_none": ("Belum diputuskan / lainnya", "Undecided / other"),
     "db_helpful_rate": ("Dinilai membantu", "Rated helpful"),
     "db_median": ("Waktu tanggap petugas (median)", "Officials' response time (median)"),

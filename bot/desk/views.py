@@ -306,12 +306,15 @@ async def answer(request: web.Request) -> web.StreamResponse:
     if not reply:
         raise _flash(request, here, text("empty_answer", language), "error")
     me = official_of(request)
+    others = [other for other in parse_ids(form.getall("also", [])) if other != number]
+    if others and mask(reply) != reply:
+        # An answer naming one citizen's NIK, phone or e-mail must not reach strangers.
+        raise _flash(request, here, text("similar_personal", language), "error")
     try:
         delivery = await ctx.handover.answer(number, me, reply)
     except AlreadyHandled:
         raise _flash(request, here, text("already", language), "error") from None
     message = text("answer_sent", language, state=text(f"dl_{delivery.state.value}", language))
-    others = [other for other in parse_ids(form.getall("also", [])) if other != number]
     sent = 0
     for other in others:
         try:

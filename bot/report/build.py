@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.faq.model import Faq
-from bot.store.stats import OUTCOMES, UNDECIDED, Summary
+from bot.store.stats import NOT_DELIVERED, OUTCOMES, UNDECIDED, Summary
 
 MIN_COUNT = 10
 SMALL = "<10"
@@ -120,7 +120,7 @@ def build_report(summary: Summary, faq: Faq, generated_at: datetime) -> Report:
         outcomes=outcomes,
         outcome_shares={
             key: share(outcomes[key], questions, summary.outcomes[key], total)
-            for key in (*OUTCOMES, UNDECIDED)
+            for key in (*OUTCOMES, NOT_DELIVERED, UNDECIDED)
         },
         tickets={key: suppress(count) for key, count in summary.tickets.items()},
         response_median_seconds=summary.response_percentile(0.5) if enough_answers else None,

@@ -12,7 +12,7 @@ import jinja2
 from bot.csv_cells import Writer
 from bot.report.build import OTHER_TOPICS, Cell, Report
 from bot.report.texts import TEXTS, text
-from bot.store.stats import OUTCOMES, UNDECIDED
+from bot.store.stats import NOT_DELIVERED, OUTCOMES, UNDECIDED
 
 FORMATS = ("html", "csv", "json")
 CONTENT_TYPES = {"html": "text/html", "csv": "text/csv", "json": "application/json"}
@@ -87,7 +87,7 @@ def render_html(
         percent=_percent,
         duration=lambda seconds: duration(seconds, language),
         language_name=lambda code: language_name(code, language),
-        outcomes=(*OUTCOMES, UNDECIDED),
+        outcomes=(*OUTCOMES, NOT_DELIVERED, UNDECIDED),
         other_topics=OTHER_TOPICS,
         months=list(months),
         links=links or {},

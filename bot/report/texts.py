@@ -30,6 +30,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "oc_clarify": ("Bot meminta penjelasan", "Clarified by the bot"),
     "oc_smalltalk": ("Sapaan dan obrolan", "Greetings and small talk"),
     "oc_escalate": ("Diteruskan ke petugas", "Passed to an official"),
+    "oc_not_delivered": ("Balasan tidak sampai", "Reply not delivered"),
     "oc_none": ("Lainnya", "Other"),
     "officials": ("Jawaban petugas", "Officials' answers"),
     "tk_opened": ("Pertanyaan diteruskan ke petugas", "Questions passed to officials"),

@@ -70,6 +70,7 @@ class Recipient:
     platform_id: str
     language: str | None
     last_inbound: str | None
+    attempts: int = 0  # temporary failures so far
 
 
 class Subscriptions:
@@ -242,16 +243,40 @@ class Broadcasts:
         ).fetchone()
         return int(row[0])
 
-    def pending(self, broadcast_id: int, channel: str, limit: int) -> list[Recipient]:
+    def pending(
+        self, broadcast_id: int, channel: str, limit: int, now: str | None = None
+    ) -> list[Recipient]:
+        """Recipients still to be sent to, leaving out those waiting to be tried again
+        (whose ``retry_at`` is after ``now``)."""
         rows = self.db.execute(
             "SELECT d.id, c.id, c.channel, c.platform_id, c.language, "
             "(SELECT max(created_at) FROM messages m WHERE m.citizen_id = c.id "
-            "AND m.direction = 'in') FROM deliveries d JOIN citizens c ON c.id = d.citizen_id "
+            "AND m.direction = 'in'), coalesce(d.attempts, 0) "
+            "FROM deliveries d JOIN citizens c ON c.id = d.citizen_id "
             "WHERE d.broadcast_id = ? AND d.status = 'pending' AND c.channel = ? "
-            "ORDER BY d.id LIMIT ?",
-            [broadcast_id, channel, limit],
+            "AND (d.retry_at IS NULL OR d.retry_at <= ?) ORDER BY d.id LIMIT ?",
+            [broadcast_id, channel, now or now_iso(), limit],
         )
         return [Recipient(*row) for row in rows]
+
+    def next_retry(self, broadcast_id: int, channel: str) -> str | None:
+        """When the earliest recipient waiting to be tried again is due, if any is."""
+        row = self.db.execute(
+            "SELECT min(d.retry_at) FROM deliveries d JOIN citizens c ON c.id = d.citizen_id "
+            "WHERE d.broadcast_id = ? AND d.status = 'pending' AND c.channel = ? "
+            "AND d.retry_at IS NOT NULL",
+            [broadcast_id, channel],
+        ).fetchone()
+        return row[0] if row else None
+
+    def retry_later(self, delivery_id: int, at: str, detail: str) -> None:
+        """A temporary failure: pending again, from ``at``."""
+        with self.db.atomic():
+            self.db.execute(
+                "UPDATE deliveries SET status = 'pending', attempts = coalesce(attempts, 0) + 1, "
+                "retry_at = ?, detail = ?, updated_at = ? WHERE id = ?",
+                [at, detail[:500] or None, now_iso(), delivery_id],
+            )
 
     def mark(
         self, delivery_id: int, status: str, detail: str = "", platform_ref: str | None = None
@@ -340,11 +365,24 @@ class Broadcasts:
         ).fetchone()
         return (row[0], row[1]) if row else None
 
+    def received(self, broadcast_id: int, citizen_id: int) -> bool:
+        """Whether the citizen was sent this broadcast: only they may vote in a poll or
+        answer a survey (a made-up web chat session must not stuff the results)."""
+        row = self.db.execute(
+            "SELECT 1 FROM deliveries WHERE broadcast_id = ? AND citizen_id = ? "
+            "AND status = 'sent'",
+            [broadcast_id, citizen_id],
+        ).fetchone()
+        return row is not None
+
     def vote(self, broadcast_id: int, citizen_id: int, options: Sequence[int]) -> bool:
         """Record a citizen's choice; a new vote replaces their earlier one (one voice
-        each). False when the poll is closed, unknown, or the options are not valid."""
+        each). False when the poll is closed, unknown, was not sent to this citizen, or
+        the options are not valid."""
         poll = self.get(broadcast_id)
         if poll is None or poll.kind != "poll" or poll.closed_at or poll.status == "cancelled":
+            return False
+        if not self.received(broadcast_id, citizen_id):
             return False
         chosen = sorted(set(options))
         if any(not 0 <= o < len(poll.options) for o in chosen):

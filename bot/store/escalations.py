@@ -14,9 +14,21 @@ from typing import Any
 from sqlite_utils import Database
 
 from bot.store.clock import now_iso
+from bot.store.outbox import Outbox, OutboxKind
 
 STATUSES = ("open", "answered", "closed")
-DELIVERY_STATES = ("pending", "sent", "waiting", "failed", "undeliverable", "blocked")
+# "retrying": the platform failed for now, the outbox tries again; "gave_up": it kept
+# failing until the platform's window to send it closed.
+DELIVERY_STATES = (
+    "pending",
+    "retrying",
+    "sent",
+    "waiting",
+    "failed",
+    "undeliverable",
+    "blocked",
+    "gave_up",
+)
 
 _SELECT = (
     "SELECT e.*, c.channel, c.platform_id, c.language AS citizen_language, "
@@ -138,8 +150,9 @@ class Escalations:
     def set_group_post(self, escalation_id: int, group_message_id: int) -> None:
         self._update(escalation_id, group_message_id=group_message_id)
 
-    def answer(self, escalation_id: int, official_id: int, text: str) -> int:
-        """Record an official's answer, pending delivery; returns the outgoing message's id.
+    def answer(self, escalation_id: int, official_id: int, text: str, replies: str) -> int:
+        """Record an official's answer and queue it in the outbox (``replies``: what the
+        channel renders, as JSON); returns the outbox id.
 
         Only an open escalation can be answered: when two officials answer at once, the
         citizen gets one answer and the second official gets ``AlreadyHandled``.
@@ -162,7 +175,9 @@ class Escalations:
                 "action, reply_to) VALUES (?, 'out', 'text', ?, ?, 'pending', 'official', ?)",
                 [row[0], text, now, row[1]],
             )
-        return int(cursor.lastrowid or 0)
+            return Outbox(self.db).add(
+                row[0], OutboxKind.OFFICIAL, replies, message_id=int(cursor.lastrowid or 0)
+            )
 
     def close(self, escalation_id: int, official_id: int, reason: str) -> None:
         now = now_iso()
@@ -201,6 +216,14 @@ class Escalations:
         ).fetchall()
         for (escalation_id,) in rows:
             self.set_delivery(escalation_id, "sent", "shown in the web chat")
+        if rows:
+            now = now_iso()
+            with self.db.atomic():
+                self.db.execute(
+                    "UPDATE outbox SET state = 'sent', sent_at = ?, updated_at = ? "
+                    "WHERE kind = 'official' AND state = 'waiting' AND citizen_id = ?",
+                    [now, now, citizen_id],
+                )
         return [r[0] for r in rows]
 
     def rate(self, escalation_id: int, citizen_id: int, rating: int) -> bool:

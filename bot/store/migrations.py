@@ -9,6 +9,7 @@ the next start. Add new migrations at the end; never edit one that has shipped.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from sqlite_utils import Database
@@ -291,7 +292,131 @@ def _insight(db: Database) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[Database], None]] = [_initial, _officials_desk, _broadcasts, _insight]
+# Tables whose ids citizens or officials see (ticket numbers, ids in button payloads, the
+# audit log's targets) or that other rows point to.
+_ID_TABLES = (
+    "citizens",
+    "messages",
+    "feedback",
+    "escalations",
+    "officials",
+    "login_failures",
+    "audit_log",
+    "broadcasts",
+    "deliveries",
+)
+_PLAIN_ID = re.compile(r'("id"|\[id\]|\bid\b) INTEGER PRIMARY KEY(?! AUTOINCREMENT)', re.IGNORECASE)
+
+
+def _never_reuse_ids(db: Database) -> None:
+    """``INTEGER PRIMARY KEY`` hands the largest id out again once its row is deleted:
+    after /hapusdata the next citizen got the erased citizen's ticket number, and the audit
+    log's "ticket #6" named someone else. ``AUTOINCREMENT`` never reuses one. SQLite cannot
+    add it to a table, so each table is rebuilt with it (ids, indexes and triggers kept), as
+    SQLite's documentation describes for schema changes ALTER TABLE cannot make."""
+    conn = db.conn
+    if conn.in_transaction:
+        conn.commit()
+    conn.execute("PRAGMA foreign_keys = OFF")  # a no-op inside a transaction
+    try:
+        with db.atomic():
+            for table in _ID_TABLES:
+                _rebuild_with_autoincrement(db, table)
+            broken = db.execute("PRAGMA foreign_key_check").fetchall()
+            if broken:
+                raise RuntimeError(f"rebuilding the tables broke references: {broken[:5]}")
+    finally:
+        conn.execute("PRAGMA foreign_keys = ON")
+
+
+def _rebuild_with_autoincrement(db: Database, table: str) -> None:
+    row = db.execute(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", [table]
+    ).fetchone()
+    if row is None or not _PLAIN_ID.search(row[0]):
+        return  # not there, or already rebuilt by a run that was cut short
+    create = _PLAIN_ID.sub(r"\1 INTEGER PRIMARY KEY AUTOINCREMENT", row[0], count=1)
+    staging = f"{table}__rebuilt"
+    create = create.replace(f'"{table}"', f'"{staging}"', 1).replace(f"[{table}]", staging, 1)
+    extras = [
+        sql
+        for (sql,) in db.execute(
+            "SELECT sql FROM sqlite_master WHERE tbl_name = ? AND type IN ('index', 'trigger') "
+            "AND sql IS NOT NULL",
+            [table],
+        )
+    ]
+    db.execute(f'DROP TABLE IF EXISTS "{staging}"')
+    db.execute(create)
+    db.execute(f'INSERT INTO "{staging}" SELECT * FROM "{table}"')
+    db.execute(f'DROP TABLE "{table}"')
+    db.execute(f'ALTER TABLE "{staging}" RENAME TO "{table}"')
+    for sql in extras:
+        db.execute(sql)
+
+
+def _outbox(db: Database) -> None:
+    """Every outgoing reply and official's answer waits in the outbox until the platform
+    confirms it (see ``bot.store.outbox``); an incoming message that could not be answered
+    counts its attempts, so one that always fails is set aside instead of blocking."""
+    db.execute(
+        """CREATE TABLE IF NOT EXISTS "outbox" (
+            "id" INTEGER PRIMARY KEY AUTOINCREMENT,
+            "citizen_id" INTEGER NOT NULL REFERENCES "citizens"("id"),
+            "message_id" INTEGER REFERENCES "messages"("id"),
+            "kind" TEXT NOT NULL,
+            "replies" TEXT NOT NULL,
+            "state" TEXT NOT NULL,
+            "attempts" INTEGER NOT NULL DEFAULT 0,
+            "parts_sent" INTEGER NOT NULL DEFAULT 0,
+            "next_attempt_at" TEXT NOT NULL,
+            "give_up_at" TEXT,
+            "last_error" TEXT,
+            "then_erase" INTEGER NOT NULL DEFAULT 0,
+            "created_at" TEXT NOT NULL,
+            "updated_at" TEXT NOT NULL,
+            "sent_at" TEXT
+        )"""
+    )
+    db.execute(
+        "CREATE INDEX IF NOT EXISTS idx_outbox_queued ON outbox (citizen_id, id) "
+        "WHERE state = 'queued'"
+    )
+    db.execute("CREATE INDEX IF NOT EXISTS idx_outbox_state ON outbox (state, updated_at)")
+    db.execute("CREATE INDEX IF NOT EXISTS idx_outbox_message ON outbox (message_id)")
+    db.execute("CREATE INDEX IF NOT EXISTS idx_messages_reply_to ON messages (reply_to)")
+    _add_columns(db, "messages", {"attempts": int, "error": str})
+    # An announcement that failed for now is tried again from ``retry_at``.
+    _add_columns(db, "deliveries", {"attempts": int, "retry_at": str})
+
+
+def _erasure(db: Database) -> None:
+    """Tombstones of erased citizens (a hash of the platform id and when), so that a
+    webhook the platform redelivers after /hapusdata does not bring them back; and the
+    install's own secrets (e.g. the key that signs web chat sessions), made once."""
+    db.table("erased_citizens").create(
+        {"channel": str, "platform_hash": str, "erased_at": str},
+        pk=("channel", "platform_hash"),
+        not_null={"erased_at"},
+        if_not_exists=True,
+    )
+    db.table("secrets").create(
+        {"name": str, "value": str, "created_at": str},
+        pk="name",
+        not_null={"value", "created_at"},
+        if_not_exists=True,
+    )
+
+
+MIGRATIONS: list[Callable[[Database], None]] = [
+    _initial,
+    _officials_desk,
+    _broadcasts,
+    _insight,
+    _never_reuse_ids,
+    _outbox,
+    _erasure,
+]
 
 
 def schema_version(db: Database) -> int:

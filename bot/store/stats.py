@@ -29,6 +29,10 @@ from zoneinfo import ZoneInfo
 from sqlite_utils import Database
 
 OUTCOMES = ("answer", "clarify", "smalltalk", "escalate")
+# A question whose reply the platform has not confirmed (refused, window closed, or still
+# being retried): whatever was decided, the citizen has not seen it, so it is not counted
+# as answered.
+NOT_DELIVERED = "not_delivered"
 UNDECIDED = "none"  # a question without a decision (not answered yet, or a survey reply)
 UNKNOWN_LANGUAGE = "?"
 # Upper bounds (hours) of the buckets of open escalations' ages; the last is "longer".
@@ -239,13 +243,18 @@ class Stats:
         return [DayCount(day, channel, lang, count) for day, channel, lang, count in rows]
 
     def outcomes(self, period: Period) -> dict[str, int]:
-        """Questions per decision; anything else (or nothing yet) counts as undecided."""
-        counts = dict.fromkeys((*OUTCOMES, UNDECIDED), 0)
+        """Questions per decision, counted only once the platform confirmed the reply;
+        anything else (or nothing yet) counts as undecided."""
+        counts = dict.fromkeys((*OUTCOMES, NOT_DELIVERED, UNDECIDED), 0)
         rows = self.db.execute(
-            f"SELECT m.action, count(*) {_QUESTIONS} GROUP BY m.action", period.bounds()
+            "SELECT CASE WHEN EXISTS (SELECT 1 FROM messages r WHERE r.reply_to = m.id "
+            "AND r.direction = 'out' AND r.action IS NOT 'official' "
+            f"AND r.status NOT IN ('sent', 'waiting')) THEN '{NOT_DELIVERED}' "
+            f"ELSE m.action END AS outcome, count(*) {_QUESTIONS} GROUP BY outcome",
+            period.bounds(),
         )
         for action, count in rows:
-            key = action if action in OUTCOMES else UNDECIDED
+            key = action if action in (*OUTCOMES, NOT_DELIVERED) else UNDECIDED
             counts[key] += count
         return counts
 

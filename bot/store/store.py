@@ -9,6 +9,8 @@ were worked out but never sent), so no citizen is left without one.
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,7 @@ from bot.store.clock import now_iso
 from bot.store.escalations import Escalations
 from bot.store.migrations import migrate
 from bot.store.officials import Officials
+from bot.store.outbox import Outbox, OutboxKind
 from bot.store.retention import AUDIT_KEPT, AUDIT_WORDS, compact
 
 __all__ = ["Citizen", "Saved", "Store", "now_iso"]
@@ -51,6 +54,7 @@ class Store:
         self.subscriptions = Subscriptions(db)
         self.broadcasts = Broadcasts(db)
         self.surveys = Surveys(db)
+        self.outbox = Outbox(db)
 
     @classmethod
     def open(cls, path: Path) -> Store:
@@ -72,6 +76,26 @@ class Store:
 
     def close(self) -> None:
         self.db.close()
+
+    def secret(self, name: str) -> str:
+        """The install's own secret called ``name`` (e.g. the key that signs web chat
+        sessions), made at first use and the same for every worker on this database."""
+        with self.db.atomic():
+            self.db.execute(
+                "INSERT INTO secrets (name, value, created_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (name) DO NOTHING",
+                [name, secrets.token_urlsafe(32), now_iso()],
+            )
+            row = self.db.execute("SELECT value FROM secrets WHERE name = ?", [name]).fetchone()
+        return str(row[0])
+
+    def erased(self, channel: str, platform_id: str) -> str | None:
+        """When this platform id's citizen had everything erased (/hapusdata), if ever."""
+        row = self.db.execute(
+            "SELECT erased_at FROM erased_citizens WHERE channel = ? AND platform_hash = ?",
+            [channel, _platform_hash(channel, platform_id)],
+        ).fetchone()
+        return row[0] if row else None
 
     def citizen(self, channel: str, platform_id: str, language: str | None = None) -> Citizen:
         """The citizen with this platform id, created on first contact; marks them seen."""
@@ -126,40 +150,83 @@ class Store:
     def save_reply(
         self, incoming_id: int, citizen_id: int, text: str, decision: Decision | None
     ) -> int:
-        """Store the bot's reply, pending delivery, and the decision on the incoming message.
-
-        A reply stored again for the same message (after a crash before delivery) replaces
-        the pending one.
-        """
-        fields = _decision_fields(decision)
+        """Store the bot's reply as delivered (it went back in the same request, as in the
+        web chat), with the decision on the incoming message, which is then answered."""
         with self.db.atomic():
-            self.db.execute(
-                "UPDATE messages SET action = ?, reason = ?, confidence = ?, faq_id = ?, "
-                "language = ? WHERE id = ?",
-                [*fields, incoming_id],
-            )
-            self.db.execute(
-                "DELETE FROM messages WHERE reply_to = ? AND direction = 'out' "
-                "AND status = 'pending' AND action IS NOT 'official'",
-                [incoming_id],
-            )
-            cursor = self.db.execute(
-                "INSERT INTO messages (citizen_id, direction, kind, text, created_at, status, "
-                "action, reason, confidence, faq_id, language, reply_to) "
-                "VALUES (?, 'out', 'text', ?, ?, 'pending', ?, ?, ?, ?, ?, ?)",
-                [citizen_id, text, now_iso(), *fields, incoming_id],
-            )
-        return int(cursor.lastrowid or 0)
+            reply_id = self._reply(incoming_id, citizen_id, text, decision, "sent")
+            self.db.execute("UPDATE messages SET status = 'answered' WHERE id = ?", [incoming_id])
+        return reply_id
 
-    def mark_delivered(self, incoming_id: int) -> None:
-        """The reply went out: the incoming message is answered, atomically."""
+    def queue_reply(
+        self,
+        incoming_id: int,
+        citizen_id: int,
+        text: str,
+        decision: Decision | None,
+        replies: str,
+        *,
+        give_up_at: str | None = None,
+        then_erase: bool = False,
+    ) -> int:
+        """Store the bot's reply and queue it in the outbox, in one transaction: from then
+        on the message counts as answered, and the outbox owns getting the reply out.
+        ``replies`` is what the channel renders (JSON); returns the outbox id."""
         with self.db.atomic():
-            self.db.execute(
-                "UPDATE messages SET status = 'sent' WHERE reply_to = ? AND direction = 'out' "
-                "AND status = 'pending' AND action IS NOT 'official'",
-                [incoming_id],
+            reply_id = self._reply(incoming_id, citizen_id, text, decision, "pending")
+            item = self.outbox.add(
+                citizen_id,
+                OutboxKind.REPLY,
+                replies,
+                message_id=reply_id,
+                give_up_at=give_up_at,
+                then_erase=then_erase,
             )
             self.db.execute("UPDATE messages SET status = 'answered' WHERE id = ?", [incoming_id])
+        return item
+
+    def _reply(
+        self, incoming_id: int, citizen_id: int, text: str, decision: Decision | None, status: str
+    ) -> int:
+        fields = _decision_fields(decision)
+        self.db.execute(
+            "UPDATE messages SET action = ?, reason = ?, confidence = ?, faq_id = ?, "
+            "language = ? WHERE id = ?",
+            [*fields, incoming_id],
+        )
+        cursor = self.db.execute(
+            "INSERT INTO messages (citizen_id, direction, kind, text, created_at, status, "
+            "action, reason, confidence, faq_id, language, reply_to) "
+            "VALUES (?, 'out', 'text', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [citizen_id, text, now_iso(), status, *fields, incoming_id],
+        )
+        return int(cursor.lastrowid or 0)
+
+    def answer_failed(self, incoming_id: int, error: str, max_attempts: int) -> bool:
+        """Working out a reply to this message raised ``error``; after ``max_attempts``
+        such failures it is set aside (``failed``, for officials to see) instead of being
+        tried at every start. True when it was set aside."""
+        with self.db.atomic():
+            self.db.execute(
+                "UPDATE messages SET attempts = coalesce(attempts, 0) + 1, error = ?, "
+                "status = CASE WHEN coalesce(attempts, 0) + 1 >= ? THEN 'failed' ELSE status END "
+                "WHERE id = ? AND status = 'received'",
+                [error[:500], max_attempts, incoming_id],
+            )
+            row = self.db.execute(
+                "SELECT status FROM messages WHERE id = ?", [incoming_id]
+            ).fetchone()
+        return row is not None and row[0] == "failed"
+
+    def unanswerable(self, limit: int = 100) -> list[dict[str, Any]]:
+        """Citizens' messages set aside because working out a reply kept failing."""
+        return list(
+            self.db.query(
+                "SELECT m.id, m.citizen_id, m.text, m.kind, m.created_at, m.error, m.attempts, "
+                "c.channel FROM messages m JOIN citizens c ON c.id = m.citizen_id "
+                "WHERE m.direction = 'in' AND m.status = 'failed' ORDER BY m.id DESC LIMIT ?",
+                [limit],
+            )
+        )
 
     def open_escalation(
         self, citizen_id: int, message_id: int, reason: str, topic: str | None = None
@@ -227,6 +294,11 @@ class Store:
         compact what still held their words in the file (search index, WAL)."""
         messages = "SELECT id FROM messages WHERE citizen_id = ?"
         tickets = "SELECT 'ticket #' || id FROM escalations WHERE citizen_id = ?"
+        found = self.db.execute(
+            "SELECT channel, platform_id FROM citizens WHERE id = ?", [citizen_id]
+        ).fetchone()
+        if found is None:
+            return  # erased already
         had_tickets = (
             self.db.execute(f"SELECT count(*) FROM ({tickets})", [citizen_id]).fetchone()[0] > 0
         )
@@ -239,6 +311,7 @@ class Store:
                 [citizen_id],
             )
             for table in (
+                "outbox",
                 "escalations",
                 "subscriptions",
                 "subscription_offers",
@@ -253,6 +326,13 @@ class Store:
             )
             self.db.execute("DELETE FROM messages WHERE citizen_id = ?", [citizen_id])
             self.db.execute("DELETE FROM citizens WHERE id = ?", [citizen_id])
+            # Only a hash of the platform id: enough to recognise a redelivered webhook,
+            # nothing to read back.
+            self.db.execute(
+                "INSERT INTO erased_citizens (channel, platform_hash, erased_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (channel, platform_hash) DO UPDATE SET erased_at = excluded.erased_at",
+                [found[0], _platform_hash(found[0], found[1]), now_iso()],
+            )
             self.db.execute(
                 "INSERT INTO audit_log (at, action, target) VALUES (?, 'citizen-data-erased', ?)",
                 [now_iso(), f"citizen {citizen_id}"],
@@ -270,8 +350,8 @@ class Store:
         """Incoming messages stored but not answered (e.g. the process died in between)."""
         return list(
             self.db.query(
-                "SELECT m.id, m.citizen_id, m.text, m.kind, c.channel, c.platform_id, "
-                "c.language FROM messages m JOIN citizens c ON c.id = m.citizen_id "
+                "SELECT m.id, m.citizen_id, m.text, m.kind, m.created_at, c.channel, "
+                "c.platform_id, c.language FROM messages m JOIN citizens c ON c.id = m.citizen_id "
                 "WHERE m.direction = 'in' AND m.status = 'received' ORDER BY m.id"
             )
         )
@@ -284,6 +364,10 @@ class Store:
                 [citizen_id, after],
             )
         )
+
+
+def _platform_hash(channel: str, platform_id: str) -> str:
+    return hashlib.sha256(f"{channel}\x00{platform_id}".encode()).hexdigest()
 
 
 def _decision_fields(decision: Decision | None) -> list[Any]:

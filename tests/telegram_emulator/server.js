@@ -18,6 +18,18 @@
 //           getUpdates with timeout > 0 long-polls, as Telegram does: it answers as soon as
 //           an update is waiting, or empty after `timeout` seconds (the package answers at
 //           once, so a polling bot would spin on it).
+//           getMe, sendMessage, answerCallbackQuery, edit*, getUpdates and unknown methods
+//           answer as the Bot API does, so that an unmodified python-telegram-bot (and `tanya
+//           run`) talks to the emulator as to Telegram: getMe has is_bot; a sent Message has
+//           `from`, `date` in seconds and no request echo; callback queries carry
+//           chat_instance; unknown methods get 404 {ok: false}; getUpdates honours `offset`
+//           (updates stay until a later offset confirms them, as Telegram keeps them, so a
+//           bot that dies before confirming gets them again) and `limit`.
+//           Faults (POST /admin/faults {rate, kinds, seed}): that share of sends fails,
+//           each with one of `kinds`: "400" (refused for good), "500", "502", "429"
+//           (retry_after 1), "timeout" (no
+//           answer until the client gives up; the message is not stored) or "reset" (the
+//           connection is cut before anything is stored).
 // Client    POST /sendPollAnswer {botToken, poll_id, user, option_ids}: a poll_answer update
 //           POST /blockBot, /unblockBot {botToken, chat_ids}: the user blocks (unblocks) the bot
 // Admin     GET  /admin/sent?token=T        every message the bot sent: time (ms), chat, method
@@ -49,6 +61,8 @@ const limits = {
   perChat: Number(flags['per-chat-limit'] || 1), // messages per rolling second, per private chat
 };
 let latencyMs = Number(flags['latency-ms'] || 0);
+const faults = { rate: 0, kinds: ['500'], seed: 1, injected: 0 };
+const confirmed = new Map(); // token -> the offset the bot confirmed updates up to
 const counters = new Map(); // token -> {sent, tooManyRequests, forbidden}
 const sentLog = new Map(); // token -> [{time, chat_id, method}]
 const refusedLog = new Map(); // token -> [{time, chat_id, method, retry_after}]: the 429s
@@ -98,6 +112,33 @@ function tooMany(res, token, seconds, chatId, method) {
   });
 }
 
+// A small seeded generator (mulberry32): a benchmark's faults are the same on every run.
+function random() {
+  faults.seed = (faults.seed + 0x6D2B79F5) | 0;
+  let t = faults.seed;
+  t = Math.imul(t ^ (t >>> 15), t | 1);
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+}
+
+function inject(req, res) {
+  faults.injected += 1;
+  const kind = faults.kinds[Math.floor(random() * faults.kinds.length)];
+  if (kind === 'timeout') return; // never answered: the client's timeout ends it
+  if (kind === 'reset') { req.socket.destroy(); return; }
+  if (kind === '429') {
+    res.status(429).json({
+      ok: false, error_code: 429, description: 'Too Many Requests: retry after 1',
+      parameters: { retry_after: 1 },
+    });
+    return;
+  }
+  const code = Number(kind) || 500;
+  const descriptions = { 400: 'Bad Request: chat not found', 502: 'Bad Gateway' };
+  const description = descriptions[code] || 'Internal Server Error';
+  res.status(code).json({ ok: false, error_code: code, description });
+}
+
 // In front of every bot method: blocked chats, flood limits, and the log of sends.
 function gate(app) {
   app.all('/bot:token/:method', (req, res, next) => {
@@ -105,6 +146,10 @@ function gate(app) {
     if (!SENDING.has(method)) { next(); return; }
     const chatId = String((req.body || {}).chat_id);
     const now = nowMs();
+    if (faults.rate > 0 && random() < faults.rate) {
+      inject(req, res);
+      return;
+    }
     if (limits.enabled) {
       const all = prune(globalWindow.get(token) || [], now);
       globalWindow.set(token, all);
@@ -267,6 +312,13 @@ function admin(app) {
     latencyMs = Number((req.body || {}).latency_ms || 0);
     res.json({ ok: true, result: { latency_ms: latencyMs } });
   });
+  app.all('/admin/faults', (req, res) => {
+    const body = req.body || {};
+    if (body.rate !== undefined) faults.rate = Number(body.rate);
+    if (body.kinds !== undefined) faults.kinds = body.kinds.map(String);
+    if (body.seed !== undefined) faults.seed = Number(body.seed);
+    res.json({ ok: true, result: { ...faults } });
+  });
   app.post('/admin/limits', (req, res) => {
     const body = req.body || {};
     if (body.enabled !== undefined) limits.enabled = bool(body.enabled, false);
@@ -276,27 +328,90 @@ function admin(app) {
   });
 }
 
-// getUpdates with a timeout waits (checking every 10 ms) until an update is waiting.
-function longPoll(app, telegramServer) {
-  app.all('/bot:token/getUpdates', (req, res, next) => {
-    const body = req.body || {};
-    const timeout = Number(body.timeout !== undefined ? body.timeout : req.query.timeout || 0);
-    if (!(timeout > 0)) { next(); return; }
+const param = (req, name) => {
+  const body = req.body || {};
+  return body[name] !== undefined ? body[name] : req.query[name];
+};
+
+// getUpdates as Telegram answers it: the updates from `offset` on (a larger offset than
+// before confirms the earlier ones, which are never sent again), at most `limit`; with a
+// timeout it waits (checking every 10 ms) until one is there.
+function getUpdates(app, telegramServer) {
+  app.all('/bot:token/getUpdates', (req, res) => {
     const { token } = req.params;
-    const deadline = Date.now() + Math.min(timeout, 50) * 1000;
-    const check = () => {
-      const waiting = telegramServer.storage.userMessages.some(
-        (u) => u.botToken === token && !u.isRead,
-      );
-      if (waiting || Date.now() >= deadline || res.writableEnded) { next(); return; }
-      setTimeout(check, 10);
+    const offset = Number(param(req, 'offset') || 0);
+    if (offset > (confirmed.get(token) || 0)) confirmed.set(token, offset);
+    const from = confirmed.get(token) || 0;
+    const limit = Math.min(Math.max(Number(param(req, 'limit') || 100), 1), 100);
+    const timeout = Number(param(req, 'timeout') || 0);
+    const deadline = Date.now() + Math.min(Math.max(timeout, 0), 50) * 1000;
+    const waiting = () => telegramServer.storage.userMessages
+      .filter((u) => u.botToken === token && u.updateId >= from)
+      .sort((a, b) => a.updateId - b.updateId)
+      .slice(0, limit);
+    const answer = () => {
+      if (res.writableEnded) return;
+      const updates = waiting();
+      if (!updates.length && Date.now() < deadline) { setTimeout(answer, 10); return; }
+      const result = updates.map((u) => {
+        u.isRead = true;
+        return standardUpdate(TelegramServer.formatUpdate(u));
+      });
+      res.json({ ok: true, result });
     };
-    check();
+    answer();
+  });
+}
+
+function standardUpdate(update) {
+  const query = update.callback_query;
+  if (query && query.chat_instance === undefined) {
+    query.chat_instance = String(((query.message || {}).chat || {}).id || 0);
+  }
+  if (update.message) delete update.message.botToken;
+  return update;
+}
+
+// A Message as the Bot API returns it for the request the bot made.
+function standardMessage(result) {
+  const message = { ...result, from: BOT_USER };
+  if (message.date > 1e11) message.date = Math.floor(message.date / 1000);
+  for (const key of ['chat_id', 'parse_mode', 'link_preview_options', 'botToken']) delete message[key];
+  if (typeof message.reply_markup === 'string') message.reply_markup = json(message.reply_markup);
+  if (message.reply_markup === undefined) delete message.reply_markup;
+  return message;
+}
+
+function standard(app, server) {
+  app.all('/bot:token/getMe', (_req, res) => res.json({ ok: true, result: BOT_USER }));
+  app.all('/bot:token/sendMessage', (req, res) => {
+    const body = req.body || {};
+    if (body.chat_id === undefined || (body.text === undefined && !body.photo)) {
+      res.status(400).json({ ok: false, error_code: 400, description: 'Bad Request: message text is empty' });
+      return;
+    }
+    const added = server.addBotMessage(body, req.params.token);
+    res.json({ ok: true, result: standardMessage(added) });
+  });
+  for (const method of ['answerCallbackQuery', 'editMessageText', 'editMessageReplyMarkup',
+    'deleteMessage', 'setMyCommands', 'setChatMenuButton']) {
+    app.all(`/bot:token/${method}`, (_req, res) => res.json({ ok: true, result: true }));
+  }
+}
+
+// Last: a method neither the package nor this launcher knows, as Telegram answers it.
+function notFound(app) {
+  app.all('/bot:token/:method', (req, res, next) => {
+    const known = ['getUpdates', 'setWebhook', 'deleteWebhook'];
+    if (known.includes(req.params.method)) { next(); return; }
+    res.status(404).json({ ok: false, error_code: 404, description: 'Not Found' });
   });
 }
 
 // First in the list: the constructor registers routes in this order.
-routes.unshift(gate, longPoll, sendPoll, sendPhoto, sendPollAnswer, blocking, admin);
+routes.unshift(
+  gate, getUpdates, standard, sendPoll, sendPhoto, sendPollAnswer, blocking, admin, notFound,
+);
 
 const formatUpdate = TelegramServer.formatUpdate;
 TelegramServer.formatUpdate = (update) => {

@@ -1,0 +1,295 @@
+"""The outbox: every reply and official's answer, until the platform confirms it.
+
+A row is written in the same transaction that stores the reply, and it stays ``queued``
+until a send is confirmed by the platform (``sent``), the platform refuses it for good
+(``failed``, ``blocked``), its rules forbid it now (``undeliverable``: Messenger's
+windows) or the window to send it closed while the platform kept failing (``gave_up``).
+A temporary failure only moves ``next_attempt_at``. Rows of one citizen go out in id
+order: the dispatcher (``bot.core.dispatch``) sends a citizen's next row only once the one
+before it is finished, so a reply never overtakes the one before it.
+
+The conversation's own record follows the outbox: the outgoing message's status becomes
+``sent`` only with the platform's confirmation, and an official's answer's ``delivery``
+on the escalation says the same as its row here.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlite_utils import Database
+
+from bot.store.clock import now_iso
+
+
+class OutboxState(enum.StrEnum):
+    QUEUED = "queued"
+    SENT = "sent"
+    WAITING = "waiting"  # the web chat shows it when the citizen's page asks
+    FAILED = "failed"
+    BLOCKED = "blocked"
+    UNDELIVERABLE = "undeliverable"
+    GAVE_UP = "gave_up"
+
+
+FINISHED = frozenset(OutboxState) - {OutboxState.QUEUED}
+# Finished without reaching the citizen: what officials must see.
+NOT_DELIVERED = frozenset(
+    {OutboxState.FAILED, OutboxState.BLOCKED, OutboxState.UNDELIVERABLE, OutboxState.GAVE_UP}
+)
+
+
+class OutboxKind(enum.StrEnum):
+    REPLY = "reply"  # the bot's reply to a citizen's message
+    OFFICIAL = "official"  # an official's answer to an escalation
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    id: int
+    citizen_id: int
+    channel: str
+    platform_id: str
+    language: str | None
+    kind: OutboxKind
+    replies: str  # JSON, as the core wrote it (``bot.core.messages.replies_to_json``)
+    state: OutboxState
+    attempts: int
+    parts_sent: int
+    next_attempt_at: str
+    give_up_at: str | None
+    last_error: str | None
+    then_erase: bool
+    message_id: int | None
+    created_at: str
+    sent_at: str | None = None
+    ticket: int | None = None  # for an official's answer
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> OutboxItem:
+        return cls(
+            id=row["id"],
+            citizen_id=row["citizen_id"],
+            channel=row["channel"],
+            platform_id=row["platform_id"],
+            language=row["language"],
+            kind=OutboxKind(row["kind"]),
+            replies=row["replies"],
+            state=OutboxState(row["state"]),
+            attempts=row["attempts"],
+            parts_sent=row["parts_sent"],
+            next_attempt_at=row["next_attempt_at"],
+            give_up_at=row["give_up_at"],
+            last_error=row["last_error"],
+            then_erase=bool(row["then_erase"]),
+            message_id=row["message_id"],
+            created_at=row["created_at"],
+            sent_at=row["sent_at"],
+            ticket=row.get("ticket"),
+        )
+
+
+_SELECT = (
+    "SELECT o.*, c.channel, c.platform_id, c.language, "
+    "(SELECT e.id FROM escalations e JOIN messages m ON m.reply_to = e.message_id "
+    "WHERE m.id = o.message_id AND o.kind = 'official') AS ticket "
+    "FROM outbox o JOIN citizens c ON c.id = o.citizen_id"
+)
+
+
+class Outbox:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def add(
+        self,
+        citizen_id: int,
+        kind: OutboxKind,
+        replies: str,
+        *,
+        message_id: int | None,
+        give_up_at: str | None = None,
+        then_erase: bool = False,
+    ) -> int:
+        """Queue a message; call inside the transaction that stores what it answers."""
+        now = now_iso()
+        cursor = self.db.execute(
+            "INSERT INTO outbox (citizen_id, message_id, kind, replies, state, next_attempt_at, "
+            "give_up_at, then_erase, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?)",
+            [
+                citizen_id,
+                message_id,
+                kind.value,
+                replies,
+                now,
+                give_up_at,
+                int(then_erase),
+                now,
+                now,
+            ],
+        )
+        return int(cursor.lastrowid or 0)
+
+    def get(self, item_id: int) -> OutboxItem | None:
+        rows = list(self.db.query(f"{_SELECT} WHERE o.id = ?", [item_id]))
+        return OutboxItem.from_row(rows[0]) if rows else None
+
+    def next_for(self, citizen_id: int) -> OutboxItem | None:
+        """The citizen's oldest unfinished message: the only one that may go out now."""
+        rows = list(
+            self.db.query(
+                f"{_SELECT} WHERE o.citizen_id = ? AND o.state = 'queued' ORDER BY o.id LIMIT 1",
+                [citizen_id],
+            )
+        )
+        return OutboxItem.from_row(rows[0]) if rows else None
+
+    def waiting_citizens(self, channels: Sequence[str]) -> list[int]:
+        """Citizens on these channels with something queued (at start: what a crash or a
+        stop left)."""
+        if not channels:
+            return []
+        marks = ", ".join("?" for _ in channels)
+        rows = self.db.execute(
+            "SELECT o.citizen_id, min(o.id) AS first FROM outbox o "
+            "JOIN citizens c ON c.id = o.citizen_id "
+            f"WHERE o.state = 'queued' AND c.channel IN ({marks}) "
+            "GROUP BY o.citizen_id ORDER BY first",
+            list(channels),
+        )
+        return [r[0] for r in rows]
+
+    def retry_later(self, item_id: int, at: str, error: str, parts_sent: int) -> None:
+        with self.db.atomic():
+            self.db.execute(
+                "UPDATE outbox SET attempts = attempts + 1, parts_sent = ?, next_attempt_at = ?, "
+                "last_error = ?, updated_at = ? WHERE id = ? AND state = 'queued'",
+                [parts_sent, at, error[:500], now_iso(), item_id],
+            )
+            self._follow(item_id, "retrying", error)
+
+    def finish(self, item_id: int, state: OutboxState, detail: str, parts_sent: int) -> bool:
+        """Record how a message ended; the conversation and the escalation follow along.
+        False when it had already ended (a second worker, a stale retry)."""
+        if state is OutboxState.QUEUED:
+            raise ValueError("finish() records an end state")
+        now = now_iso()
+        with self.db.atomic():
+            cursor = self.db.execute(
+                "UPDATE outbox SET state = ?, attempts = attempts + 1, parts_sent = ?, "
+                "last_error = ?, updated_at = ?, "
+                "sent_at = CASE WHEN ? IN ('sent', 'waiting') THEN ? ELSE sent_at END "
+                "WHERE id = ? AND state = 'queued'",
+                [
+                    state.value,
+                    parts_sent,
+                    None if state in (OutboxState.SENT, OutboxState.WAITING) else detail[:500],
+                    now,
+                    state.value,
+                    now,
+                    item_id,
+                ],
+            )
+            if cursor.rowcount != 1:
+                return False
+            self._follow(item_id, state.value, detail)
+        return True
+
+    def _follow(self, item_id: int, state: str, detail: str) -> None:
+        """The outgoing message's status, and for an official's answer the escalation's
+        ``delivery``, say what the outbox says."""
+        row = self.db.execute(
+            "SELECT kind, message_id FROM outbox WHERE id = ?", [item_id]
+        ).fetchone()
+        if row is None or row[1] is None:
+            return
+        kind, message_id = row
+        status = "pending" if state == "retrying" else state
+        self.db.execute("UPDATE messages SET status = ? WHERE id = ?", [status, message_id])
+        if kind == OutboxKind.OFFICIAL:
+            now = now_iso()
+            self.db.execute(
+                "UPDATE escalations SET delivery = ?, delivery_detail = ?, updated_at = ?, "
+                "delivered_at = CASE WHEN ? = 'sent' THEN ? ELSE delivered_at END "
+                "WHERE message_id = (SELECT reply_to FROM messages WHERE id = ?) "
+                "AND status = 'answered'",
+                [state, detail or None, now, state, now, message_id],
+            )
+
+    def requeue(self, item_id: int) -> bool:
+        """Try a message that did not get through once more (an official's "send again")."""
+        now = now_iso()
+        with self.db.atomic():
+            cursor = self.db.execute(
+                "UPDATE outbox SET state = 'queued', next_attempt_at = ?, give_up_at = NULL, "
+                "updated_at = ? WHERE id = ? AND state IN ('failed', 'gave_up', 'undeliverable')",
+                [now, now, item_id],
+            )
+            if cursor.rowcount == 1:
+                self._follow(item_id, "retrying", "")
+        return cursor.rowcount == 1
+
+    def shown(self, message_ids: list[int]) -> None:
+        """The web chat page showed these waiting messages: they reached the citizen."""
+        if not message_ids:
+            return
+        marks = ", ".join("?" for _ in message_ids)
+        now = now_iso()
+        with self.db.atomic():
+            self.db.execute(
+                f"UPDATE messages SET status = 'sent' WHERE id IN ({marks}) AND status = 'waiting'",
+                message_ids,
+            )
+            self.db.execute(
+                f"UPDATE outbox SET state = 'sent', sent_at = ?, updated_at = ? "
+                f"WHERE message_id IN ({marks}) AND state = 'waiting'",
+                [now, now, *message_ids],
+            )
+
+    def for_message(self, message_id: int) -> OutboxItem | None:
+        rows = list(
+            self.db.query(
+                f"{_SELECT} WHERE o.message_id = ? ORDER BY o.id DESC LIMIT 1", [message_id]
+            )
+        )
+        return OutboxItem.from_row(rows[0]) if rows else None
+
+    def for_official_answer(self, ticket: int) -> OutboxItem | None:
+        """The latest outbox message carrying an official's answer to ``ticket``."""
+        rows = list(
+            self.db.query(
+                f"{_SELECT} WHERE o.kind = 'official' AND o.message_id IN (SELECT m.id FROM "
+                "messages m JOIN escalations e ON e.message_id = m.reply_to WHERE e.id = ? "
+                "AND m.action = 'official') ORDER BY o.id DESC LIMIT 1",
+                [ticket],
+            )
+        )
+        return OutboxItem.from_row(rows[0]) if rows else None
+
+    def not_delivered(self, limit: int = 100, older_than: str | None = None) -> list[OutboxItem]:
+        """Messages that did not reach their citizen, newest first, and (``older_than``)
+        those still retrying since before that time: the desk's "not delivered" list."""
+        stuck = "OR (o.state = 'queued' AND o.attempts > 0 AND o.created_at < ?)"
+        params: list[Any] = [*sorted(s.value for s in NOT_DELIVERED)]
+        clause = f"o.state IN ({', '.join('?' for _ in NOT_DELIVERED)})"
+        if older_than is not None:
+            clause = f"({clause} {stuck})"
+            params.append(older_than)
+        rows = self.db.query(
+            f"{_SELECT} WHERE {clause} ORDER BY o.id DESC LIMIT ?", [*params, limit]
+        )
+        return [OutboxItem.from_row(r) for r in rows]
+
+    def counts(self) -> dict[str, int]:
+        """Messages per state, and how many queued ones have failed at least once."""
+        counts = dict.fromkeys((s.value for s in OutboxState), 0)
+        for state, count in self.db.execute("SELECT state, count(*) FROM outbox GROUP BY state"):
+            counts[state] = count
+        counts["retrying"] = self.db.execute(
+            "SELECT count(*) FROM outbox WHERE state = 'queued' AND attempts > 0"
+        ).fetchone()[0]
+        return counts
