@@ -150,8 +150,6 @@ async def test_poll_and_survey_results_csv_have_no_formula(
         created_by=None,
         options=ATTACKS,
     )
-    for option, citizen in enumerate(citizens):
-        assert store.broadcasts.vote(poll, citizen, [option])
     survey = store.broadcasts.create(
         kind="survey",
         text="Survei",
@@ -161,6 +159,15 @@ async def test_poll_and_survey_results_csv_have_no_formula(
         created_by=None,
         options=questions_json(parse_questions("=Saran Anda? [teks]")),
     )
+    for citizen in citizens:
+        store.subscriptions.subscribe(citizen, "pengumuman")
+    for broadcast in (poll, survey):  # sent to them (only recipients may vote or answer)
+        store.broadcasts.start(broadcast)
+        store.db.execute(
+            "UPDATE deliveries SET status = 'sent' WHERE broadcast_id = ?", [broadcast]
+        )
+    for option, citizen in enumerate(citizens):
+        assert store.broadcasts.vote(poll, citizen, [option])
     for citizen, attack in zip(citizens, ATTACKS, strict=True):
         store.surveys.answer(survey, citizen, 0, attack, total=1)
 
