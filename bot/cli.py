@@ -321,13 +321,13 @@ def _store(ctx: click.Context) -> Any:
 
 
 def _password(from_stdin: bool) -> str:
-    from bot.desk.auth import MIN_PASSWORD_LENGTH
+    from bot.desk.passwords import MIN_PASSWORD_LENGTH
 
     if from_stdin:
         return sys.stdin.readline().rstrip("\r\n")
     return str(
         click.prompt(
-            f"Password (at least {MIN_PASSWORD_LENGTH} characters)",
+            f"Password (at least {MIN_PASSWORD_LENGTH} characters, not easy to guess)",
             hide_input=True,
             confirmation_prompt=True,
         )
@@ -354,14 +354,14 @@ def officials_add(
     ctx: click.Context, name: str, role: str, telegram_id: int | None, password_stdin: bool
 ) -> None:
     """Create an account NAME; asks for its password."""
-    from bot.desk.auth import WeakPassword, hash_password
+    from bot.desk.passwords import WeakPassword, hash_password
     from bot.store.officials import OfficialExists
 
     name = name.strip()
     if not name or len(name) > 60:
         raise Failure("a name needs 1 to 60 characters")
     try:
-        password_hash = hash_password(_password(password_stdin))
+        password_hash = hash_password(_password(password_stdin), name)
     except WeakPassword as exc:
         raise Failure(str(exc)) from exc
     store = _store(ctx)
@@ -389,14 +389,15 @@ def officials_list(ctx: click.Context) -> None:
 @click.pass_context
 def officials_password(ctx: click.Context, name: str, password_stdin: bool) -> None:
     """Set a new password for NAME (their open sessions end)."""
-    from bot.desk.auth import WeakPassword, hash_password
+    from bot.desk.passwords import WeakPassword, hash_password
 
     store = _store(ctx)
     official = store.officials.by_name(name)
     if official is None:
         raise Failure(f"no account named {name!r}")
     try:
-        store.officials.update(official.id, password_hash=hash_password(_password(password_stdin)))
+        password_hash = hash_password(_password(password_stdin), official.name)
+        store.officials.update(official.id, password_hash=password_hash)
     except WeakPassword as exc:
         raise Failure(str(exc)) from exc
     store.officials.end_sessions(official.id)

@@ -8,6 +8,7 @@ unknown or mistyped key stops the program with a message naming the key, so a ty
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import re
 import types
@@ -55,6 +56,9 @@ class StorageSettings:
 class ServerSettings:
     host: str = "127.0.0.1"
     port: int = 8080
+    # Reverse proxies (addresses or CIDR ranges) whose client-address header is believed.
+    trusted_proxies: tuple[str, ...] = ()
+    client_address_header: str = "X-Forwarded-For"
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,7 @@ class DeskSettings:
     sla_hours: float = 8
     similar_threshold: float = 0.8
     max_login_failures: int = 5
+    max_address_login_failures: int = 20
     login_window_minutes: float = 15
     timezone: str = "Asia/Jakarta"
 
@@ -188,6 +193,8 @@ def load_settings(path: Path | None = None) -> Settings:
         raise ConfigError("setting telegram.mode must be polling or webhook")
     if settings.telegram.mode == "webhook" and not settings.telegram.webhook_url:
         raise ConfigError("setting telegram.webhook_url is needed when telegram.mode is webhook")
+    _check_server(settings.server)
+    _check_desk(settings.desk)
     _check_announcements(settings.announcements)
     _check_insight(settings.insight)
     if settings.retention.message_days < 0:
@@ -203,6 +210,30 @@ def load_settings(path: Path | None = None) -> Settings:
 
 
 MESSENGER_TAGS = ("", "CONFIRMED_EVENT_UPDATE", "ACCOUNT_UPDATE")
+CLIENT_ADDRESS_HEADERS = ("X-Forwarded-For", "Forwarded")
+
+
+def _check_server(settings: ServerSettings) -> None:
+    for value in settings.trusted_proxies:
+        try:
+            ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            raise ConfigError(
+                f"setting server.trusted_proxies: {value!r} is not an IP address or a CIDR "
+                "range (e.g. 127.0.0.1 or 10.0.0.0/8)"
+            ) from None
+    if settings.client_address_header not in CLIENT_ADDRESS_HEADERS:
+        raise ConfigError(
+            "setting server.client_address_header must be " + " or ".join(CLIENT_ADDRESS_HEADERS)
+        )
+
+
+def _check_desk(settings: DeskSettings) -> None:
+    for name in ("max_login_failures", "max_address_login_failures"):
+        if getattr(settings, name) < 1:
+            raise ConfigError(f"setting desk.{name} must be at least 1")
+    if settings.login_window_minutes <= 0:
+        raise ConfigError("setting desk.login_window_minutes must be above 0")
 
 
 def _check_announcements(settings: AnnouncementSettings) -> None:

@@ -26,6 +26,7 @@ from bot.core.handover import Handover
 from bot.core.learning import Learning
 from bot.core.messages import clean_text
 from bot.core.worker import AnsweringWorker
+from bot.http_security import secure
 from bot.service import Live, Loaded, load_answerer
 from bot.store import Store
 from bot.store.outbox import NOT_DELIVERED
@@ -148,6 +149,7 @@ def create_app(settings: Settings, loaded: Loaded, store: Store | None = None) -
     """The application: pages, API, the desk and every configured channel, sharing one
     conversation and one model (which the learning loop may replace while running)."""
     app = web.Application(client_max_size=MAX_BODY_BYTES)
+    secure(app, settings.server)  # headers, error pages, the client's address behind a proxy
     live = Live(loaded)
     app[LIVE] = live
     app[TASKS] = []

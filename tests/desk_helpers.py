@@ -51,10 +51,14 @@ def browser(server: TestServer) -> ClientSession:
     return ClientSession(base_url=origin, cookie_jar=jar)
 
 
-async def sign_in(client: ClientSession, name: str, password: str = PASSWORD) -> Any:
-    page = await client.get("/desk/login")
+async def sign_in(
+    client: ClientSession, name: str, password: str = PASSWORD, via: str | None = None
+) -> Any:
+    """Sign in; ``via`` is the client's address as a trusted reverse proxy reports it."""
+    headers = {"X-Forwarded-For": via} if via else {}
+    page = await client.get("/desk/login", headers=headers)
     form = {"csrf": csrf_of(await page.text()), "name": name, "password": password, "next": ""}
-    return await client.post("/desk/login", data=form, allow_redirects=False)
+    return await client.post("/desk/login", data=form, headers=headers, allow_redirects=False)
 
 
 async def post_form(client: ClientSession, path: str, **fields: Any) -> Any:

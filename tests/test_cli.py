@@ -243,6 +243,12 @@ def test_officials_accounts_from_the_command_line(tmp_path: Path) -> None:
     assert again.returncode == 1 and b"exists already" in again.stderr
     short = tanya("add", "Budi", "--role", "agent", "--password-stdin", stdin=b"pendek\n")
     assert short.returncode == 1 and b"at least 10 characters" in short.stderr
+    for guessable in (b"1234567890", b"qwertyuiop", b"password123", b"budi-budi-budi"):
+        weak = tanya("add", "Budi", "--role", "admin", "--password-stdin", stdin=guessable)
+        assert weak.returncode == 1, guessable
+        message = weak.stderr.decode()
+        assert "terlalu mudah ditebak" in message and "too easy to guess" in message
+        assert "Traceback" not in message
     bad_role = tanya("add", "Budi", "--role", "boss", "--password-stdin", stdin=b"x" * 12)
     assert bad_role.returncode == 2
     tanya(
@@ -258,6 +264,7 @@ def test_officials_accounts_from_the_command_line(tmp_path: Path) -> None:
     listed = tanya("list").stdout.decode()
     assert "Sari\tadmin" in listed and "Budi\tagent telegram:4242" in listed
 
+    assert tanya("password", "Budi", "--password-stdin", stdin=b"0987654321\n").returncode == 1
     assert tanya("password", "Budi", "--password-stdin", stdin=b"sandi-baru-123\n").returncode == 0
     assert tanya("disable", "Sari").returncode == 0
     assert "Sari\tadmin (disabled)" in tanya("list").stdout.decode()

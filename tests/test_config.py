@@ -67,6 +67,21 @@ def test_every_setting_is_documented_in_config_yml() -> None:
             "telegram: {mode: push}\n",
             "telegram.mode must be polling or webhook",
         ),
+        (
+            "faq: {dir: faq}\nnlu: {project_dir: r, model_path: m}\nstorage: {database: d}\n"
+            "server: {trusted_proxies: [127.0.0.1, nginx.local]}\n",
+            "server.trusted_proxies: 'nginx.local' is not an IP address or a CIDR range",
+        ),
+        (
+            "faq: {dir: faq}\nnlu: {project_dir: r, model_path: m}\nstorage: {database: d}\n"
+            "server: {client_address_header: X-Real-IP}\n",
+            "server.client_address_header must be X-Forwarded-For or Forwarded",
+        ),
+        (
+            "faq: {dir: faq}\nnlu: {project_dir: r, model_path: m}\nstorage: {database: d}\n"
+            "desk: {max_address_login_failures: 0}\n",
+            "desk.max_address_login_failures must be at least 1",
+        ),
     ],
 )
 def test_mistakes_are_named(tmp_path: Path, text: str, message: str) -> None:

@@ -3,8 +3,10 @@ web chat citizen, similar questions, privacy masking and hostile input."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import re
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,7 @@ from aiohttp import ClientSession, web
 from aiohttp.test_utils import TestServer
 
 from bot.config import Settings
+from bot.desk.passwords import WeakPassword, check_strength, hash_password, verify_password
 from bot.server import create_app
 from bot.service import Loaded
 from bot.store import Store
@@ -141,6 +144,96 @@ async def test_wrong_passwords_are_rate_limited(server: TestServer) -> None:
         blocked = await sign_in(client, "Budi", PASSWORD)  # even the right password
         assert blocked.status == 429
         assert "Terlalu banyak percobaan" in await blocked.text()
+
+
+def behind_proxy(settings: Settings, **desk: Any) -> Settings:
+    """Settings for a bot behind a reverse proxy on this machine (as the README advises)."""
+    return dataclasses.replace(
+        settings,
+        server=dataclasses.replace(settings.server, trusted_proxies=("127.0.0.1",)),
+        desk=dataclasses.replace(settings.desk, **desk),
+    )
+
+
+async def test_nobody_can_lock_an_official_out_from_elsewhere(
+    trained_settings: Settings, loaded: Loaded, store: Store
+) -> None:
+    add_official(store, "Budi", "agent")
+    app = create_app(behind_proxy(trained_settings), loaded, store)
+    async with running(app) as server, browser(server) as attacker, browser(server) as budi:
+        for _ in range(5):
+            refused = await sign_in(attacker, "Budi", "tebak-tebak-saja", via="203.0.113.66")
+            assert refused.status == 401
+        blocked = await sign_in(attacker, "Budi", PASSWORD, via="203.0.113.66")
+        assert blocked.status == 429  # the guesser is stopped, even with the right password
+        # Budi, at the office behind the same proxy, signs in as usual.
+        assert (await sign_in(budi, "Budi", via="198.51.100.5")).status == 303
+        failed = [r for r in store.officials.audit_log() if r["action"] == "sign-in-failed"]
+        assert len(failed) == 5 and {r["detail"] for r in failed} == {
+            "wrong password, from 203.0.113.66"
+        }
+
+
+async def test_one_address_may_not_try_many_accounts(
+    trained_settings: Settings, loaded: Loaded, store: Store
+) -> None:
+    add_official(store, "Ayu", "admin")
+    settings = behind_proxy(trained_settings, max_address_login_failures=4)
+    async with running(create_app(settings, loaded, store)) as server, browser(server) as client:
+        for name in ("admin", "root", "operator", "budi"):
+            assert (await sign_in(client, name, "Rahasia-2024!", via="203.0.113.9")).status == 401
+        assert (await sign_in(client, "Ayu", via="203.0.113.9")).status == 429
+        assert (await sign_in(client, "Ayu", via="198.51.100.5")).status == 303
+
+
+async def test_parallel_guesses_cannot_slip_past_the_limit(server: TestServer) -> None:
+    async with browser(server) as client:
+        page = await client.get("/desk/login")
+        form = {"csrf": csrf_of(await page.text()), "name": "Budi", "next": ""}
+        guesses = [
+            client.post("/desk/login", data={**form, "password": f"tebakan-{n}"}) for n in range(8)
+        ]
+        statuses = sorted([r.status for r in await asyncio.gather(*guesses)])
+    assert statuses == [401] * 5 + [429] * 3
+
+
+async def test_a_password_typed_into_the_name_field_is_stored_nowhere(
+    server: TestServer, store: Store
+) -> None:
+    async with browser(server) as client:
+        assert (await sign_in(client, PASSWORD, "Budi")).status == 401
+        assert (await sign_in(client, "Budi")).status == 303
+    dump = "\n".join(store.db.conn.iterdump())
+    assert PASSWORD not in dump and PASSWORD.casefold() not in dump.casefold()
+    [failed] = [r for r in store.officials.audit_log() if r["action"] == "sign-in-failed"]
+    assert failed["target"] == "" and failed["detail"] == "unknown name, from 127.0.0.1"
+
+
+async def test_signing_in_does_not_stall_the_channels(server: TestServer) -> None:
+    """Argon2 takes a CPU for a sixth of a second: on the event loop it would stop every
+    channel (and the web chat) for that long at each attempt."""
+    started = time.perf_counter()
+    verify_password(hash_password("contoh-kata-sandi-lain"), "salah")
+    one_hash = time.perf_counter() - started
+    gaps: list[float] = []
+
+    async def tick() -> None:
+        last = time.perf_counter()
+        while True:
+            await asyncio.sleep(0.005)
+            now = time.perf_counter()
+            gaps.append(now - last)
+            last = now
+
+    ticking = asyncio.get_running_loop().create_task(tick())
+    try:
+        async with browser(server) as client:
+            for _ in range(3):
+                await sign_in(client, "Budi", "salah-salah-salah")
+    finally:
+        ticking.cancel()
+    assert len(gaps) > 20
+    assert max(gaps) < one_hash / 2, (max(gaps), one_hash)
 
 
 async def test_forms_without_csrf_token_or_from_another_site_are_refused(
@@ -321,3 +414,25 @@ async def test_desk_can_be_turned_off(
     )
     async with running(create_app(settings, loaded, store)) as server, browser(server) as client:
         assert (await client.get("/desk/login")).status == 404
+
+
+@pytest.mark.parametrize(
+    ("password", "name", "strong"),
+    [
+        ("1234567890", "", False),
+        ("abcdefghijkl", "", False),
+        ("bismillah123", "", False),
+        ("indonesia2024", "", False),
+        ("Sulastri1990", "Sulastri", False),  # the account's own name and a year
+        ("a" * 200, "", False),
+        ("kata-sandi-rahasia", "Budi", True),
+        ("pohon mangga di teras", "", True),
+        ("Kucing-Oren-Lompat-7", "Budi", True),
+    ],
+)
+def test_password_strength(password: str, name: str, strong: bool) -> None:
+    if strong:
+        check_strength(password, name)
+    else:
+        with pytest.raises(WeakPassword, match=r"terlalu .* / The password is too"):
+            check_strength(password, name)

@@ -3,7 +3,9 @@
 The guard runs before every handler of the sub-application, so a new page cannot be
 added without it: signed in (else to the sign-in page), the right role (admin-only
 pages say so on the handler), and for every POST the same origin and the session's CSRF
-token. Responses are never cached and may not be framed.
+token. What the URL and the form carry is checked first (``bot.desk.inputs``): a bad
+value gets a 4xx page in the official's language, whatever handler it was meant for.
+Responses, error pages and redirects included, are never cached and may not be framed.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from bot.desk import (
 )
 from bot.desk.auth import PATH, same_origin, tokens_match
 from bot.desk.context import CONTEXT, DeskContext
-from bot.desk.texts import text
+from bot.desk.inputs import BadInput, check_text, read_form
 
 PUBLIC = {views.login_page, views.login}
 ADMIN_ONLY: set[Any] = {views.audit, export_views.export_page, export_views.export_download}
@@ -40,15 +42,25 @@ SECURITY_HEADERS = {
 }
 
 
+# Errors raised by handlers (or the router), shown as a desk page with this text.
+ERROR_TEXTS = {400: "bad_input", 404: "not_found", 413: "too_large"}
+
+
 def _refuse(request: web.Request, status: int, key: str) -> web.Response:
-    ctx: DeskContext = request.app[CONTEXT]
-    language = ctx.languages[0]
-    return _with_status(views.page(request, "message.html", message=text(key, language)), status)
+    return _with_status(views.page(request, "message.html", message=views.t(request, key)), status)
 
 
 @web.middleware
 async def guard(request: web.Request, handler: Any) -> web.StreamResponse:
-    response = await _guarded(request, handler)
+    try:
+        response = await _guarded(request, handler)
+    except BadInput as refused:
+        response = _refuse(request, refused.status, refused.key)
+    except web.HTTPException as exc:
+        if exc.status not in ERROR_TEXTS:
+            exc.headers.update(SECURITY_HEADERS)  # redirects, 405 (with its Allow header)
+            raise
+        response = _refuse(request, exc.status, ERROR_TEXTS[exc.status])
     response.headers.update(SECURITY_HEADERS)
     return response
 
@@ -56,23 +68,24 @@ async def guard(request: web.Request, handler: Any) -> web.StreamResponse:
 async def _guarded(request: web.Request, handler: Any) -> web.StreamResponse:
     ctx: DeskContext = request.app[CONTEXT]
     target = getattr(handler, "__wrapped__", handler)
+    session = ctx.auth.session(request)
+    if session is not None:  # known first, so that refusals speak the official's language
+        request["official"] = session.official
+        request["csrf"] = session.csrf_token
     if request.method == "POST" and not same_origin(request):
         return _refuse(request, 403, "csrf")
+    check_text([*request.query.values(), *request.match_info.values()])
+    form = await read_form(request) if request.method == "POST" else None
     if target in PUBLIC or request.match_info.route.name == "static":
         return await handler(request)
-    session = ctx.auth.session(request)
     if session is None:
         if request.method == "GET":
             raise web.HTTPSeeOther(f"{PATH}/login?{urlencode({'next': request.path_qs})}")
         return _refuse(request, 401, "forbidden")
-    request["official"] = session.official
-    request["csrf"] = session.csrf_token
     if target in ADMIN_ONLY and not session.official.is_admin:
         return _refuse(request, 403, "forbidden")
-    if request.method == "POST":
-        form = await request.post()
-        if not tokens_match(session.csrf_token, form.get("csrf")):
-            return _refuse(request, 403, "csrf")
+    if form is not None and not tokens_match(session.csrf_token, form.get("csrf")):
+        return _refuse(request, 403, "csrf")
     return await handler(request)
 
 

@@ -1,18 +1,27 @@
 """Signing officials in and keeping forms honest.
 
-* Passwords: Argon2id (argon2-cffi's defaults, 64 MiB per hash), so a stolen database
-  does not give the passwords away cheaply.
+* Passwords: see ``bot.desk.passwords`` (Argon2id on a thread of its own, strength).
 * Sessions: a random token in a ``Secure``, ``HttpOnly``, ``SameSite=Lax`` cookie;
   the database keeps only its SHA-256.
 * CSRF: every form carries the session's token (synchronizer token); the sign-in form,
   which has no session yet, a token that must match a cookie (double submit). Requests
   whose ``Origin`` is another site are refused as well.
-* Failed sign-ins are counted per account and per address; past the limit, attempts
-  are refused until the window has passed, even with the right password.
+* Failed sign-ins are counted per account *and* address: past the limit that account is
+  refused from that address, even with the right password, until the window has passed,
+  while its official can still sign in from anywhere else (nobody can lock a named
+  official out). Each address also has a budget of failures for all accounts together,
+  which slows down trying a password on many accounts. Behind a reverse proxy the
+  address is the client's (``server.trusted_proxies``). A failure is counted before the
+  password is checked, so parallel attempts cannot slip past the limit.
+* What was typed as a name is never stored unless it names an account: officials do type
+  their password into the name field. Unknown names are counted under a keyed hash
+  whose key lives only in memory.
 """
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import hmac
 import secrets
 from collections.abc import Awaitable, Callable
@@ -20,67 +29,91 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 from aiohttp import web
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from bot.config import DeskSettings
+from bot.desk.passwords import (
+    HASHING,
+    MIN_PASSWORD_LENGTH,
+    WeakPassword,
+    hash_password,
+    rehash,
+    verify_password,
+)
 from bot.store.officials import Official, Officials, Session
+
+__all__ = [
+    "MIN_PASSWORD_LENGTH",
+    "Auth",
+    "TooManyAttempts",
+    "WeakPassword",
+    "hash_password",
+    "same_origin",
+    "tokens_match",
+    "verify_password",
+]
 
 SESSION_COOKIE = "tanya_desk"
 LOGIN_COOKIE = "tanya_desk_login"
-MIN_PASSWORD_LENGTH = 10
 PATH = "/desk"
 SESSION = web.AppKey("desk_session", dict)
 
-_hasher = PasswordHasher()
-# Verifying against this keeps the time for an unknown name the same as for a known one.
-_DUMMY_HASH = _hasher.hash(secrets.token_hex(8))
 
-
-class WeakPassword(ValueError):
-    pass
-
-
-def hash_password(password: str) -> str:
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise WeakPassword(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
-    return _hasher.hash(password)
-
-
-def verify_password(password_hash: str | None, password: str) -> bool:
-    try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and bool(password_hash)
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
-        return False
+class TooManyAttempts(Exception):
+    """Sign-in refused without checking the password: too many failures lately."""
 
 
 class Auth:
     def __init__(self, settings: DeskSettings, officials: Officials) -> None:
         self.settings = settings
         self.officials = officials
+        self._name_key = secrets.token_bytes(32)
 
     # Sign-in
 
-    def refused_for(self, name: str, address: str) -> bool:
-        """Too many failed attempts lately, for this account or from this address."""
+    def _account(self, official: Official | None, name: str) -> str:
+        """Who the attempt was for, without keeping what was typed."""
+        if official is not None:
+            return f"official {official.id}"
+        digest = hmac.new(self._name_key, name.casefold().encode(), hashlib.sha256)
+        return f"name {digest.hexdigest()[:32]}"
+
+    def _refused(self, account_key: str, address_key: str) -> bool:
         window = timedelta(minutes=self.settings.login_window_minutes)
-        limit = self.settings.max_login_failures
-        return any(
-            self.officials.failures_since(key, window) >= limit
-            for key in (f"name:{name.casefold()}", f"addr:{address}")
+        return (
+            self.officials.failures_since(account_key, window) >= self.settings.max_login_failures
+            or self.officials.failures_since(address_key, window)
+            >= self.settings.max_address_login_failures
         )
 
-    def sign_in(self, name: str, password: str, address: str) -> Official | None:
+    async def sign_in(self, name: str, password: str, address: str) -> Official | None:
+        """The official, ``None`` for a wrong name or password; ``TooManyAttempts``."""
         official = self.officials.by_name(name)
-        valid = verify_password(official.password_hash if official else None, password)
+        account_key = f"{self._account(official, name)} from {address}"
+        address_key = f"address {address}"
+        if self._refused(account_key, address_key):
+            raise TooManyAttempts()
+        # Counted now, taken back on success: attempts running in parallel all count.
+        keep = max(timedelta(minutes=self.settings.login_window_minutes), timedelta(days=1))
+        attempt = [self.officials.record_failure(k, keep) for k in (account_key, address_key)]
+        password_hash = official.password_hash if official else None
+        loop = asyncio.get_running_loop()
+        valid = await loop.run_in_executor(HASHING, verify_password, password_hash, password)
         if official is None or not valid or official.disabled:
-            for key in (f"name:{name.casefold()}", f"addr:{address}"):
-                self.officials.record_failure(key)
-            self.officials.audit(official, "sign-in-failed", name, address)
+            known = official.name if official else ""
+            why = (
+                "unknown name"
+                if official is None
+                else "account disabled"
+                if official.disabled
+                else "wrong password"
+            )
+            self.officials.audit(official, "sign-in-failed", known, f"{why}, from {address}")
             return None
-        self.officials.clear_failures(f"name:{name.casefold()}")
-        if _hasher.check_needs_rehash(official.password_hash):
-            self.officials.update(official.id, password_hash=_hasher.hash(password))
+        self.officials.clear_failures(account_key)
+        self.officials.forget_failures(attempt)
+        fresh = await loop.run_in_executor(HASHING, rehash, official.password_hash, password)
+        if fresh is not None:
+            self.officials.update(official.id, password_hash=fresh)
         self.officials.audit(official, "sign-in", official.name, address)
         return official
 

@@ -7,7 +7,6 @@ will be skipped unless a message tag is configured); only the confirmed preview 
 
 from __future__ import annotations
 
-import csv
 import io
 import re
 from datetime import UTC, datetime, timedelta
@@ -19,9 +18,11 @@ from aiohttp import web
 
 from bot.core.privacy import mask
 from bot.core.surveys import SCALE, SurveyFormatError, parse_questions, questions_json, questions_of
+from bot.csv_cells import Writer
 from bot.desk.auth import PATH
 from bot.desk.charts import bar_chart_svg
 from bot.desk.context import CONTEXT, DeskContext, official_of
+from bot.desk.inputs import parse_id
 from bot.desk.texts import text
 from bot.desk.views import _flash, _language, page
 from bot.store.broadcasts import Broadcast
@@ -40,10 +41,10 @@ def _topics(ctx: DeskContext) -> dict[str, dict[str, str]]:
 
 
 def _broadcast_id(request: web.Request) -> int:
-    raw = request.match_info["broadcast"]
-    if not raw.isdigit():
+    number = parse_id(request.match_info["broadcast"])
+    if number is None:
         raise web.HTTPNotFound()
-    return int(raw)
+    return number
 
 
 def _url(value: str) -> str | None:
@@ -87,13 +88,13 @@ def _read_form(ctx: DeskContext, form: Any, language: str) -> dict[str, Any] | s
     send_at = now_iso()
     when = str(form.get("send_at", "")).strip()
     if when:
-        try:
-            local = datetime.fromisoformat(when)
-        except ValueError:
-            return text("bc_bad_time", language)
         # The form's time is the officials' (desk.timezone); stored as UTC like all times.
         zone = ZoneInfo(ctx.settings.desk.timezone)
-        moment = (local.replace(tzinfo=zone) if local.tzinfo is None else local).astimezone(UTC)
+        try:
+            local = datetime.fromisoformat(when)
+            moment = (local.replace(tzinfo=zone) if local.tzinfo is None else local).astimezone(UTC)
+        except (ValueError, OverflowError):  # OverflowError: the year 1 or 9999 in UTC
+            return text("bc_bad_time", language)
         send_at = moment.isoformat(timespec="milliseconds")
     return {
         "kind": kind,
@@ -115,7 +116,7 @@ async def _draft(request: web.Request) -> dict[str, Any]:
     ctx: DeskContext = request.app[CONTEXT]
     draft = _read_form(ctx, await request.post(), _language(request))
     if isinstance(draft, str):
-        raise _flash(f"{PATH}/announcements", draft, "error")
+        raise _flash(request, f"{PATH}/announcements", draft, "error")
     return draft
 
 
@@ -225,7 +226,9 @@ async def cancel(request: web.Request) -> web.StreamResponse:
     if ctx.store.broadcasts.cancel(broadcast_id):
         ctx.store.officials.audit(official_of(request), "broadcast-cancelled", f"#{broadcast_id}")
         ctx.broadcaster.wake()
-    raise _flash(f"{PATH}/announcements/{broadcast_id}", text("bc_cancelled", _language(request)))
+    raise _flash(
+        request, f"{PATH}/announcements/{broadcast_id}", text("bc_cancelled", _language(request))
+    )
 
 
 async def close_poll(request: web.Request) -> web.StreamResponse:
@@ -245,7 +248,7 @@ def survey_results(ctx: DeskContext, survey: Broadcast) -> list[dict[str, Any]]:
         given = [a["answer"] for a in answers if a["question"] == index]
         labels = list(SCALE) if question.kind == "scale" else list(question.choices)
         counts = [given.count(label) for label in labels]
-        ratings = [int(a) for a in given if question.kind == "scale" and a.isdigit()]
+        ratings = [r for a in given if question.kind == "scale" and (r := parse_id(a)) is not None]
         results.append(
             {
                 "question": question,
@@ -265,11 +268,11 @@ async def chart(request: web.Request) -> web.Response:
     if broadcast is None or broadcast.kind == "announcement":
         raise web.HTTPNotFound()
     if broadcast.kind == "survey":
-        raw = request.query.get("q", "0")
+        index = parse_id(request.query.get("q", "0"))
         results = survey_results(ctx, broadcast)
-        if not raw.isdigit() or int(raw) >= len(results) or not results[int(raw)]["labels"]:
+        if index is None or index >= len(results) or not results[index]["labels"]:
             raise web.HTTPNotFound()
-        item = results[int(raw)]
+        item = results[index]
         svg = bar_chart_svg(item["labels"], item["counts"], title=item["question"].text)
     else:
         counts, _ = ctx.store.broadcasts.results(broadcast.id)
@@ -283,7 +286,7 @@ async def results_csv(request: web.Request) -> web.Response:
     if broadcast is None or broadcast.kind == "announcement":
         raise web.HTTPNotFound()
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = Writer(out)
     if broadcast.kind == "survey":
         _survey_csv(ctx, broadcast, writer)
         return _csv_response(out, f"survey-{broadcast.id}.csv")
@@ -300,7 +303,7 @@ async def results_csv(request: web.Request) -> web.Response:
     return _csv_response(out, f"poll-{broadcast.id}.csv")
 
 
-def _survey_csv(ctx: DeskContext, survey: Broadcast, writer: Any) -> None:
+def _survey_csv(ctx: DeskContext, survey: Broadcast, writer: Writer) -> None:
     """One row per citizen, one column per question; free text masked."""
     questions = questions_of(survey.options)
     writer.writerow(["respondent", *[q.text for q in questions]])
@@ -357,7 +360,7 @@ async def create_campaign(request: web.Request) -> web.StreamResponse:
     slug = str(form.get("slug", "")).strip().lower()
     title = str(form.get("title", "")).strip()[:200]
     if not _SLUG.match(slug) or len(slug) > 60:
-        raise _flash(f"{PATH}/campaigns", text("camp_bad_slug", language), "error")
+        raise _flash(request, f"{PATH}/campaigns", text("camp_bad_slug", language), "error")
     with ctx.store.db.atomic():
         cursor = ctx.store.db.execute(
             "INSERT OR IGNORE INTO campaigns (slug, title, created_by, created_at) "
@@ -365,6 +368,6 @@ async def create_campaign(request: web.Request) -> web.StreamResponse:
             [slug, title or slug, official_of(request).id, now_iso()],
         )
     if cursor.rowcount != 1:
-        raise _flash(f"{PATH}/campaigns", text("camp_exists", language), "error")
+        raise _flash(request, f"{PATH}/campaigns", text("camp_exists", language), "error")
     ctx.store.officials.audit(official_of(request), "campaign-created", slug, title)
-    raise _flash(f"{PATH}/campaigns", text("camp_created", language, slug=slug))
+    raise _flash(request, f"{PATH}/campaigns", text("camp_created", language, slug=slug))

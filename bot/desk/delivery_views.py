@@ -44,5 +44,5 @@ async def resend(request: web.Request) -> web.StreamResponse:
     item = number(request.match_info["item"])
     here = f"{PATH}/undelivered"
     if item is None or not await ctx.handover.resend(item):
-        raise _flash(here, text("not_found", language), "error")
-    raise _flash(here, text("resent", language))
+        raise _flash(request, here, text("not_found", language), "error")
+    raise _flash(request, here, text("resent", language))

@@ -18,6 +18,7 @@ from bot.core.insight import PERIODS, Insight, Rumour, period
 from bot.core.rumours import Sign
 from bot.desk.auth import PATH
 from bot.desk.context import CONTEXT, DeskContext, official_of
+from bot.desk.inputs import parse_id
 from bot.desk.texts import text
 from bot.desk.views import (
     MIN_NEW_ENTRY_QUESTIONS,
@@ -64,13 +65,12 @@ async def cluster_to_faq(request: web.Request) -> web.StreamResponse:
     """A cluster's "create FAQ entry" form: the same handling as the ticket page's."""
     ctx: DeskContext = request.app[CONTEXT]
     form = await request.post()
-    language = _language(request)
     try:
         edit = add_entry_from_form(ctx, official_of(request), form)
     except FaqEditError as exc:
         back = f"{PATH}/clusters?{urlencode({'days': period(str(form.get('days', '')))})}"
-        raise _flash(back, str(exc), "error") from None
-    raise added_to_faq(edit, language)
+        raise _flash(request, back, str(exc), "error") from None
+    raise added_to_faq(request, edit)
 
 
 async def rumours(request: web.Request) -> web.Response:
@@ -114,15 +114,15 @@ def announce_link(ctx: DeskContext, row: Rumour) -> str:
 async def open_ticket(request: web.Request) -> web.StreamResponse:
     """Answer a tagged message: open an escalation for it (the same one if it has one)."""
     ctx: DeskContext = request.app[CONTEXT]
-    raw = request.match_info["message"]
+    message = parse_id(request.match_info["message"])
     language = _language(request)
     form = await request.post()
     back = f"{PATH}/rumours?{urlencode({'days': period(str(form.get('days', '')))})}"
-    citizen = ctx.store.owner_of(int(raw)) if raw.isdigit() else None
-    if citizen is None:
-        raise _flash(back, text("not_found", language), "error")
+    citizen = ctx.store.owner_of(message) if message is not None else None
+    if citizen is None or message is None:
+        raise _flash(request, back, text("not_found", language), "error")
     ticket, _ = ctx.store.open_escalation(
-        citizen, int(raw), "rumour", ctx.settings.insight.hoax_topic
+        citizen, message, "rumour", ctx.settings.insight.hoax_topic
     )
     ctx.store.officials.audit(official_of(request), "rumour-ticket", f"ticket #{ticket}")
     raise web.HTTPSeeOther(f"{PATH}/tickets/{ticket}")

@@ -15,6 +15,16 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Too many failed attempts. Try again in {minutes} minutes.",
     ),
     "signed_out": ("Anda sudah keluar.", "You have signed out."),
+    "pw_short": (
+        "Kata sandi terlalu pendek: minimal {n} karakter.",
+        "The password is too short: at least {n} characters.",
+    ),
+    "pw_guessable": (
+        "Kata sandi terlalu mudah ditebak (kata sandi umum, urutan angka atau huruf, pola "
+        "keyboard, pengulangan, tanggal, atau nama akun). Pakai beberapa kata yang tidak umum.",
+        "The password is too easy to guess (a common password, a run of digits or letters, "
+        "a keyboard pattern, a repeat, a date or the account's name). Use a few uncommon words.",
+    ),
     "inbox": ("Kotak masuk", "Inbox"),
     "history": ("Riwayat", "History"),
     "training": ("Pelatihan model", "Model training"),
@@ -158,6 +168,18 @@ TEXTS: dict[str, tuple[str, str]] = {
     "empty_answer": ("Jawaban tidak boleh kosong.", "The answer must not be empty."),
     "closed_ok": ("Tiket ditutup.", "Ticket closed."),
     "not_found": ("Tidak ditemukan.", "Not found."),
+    "bad_input": (
+        "Isian tidak sah: ada nilai atau karakter yang tidak bisa dipakai (misalnya karakter NUL).",
+        "Invalid input: a value or a character that cannot be used (such as a NUL character).",
+    ),
+    "bad_form": (
+        "Formulir tidak bisa dibaca. Muat ulang halaman dan coba lagi.",
+        "The form could not be read. Reload the page and try again.",
+    ),
+    "too_large": (
+        "Isian terlalu panjang untuk dikirim. Persingkat teksnya dan coba lagi.",
+        "The form is too large to send. Shorten the text and try again.",
+    ),
     "forbidden": ("Anda tidak berhak membuka halaman ini.", "You may not open this page."),
     "csrf": (
         "Formulir kedaluwarsa atau tidak sah. Muat ulang halaman dan coba lagi.",

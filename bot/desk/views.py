@@ -7,6 +7,8 @@ signed-in, right role, same origin and a valid CSRF token for every POST.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 from datetime import UTC, datetime
 from typing import Any
@@ -18,10 +20,10 @@ from aiohttp import web
 
 from bot.core.answerer import render_answer
 from bot.core.decision import Candidate
-from bot.core.payloads import number as number_of
 from bot.core.privacy import mask
-from bot.desk.auth import LOGIN_COOKIE, PATH, Auth, tokens_match
+from bot.desk.auth import LOGIN_COOKIE, PATH, Auth, TooManyAttempts, tokens_match
 from bot.desk.context import CONTEXT, DeskContext, official_of
+from bot.desk.inputs import parse_id, parse_ids
 from bot.desk.texts import text
 from bot.faq.edit import Edit, FaqEditError
 from bot.faq.model import Entry
@@ -34,7 +36,7 @@ CLOSE_REASONS = ("duplicate", "spam", "elsewhere", "out_of_scope")
 MAX_ANSWER_CHARS = 4000
 MIN_NEW_ENTRY_QUESTIONS = 2
 MIN_GUESS = 0.02  # guesses below this confidence are not worth an official's time
-FLASH = ("ok", "error")  # query keys of the one-time messages (see _flash)
+FLASH = ("ok", "error", "sig")  # query keys of the one-time messages (see _flash)
 
 
 def _language(request: web.Request) -> str:
@@ -44,10 +46,32 @@ def _language(request: web.Request) -> str:
     return chosen if chosen in ctx.languages else ctx.languages[0]
 
 
-def _flash(location: str, message: str, kind: str = "ok") -> web.HTTPSeeOther:
+def t(request: web.Request, key: str, **values: object) -> str:
+    """A desk text in the official's language."""
+    return text(key, _language(request), **values)
+
+
+def _flash_signature(request: web.Request, kind: str, message: str) -> str:
+    """Keyed by the session's CSRF token: only the desk can make a message to show, and
+    only for the session it was made in (never a link's text as an alert)."""
+    key = str(request.get("csrf", "")).encode()
+    return hmac.new(key, f"{kind}\x00{message}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def _flash(request: web.Request, location: str, message: str, kind: str = "ok") -> web.HTTPSeeOther:
     """Redirect after a POST, carrying a short message to show once."""
     separator = "&" if "?" in location else "?"
-    return web.HTTPSeeOther(f"{location}{separator}{urlencode({kind: message})}")
+    signed = {kind: message, "sig": _flash_signature(request, kind, message)}
+    return web.HTTPSeeOther(f"{location}{separator}{urlencode(signed)}")
+
+
+def _flashed(request: web.Request, kind: str) -> str | None:
+    """The one-time message of this kind, if the desk made it for this session."""
+    message = request.query.get(kind)
+    if not message or not request.get("csrf"):
+        return None
+    expected = _flash_signature(request, kind, message)
+    return message if hmac.compare_digest(expected, request.query.get("sig", "")) else None
 
 
 def page(request: web.Request, template: str, **values: Any) -> web.Response:
@@ -62,8 +86,8 @@ def page(request: web.Request, template: str, **values: Any) -> web.Response:
         "t": lambda key, **kw: text(key, language, **kw),
         "official": request.get("official"),
         "csrf": request.get("csrf", ""),
-        "ok": request.query.get("ok"),
-        "error": request.query.get("error"),
+        "ok": _flashed(request, "ok"),
+        "error": _flashed(request, "error"),
         "now": datetime.now(UTC),
         "zip": zip,
     }
@@ -99,10 +123,10 @@ def sla_colour(iso: str, sla_hours: float) -> str:
 
 
 def _ticket_id(request: web.Request) -> int:
-    raw = request.match_info["ticket"]
-    if not raw.isdigit():
+    number = parse_id(request.match_info["ticket"])
+    if number is None:
         raise web.HTTPNotFound()
-    return int(raw)
+    return number
 
 
 # Sign-in
@@ -133,11 +157,12 @@ async def login(request: web.Request) -> web.StreamResponse:
     if not tokens_match(request.cookies.get(LOGIN_COOKIE), form.get("csrf")):
         raise web.HTTPForbidden(text=text("csrf", language))
     name, password = str(form.get("name", "")).strip(), str(form.get("password", ""))
-    address = request.remote or "?"
-    if ctx.auth.refused_for(name, address):
+    address = request.remote or "?"  # the client's, behind a trusted proxy (bot.http_security)
+    try:
+        official = await ctx.auth.sign_in(name, password, address)
+    except TooManyAttempts:
         minutes = int(ctx.settings.desk.login_window_minutes)
         return _login_form(request, text("too_many", language, minutes=minutes), 429)
-    official = ctx.auth.sign_in(name, password, address)
     if official is None:
         return _login_form(request, text("bad_login", language), 401)
     target = str(form.get("next") or "")
@@ -180,12 +205,8 @@ def _filter(request: web.Request, default_status: str) -> InboxFilter:
     status = query.get("status", default_status)
     if status not in STATUSES:
         status = default_status
-    assignee: int | None = None
     raw = query.get("assignee", "")
-    if raw == "me":
-        assignee = official_of(request).id
-    elif raw.isdigit():
-        assignee = int(raw)
+    assignee = official_of(request).id if raw == "me" else parse_id(raw)
     return InboxFilter(
         status=status,
         topic=query.get("topic") or None,
@@ -283,20 +304,16 @@ async def answer(request: web.Request) -> web.StreamResponse:
     here = f"{PATH}/tickets/{number}"
     reply = str(form.get("answer", "")).strip()[:MAX_ANSWER_CHARS]
     if not reply:
-        raise _flash(here, text("empty_answer", language), "error")
+        raise _flash(request, here, text("empty_answer", language), "error")
     me = official_of(request)
-    others = [
-        other
-        for other in (number_of(str(v)) for v in form.getall("also", []))
-        if other is not None and other != number
-    ]
+    others = [other for other in parse_ids(form.getall("also", [])) if other != number]
     if others and mask(reply) != reply:
         # An answer naming one citizen's NIK, phone or e-mail must not reach strangers.
-        raise _flash(here, text("similar_personal", language), "error")
+        raise _flash(request, here, text("similar_personal", language), "error")
     try:
         delivery = await ctx.handover.answer(number, me, reply)
     except AlreadyHandled:
-        raise _flash(here, text("already", language), "error") from None
+        raise _flash(request, here, text("already", language), "error") from None
     message = text("answer_sent", language, state=text(f"dl_{delivery.state.value}", language))
     sent = 0
     for other in others:
@@ -307,7 +324,7 @@ async def answer(request: web.Request) -> web.StreamResponse:
             continue
     if sent:
         message += " " + text("also_sent", language, count=sent)
-    raise _flash(here, message)
+    raise _flash(request, here, message)
 
 
 async def close(request: web.Request) -> web.StreamResponse:
@@ -323,8 +340,8 @@ async def close(request: web.Request) -> web.StreamResponse:
     try:
         ctx.handover.close(number, official_of(request), f"{reason}: {note}" if note else reason)
     except AlreadyHandled:
-        raise _flash(here, text("already", language), "error") from None
-    raise _flash(here, text("closed_ok", language))
+        raise _flash(request, here, text("already", language), "error") from None
+    raise _flash(request, here, text("closed_ok", language))
 
 
 async def retry(request: web.Request) -> web.StreamResponse:
@@ -334,9 +351,9 @@ async def retry(request: web.Request) -> web.StreamResponse:
     try:
         delivery = await ctx.handover.deliver(number)
     except ValueError as exc:
-        raise _flash(f"{PATH}/tickets/{number}", str(exc), "error") from None
+        raise _flash(request, f"{PATH}/tickets/{number}", str(exc), "error") from None
     state = text(f"dl_{delivery.state.value}", language)
-    raise _flash(f"{PATH}/tickets/{number}", text("answer_sent", language, state=state))
+    raise _flash(request, f"{PATH}/tickets/{number}", text("answer_sent", language, state=state))
 
 
 async def add_to_faq(request: web.Request) -> web.StreamResponse:
@@ -347,7 +364,7 @@ async def add_to_faq(request: web.Request) -> web.StreamResponse:
     here = f"{PATH}/tickets/{number}"
     row = ctx.store.escalations.get(number)
     if row is None or row["status"] != "answered":
-        raise _flash(here, text("not_found", language), "error")
+        raise _flash(request, here, text("not_found", language), "error")
     me = official_of(request)
     faq_language = str(form.get("language", ""))
     try:
@@ -359,9 +376,9 @@ async def add_to_faq(request: web.Request) -> web.StreamResponse:
                 me, entry_id, faq_language, str(form.get("question", "")).strip()
             )
     except FaqEditError as exc:
-        raise _flash(here, str(exc), "error") from None
+        raise _flash(request, here, str(exc), "error") from None
     ctx.store.escalations.mark_added_to_faq(number, edit.entry_id)
-    raise added_to_faq(edit, language)
+    raise added_to_faq(request, edit)
 
 
 def add_entry_from_form(ctx: DeskContext, official: Official, form: Any) -> Edit:
@@ -378,12 +395,13 @@ def add_entry_from_form(ctx: DeskContext, official: Official, form: Any) -> Edit
     )
 
 
-def added_to_faq(edit: Edit, language: str) -> web.HTTPSeeOther:
+def added_to_faq(request: web.Request, edit: Edit) -> web.HTTPSeeOther:
     """To the training page, which shows the retraining the edit started."""
+    language = _language(request)
     message = (
         f"{text('added_to_faq', language, entry=edit.entry_id)} {text('train_started', language)}"
     )
-    return _flash(f"{PATH}/training", message)
+    return _flash(request, f"{PATH}/training", message)
 
 
 # Training and audit
@@ -412,8 +430,7 @@ async def retrain(request: web.Request) -> web.StreamResponse:
 
 async def audit(request: web.Request) -> web.Response:
     ctx: DeskContext = request.app[CONTEXT]
-    raw = request.query.get("offset", "0")
-    offset = int(raw) if raw.isdigit() else 0
+    offset = parse_id(request.query.get("offset", "0")) or 0
     return page(
         request, "audit.html", rows=ctx.store.officials.audit_log(200, offset), offset=offset
     )

@@ -19,6 +19,7 @@ from urllib.parse import urlparse
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+from bot.faq.limits import MAX_DEPTH, MAX_FILE_BYTES
 from bot.faq.model import Entry, Faq, Link, Topic
 from bot.faq.problems import FaqError, Problem, Severity
 
@@ -29,6 +30,8 @@ ENTRY_KEYS = ("id", "questions", "answer", "links", "source", "updated", "valid_
 LINK_KEYS = ("title", "url")
 MIN_QUESTIONS = 2
 FAQ_SUFFIXES = (".yml", ".yaml")
+_UNREADABLE = object()  # the file could not be parsed (an error says why)
+_TOO_DEEP = f"lists and mappings nested more than {MAX_DEPTH} levels deep"
 
 
 def faq_files(directory: Path) -> list[Path]:
@@ -97,7 +100,14 @@ class _FileReader:
 
     def read(self) -> Topic | None:
         document = self._parse()
+        if document is _UNREADABLE:
+            return None
         if document is None:
+            # An empty file, or only comments: its entries would silently vanish.
+            self.error(
+                "the file is empty (or has only comments): expected topic, title and entries",
+                line=1,
+            )
             return None
         if not isinstance(document, dict):
             self.error("expected a mapping with keys topic, title and entries", line=1)
@@ -111,11 +121,19 @@ class _FileReader:
         return Topic(slug=slug, titles=titles, entries=tuple(entries), path=self.path)
 
     def _parse(self) -> Any:
+        size = self.path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            self.error(f"the file is {size / 1e6:.0f} MB: far larger than an FAQ topic")
+            return _UNREADABLE
         try:
             text = self.path.read_text(encoding="utf-8")
         except UnicodeDecodeError as exc:
             self.error(f"not UTF-8 text ({exc.reason} at byte {exc.start})")
-            return None
+            return _UNREADABLE
+        too_deep = _flow_too_deep(text)
+        if too_deep is not None:
+            self.error(_TOO_DEEP, line=too_deep)
+            return _UNREADABLE
         try:
             return YAML(typ="rt").load(text)
         except MarkedYAMLError as exc:
@@ -125,7 +143,9 @@ class _FileReader:
             self.error(f"not valid YAML: {reason}", line=line)
         except (YAMLError, ValueError) as exc:
             self.error(f"not valid YAML: {' '.join(str(exc).split())}")
-        return None
+        except RecursionError:
+            self.error(_TOO_DEEP)  # block collections nested hundreds of levels deep
+        return _UNREADABLE
 
     def _unknown_keys(
         self, node: dict[str, Any], allowed: Iterable[str], entry: str | None, prefix: str
@@ -381,6 +401,44 @@ class _FileReader:
                 field=key,
             )
             return None
+
+
+def _flow_too_deep(text: str) -> int | None:
+    """The line where ``[`` and ``{`` nest deeper than ``MAX_DEPTH``, if they do.
+
+    ruamel.yaml's scanner takes time quadratic in flow nesting (10 KB of ``[`` took 30 s)
+    and its composer recurses: such a file is refused before it is parsed. Quoted text
+    and comments are skipped; an unbalanced bracket elsewhere only makes this stricter.
+    """
+    level, line, quote, start = 0, 1, "", True
+    index, length = 0, len(text)
+    while index < length:
+        char = text[index]
+        if char == "\n":
+            line += 1
+        if quote:
+            if char == "\\" and quote == '"':
+                index += 1
+            elif char == quote:
+                if quote == "'" and text.startswith("''", index):
+                    index += 1
+                else:
+                    quote = ""
+        elif char in "'\"" and start:
+            quote = char
+        elif char == "#" and start:
+            end = text.find("\n", index)
+            index = length if end < 0 else end
+            continue
+        elif char in "[{":
+            level += 1
+            if level > MAX_DEPTH:
+                return line
+        elif char in "]}":
+            level = max(level - 1, 0)
+        start = char in " \t\n[{,:-?"
+        index += 1
+    return None
 
 
 def _is_web_url(url: str) -> bool:

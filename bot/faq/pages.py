@@ -19,7 +19,7 @@ from urllib.parse import urlparse
 from bot.faq.model import Link
 from bot.faq.rows import ImportRow, Notice, ReadResult, UnreadableFile
 from bot.faq.spreadsheet import clean_answer, clean_question
-from bot.faq.tabular import decode
+from bot.faq.tabular import decode, read_bytes
 
 _QUESTION_LABEL = re.compile(
     r"^(?:q|t|p|tanya|pertanyaan|question)\s*:\s*(?:\*\*|__)?\s*", re.IGNORECASE
@@ -41,7 +41,7 @@ class Block:
 
 def read_markdown(path: Path, language: str) -> ReadResult:
     notices: list[Notice] = []
-    text = decode(path.read_bytes(), path.name, notices)
+    text = decode(read_bytes(path), path.name, notices)
     result = rows_from_blocks(markdown_blocks(text), path.name, language)
     result.notices[:0] = notices
     return result
@@ -50,7 +50,7 @@ def read_markdown(path: Path, language: str) -> ReadResult:
 def read_html(path: Path, language: str) -> ReadResult:
     notices: list[Notice] = []
     parser = _HtmlBlocks()
-    parser.feed(decode(path.read_bytes(), path.name, notices))
+    parser.feed(decode(read_bytes(path), path.name, notices))
     parser.close()
     parser.flush()
     result = rows_from_blocks(parser.blocks, path.name, language)
@@ -123,13 +123,17 @@ def _row(blocks: list[Block], name: str, language: str) -> ImportRow:
 
 # --- Markdown -----------------------------------------------------------------------------
 
-_HEADING = re.compile(r"^(#{1,6})\s+(.*?)(?:\s+#+)?\s*$")
+# Every pattern below runs in time linear in the text: a part that repeats ("[^[\]]*",
+# "[^*]+?") may not contain what starts the next attempt, so hostile input ("[[[[...",
+# "**a **a **a ...", a heading of 100,000 spaces) cannot make the matcher rescan the rest
+# of the text from every position (a 200 KB page took 42 s).
+_HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
 _SETEXT = re.compile(r"^(=+|-+)\s*$")
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+]|(\d+)[.)])\s+(.*)$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
-_MD_LINK = re.compile(r"(!?)\[([^\]]*)\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
-_AUTOLINK = re.compile(r"<(https?://[^>\s]+)>")
-_BOLD = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
+_MD_LINK = re.compile(r"(!?)\[([^\[\]]*)\]\(\s*<?([^()\s<>\[\]]+)>?(?:\s+\"[^\"\[\]]*\")?\s*\)")
+_AUTOLINK = re.compile(r"<(https?://[^<>\s]+)>")
+_BOLD = re.compile(r"\*\*(?=\S)([^*]+?)(?<=\S)\*\*|__(?=\S)([^_]+?)(?<=\S)__")
 _ITALIC = re.compile(r"(?<![*\w])\*(?=\S)([^*]+?)(?<=\S)\*(?![*\w])")
 
 
@@ -152,7 +156,7 @@ def markdown_blocks(text: str) -> list[Block]:
             blocks.append(Block("text", number, raw.rstrip()))
         elif heading := _HEADING.match(line):
             flush()
-            blocks.append(_md_heading(number, len(heading[1]), heading[2]))
+            blocks.append(_md_heading(number, len(heading[1]), _without_closing(heading[2])))
         elif len(paragraph) == 1 and _SETEXT.match(line):
             start, title = paragraph.pop()
             blocks.append(_md_heading(start, 1 if line.startswith("=") else 2, title))
@@ -173,6 +177,13 @@ def markdown_blocks(text: str) -> list[Block]:
     return blocks
 
 
+def _without_closing(text: str) -> str:
+    """A heading's text without its optional closing hashes (``## Title ##``)."""
+    text = text.rstrip()
+    bare = text.rstrip("#")
+    return bare.rstrip() if bare != text and (not bare or bare[-1].isspace()) else text
+
+
 def _md_heading(number: int, level: int, text: str) -> Block:
     return Block("heading", number, _md_text(number, text).text.replace("*", ""), level)
 
@@ -191,7 +202,7 @@ def _md_text(number: int, text: str) -> Block:
         return title
 
     text = _AUTOLINK.sub(r"\1", _MD_LINK.sub(link, text))
-    text = _BOLD.sub("\x00\\2\x00", text)
+    text = _BOLD.sub(lambda match: f"\x00{match[1] or match[2]}\x00", text)
     text = _ITALIC.sub(r"_\1_", text).replace("\x00", "*")
     text = re.sub(r"\\([\\`*_{}\[\]()#+\-.!>])", r"\1", text.replace("`", ""))
     return Block("text", number, text, links=tuple(links))

@@ -9,7 +9,8 @@ whole FAQ in any spreadsheet program and import it back without loss:
 
 The fixed columns come first so they stay in place however many example questions the
 entries have. A links cell holds one link per line, ``Title | https://...``. Dates are
-written ``YYYY-MM-DD``.
+written ``YYYY-MM-DD``. In CSV, a text a spreadsheet would run as a formula (``=``, ``+``,
+``-``, ``@``...) gets a leading quote (``bot.csv_cells``), which the import takes away.
 
 Files made by hand are read too: headers are matched ignoring case, spaces and punctuation,
 may be Indonesian (``pertanyaan``, ``jawaban``, ``topik``, ``sumber``...), and a header
@@ -18,7 +19,6 @@ without a language (``question``, ``answer``) means the language given with ``--
 
 from __future__ import annotations
 
-import csv
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator
@@ -29,6 +29,8 @@ from typing import Any
 from urllib.parse import urlparse
 
 from bot.atomic_file import replacing
+from bot.csv_cells import Writer
+from bot.faq.limits import check_storable
 from bot.faq.loader import LANGUAGES, normalise_example
 from bot.faq.model import Faq, Link
 from bot.faq.rows import ImportRow, RowError
@@ -181,6 +183,7 @@ def row_from_cells(
     for column, value in _expand(cells):
         if column is IGNORE:
             continue
+        _check_storable(value, column)
         if column.field in ("links", "source", "updated", "valid_until"):
             row.given.add(column.field)
         if _is_empty(value):
@@ -188,6 +191,17 @@ def row_from_cells(
         has_value = True
         _set(row, column, value, language, seen)
     return row if has_value else None
+
+
+def _check_storable(value: Any, column: Column) -> None:
+    name = f"{column.field}_{column.language}" if column.language else column.field
+    items = value if isinstance(value, list) else [value]
+    for item in items:
+        if isinstance(item, dict):
+            for text in (*map(str, item), *item.values()):
+                _check_storable(text, column)
+        elif isinstance(item, str):
+            check_storable(item, name)
 
 
 def _expand(cells: Iterable[tuple[Column, Any]]) -> Iterator[tuple[Column, Any]]:
@@ -366,7 +380,7 @@ def export_faq(faq: Faq, path: Path, format: str) -> None:
 def _write_csv(path: Path, columns: list[str], rows: list[list[str | date | None]]) -> None:
     # The BOM makes Excel read the file as UTF-8 (else it shows "Ã©" for "é").
     with path.open("w", encoding="utf-8-sig", newline="") as file:
-        writer = csv.writer(file)
+        writer = Writer(file)  # cells a spreadsheet would compute get a quote
         writer.writerow(columns)
         writer.writerows([cell_text(value) for value in row] for row in rows)
 

@@ -14,15 +14,19 @@ import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from bot.csv_cells import restored
+from bot.faq.limits import MAX_DEPTH, MAX_ROWS, check_file_size, check_grid, depth
 from bot.faq.rows import ImportRow, Notice, ReadResult, RowError, UnreadableFile
 from bot.faq.spreadsheet import IGNORE, Column, cell_text, parse_header, row_from_cells
 
 # A title or a note may sit above the header; the header is looked for in these first rows.
 HEADER_SEARCH_ROWS = 10
 DELIMITERS = (",", ";", "\t")
+TOO_DEEP = f"lists and objects nested more than {MAX_DEPTH} levels deep"
 
 
 @dataclass
@@ -35,6 +39,8 @@ class Grid:
     filled: set[tuple[int, int]] = field(default_factory=set)
     # Cells inside a merge over several rows: (row, column) -> the merged range.
     merged: dict[tuple[int, int], str] = field(default_factory=dict)
+    # CSV: `tanya export` quoted text a spreadsheet would compute (bot.csv_cells).
+    quoted: bool = False
 
 
 # --- CSV ----------------------------------------------------------------------------------
@@ -42,18 +48,24 @@ class Grid:
 
 def read_csv(path: Path, language: str) -> ReadResult:
     notices: list[Notice] = []
-    text = decode(path.read_bytes(), path.name, notices)
+    text = decode(read_bytes(path), path.name, notices)
     try:
         reader = csv.reader(
             io.StringIO(text, newline=""), delimiter=_delimiter(text), skipinitialspace=True
         )
-        records = list(reader)
+        records = list(islice(reader, MAX_ROWS + 1))
     except csv.Error as exc:
         raise UnreadableFile(f"not a readable CSV file: {exc}") from exc
-    grid = Grid(path.name, list(enumerate(records, start=1)))
+    check_grid(records)
+    grid = Grid(path.name, list(enumerate(records, start=1)), quoted=True)
     result = read_grid(grid, language)
     result.notices[:0] = notices
     return result
+
+
+def read_bytes(path: Path) -> bytes:
+    check_file_size(path)
+    return path.read_bytes()
 
 
 def decode(raw: bytes, name: str, notices: list[Notice]) -> str:
@@ -61,7 +73,12 @@ def decode(raw: bytes, name: str, notices: list[Notice]) -> str:
     if not raw.strip():
         raise UnreadableFile("the file is empty")
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return raw.decode("utf-16")
+        try:
+            return raw.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            text = raw[: exc.start].decode("utf-16", errors="replace")
+            line = text.count("\n") + 1
+            raise UnreadableFile(f"not valid UTF-16 text (line {line}: {exc.reason})") from exc
     if b"\x00" in raw[:4096]:
         raise UnreadableFile("not a text file (is it a spreadsheet saved under another name?)")
     try:
@@ -94,6 +111,10 @@ def _delimiter(text: str) -> str:
 def read_xlsx(path: Path, language: str) -> ReadResult:
     from openpyxl import load_workbook
 
+    from bot.faq.xlsx_bounds import check_workbook
+
+    check_file_size(path)
+    check_workbook(path)  # within the limits, no XML entities: openpyxl may load it
     try:
         # A file object, because openpyxl refuses a workbook whose name does not end in
         # .xlsx; not read-only, because merged cells are only known to a fully loaded sheet.
@@ -163,6 +184,8 @@ def read_grid(grid: Grid, language: str) -> ReadResult:
         if number <= header_number or _empty(grid, number, values):
             continue
         where = f"{grid.name} row {number}"
+        if grid.quoted:
+            values = [restored(value) if isinstance(value, str) else value for value in values]
         try:
             row = row_from_cells(where, zip(columns, values, strict=False), language)
         except RowError as exc:
@@ -254,13 +277,17 @@ def _add_questions(first: ImportRow, row: ImportRow) -> None:
 def read_json(path: Path, language: str) -> ReadResult:
     """A list of entries, or topics ``{"topic", "title", "entries"}`` as in the FAQ files."""
     result = ReadResult()
-    text = decode(path.read_bytes(), path.name, result.notices)
+    text = decode(read_bytes(path), path.name, result.notices)
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
         raise UnreadableFile(
             f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
         ) from exc
+    except RecursionError:
+        raise UnreadableFile(TOO_DEEP) from None  # nested far deeper than MAX_DEPTH
+    if depth(document) > MAX_DEPTH:
+        raise UnreadableFile(TOO_DEEP)
     unknown: set[str] = set()
     for number, (item, inherited) in enumerate(_json_entries(document), start=1):
         where = f"{path.name} entry {number}"

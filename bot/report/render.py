@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from collections.abc import Sequence
@@ -10,6 +9,7 @@ from functools import lru_cache
 
 import jinja2
 
+from bot.csv_cells import Writer
 from bot.report.build import OTHER_TOPICS, Cell, Report
 from bot.report.texts import TEXTS, text
 from bot.store.stats import NOT_DELIVERED, OUTCOMES, UNDECIDED
@@ -132,7 +132,7 @@ def render_csv(report: Report, language: str) -> str:
         rows.append(("topic", topic.slug, label, topic.questions))
         rows.append(("topic_share", topic.slug, label, topic.share))
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = Writer(out, lineterminator="\n")
     writer.writerow(("section", "key", "label", "value"))
     writer.writerows((s, k, label, "" if v is None else v) for s, k, label, v in rows)
     return out.getvalue()

@@ -5,8 +5,8 @@ and a file travels further than the desk: so a citizen is only a number within o
 export (citizen 1, 2, ... in order of appearance, never a platform id, and a different
 number in the next export), and NIKs, phone numbers and e-mail addresses in texts are
 masked (``bot.core.privacy``). Texts removed by retention are empty; erased citizens are
-simply absent. A text a spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@``)
-gets a leading apostrophe, so opening the file cannot run anything.
+simply absent. A text a spreadsheet would run as a formula gets a leading apostrophe
+(``bot.csv_cells``), so opening the file cannot run anything.
 
 The file is produced a page of messages at a time: the desk streams it without holding a
 year of messages in memory, and without keeping a read open while the bot writes.
@@ -14,7 +14,6 @@ year of messages in memory, and without keeping a read open while the bot writes
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime, time, timedelta
@@ -24,11 +23,11 @@ from zoneinfo import ZoneInfo
 from sqlite_utils import Database
 
 from bot.core.privacy import mask
+from bot.csv_cells import Writer
 from bot.store.stats import Period
 
 PAGE_ROWS = 1000
 BOM = "\ufeff"  # Excel opens a CSV as UTF-8 only with it
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 HEADER = [
     "time",
     "channel",
@@ -66,11 +65,14 @@ def period_of_days(first: date, last: date, timezone: str) -> Period:
     if last < first:
         raise ValueError("the period ends before it starts")
     zone = ZoneInfo(timezone)
-    return Period(
-        datetime.combine(first, time(), zone).astimezone(UTC),
-        datetime.combine(last + timedelta(days=1), time(), zone).astimezone(UTC),
-        timezone,
-    )
+    try:
+        return Period(
+            datetime.combine(first, time(), zone).astimezone(UTC),
+            datetime.combine(last + timedelta(days=1), time(), zone).astimezone(UTC),
+            timezone,
+        )
+    except OverflowError:  # the year 1 or 9999 in UTC
+        raise ValueError("the period is outside the calendar") from None
 
 
 def count_messages(db: Database, period: Period, channel: str | None = None) -> int:
@@ -110,7 +112,7 @@ def _row(row: dict[str, Any], numbers: dict[int, int], zone: ZoneInfo) -> list[s
         row["direction"],
         _sender(row),
         row["kind"],
-        _harmless(mask(row["text"])) if row["text"] else "",
+        mask(row["text"]) if row["text"] else "",
         row["action"] or "",
         row["reason"] or "",
         f"{row['confidence']:.3f}" if row["confidence"] is not None else "",
@@ -128,12 +130,7 @@ def _sender(row: dict[str, Any]) -> str:
     return {"official": "official", "broadcast": "announcement"}.get(row["action"], "bot")
 
 
-def _harmless(text: str) -> str:
-    """A text as a spreadsheet shows it, never as a formula it would compute."""
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
-
-
 def _csv(rows: Iterable[list[str]]) -> str:
     out = io.StringIO()
-    csv.writer(out).writerows(rows)
+    Writer(out).writerows(rows)
     return out.getvalue()

@@ -161,11 +161,20 @@ class Officials:
 
     # Failed sign-ins, for rate limiting
 
-    def record_failure(self, key: str) -> None:
+    def record_failure(self, key: str, keep: timedelta = timedelta(days=1)) -> int:
+        """Count a failure under ``key``; failures older than ``keep`` are forgotten."""
+        now = _now()
         with self.db.atomic():
-            self.db.execute(
-                "INSERT INTO login_failures (key, at) VALUES (?, ?)", [key, _iso(_now())]
+            self.db.execute("DELETE FROM login_failures WHERE at < ?", [_iso(now - keep)])
+            cursor = self.db.execute(
+                "INSERT INTO login_failures (key, at) VALUES (?, ?)", [key, _iso(now)]
             )
+        return int(cursor.lastrowid or 0)
+
+    def forget_failures(self, ids: list[int]) -> None:
+        with self.db.atomic():
+            for failure in ids:
+                self.db.execute("DELETE FROM login_failures WHERE id = ?", [failure])
 
     def failures_since(self, key: str, window: timedelta) -> int:
         since = _iso(_now() - window)
