@@ -199,3 +199,24 @@ def test_a_store_operation_that_fails_half_way_leaves_nothing_behind(tmp_path: P
     row = store.db.execute("SELECT action, faq_id FROM messages WHERE id = ?", [saved.id])
     assert row.fetchone() == (None, None)
     store.close()
+
+
+def test_names_typed_at_failed_sign_ins_are_forgotten_on_upgrade(tmp_path: Path) -> None:
+    """Before, a password typed into the name field stayed in the audit log."""
+    from sqlite_utils import Database
+
+    db = Database(tmp_path / "old.db")
+    for migration in MIGRATIONS[:4]:
+        migration(db)
+    db.execute("PRAGMA user_version = 4")
+    db.execute(
+        "INSERT INTO audit_log (at, official_id, action, target, detail) "
+        "VALUES ('x', NULL, 'sign-in-failed', 'Rahasia#2026', '10.0.0.7')"
+    )
+    db.execute("INSERT INTO login_failures (key, at) VALUES ('name:rahasia#2026', 'x')")
+    db.conn.commit()
+    db.close()
+    store = Store.open(tmp_path / "old.db")
+    [(target, detail)] = store.db.execute("SELECT target, detail FROM audit_log").fetchall()
+    assert (target, detail) == ("", "10.0.0.7")
+    assert store.db.execute("SELECT count(*) FROM login_failures").fetchone() == (0,)

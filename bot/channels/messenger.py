@@ -20,6 +20,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -41,7 +42,9 @@ MAX_TEXT = 2000  # Send API limit per message
 MAX_QUICK_REPLIES = 13
 MAX_QUICK_REPLY_TITLE = 20
 MAX_BODY_BYTES = 1024 * 1024
-MAX_ID_CHARS = 64
+# Page-scoped ids are digits, message ids printable ASCII ("m_..."); nothing longer than
+# this is one.
+_ID = re.compile(r"[!-~]{1,64}")
 MAX_PAYLOAD = 1000  # Meta allows postback and quick-reply payloads of up to 1,000 characters
 ATTACHMENT_KINDS = {
     "image": Kind.PHOTO,
@@ -104,7 +107,7 @@ def _id(value: Any) -> str | None:
     if isinstance(value, bool) or not isinstance(value, str | int):
         return None
     text = str(value)
-    return text if 0 < len(text) <= MAX_ID_CHARS else None
+    return text if _ID.fullmatch(text) else None
 
 
 def _parse_event(event: dict[str, Any]) -> Incoming | None:

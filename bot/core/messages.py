@@ -54,14 +54,21 @@ def clean_text(text: str) -> str:
 
 def clean(message: Incoming) -> Incoming:
     """A message as the core can store and show it, whatever a client sent: NUL and lone
-    surrogates replaced by U+FFFD, a button's payload bounded."""
+    surrogates replaced by U+FFFD (in its ids too), a button's payload bounded."""
     text = clean_text(message.text)
     payload = message.payload
     if payload is not None:
         payload = clean_text(payload)[:MAX_PAYLOAD]
-    if text == message.text and payload == message.payload:
+    citizen = clean_text(message.citizen)
+    message_id = clean_text(message.message_id) if message.message_id is not None else None
+    if (text, payload, citizen, message_id) == (
+        message.text,
+        message.payload,
+        message.citizen,
+        message.message_id,
+    ):
         return message
-    return replace(message, text=text, payload=payload)
+    return replace(message, text=text, payload=payload, citizen=citizen, message_id=message_id)
 
 
 @dataclass(frozen=True)

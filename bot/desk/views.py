@@ -123,8 +123,10 @@ def sla_colour(iso: str, sla_hours: float) -> str:
 
 
 def _ticket_id(request: web.Request) -> int:
+    """The ticket in the URL, which must exist (a made-up number is a 404, not an error
+    in the handler that acts on it)."""
     number = parse_id(request.match_info["ticket"])
-    if number is None:
+    if number is None or request.app[CONTEXT].store.escalations.get(number) is None:
         raise web.HTTPNotFound()
     return number
 

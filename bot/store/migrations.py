@@ -408,6 +408,18 @@ def _erasure(db: Database) -> None:
     )
 
 
+def _forget_typed_names(db: Database) -> None:
+    """Failed sign-ins used to store the name as typed: someone who typed their password
+    into the name field left it in the audit log and in the failure counter. Those are
+    removed; the audit rows stay (who, when, from where), without the typed text."""
+    with db.atomic():
+        db.execute(
+            "UPDATE audit_log SET target = '' WHERE action = 'sign-in-failed' "
+            "AND official_id IS NULL"
+        )
+        db.execute("DELETE FROM login_failures WHERE key LIKE 'name:%'")
+
+
 MIGRATIONS: list[Callable[[Database], None]] = [
     _initial,
     _officials_desk,
@@ -416,6 +428,7 @@ MIGRATIONS: list[Callable[[Database], None]] = [
     _never_reuse_ids,
     _outbox,
     _erasure,
+    _forget_typed_names,
 ]
 
 
