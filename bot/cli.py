@@ -144,8 +144,10 @@ def _show_generated(faq: Any) -> None:
 @click.pass_context
 def train(ctx: click.Context, faq_dir: Path | None, out: Path | None, if_stale: bool) -> None:
     """Generate training data from the FAQ and train the NLU model."""
+    from bot.faq.loader import read_faq
     from bot.nlu.train import TrainingFailed, is_stale
     from bot.nlu.train import train as train_model
+    from bot.nlu.trainingdata import write_training_data
 
     settings = _settings(ctx)
     faq_dir = faq_dir or settings.faq.dir
@@ -159,7 +161,18 @@ def train(ctx: click.Context, faq_dir: Path | None, out: Path | None, if_stale: 
         click.echo(f"[{time.monotonic() - started:6.1f}s] {line}")
 
     try:
-        result = train_model(faq_dir, settings.nlu.project_dir, out, progress=progress)
+        if faq_dir.resolve() == settings.faq.dir.resolve():
+            # The committed generated files show what the project's own FAQ trains on;
+            # another FAQ folder leaves the project as it is.
+            write_training_data(read_faq(faq_dir), settings.nlu.project_dir)
+        result = train_model(
+            faq_dir,
+            settings.nlu.project_dir,
+            out,
+            progress=progress,
+            variants=settings.nlu.generated_variants,
+            max_wrong_answers=settings.nlu.max_wrong_answers,
+        )
     except FaqError as exc:
         raise Failure(str(exc)) from exc
     except TrainingFailed as exc:
@@ -168,16 +181,28 @@ def train(ctx: click.Context, faq_dir: Path | None, out: Path | None, if_stale: 
         f"Trained {out} ({result.intents} intents, {result.examples} examples) "
         f"in {result.seconds:.1f} s"
     )
+    if result.calibration is not None:
+        explicit = [
+            name
+            for name in ("answer_threshold", "clarify_threshold")
+            if getattr(settings.nlu, name) is not None
+        ]
+        click.echo(f"On this FAQ's own questions: {result.calibration.summary()}.")
+        if explicit:
+            click.echo(
+                f"config.yml sets nlu.{' and nlu.'.join(explicit)}, which the bot uses "
+                "instead of the calibrated value."
+            )
 
 
 def _load(ctx: click.Context, model: Path | None, faq_dir: Path | None = None) -> Any:
     from bot.nlu.model import ModelNotFound, ModelUnreadable
-    from bot.service import load_answerer
+    from bot.service import OtherFaq, load_answerer
 
     settings = _settings(ctx)
     try:
         loaded = load_answerer(settings, model_path=model, faq_dir=faq_dir)
-    except (ModelNotFound, ModelUnreadable, FaqError) as exc:
+    except (ModelNotFound, ModelUnreadable, FaqError, OtherFaq) as exc:
         raise Failure(str(exc)) from exc
     return loaded
 

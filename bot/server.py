@@ -96,8 +96,20 @@ async def health(request: web.Request) -> web.Response:
             "model": str(loaded.model.path),
             "model_trained_at": loaded.model.info.trained_at,
             "model_stale": loaded.stale,
+            "expectations": expectations(loaded),
         }
     )
+
+
+def expectations(loaded: Loaded) -> dict[str, Any] | None:
+    """What `tanya train` measured this model to do on its FAQ, and the thresholds in use
+    (config.yml's where it sets them)."""
+    calibration = loaded.model.info.calibration
+    thresholds = loaded.answerer.thresholds
+    in_use = {"answer_threshold": thresholds.answer, "clarify_threshold": thresholds.clarify}
+    if calibration is None:
+        return {"calibrated": False, "thresholds_in_use": in_use}
+    return {"calibrated": True, "thresholds_in_use": in_use} | calibration.to_json()
 
 
 async def ask(request: web.Request) -> web.Response:
@@ -161,6 +173,8 @@ def create_app(settings: Settings, loaded: Loaded, store: Store | None = None) -
         settings.nlu.model_path,
         install,
         store.officials,
+        variants=settings.nlu.generated_variants,
+        max_wrong_answers=settings.nlu.max_wrong_answers,
     )
     app[LEARNING] = learning
     broadcaster = Broadcaster(store, channels)
