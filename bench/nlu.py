@@ -615,7 +615,7 @@ def main() -> None:
     )
     print(f"resolved in one tap (test, in scope): {test['resolved_in_one_tap']:.1%}")
     for key, extra in result.items():
-        if key.startswith("test_") and isinstance(extra, dict) and "in_scope_accuracy" in extra:
+        if key.startswith("test_") and isinstance(extra, dict) and "ranking" in extra:
             print(
                 f"{key}: in-scope accuracy {extra['in_scope_accuracy']:.1%}, wrong answers "
                 f"{extra['wrong_answer_rate']:.1%}, out-of-scope recall "

@@ -122,7 +122,8 @@ def _show_generated(faq: Any) -> None:
         return
     click.echo(
         f"\nGenerated example questions, for entries with fewer than {MIN_OWN_EXAMPLES} of "
-        "their own (used for training only, never written to the FAQ files):"
+        "their own (trained on only when nlu.generated_variants is true in config.yml; "
+        "never written to the FAQ files):"
     )
     for entry_id, texts in generated.items():
         own = ", ".join(f"{lang} {len(qs)}" for lang, qs in faq.entry(entry_id).questions.items())
@@ -151,6 +152,11 @@ def train(ctx: click.Context, faq_dir: Path | None, out: Path | None, if_stale: 
 
     settings = _settings(ctx)
     faq_dir = faq_dir or settings.faq.dir
+    if out is None and faq_dir.resolve() != settings.faq.dir.resolve():
+        raise Failure(
+            f"{faq_dir} is not the configured FAQ ({settings.faq.dir}): give --out for its "
+            "model, so that the bot's model keeps answering from the configured FAQ"
+        )
     out = out or settings.nlu.model_path
     if if_stale and not is_stale(out, faq_dir, settings.nlu.project_dir):
         click.echo(f"The model {out} is up to date.")

@@ -70,11 +70,17 @@ def load_answerer(
 ) -> Loaded:
     """Read the FAQ and load the model once; ``stale`` says the FAQ changed since training.
 
-    The FAQ is the model's own (:func:`faq_of_model`): deciding with one FAQ's model
-    against another FAQ's entries answers with the wrong texts, or with none.
+    A model given explicitly decides against its own FAQ (:func:`faq_of_model`): deciding
+    with one FAQ's model against another FAQ's entries answers with the wrong texts, or
+    with none.
     """
-    model_path = model_path or settings.nlu.model_path
-    faq_dir = faq_of_model(settings, model_path, faq_dir)
+    if model_path is None:
+        # The configured model serves the configured FAQ (`tanya train` refuses to write
+        # it from another folder); a changed FAQ only makes it stale, as warned below.
+        model_path = settings.nlu.model_path
+        faq_dir = faq_dir or settings.faq.dir
+    else:
+        faq_dir = faq_of_model(settings, model_path, faq_dir)
     faq = read_faq(faq_dir)
     model = NluModel.load(model_path)
     stale = is_stale(model_path, faq_dir, settings.nlu.project_dir)

@@ -70,6 +70,12 @@ def test_a_topic_word_gives_the_topics_entries_to_choose_from(loaded: Loaded) ->
     ]
 
 
+def test_info_about_a_topic_is_the_topic(loaded: Loaded) -> None:
+    decision = loaded.answerer.decide("info ktp dong")
+    assert decision.action is Action.CLARIFY
+    assert {option.faq_id for option in decision.options} == {"ktp-hilang", "ktp-baru"}
+
+
 def test_below_the_answer_threshold_the_best_entries_are_offered(loaded: Loaded) -> None:
     # Never an answer below answer_threshold, whatever the runner-up does (issue 14).
     answerer = with_thresholds(

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, SMALL_FAQ, run_tanya, write_config
+from tests.conftest import FIXTURES, ROOT, SMALL_FAQ, run_tanya, write_config
 from tests.telegram_harness import free_port
 
 
@@ -275,3 +275,13 @@ def test_officials_accounts_from_the_command_line(tmp_path: Path) -> None:
     assert budi.password_hash.startswith("$argon2id$")  # never the password itself
     actions = [row["action"] for row in store.officials.audit_log()]
     assert {"official-added", "password-changed", "official-disabled"} <= set(actions)
+
+
+def test_training_another_faq_needs_its_own_model_file(trained: Path) -> None:
+    # Without --out it would replace the bot's model with one for other entries.
+    model = trained / "rasa_project" / "models" / "tanya.tar.gz"
+    before = model.stat().st_mtime_ns
+    result = run_tanya("train", "--faq", str(FIXTURES / "faq_magnet"), cwd=trained)
+    assert result.returncode == 1
+    assert b"give --out for its model" in result.stderr
+    assert model.stat().st_mtime_ns == before

@@ -131,3 +131,14 @@ async def test_huge_and_empty_messages(client: TestClient) -> None:
     assert "petugas" in long_reply["text"]
     [empty] = await say(client, text="   ", id="empty")
     assert empty["text"] == "Pesan yang saya terima kosong. Silakan ketik pertanyaan Anda."
+
+
+async def test_numbered_choices_as_buttons_and_a_typed_number(
+    client: TestClient, loaded: Loaded
+) -> None:
+    [choices] = await say(client, text="ktp", id="k1")
+    assert [line[:2] for line in choices["text"].splitlines()[1:]] == ["1.", "2."]
+    assert choices["buttons"][-1]["label"] == "Teruskan ke petugas"
+    first = choices["buttons"][0]["payload"].removeprefix("faq:")
+    [answer] = await say(client, text="1", id="k2")
+    assert answer["text"].startswith(loaded.answerer.faq.entry(first).answers["id"][:20])

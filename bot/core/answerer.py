@@ -47,6 +47,11 @@ SMALLTALK_PREFIX = "chat."
 # entries to choose from ("ktp", "pajak daerah"), at most this many of them.
 MAX_TOPIC_QUERY_WORDS = 2
 MAX_TOPIC_CHOICES = 5
+# Words that ask about a topic without naming it ("info bansos", "soal pajak").
+TOPIC_FILLER = frozenset(
+    "info informasi tentang soal masalah perihal seputar mengenai about information "
+    "regarding".split()
+)
 ASK_HUMAN_INTENT = "chat.human"
 
 
@@ -148,7 +153,9 @@ class Answerer:
         """For a one- or two-word query naming a topic ("ktp", "pajak", "bansos"): the
         entries whose questions or topic title use those words, the model's likeliest
         first; nothing when fewer than two entries do."""
-        query = words(text)
+        if len(text.split()) > 3 * MAX_TOPIC_QUERY_WORDS:
+            return ()  # a sentence, not a topic (and no need to stem it)
+        query = {w: raw for w, raw in words(text).items() if w not in TOPIC_FILLER}
         if not query or len(query) > MAX_TOPIC_QUERY_WORDS:
             return ()
         entry_sets = [self._entries_by_word.get(word, frozenset()) for word in query]

@@ -9,7 +9,7 @@ cross-validation: an entry's own example questions held out in turn, whole entri
 out to stand for questions the FAQ does not answer, and held-out out-of-scope lines), and
 :func:`calibrate` picks the lowest answer threshold whose expected share of wrong answers
 stays within ``nlu.max_wrong_answers``. Below it, numbered choices are offered down to the
-lowest confidence at which the right entry is still among them at least half the time.
+lowest confidence from which on the right entry is among them often enough.
 
 The decision rule itself (:func:`faq_action`) lives here too, so the answerer and the
 calibration cannot disagree about what a threshold does.
@@ -32,8 +32,10 @@ PROBES_ENV = "TANYA_CALIBRATION_PROBES"
 # Traffic is assumed to be two thirds questions the FAQ answers (the share in the sample's
 # held-out sets); the rest are questions it does not answer, small talk and noise.
 IN_SCOPE_SHARE = 2 / 3
-# Choices are offered where the right entry is among them at least this often.
-MIN_CHOICE_PRECISION = 0.5
+# Choices are offered down to the lowest confidence from which on the right entry is
+# among them this often (questions the FAQ does not answer count as misses, weighed as
+# IN_SCOPE_SHARE says; the choices come with an "ask an official" button).
+MIN_CHOICE_PRECISION = 0.6
 MAX_CHOICES = 3
 # The thresholds tried.
 GRID = tuple(round(0.025 * i, 3) for i in range(2, 40))
@@ -86,6 +88,9 @@ class Probe:
     ranking: tuple[str, ...]
     confidences: tuple[float, ...]
     expected: str | None
+    # Out of scope: a question of an entry left out (close to what the FAQ answers),
+    # rather than a small-talk or out-of-scope line.
+    near_miss: bool = False
 
 
 @dataclass(frozen=True)
@@ -156,12 +161,24 @@ def _outcomes(probes: Sequence[Probe], thresholds: Thresholds) -> tuple[float, .
     return right / n, wrong / n, choices / n, good_choices / n, escalated / n
 
 
+def _out_of_scope_outcomes(probes: Sequence[Probe], thresholds: Thresholds) -> tuple[float, ...]:
+    """Near misses and other out-of-scope probes count half each: left-out entries give
+    far more probes than the out-of-scope lines, but citizens' questions the FAQ does not
+    answer are only partly near misses (about a third in the sample's test sets)."""
+    near = [p for p in probes if p.near_miss]
+    other = [p for p in probes if not p.near_miss]
+    if not near or not other:
+        return _outcomes(probes, thresholds)
+    a, b = _outcomes(near, thresholds), _outcomes(other, thresholds)
+    return tuple((x + y) / 2 for x, y in zip(a, b, strict=True))
+
+
 def expectation(
     in_scope: Sequence[Probe], out_of_scope: Sequence[Probe], thresholds: Thresholds
 ) -> Expectation:
     share = IN_SCOPE_SHARE if in_scope and out_of_scope else (1.0 if in_scope else 0.0)
     inside = _outcomes(in_scope, thresholds)
-    outside = _outcomes(out_of_scope, thresholds)
+    outside = _out_of_scope_outcomes(out_of_scope, thresholds)
     mixed = [share * a + (1 - share) * b for a, b in zip(inside, outside, strict=True)]
     right, wrong, choices, good_choices, escalated = mixed
     return Expectation(
@@ -180,7 +197,7 @@ def calibrate(
     margin: float = 0.1,
 ) -> Calibration:
     """The lowest answer threshold within the budget, then the lowest choice threshold
-    below it at which offered choices hold the right entry at least half the time."""
+    from which on offered choices hold the right entry often enough."""
     answer = None
     for candidate in GRID:
         thresholds = Thresholds(candidate, candidate, margin)
@@ -190,20 +207,18 @@ def calibrate(
     budget_met = answer is not None
     answer = answer if answer is not None else GRID[-1]
     clarify = answer
-    for candidate in sorted((c for c in GRID if c < answer), reverse=True):
+    weights = _weights(in_scope, out_of_scope)
+    for candidate in (c for c in GRID if c < answer):
         band = [
-            p
-            for p in (*in_scope, *out_of_scope)
+            (p, w)
+            for p, w in zip((*in_scope, *out_of_scope), weights, strict=True)
             if p.confidences and candidate <= p.confidences[0] < answer
         ]
-        in_band = [p for p in band if p.expected is not None]
-        if not band:
+        total = sum(w for _, w in band)
+        hits = sum(w for p, w in band if p.expected and p.expected in p.ranking[:MAX_CHOICES])
+        if total == 0 or hits / total >= MIN_CHOICE_PRECISION:
             clarify = candidate
-            continue
-        hits = sum(p.expected in p.ranking[:MAX_CHOICES] for p in in_band)
-        if hits / len(band) < MIN_CHOICE_PRECISION:
             break
-        clarify = candidate
     thresholds = Thresholds(answer, clarify, margin)
     return Calibration(
         answer_threshold=answer,
@@ -214,3 +229,16 @@ def calibrate(
         out_of_scope_probes=len(out_of_scope),
         budget_met=budget_met,
     )
+
+
+def _weights(in_scope: Sequence[Probe], out_of_scope: Sequence[Probe]) -> list[float]:
+    """Each probe's weight in the traffic mix :func:`expectation` assumes (in scope first)."""
+    share = IN_SCOPE_SHARE if in_scope and out_of_scope else 1.0
+    near = sum(p.near_miss for p in out_of_scope)
+    other = len(out_of_scope) - near
+    split = 0.5 if near and other else 1.0
+    weights = [share / len(in_scope)] * len(in_scope)
+    for probe in out_of_scope:
+        count = near if probe.near_miss else other
+        weights.append((1 - share if in_scope else 1.0) * split / count)
+    return weights

@@ -30,6 +30,7 @@ import json
 import logging
 import os
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +47,7 @@ from rasa.shared.nlu.constants import (
     FEATURE_TYPE_SENTENCE,
     INTENT,
     METADATA,
-    METADATA_EXAMPLE,
+    METADATA_INTENT,
     TEXT,
 )
 from rasa.shared.nlu.training_data.message import Message
@@ -66,6 +67,7 @@ from bot.nlu.calibration import (
     calibrate,
 )
 from bot.nlu.lexical import LexicalIndex
+from bot.nlu.trainingdata import parse_kind_codes
 
 log = logging.getLogger(__name__)
 MODEL_FILE = "faq_classifier.skops"
@@ -293,7 +295,7 @@ class FaqClassifier(IntentClassifier, GraphComponent):
         of the small-talk and out-of-scope lines is left out. The model is fitted on the
         rest and asked what was left out.
         """
-        kinds = [example_kind(e) for e in examples]
+        kinds = example_kinds(examples)
         entries = sorted({label for label in y if label.startswith(FAQ_PREFIX)})
         if len(entries) < 2 or not any(kind == "question" for kind, _ in kinds):
             return None
@@ -352,6 +354,8 @@ class FaqClassifier(IntentClassifier, GraphComponent):
                 )
                 for i, row in zip(probe_rows, probabilities, strict=True):
                     probe = self._probe(row, y[i] if removed[i] != fold else None)
+                    if removed[i] == fold:
+                        probe = replace(probe, near_miss=True)
                     (in_scope if probe.expected else out_of_scope).append(probe)
         finally:
             self.tfidf, self.clf, self.neighbours, self.neighbour_starts, self.lexical = saved
@@ -517,14 +521,28 @@ def message_stems(message: Message) -> list[str]:
     return [str(t.lemma or t.text).casefold() for t in tokens]
 
 
-def example_kind(message: Message) -> tuple[str | None, int | None]:
-    """(kind, source) from the example's metadata (bot/nlu/trainingdata.py writes them for
-    FAQ examples); (None, None) for hand-written examples."""
-    metadata = (message.get(METADATA) or {}).get(METADATA_EXAMPLE)
-    if not isinstance(metadata, dict):
-        return None, None
-    source = metadata.get("source")
-    return metadata.get("kind"), source if isinstance(source, int) else None
+def example_kinds(messages: list[Message]) -> list[tuple[str | None, int | None]]:
+    """(kind, source) of each example, from its intent's metadata (bot/nlu/trainingdata.py
+    lists the kinds of an entry's examples in their order); (None, None) for hand-written
+    examples, or when the counts do not match."""
+    # Keyed by intent and codes: the generated variants of an entry come in a block of
+    # their own (another file), with codes of their own.
+    seen: Counter[tuple[str, str]] = Counter()
+    parsed: dict[tuple[str, str], list[tuple[str, int | None]]] = {}
+    result: list[tuple[str | None, int | None]] = []
+    for message in messages:
+        intent = str(message.get(INTENT))
+        metadata = (message.get(METADATA) or {}).get(METADATA_INTENT)
+        codes = metadata.get("kinds") if isinstance(metadata, dict) else None
+        if not isinstance(codes, str):
+            result.append((None, None))
+            continue
+        key = (intent, codes)
+        kinds = parsed.setdefault(key, parse_kind_codes(codes))
+        index = seen[key]
+        seen[key] += 1
+        result.append(kinds[index] if index < len(kinds) else (None, None))
+    return result
 
 
 def _rows(matrix: Any, rows: list[int]) -> Any:
