@@ -1,6 +1,6 @@
 """Features of a FAQ's training examples and of held-out questions, cached for replays.
 
-bench/fusion.py and bench/confidence.py study how the classifier's parts should be
+bench/fusion.py and bench/probe_kinds.py study how the classifier's parts should be
 combined without retraining through Rasa each time: the FAQ's training data is written as
 `tanya train` writes it, every example and question goes once through the trained
 pipeline's tokenizer and featurizers, and the features are kept in bench/work. A replay
@@ -108,11 +108,20 @@ def _training_examples(faq_dir: Path, project: Path) -> tuple[list[str], list[st
     return [e.get(TEXT) for e in examples], [e.get(INTENT) for e in examples], kinds
 
 
+class _Unpickler(pickle.Unpickler):
+    """Reads caches written while this file ran as ``__main__``."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if module == "__main__" and name in ("FaqData", "Features"):
+            return globals()[name]
+        return super().find_class(module, name)
+
+
 def build(name: str, faq_dir: Path, sets: dict[str, list[Example]]) -> FaqData:
     cache = WORK / f"replay-{name}.pickle"
     if cache.is_file():
         with cache.open("rb") as file:
-            data: FaqData = pickle.load(file)
+            data: FaqData = _Unpickler(file).load()
         return data
     project = prepare_project(f"replay-{name}", ROOT / "rasa_project" / "config.yml", None)
     out = project / "models" / "model.tar.gz"
