@@ -162,7 +162,13 @@ def create_app(settings: Settings, loaded: Loaded, store: Store | None = None) -
     dispatcher = Dispatcher(store, channels)
     app[DISPATCHER] = dispatcher
     conversation = Conversation(
-        store, worker.decide, answerer.replies, answerer.faq, settings.languages, dispatcher
+        store,
+        worker.decide,
+        answerer.replies,
+        answerer.faq,
+        settings.languages,
+        dispatcher,
+        answer_hours=settings.desk.sla_hours,
     )
     conversation.announcement_topics = dict(settings.announcements.topics)
     channels.update(build_channels(settings, conversation, store))

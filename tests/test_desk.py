@@ -77,11 +77,15 @@ async def test_asking_for_an_official_escalates_the_question_once(
     citizen: ClientSession, store: Store
 ) -> None:
     first = await escalate(citizen, "boleh bawa kucing ke taman kota?", "c1")
-    assert await escalate(citizen, "boleh bawa kucing ke taman kota?", "c2") != first
     [again] = await ask(citizen, "/petugas", "c3")
-    assert f"#{first + 1}" in again["text"]  # the same ticket as the question just before
+    assert f"#{first}" in again["text"]  # the same ticket as the question just before
     row = store.escalations.get(first)
     assert row is not None and row["question"] == "boleh bawa kucing ke taman kota?"
+    # Asked again while the ticket is open: it joins that ticket, not a second one.
+    assert await escalate(citizen, "kucing boleh dibawa ke taman kota tidak?", "c2") == first
+    # Another need is another ticket.
+    other = await escalate(citizen, "jadwal pengangkutan sampah di perumahan", "c4")
+    assert other == first + 1
     assert store.escalations.count_open() == 2
 
 

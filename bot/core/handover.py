@@ -62,10 +62,27 @@ class Handover:
         )
 
     def close(self, ticket: int, official: Official, reason: str) -> None:
-        """Close without an answer; raises ``AlreadyHandled`` when someone was quicker."""
+        """Close without an answer; raises ``AlreadyHandled`` when someone was quicker.
+        ``reason`` is the reason's code, then ": " and the official's note, if any; the
+        citizen is told (in their language) unless it was spam."""
         self.store.escalations.close(ticket, official.id, reason)
         self.store.officials.audit(official, "close", f"ticket #{ticket}", reason)
         self._vectors.pop(ticket, None)
+        row = self.store.escalations.get(ticket)
+        if row is None:
+            return
+        code, _, note = reason.partition(": ")
+        citizen = Citizen(
+            row["citizen_id"], row["channel"], row["platform_id"], row["citizen_language"]
+        )
+        replies = self.conversation.closed_notice(citizen, ticket, code, note.strip())
+        if replies is None:
+            return
+        item = self.store.queue_notice(
+            citizen.id, row["message_id"], replies[0].text, replies_to_json(replies)
+        )
+        if self.conversation.dispatcher is not None and citizen.channel in self.senders:
+            self.conversation.dispatcher.submit(item, citizen.id)
 
     async def answer(self, ticket: int, official: Official, text: str) -> Delivery:
         """Store the answer and queue it for the citizen; raises ``AlreadyHandled`` when

@@ -17,6 +17,8 @@ from bot.store.clock import now_iso
 from bot.store.outbox import Outbox, OutboxKind
 
 STATUSES = ("open", "answered", "closed")
+# Between a ticket's question and what the citizen added while it was open.
+FOLLOW_UP_SEPARATOR = "\n＋ "
 # "retrying": the platform failed for now, the outbox tries again; "gave_up": it kept
 # failing until the platform's window to send it closed.
 DELIVERY_STATES = (
@@ -131,6 +133,28 @@ class Escalations:
             [citizen_id],
         ).fetchone()
         return row[0] if row else None
+
+    def open_for_citizen(self, citizen_id: int) -> int | None:
+        """The citizen's open ticket, if they have one (the newest)."""
+        row = self.db.execute(
+            "SELECT id FROM escalations WHERE citizen_id = ? AND status = 'open' "
+            "ORDER BY id DESC LIMIT 1",
+            [citizen_id],
+        ).fetchone()
+        return int(row[0]) if row else None
+
+    def add_follow_up(self, escalation_id: int, message_id: int) -> None:
+        """The citizen wrote again while their ticket is open: the message joins it (the
+        desk shows the whole conversation since; the question that search and the inbox
+        show gets the new words too)."""
+        now = now_iso()
+        with self.db.atomic():
+            self.db.execute(
+                "UPDATE escalations SET question = coalesce(question, '') || ? || "
+                "(SELECT coalesce(text, '') FROM messages WHERE id = ?), updated_at = ? "
+                "WHERE id = ? AND status = 'open'",
+                [FOLLOW_UP_SEPARATOR, message_id, now, escalation_id],
+            )
 
     def open_questions(self) -> list[tuple[int, str]]:
         rows = self.db.execute(
