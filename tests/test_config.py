@@ -114,3 +114,37 @@ def test_dotenv_is_read_and_environment_wins(
     assert os.environ["TANYA_TEST_A"] == "from-dotenv"
     assert os.environ["TANYA_TEST_B"] == "from-env"
     monkeypatch.delenv("TANYA_TEST_A")
+
+
+def test_nlu_defaults_are_what_config_yml_ships(tmp_path: Path) -> None:
+    # One source of defaults: deleting a line of config.yml must not change the bot.
+    import yaml
+
+    shipped = yaml.safe_load((ROOT / "config.yml").read_text(encoding="utf-8"))["nlu"]
+    path = tmp_path / "config.yml"
+    path.write_text(
+        "faq: {dir: faq}\nnlu: {project_dir: r, model_path: m}\nstorage: {database: d}\n",
+        encoding="utf-8",
+    )
+    defaults = load_settings(path).nlu
+    for field in dataclasses.fields(defaults):
+        if field.name not in ("project_dir", "model_path"):
+            assert getattr(defaults, field.name) == shipped[field.name], field.name
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("max_wrong_answers: 0", "nlu.max_wrong_answers must be above 0 and below 1"),
+        ("answer_threshold: 1.5", "nlu.answer_threshold must be between 0 and 1"),
+    ],
+)
+def test_nlu_values_out_of_range_are_named(tmp_path: Path, line: str, message: str) -> None:
+    path = tmp_path / "config.yml"
+    path.write_text(
+        f"faq: {{dir: faq}}\nnlu: {{project_dir: r, model_path: m, {line}}}\n"
+        "storage: {database: d}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_settings(path)

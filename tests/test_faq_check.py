@@ -41,3 +41,13 @@ def test_review_age_is_configurable(tmp_path: Path) -> None:
     write(tmp_path, "t.yml", topic("t", entry("e") + "    updated: 2026-09-01\n"))
     assert check_faq(tmp_path, today=date(2026, 11, 24), review_max_age_days=30).warnings
     assert not check_faq(tmp_path, today=date(2026, 11, 24), review_max_age_days=365).warnings
+
+
+def test_a_magnet_entry_is_named_with_how_to_fix_it() -> None:
+    from tests.conftest import FIXTURES
+
+    report = check_faq(FIXTURES / "faq_magnet")
+    magnets = [p for p in report.warnings if "say little besides" in p.message]
+    assert [p.entry for p in magnets] == ["what-is-coronavirus"]
+    assert "'coronavirus', which 8 of 8 entries use" in magnets[0].message
+    assert "Add example questions" in magnets[0].message

@@ -418,6 +418,7 @@ async def training(request: web.Request) -> web.Response:
         runs=list(reversed(ctx.learning.runs)),
         model=ctx.live.loaded.model.info,
         stale=ctx.live.loaded.stale,
+        calibration=ctx.live.loaded.model.info.calibration,
         refresh=3 if ctx.learning.busy else 0,
     )
 
