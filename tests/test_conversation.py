@@ -457,3 +457,17 @@ async def test_none_of_the_choices_passes_the_question_to_an_official(
         "SELECT text FROM messages WHERE id = (SELECT message_id FROM escalations)"
     ).fetchone()
     assert question == ("ktp",)
+
+
+async def test_a_topic_can_be_picked_by_its_number(
+    conversation: Conversation, store: Store
+) -> None:
+    [pick] = await conversation.handle(Incoming("test", "c50", Kind.COMMAND, text="/langganan"))
+    numbered = [line for line in pick.text.splitlines() if line[:3] in ("1. ", "2. ", "3. ")]
+    assert len(numbered) == len(pick.buttons) >= 2
+    second = pick.buttons[1]
+    [done] = await conversation.handle(text("c50", "2"))
+    assert second.label in done.text
+    citizen = store.find_citizen("test", "c50")
+    assert citizen is not None
+    assert store.subscriptions.topics_of(citizen.id) == [second.payload.removeprefix("sub:")]

@@ -178,25 +178,25 @@ def render(reply: Reply) -> list[dict[str, Any]]:
 
     A quick reply's title shows 20 characters, and a message takes 13 of them. Choices
     that do not fit ("Bagaimana cara meng…" twice) are listed in the text, numbered, and
-    their quick replies are the numbers; the text says to reply with a number when there
-    are more choices than quick replies."""
+    their quick replies are the numbers (short ones, like "Teruskan ke petugas", keep their
+    label); past 13 choices all are numbered, and the citizen may type the number."""
     buttons = reply.buttons
     text = reply.text
-    numbered = len(buttons) > MAX_QUICK_REPLIES or (
-        len(buttons) > 1 and any(len(b.label) > MAX_QUICK_REPLY_TITLE for b in buttons)
-    )
-    if numbered:
-        lines = [f"{n}. {b.label}" for n, b in enumerate(buttons, start=1)]
-        missing = [line for line in lines if line not in text]
-        if missing:
-            text = "\n".join([text, "", *missing]) if text else "\n".join(missing)
+    every = len(buttons) > MAX_QUICK_REPLIES
+    numbered = [
+        every or (len(buttons) > 1 and len(b.label) > MAX_QUICK_REPLY_TITLE) for b in buttons
+    ]
+    lines = [f"{n}. {b.label}" for n, b in enumerate(buttons, start=1) if numbered[n - 1]]
+    missing = [line for line in lines if line not in text]
+    if missing:
+        text = "\n".join([text, "", *missing]) if text else "\n".join(missing)
     parts = split_text(text, MAX_TEXT) or [""]
     messages: list[dict[str, Any]] = [{"text": part} for part in parts]
     if buttons:
         messages[-1]["quick_replies"] = [
             {
                 "content_type": "text",
-                "title": str(n) if numbered else _title(button.label),
+                "title": str(n) if numbered[n - 1] else _title(button.label),
                 "payload": button.payload,
             }
             for n, button in enumerate(buttons[:MAX_QUICK_REPLIES], start=1)

@@ -129,7 +129,7 @@ class Conversation:
         # Topics citizens may follow besides the FAQ's: slug -> {language: title}.
         self.announcement_topics: dict[str, dict[str, str]] = {}
         self._erase_after_delivery: set[int] = set()
-        # Citizen id -> the entries last offered as numbered choices, oldest first.
+        # Citizen id -> the payloads of the choices last offered, numbered, oldest first.
         self._choices: dict[int, tuple[str, ...]] = {}
         self.surveys = SurveyFlow(store, self._text)
 
@@ -295,7 +295,7 @@ class Conversation:
         picked = number(text.strip().rstrip(".)"))  # ASCII digits only: "²" is not 2
         if picked is not None and 1 <= picked <= len(offered):
             # "2" after numbered choices: the second choice, as if its button was tapped.
-            return await self._button(citizen, message_id, f"faq:{offered[picked - 1]}")
+            return await self._button(citizen, message_id, offered[picked - 1])
         decision = await self.decide(text, citizen.language)
         if decision.language != citizen.language:
             self.store.set_language(citizen.id, decision.language)
@@ -308,9 +308,7 @@ class Conversation:
             buttons = self._feedback_buttons(citizen, message_id)
             return [Reply(f"{decision.reply}\n\n{prompt}", buttons)], decision
         if decision.action is Action.CLARIFY:
-            self._choices[citizen.id] = tuple(o.faq_id for o in decision.options)
-            while len(self._choices) > MAX_PENDING_CHOICES:
-                self._choices.pop(next(iter(self._choices)))
+            self._remember_choices(citizen, tuple(f"faq:{o.faq_id}" for o in decision.options))
             buttons = tuple(Button(o.label, f"faq:{o.faq_id}") for o in decision.options)
             # None of them: the question goes to an official, as if the bot had not known.
             official = Button(
@@ -459,6 +457,20 @@ class Conversation:
     def _owns(self, citizen: Citizen, message_id: int | None) -> bool:
         return message_id is not None and self.store.owner_of(message_id) == citizen.id
 
+    def _remember_choices(self, citizen: Citizen, payloads: tuple[str, ...]) -> None:
+        """A typed "2" after numbered choices presses the second (until the next message)."""
+        self._choices[citizen.id] = payloads
+        while len(self._choices) > MAX_PENDING_CHOICES:
+            self._choices.pop(next(iter(self._choices)))
+
+    def _numbered(self, citizen: Citizen, text: str, buttons: tuple[Button, ...]) -> Reply:
+        """Choices listed in the text, numbered, as well as buttons: every channel shows
+        them whole (a Messenger quick reply shows 20 characters, and 13 at most), and the
+        citizen may answer with the number."""
+        lines = [f"{n}. {button.label}" for n, button in enumerate(buttons, start=1)]
+        self._remember_choices(citizen, tuple(b.payload for b in buttons))
+        return Reply("\n".join([text, *lines]), buttons)
+
     # Subscriptions
 
     def topic_titles(self) -> dict[str, dict[str, str]]:
@@ -523,7 +535,9 @@ class Conversation:
             for slug in self.topic_titles()
             if slug not in mine
         )
-        return Reply(self._text("utter_subscribe_pick", citizen, current=current), buttons)
+        return self._numbered(
+            citizen, self._text("utter_subscribe_pick", citizen, current=current), buttons
+        )
 
     def _unsubscribe(self, citizen: Citizen, wanted: str) -> Reply:
         mine = self.store.subscriptions.topics_of(citizen.id)
@@ -542,7 +556,9 @@ class Conversation:
             )
         buttons = tuple(Button(self._title(s, citizen), f"unsub:{s}") for s in mine)
         everything = Button(self._text("utter_button_all_topics", citizen), "unsub:*")
-        return Reply(self._text("utter_unsubscribe_pick", citizen), (*buttons, everything))
+        return self._numbered(
+            citizen, self._text("utter_unsubscribe_pick", citizen), (*buttons, everything)
+        )
 
     def _offer_subscription(self, citizen: Citizen, answered_message: int) -> tuple[Button, ...]:
         """After a helpful answer, offer its topic's announcements, once per topic."""
