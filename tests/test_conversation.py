@@ -471,3 +471,28 @@ async def test_a_topic_can_be_picked_by_its_number(
     citizen = store.find_citizen("test", "c50")
     assert citizen is not None
     assert store.subscriptions.topics_of(citizen.id) == [second.payload.removeprefix("sub:")]
+
+
+async def test_replies_for_a_channel_that_is_off_wait_for_it(loaded: Loaded, store: Store) -> None:
+    """A channel switched off in config.yml (its token removed for a while): its queued
+    replies are not failed, they go out once it is on again."""
+
+    async def decide(text: str, language: str | None) -> Decision:
+        return loaded.answerer.decide(text, language)
+
+    off = Dispatcher(store, {})
+    conversation = Conversation(
+        store, decide, loaded.answerer.replies, loaded.answerer.faq, dispatcher=off
+    )
+    accepted = conversation.accept(text("c60", "kapan jadwal vaksin booster", "a"))
+    assert accepted is not None and await conversation.answer(accepted)
+    off.start()
+    await asyncio.sleep(0.5)
+    await off.stop()
+    assert store.outbox.counts()["queued"] == 1 and store.outbox.not_delivered() == []
+
+    conversation, courier = with_outbox(loaded.answerer, store)  # the channel is back
+    conversation.dispatcher.start()  # type: ignore[union-attr]
+    await until(lambda: courier.sent)
+    assert courier.sent[0][1][0].text.startswith("Vaksinasi booster dibuka")
+    await conversation.dispatcher.stop()  # type: ignore[union-attr]

@@ -277,7 +277,9 @@ def expected(db: Database, start: datetime, end: datetime, now: datetime) -> dic
         "helpful": sum(r["helpful"] for r in feedback),
         "feedback": len(feedback),
         "median": statistics.median(delays) if delays else None,
-        "p90": statistics.quantiles(delays, n=10, method="inclusive")[8] if delays else None,
+        "p90": statistics.quantiles(delays, n=10, method="inclusive")[8]
+        if len(delays) > 1
+        else (delays[0] if delays else None),
         "answered": len(answered),
         "rating": sum(ratings) / len(ratings) if ratings else None,
         "ratings": len(ratings),
