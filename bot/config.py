@@ -214,6 +214,10 @@ CLIENT_ADDRESS_HEADERS = ("X-Forwarded-For", "Forwarded")
 
 
 def _check_server(settings: ServerSettings) -> None:
+    if not 1 <= settings.port <= 65535:
+        raise ConfigError(f"setting server.port must be from 1 to 65535, not {settings.port}")
+    if not settings.host:
+        raise ConfigError("setting server.host must name an address, e.g. 127.0.0.1 or 0.0.0.0")
     for value in settings.trusted_proxies:
         try:
             ipaddress.ip_network(value, strict=False)

@@ -7,9 +7,12 @@ configured channel adapter (each adds its own routes) on the same application.
 from __future__ import annotations
 
 import asyncio
+import errno
 import html
 import json
 import logging
+import os
+import socket
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
@@ -282,14 +285,111 @@ def _embedder() -> Callable[[Sequence[str]], Any] | None:
     return model.encode
 
 
-def serve(settings: Settings, loaded: Loaded, *, host: str, port: int) -> None:
+class CannotListen(Exception):
+    """The address or port cannot be used (taken by another program, not this machine's,
+    or a port below 1024 without the rights): the message says what to do."""
+
+
+def start_lines(settings: Settings, app: web.Application, base: str) -> list[str]:
+    """What `tanya run` says before it serves: one line per channel (on or off, and why),
+    the desk and the public report, so IT staff see at once what runs where."""
+    channels: dict[str, Any] = app[CHANNELS]
+    loaded = app[LIVE].loaded
+    stale = " (the FAQ changed since: retrain on the desk or run `tanya train`)"
+    lines = [
+        f"Tanya {__version__}: {len(loaded.answerer.faq)} FAQ entries, model {loaded.model.path} "
+        f"trained {loaded.model.info.trained_at or '?'}{stale if loaded.stale else ''}"
+    ]
+    if "webchat" in channels:
+        lines.append(f"web chat: on at {base}/chat (embed: {base}/chat/embed.js)")
+    else:
+        lines.append("web chat: off (webchat.enabled is false in the settings)")
+    messenger = settings.messenger
+    if "messenger" in channels:
+        lines.append(
+            f"Messenger: on, webhook {base}{messenger.webhook_path} "
+            "(give Facebook its public HTTPS address)"
+        )
+    else:
+        names = (messenger.page_token_env, messenger.app_secret_env, messenger.verify_token_env)
+        missing = [name for name in names if not os.environ.get(name, "").strip()]
+        lines.append(f"Messenger: off ({', '.join(missing)} not set)")
+    telegram = settings.telegram
+    if "telegram" in channels:
+        how = (
+            f"webhook {telegram.webhook_url.rstrip('/')}/webhooks/telegram"
+            if telegram.mode == "webhook"
+            else f"long polling {telegram.api_url}"
+        )
+        lines.append(f"Telegram: on ({how})")
+    else:
+        lines.append(f"Telegram: off ({telegram.token_env} not set)")
+    if settings.desk.enabled:
+        accounts = len(app[STORE].officials.all())
+        who = (
+            f"{accounts} account(s)"
+            if accounts
+            else "no accounts yet: `tanya officials add NAME --role admin`"
+        )
+        lines.append(f"officials' desk: on at {base}/desk ({who})")
+    else:
+        lines.append("officials' desk: off (desk.enabled is false in the settings)")
+    if settings.report.public:
+        lines.append(f"public report: on at {base}/laporan")
+    return lines
+
+
+def serve(settings: Settings, loaded: Loaded, listening: socket.socket) -> None:
+    """Serve on the bound socket (see ``listen``) until interrupted."""
     app = create_app(settings, loaded)
-    log.info(
-        "Tanya %s: %d FAQ entries, model %s",
-        __version__,
-        len(loaded.answerer.faq),
-        loaded.model.path,
-    )
+    host, port = listening.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    base = f"http://{shown}:{port}"
+    for line in start_lines(settings, app, base):
+        log.info("%s", line)
     web.run_app(
-        app, host=host, port=port, shutdown_timeout=10, print=lambda m: log.info("%s", m.strip())
+        app,
+        sock=listening,
+        shutdown_timeout=10,
+        print=lambda _: log.info("ready: serving on %s (Ctrl+C stops it)", base),
     )
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A socket bound to the address, as aiohttp would bind it (address reuse on Unix);
+    ``CannotListen`` when it cannot be, before anything slow (the model) is loaded."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        listening = socket.socket(family, kind, proto)
+    except OSError as exc:
+        raise CannotListen(_listen_problem(exc, host, port)) from exc
+    try:
+        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listening.bind(address)
+    except OSError as exc:
+        listening.close()
+        raise CannotListen(_listen_problem(exc, host, port)) from exc
+    return listening
+
+
+def _listen_problem(exc: OSError, host: str, port: int) -> str:
+    where = f"{host} port {port}"
+    if exc.errno == errno.EADDRINUSE:
+        return (
+            f"cannot listen on {where}: another program uses that port (is Tanya already "
+            "running?). Stop it, or choose another port: server.port in config.yml or --port."
+        )
+    if exc.errno == errno.EACCES:
+        return (
+            f"cannot listen on {where}: not allowed (ports below 1024 need administrator "
+            "rights). Use a port above 1024 behind a reverse proxy: server.port or --port."
+        )
+    if exc.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT) or isinstance(exc, socket.gaierror):
+        return (
+            f"cannot listen on {where}: {host} is not an address of this machine (or a name "
+            "for one). "
+            "Set server.host in config.yml (or --host), e.g. 127.0.0.1 or 0.0.0.0."
+        )
+    return f"cannot listen on {where}: {exc.strerror or exc}"
