@@ -597,7 +597,10 @@ def report(
     store = _store(ctx)
     try:
         body = render(
-            monthly_report(store.db, faq, period), file_format, language or settings.languages[0]
+            monthly_report(store.db, faq, period),
+            file_format,
+            language or settings.languages[0],
+            settings.desk.government_name,
         )
     finally:
         store.close()

@@ -70,6 +70,7 @@ Kanal aktif: {channels}.</p>
 
 async def index(request: web.Request) -> web.Response:
     loaded = request.app[LIVE].loaded
+    stale = request.app[LIVE].stale
     registry: dict[str, Any] = request.app[CHANNELS]
     channels = sorted(registry)
     chat = (
@@ -85,11 +86,11 @@ async def index(request: web.Request) -> web.Response:
             trained=html.escape(loaded.model.info.trained_at or "?"),
             channels=html.escape(", ".join(channels) or "-"),
             chat=chat,
-            stale_id=" <em>FAQ berubah sejak pelatihan: jalankan tanya train.</em>"
-            if loaded.stale
+            stale_id=" <em>FAQ berubah sejak pelatihan: latih ulang di meja petugas.</em>"
+            if stale
             else "",
-            stale_en=" <em>The FAQ changed since training: run tanya train.</em>"
-            if loaded.stale
+            stale_en=" <em>The FAQ changed since training: retrain on the officials' desk.</em>"
+            if stale
             else "",
         ),
     )
@@ -113,7 +114,7 @@ async def health(request: web.Request) -> web.Response:
             "faq_entries": len(loaded.answerer.faq),
             "model": str(loaded.model.path),
             "model_trained_at": loaded.model.info.trained_at,
-            "model_stale": loaded.stale,
+            "model_stale": request.app[LIVE].stale,
             "channels": channels,
             "outbox": {
                 "queued": counts["queued"],
@@ -153,7 +154,7 @@ def create_app(settings: Settings, loaded: Loaded, store: Store | None = None) -
     conversation and one model (which the learning loop may replace while running)."""
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     secure(app, settings.server)  # headers, error pages, the client's address behind a proxy
-    live = Live(loaded)
+    live = Live(loaded, settings.faq.dir, settings.nlu.project_dir)
     app[LIVE] = live
     app[TASKS] = []
     worker = AnsweringWorker(loaded.answerer)
@@ -177,7 +178,8 @@ def create_app(settings: Settings, loaded: Loaded, store: Store | None = None) -
         conversation,
         channels,
         embed=_embedder(),
-        similar_threshold=settings.desk.similar_threshold,
+        cluster_distance=settings.insight.cluster_distance,
+        word_weight=settings.insight.cluster_word_weight,
     )
     telegram = channels.get("telegram")
     if isinstance(telegram, TelegramChannel):
@@ -256,7 +258,11 @@ def create_app(settings: Settings, loaded: Loaded, store: Store | None = None) -
         from bot.report.public import PublicReport, setup_public_report
 
         public = PublicReport(
-            store.db, lambda: live.faq, settings.desk.timezone, settings.languages
+            store.db,
+            lambda: live.faq,
+            settings.desk.timezone,
+            settings.languages,
+            government=settings.desk.government_name,
         )
         setup_public_report(app, public)
     return app
@@ -273,8 +279,9 @@ async def _answer_pending(conversation: Conversation) -> None:
 
 
 def _embedder() -> Callable[[Sequence[str]], Any] | None:
-    """English MiniLM, to find escalations that ask the same thing (the NLU pipeline's
-    encoder is USE-m; desk.similar_threshold was tuned for MiniLM's cosines)."""
+    """English MiniLM, for the clusters of unanswered questions and the tickets that ask
+    the same thing (with shared words, ``bot.core.clusters``; the NLU pipeline's encoder
+    is USE-m; ``bench/clusters.py`` measured both)."""
     try:
         from bot.nlu.minilm import shared_model
 

@@ -76,10 +76,11 @@ async def test_answer_added_to_faq_is_answered_by_the_bot_after_retraining(
             mode="entry",
             topic="vaksinasi",
             new_topic="pasar",
+            title_id="Pasar",
+            title_en="Markets",
             entry_id="pasar-malam",
-            questions=f"{QUESTION}\njadwal buka pasar malam alun alun",
-            answer=ANSWER,
-            language="id",
+            questions_id=f"{QUESTION}\njadwal buka pasar malam alun alun",
+            answer_id=ANSWER,
         )
         assert added.status == 303 and added.headers["Location"].startswith("/desk/training")
         assert "pasar-malam" in (settings.faq.dir / "pasar.yml").read_text(encoding="utf-8")
@@ -107,7 +108,8 @@ async def test_failed_training_keeps_the_old_model_and_says_why(
         await wait_for_training(server)
         page = await (await official.get("/desk/training")).text()
         assert 'data-state="failed"' in page
-        assert "the previous model stays in use" in page and "NoSuchComponent" in page
+        # Why, in the official's language (the reason itself is Rasa's own words).
+        assert "model sebelumnya tetap dipakai" in page and "NoSuchComponent" in page
         assert learning.current is not None and learning.current.state == "failed"
         await citizen.get("/chat")
         replies = await ask(citizen, "ktp saya hilang gimana", "q1")
