@@ -122,7 +122,8 @@ def _show_generated(faq: Any) -> None:
         return
     click.echo(
         f"\nGenerated example questions, for entries with fewer than {MIN_OWN_EXAMPLES} of "
-        "their own (used for training only, never written to the FAQ files):"
+        "their own (trained on only when nlu.generated_variants is true in config.yml; "
+        "never written to the FAQ files):"
     )
     for entry_id, texts in generated.items():
         own = ", ".join(f"{lang} {len(qs)}" for lang, qs in faq.entry(entry_id).questions.items())
@@ -144,11 +145,18 @@ def _show_generated(faq: Any) -> None:
 @click.pass_context
 def train(ctx: click.Context, faq_dir: Path | None, out: Path | None, if_stale: bool) -> None:
     """Generate training data from the FAQ and train the NLU model."""
+    from bot.faq.loader import read_faq
     from bot.nlu.train import TrainingFailed, is_stale
     from bot.nlu.train import train as train_model
+    from bot.nlu.trainingdata import write_training_data
 
     settings = _settings(ctx)
     faq_dir = faq_dir or settings.faq.dir
+    if out is None and faq_dir.resolve() != settings.faq.dir.resolve():
+        raise Failure(
+            f"{faq_dir} is not the configured FAQ ({settings.faq.dir}): give --out for its "
+            "model, so that the bot's model keeps answering from the configured FAQ"
+        )
     out = out or settings.nlu.model_path
     if if_stale and not is_stale(out, faq_dir, settings.nlu.project_dir):
         click.echo(f"The model {out} is up to date.")
@@ -159,7 +167,18 @@ def train(ctx: click.Context, faq_dir: Path | None, out: Path | None, if_stale: 
         click.echo(f"[{time.monotonic() - started:6.1f}s] {line}")
 
     try:
-        result = train_model(faq_dir, settings.nlu.project_dir, out, progress=progress)
+        if faq_dir.resolve() == settings.faq.dir.resolve():
+            # The committed generated files show what the project's own FAQ trains on;
+            # another FAQ folder leaves the project as it is.
+            write_training_data(read_faq(faq_dir), settings.nlu.project_dir)
+        result = train_model(
+            faq_dir,
+            settings.nlu.project_dir,
+            out,
+            progress=progress,
+            variants=settings.nlu.generated_variants,
+            max_wrong_answers=settings.nlu.max_wrong_answers,
+        )
     except FaqError as exc:
         raise Failure(str(exc)) from exc
     except TrainingFailed as exc:
@@ -168,16 +187,28 @@ def train(ctx: click.Context, faq_dir: Path | None, out: Path | None, if_stale: 
         f"Trained {out} ({result.intents} intents, {result.examples} examples) "
         f"in {result.seconds:.1f} s"
     )
+    if result.calibration is not None:
+        explicit = [
+            name
+            for name in ("answer_threshold", "clarify_threshold")
+            if getattr(settings.nlu, name) is not None
+        ]
+        click.echo(f"On this FAQ's own questions: {result.calibration.summary()}.")
+        if explicit:
+            click.echo(
+                f"config.yml sets nlu.{' and nlu.'.join(explicit)}, which the bot uses "
+                "instead of the calibrated value."
+            )
 
 
 def _load(ctx: click.Context, model: Path | None, faq_dir: Path | None = None) -> Any:
     from bot.nlu.model import ModelNotFound, ModelUnreadable
-    from bot.service import load_answerer
+    from bot.service import OtherFaq, load_answerer
 
     settings = _settings(ctx)
     try:
         loaded = load_answerer(settings, model_path=model, faq_dir=faq_dir)
-    except (ModelNotFound, ModelUnreadable, FaqError) as exc:
+    except (ModelNotFound, ModelUnreadable, FaqError, OtherFaq) as exc:
         raise Failure(str(exc)) from exc
     return loaded
 

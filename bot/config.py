@@ -40,13 +40,22 @@ class FaqSettings:
 
 @dataclass(frozen=True)
 class NluSettings:
+    """The model and how sure it must be. These defaults are config.yml's values (a test
+    holds them equal), so deleting a line of config.yml changes nothing."""
+
     project_dir: Path
     model_path: Path
-    answer_threshold: float = 0.5
-    clarify_threshold: float = 0.2
-    clarify_margin: float = 0.2
+    # Share of questions the bot may answer with a wrong entry; `tanya train` chooses the
+    # thresholds for it on the FAQ's own data (bot/nlu/calibration.py).
+    max_wrong_answers: float = 0.03
+    # None: the threshold `tanya train` calibrated; a number overrides it.
+    answer_threshold: float | None = None
+    clarify_threshold: float | None = None
+    clarify_margin: float = 0.1
     smalltalk_threshold: float = 0.5
     max_question_chars: int = 1000
+    # Train entries with few example questions also on generated rewordings of them.
+    generated_variants: bool = False
 
 
 @dataclass(frozen=True)
@@ -198,6 +207,7 @@ def load_settings(path: Path | None = None) -> Settings:
         raise ConfigError("setting telegram.webhook_url is needed when telegram.mode is webhook")
     _check_server(settings.server)
     _check_desk(settings.desk)
+    _check_nlu(settings.nlu)
     _check_announcements(settings.announcements)
     _check_insight(settings.insight)
     if settings.retention.message_days < 0:
@@ -210,6 +220,15 @@ def load_settings(path: Path | None = None) -> Settings:
             "(e.g. Asia/Jakarta, Asia/Makassar, Asia/Jayapura)"
         ) from exc
     return settings
+
+
+def _check_nlu(settings: NluSettings) -> None:
+    if not 0 < settings.max_wrong_answers < 1:
+        raise ConfigError("setting nlu.max_wrong_answers must be above 0 and below 1")
+    for name in ("answer_threshold", "clarify_threshold", "clarify_margin", "smalltalk_threshold"):
+        value = getattr(settings, name)
+        if value is not None and not 0 <= value <= 1:
+            raise ConfigError(f"setting nlu.{name} must be between 0 and 1")
 
 
 MESSENGER_TAGS = ("", "CONFIRMED_EVENT_UPDATE", "ACCOUNT_UPDATE")
@@ -321,6 +340,11 @@ def _convert(hint: Any, value: Any, *, base: Path, key: str) -> Any:
         if not isinstance(value, dict):
             raise ConfigError(f"setting {key} must be a mapping")
         return _build(hint, value, base=base, where=f"{key}.")
+    if isinstance(hint, types.UnionType) and type(None) in typing.get_args(hint):
+        if value is None:
+            return None
+        inner = next(arg for arg in typing.get_args(hint) if arg is not type(None))
+        return _convert(inner, value, base=base, key=key)
     if hint is Path:
         if not isinstance(value, str) or not value:
             raise ConfigError(f"setting {key} must be a path")

@@ -8,7 +8,9 @@ Definitions (also printed in the report):
   FAQ answer and no "did you mean" (escalated, or small talk).
 * wrong-answer rate: share of ALL questions answered with a wrong entry; the figure that
   matters most for a government, since a wrong answer is worse than an escalation.
-* clarify rate: share of all questions answered with "did you mean ...?".
+* clarify rate: share of all questions answered with numbered choices ("did you mean").
+* resolved in one tap: share of in-scope questions answered with choices that include the
+  right entry (the citizen taps it); not counted in in-scope accuracy.
 """
 
 from __future__ import annotations
@@ -107,6 +109,13 @@ def score(
             len(clarified),
         ),
         "answered_rate": _ratio(sum(d.action is Action.ANSWER for d in decisions), total),
+        "resolved_in_one_tap": _ratio(
+            sum(
+                d.action is Action.CLARIFY and any(o.faq_id == e.expected for o in d.options)
+                for e, d in in_scope
+            ),
+            len(in_scope),
+        ),
         "per_topic": _per_topic(answerer, in_scope),
         "confused_pairs": [
             {"expected": a, "answered": b, "count": n} for (a, b), n in confused.most_common(10)
@@ -144,6 +153,7 @@ def format_report(report: dict[str, Any]) -> str:
         ("wrong-answer rate", _pct(report["wrong_answer_rate"])),
         ("clarify rate", _pct(report["clarify_rate"])),
         ("answered", _pct(report["answered_rate"])),
+        ("resolved in one tap", _pct(report["resolved_in_one_tap"])),
     ]
     width = max(len(name) for name, _ in rows)
     lines = [f"{name:<{width}}  {value}" for name, value in rows]

@@ -121,6 +121,7 @@ async def health(request: web.Request) -> web.Response:
                 "retrying": counts["retrying"],
                 "not_delivered": sum(counts[s.value] for s in NOT_DELIVERED),
             },
+            "expectations": expectations(loaded),
         }
     )
 
@@ -131,6 +132,17 @@ def channel_health(name: str, channel: Any, dispatcher: Dispatcher) -> dict[str,
     up = bool(getattr(channel, "up", True)) and not breaker.down
     detail = "" if up else (getattr(channel, "detail", "") or breaker.detail)
     return {"up": up, "detail": detail}
+
+
+def expectations(loaded: Loaded) -> dict[str, Any] | None:
+    """What `tanya train` measured this model to do on its FAQ, and the thresholds in use
+    (config.yml's where it sets them)."""
+    calibration = loaded.model.info.calibration
+    thresholds = loaded.answerer.thresholds
+    in_use = {"answer_threshold": thresholds.answer, "clarify_threshold": thresholds.clarify}
+    if calibration is None:
+        return {"calibrated": False, "thresholds_in_use": in_use}
+    return {"calibrated": True, "thresholds_in_use": in_use} | calibration.to_json()
 
 
 async def ask(request: web.Request) -> web.Response:
@@ -201,6 +213,8 @@ def create_app(settings: Settings, loaded: Loaded, store: Store | None = None) -
         settings.nlu.model_path,
         install,
         store.officials,
+        variants=settings.nlu.generated_variants,
+        max_wrong_answers=settings.nlu.max_wrong_answers,
     )
     app[LEARNING] = learning
     broadcaster = Broadcaster(store, channels, breaker=dispatcher.breaker)

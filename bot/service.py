@@ -17,7 +17,7 @@ from bot.core.language import LanguageGuesser
 from bot.core.replies import Replies
 from bot.faq.loader import read_faq
 from bot.faq.model import Faq
-from bot.nlu.model import NluModel
+from bot.nlu.model import ModelInfo, NluModel
 from bot.nlu.train import input_files, inputs_digest, is_stale
 
 log = logging.getLogger(__name__)
@@ -30,15 +30,57 @@ class Loaded:
     stale: bool
 
 
+class OtherFaq(Exception):
+    """The model was trained on another FAQ folder than the one asked for."""
+
+
+def faq_of_model(settings: Settings, model_path: Path, faq_dir: Path | None) -> Path:
+    """The FAQ folder to decide against: ``faq_dir`` if given, else the configured one,
+    unless the model was trained on another folder that still exists (its answers come
+    from that FAQ: the configured one may lack its entries or say something else).
+
+    :class:`OtherFaq` when ``faq_dir`` was asked for but the model knows another folder.
+    """
+    trained_on = ModelInfo.read(model_path).faq_dir
+    configured = settings.faq.dir.resolve()
+    if faq_dir is not None:
+        wanted = faq_dir.resolve()
+        if trained_on is not None and trained_on != wanted:
+            raise OtherFaq(
+                f"the model {model_path} was trained on the FAQ in {trained_on}, not "
+                f"{wanted}: pass --faq {trained_on}, or train a model on {wanted} first"
+            )
+        return wanted
+    if trained_on is None or trained_on == configured:
+        return configured
+    if not trained_on.is_dir():
+        raise OtherFaq(
+            f"the model {model_path} was trained on the FAQ in {trained_on}, which is gone: "
+            "run `tanya train` for the configured FAQ"
+        )
+    log.warning("the model %s was trained on the FAQ in %s: using that FAQ", model_path, trained_on)
+    return trained_on
+
+
 def load_answerer(
     settings: Settings,
     *,
     model_path: Path | None = None,
     faq_dir: Path | None = None,
 ) -> Loaded:
-    """Read the FAQ and load the model once; ``stale`` says the FAQ changed since training."""
-    faq_dir = faq_dir or settings.faq.dir
-    model_path = model_path or settings.nlu.model_path
+    """Read the FAQ and load the model once; ``stale`` says the FAQ changed since training.
+
+    A model given explicitly decides against its own FAQ (:func:`faq_of_model`): deciding
+    with one FAQ's model against another FAQ's entries answers with the wrong texts, or
+    with none.
+    """
+    if model_path is None:
+        # The configured model serves the configured FAQ (`tanya train` refuses to write
+        # it from another folder); a changed FAQ only makes it stale, as warned below.
+        model_path = settings.nlu.model_path
+        faq_dir = faq_dir or settings.faq.dir
+    else:
+        faq_dir = faq_of_model(settings, model_path, faq_dir)
     faq = read_faq(faq_dir)
     model = NluModel.load(model_path)
     stale = is_stale(model_path, faq_dir, settings.nlu.project_dir)
@@ -52,7 +94,9 @@ def load_answerer(
     guesser = LanguageGuesser(settings.languages)
     guesser.warm_up()
     replies = Replies.load(settings.nlu.project_dir / "domain.yml")
-    answerer = Answerer(faq, model, settings.nlu, replies, guesser)
+    answerer = Answerer(
+        faq, model, settings.nlu, replies, guesser, calibration=model.info.calibration
+    )
     return Loaded(answerer=answerer, model=model, stale=stale)
 
 
@@ -60,7 +104,13 @@ def with_thresholds(answerer: Answerer, **thresholds: Any) -> Answerer:
     """A copy of ``answerer`` with other decision thresholds (for tuning and evaluation)."""
     settings = replace(answerer.settings, **thresholds)
     return Answerer(
-        answerer.faq, answerer.parser, settings, answerer.replies, answerer.guesser, answerer.today
+        answerer.faq,
+        answerer.parser,
+        settings,
+        answerer.replies,
+        answerer.guesser,
+        answerer.today,
+        answerer.calibration,
     )
 
 

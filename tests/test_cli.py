@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, SMALL_FAQ, run_tanya, write_config
+from tests.conftest import FIXTURES, ROOT, SMALL_FAQ, run_tanya, write_config
 from tests.telegram_harness import free_port
 
 
@@ -124,12 +124,13 @@ def test_stale_model_is_reported(trained: Path, tmp_path: Path) -> None:
     path.write_text(
         path.read_text(encoding="utf-8").replace("08.00-14.00", "08.00-15.00"), encoding="utf-8"
     )
-    config = write_config(
-        tmp_path,
-        faq,
-        trained / "rasa_project",
-        trained / "rasa_project" / "models" / "tanya.tar.gz",
-    )
+    # The same model, as if trained on this folder before its edit.
+    model = tmp_path / "models" / "tanya.tar.gz"
+    model.parent.mkdir()
+    shutil.copy(trained / "rasa_project" / "models" / "tanya.tar.gz", model)
+    info = json.loads((trained / "rasa_project" / "models" / "tanya.tar.gz.json").read_text())
+    (tmp_path / "models" / "tanya.tar.gz.json").write_text(json.dumps(info | {"faq_dir": str(faq)}))
+    config = write_config(tmp_path, faq, trained / "rasa_project", model)
     result = run_tanya("--config", str(config), "ask", "jadwal vaksin", cwd=tmp_path)
     assert result.returncode == 0
     assert b"run `tanya train`" in result.stderr
@@ -210,6 +211,11 @@ def test_run_serves_health_and_answers(trained: Path, tmp_path: Path) -> None:
                 time.sleep(0.5)
         assert health is not None, "the server did not come up"
         assert health["status"] == "ok" and health["faq_entries"] == 6
+        # What `tanya train` measured on this FAQ, and the thresholds that follow from it.
+        expected = health["expectations"]
+        assert expected["calibrated"] and expected["max_wrong_answers"] == 0.03
+        assert expected["thresholds_in_use"]["answer_threshold"] == expected["answer_threshold"]
+        assert 0 < expected["expected"]["answered_right"] <= 1
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/") as response:
             page = response.read().decode()
         assert "Tanya berjalan" in page and "Tanya is running" in page
@@ -306,3 +312,13 @@ def test_officials_accounts_from_the_command_line(tmp_path: Path) -> None:
     assert citra is not None and verify_password(citra.password_hash, "sandi-citra-panjang")
     actions = [row["action"] for row in store.officials.audit_log()]
     assert {"official-added", "password-changed", "official-disabled"} <= set(actions)
+
+
+def test_training_another_faq_needs_its_own_model_file(trained: Path) -> None:
+    # Without --out it would replace the bot's model with one for other entries.
+    model = trained / "rasa_project" / "models" / "tanya.tar.gz"
+    before = model.stat().st_mtime_ns
+    result = run_tanya("train", "--faq", str(FIXTURES / "faq_magnet"), cwd=trained)
+    assert result.returncode == 1
+    assert b"give --out for its model" in result.stderr
+    assert model.stat().st_mtime_ns == before

@@ -82,6 +82,11 @@ def test_every_setting_is_documented_in_config_yml() -> None:
             "desk: {max_address_login_failures: 0}\n",
             "desk.max_address_login_failures must be at least 1",
         ),
+        (
+            "faq: {dir: faq}\nnlu: {project_dir: r, model_path: m}\nstorage: {database: d}\n"
+            "server: {port: 70000}\n",
+            "server.port must be from 1 to 65535",
+        ),
     ],
 )
 def test_mistakes_are_named(tmp_path: Path, text: str, message: str) -> None:
@@ -114,3 +119,54 @@ def test_dotenv_is_read_and_environment_wins(
     assert os.environ["TANYA_TEST_A"] == "from-dotenv"
     assert os.environ["TANYA_TEST_B"] == "from-env"
     monkeypatch.delenv("TANYA_TEST_A")
+
+
+def test_nlu_defaults_are_what_config_yml_ships(tmp_path: Path) -> None:
+    # One source of defaults: deleting a line of config.yml must not change the bot.
+    import yaml
+
+    shipped = yaml.safe_load((ROOT / "config.yml").read_text(encoding="utf-8"))["nlu"]
+    path = tmp_path / "config.yml"
+    path.write_text(
+        "faq: {dir: faq}\nnlu: {project_dir: r, model_path: m}\nstorage: {database: d}\n",
+        encoding="utf-8",
+    )
+    defaults = load_settings(path).nlu
+    for field in dataclasses.fields(defaults):
+        if field.name not in ("project_dir", "model_path"):
+            assert getattr(defaults, field.name) == shipped[field.name], field.name
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("max_wrong_answers: 0", "nlu.max_wrong_answers must be above 0 and below 1"),
+        ("answer_threshold: 1.5", "nlu.answer_threshold must be between 0 and 1"),
+    ],
+)
+def test_nlu_values_out_of_range_are_named(tmp_path: Path, line: str, message: str) -> None:
+    path = tmp_path / "config.yml"
+    path.write_text(
+        f"faq: {{dir: faq}}\nnlu: {{project_dir: r, model_path: m, {line}}}\n"
+        "storage: {database: d}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_settings(path)
+
+
+def test_a_retired_setting_is_ignored_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An upgrade must not stop a bot whose config.yml still has a setting that no longer
+    does anything; the log says to remove it."""
+    path = tmp_path / "config.yml"
+    path.write_text(
+        "faq: {dir: faq}\nnlu: {project_dir: r, model_path: m}\nstorage: {database: d}\n"
+        "desk: {similar_threshold: 0.8, government_name: Kota Contoh}\n",
+        encoding="utf-8",
+    )
+    settings = load_settings(path)
+    assert settings.desk.government_name == "Kota Contoh"
+    assert "setting desk.similar_threshold is no longer used" in caplog.text
+    assert "remove it" in caplog.text

@@ -109,7 +109,7 @@ async def test_clarify_buttons_answer_the_chosen_entry(loaded: Loaded, store: St
         loaded.answerer, answer_threshold=0.6, clarify_threshold=0.2, clarify_margin=0.3
     )
     conversation = make_conversation(answerer, store)
-    [clarify] = await conversation.handle(text("c7", "urus ktp"))
+    [clarify] = await conversation.handle(text("c7", "ktp"))
     payloads = [b.payload for b in clarify.buttons]
     assert "faq:ktp-baru" in payloads
     [answer] = await conversation.handle(
@@ -297,3 +297,61 @@ async def test_reply_worked_out_but_not_sent_is_sent_after_a_restart(
     statuses = [(m["direction"], m["status"]) for m in store.messages(accepted.citizen.id)]
     assert statuses == [("in", "answered"), ("out", "sent")]
     await conversation.dispatcher.stop()  # type: ignore[union-attr]
+
+
+async def test_a_typed_number_picks_that_choice(loaded: Loaded, store: Store) -> None:
+    # Channels without buttons, or citizens who type: "2" after numbered choices is the
+    # second choice; any other message forgets the choices.
+    answerer = with_thresholds(
+        loaded.answerer, answer_threshold=0.99, clarify_threshold=0.01, clarify_margin=0.3
+    )
+    conversation = make_conversation(answerer, store)
+    [choices] = await conversation.handle(text("c9", "ktp"))
+    numbered = [line for line in choices.text.splitlines() if line[:2] in ("1.", "2.", "3.")]
+    # A button per choice, and one for "none of these": an official.
+    assert len(numbered) == len(choices.buttons) - 1 >= 2
+    assert choices.buttons[-1].label == "Teruskan ke petugas"
+    second = choices.buttons[1].payload.removeprefix("faq:")
+    [answer] = await conversation.handle(text("c9", "2"))
+    entry = answerer.faq.entry(second)
+    assert answer.text.startswith(entry.answers["id"][:20])
+    [again] = await conversation.handle(text("c9", "2"))
+    assert not again.text.startswith(entry.answers["id"][:20])
+
+
+@pytest.mark.parametrize(
+    ("body", "start"),
+    [
+        ("asdfghjkl", "Maaf, saya belum bisa memahami"),
+        ("qwerty zxcvbn", "Maaf, saya belum bisa memahami"),
+        ("dasar bot goblok", "Saya di sini untuk membantu"),
+        ("pilkada nanti sebaiknya coblos partai apa", "Sebagai asisten pemerintah"),
+        ("Get Started", "Welcome!"),
+        ("mulai", "Selamat datang!"),
+    ],
+)
+async def test_not_a_question_for_officials_gets_no_ticket(
+    conversation: Conversation, store: Store, body: str, start: str
+) -> None:
+    [reply] = await conversation.handle(text("c10", body))
+    assert reply.text.startswith(start)
+    assert "tiket" not in reply.text
+    assert store.db.execute("SELECT COUNT(*) FROM escalations").fetchone() == (0,)
+
+
+async def test_none_of_the_choices_passes_the_question_to_an_official(
+    loaded: Loaded, store: Store
+) -> None:
+    answerer = with_thresholds(
+        loaded.answerer, answer_threshold=0.99, clarify_threshold=0.01, clarify_margin=0.3
+    )
+    conversation = make_conversation(answerer, store)
+    [choices] = await conversation.handle(text("c11", "ktp"))
+    [ticket] = await conversation.handle(
+        Incoming("test", "c11", Kind.BUTTON, payload=choices.buttons[-1].payload)
+    )
+    assert "Nomor tiket Anda" in ticket.text
+    question = store.db.execute(
+        "SELECT text FROM messages WHERE id = (SELECT message_id FROM escalations)"
+    ).fetchone()
+    assert question == ("ktp",)

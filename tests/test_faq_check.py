@@ -66,3 +66,13 @@ def test_personal_data_in_the_faq_warns_with_tanya_check(tmp_path: Path) -> None
     result = run_tanya("check", "--faq", str(tmp_path), cwd=ROOT)
     assert result.returncode == 0
     assert "personal data must not be in the FAQ" in result.stdout.decode()
+
+
+def test_a_magnet_entry_is_named_with_how_to_fix_it() -> None:
+    from tests.conftest import FIXTURES
+
+    report = check_faq(FIXTURES / "faq_magnet")
+    magnets = [p for p in report.warnings if "say little besides" in p.message]
+    assert [p.entry for p in magnets] == ["what-is-coronavirus"]
+    assert "'coronavirus', which 8 of 8 entries use" in magnets[0].message
+    assert "Add example questions" in magnets[0].message

@@ -90,6 +90,8 @@ async def test_answer_added_to_faq_is_answered_by_the_bot_after_retraining(
 
         page = await (await official.get("/desk/training")).text()
         assert 'data-state="succeeded"' in page, page
+        # The new model's own measurement: what officials can expect of it.
+        assert "Diukur pada pertanyaan FAQ sendiri: sekitar" in page
         replies = await ask(citizen, QUESTION, "q4")
         assert replies[0].split("\n\n")[0] == ANSWER  # then "was this helpful?"
         audit = [row["action"] for row in server.app[LEARNING].officials.audit_log()]

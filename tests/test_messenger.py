@@ -805,3 +805,21 @@ async def test_a_redelivered_webhook_does_not_bring_back_an_erased_citizen(
     await api.wait_for(4)
     citizen = store.find_citizen("messenger", "psid-e")
     assert citizen is not None and citizen.id > first_id
+
+
+async def test_numbered_choices_as_quick_replies_and_a_typed_number(
+    client: TestClient, graph: tuple[GraphApi, str], loaded: Loaded
+) -> None:
+    body, headers = signed(text_event("psid-9", "ktp", "mid.k1"))
+    await client.post("/webhooks/messenger", data=body, headers=headers)
+    [choices] = await graph[0].wait_for(1)
+    lines = choices["message"]["text"].splitlines()
+    assert [line[:2] for line in lines[1:]] == ["1.", "2."]
+    quick = choices["message"]["quick_replies"]
+    assert quick[-1]["title"] == "Teruskan ke petugas"  # none of these: an official
+    second = quick[1]["payload"].removeprefix("faq:")
+    body, headers = signed(text_event("psid-9", "2", "mid.k2"))
+    await client.post("/webhooks/messenger", data=body, headers=headers)
+    sent = await graph[0].wait_for(2)
+    entry = loaded.answerer.faq.entry(second)
+    assert sent[1]["message"]["text"].startswith(entry.answers["id"][:20])

@@ -138,14 +138,23 @@ async def test_clarify_buttons(emulator: Emulator, loaded: Loaded, tmp_path: Pat
     _, runner = await start_bot(emulator, answerer, Store.open(tmp_path / "t.db"))
     try:
         citizen = Citizen(emulator, 104)
-        await citizen.say("urus ktp")
+        await citizen.say("ktp")  # a topic word: its entries, numbered, as buttons
         [clarify] = await citizen.wait_for(1)
         rows = clarify["message"]["reply_markup"]["inline_keyboard"]
         assert all(len(row) == 1 for row in rows)  # long labels: one option per row
+        assert [line[:2] for line in clarify["message"]["text"].splitlines()[1:]] == ["1.", "2."]
         label = next(r[0]["text"] for r in rows if r[0]["callback_data"] == "faq:ktp-baru")
         await citizen.press(clarify, label)
         answer = (await citizen.wait_for(2))[1]
         assert answer["message"]["text"].startswith("Datang ke kantor kecamatan")
+        # Typing a number works as well as a tap.
+        await citizen.say("ktp")
+        again = (await citizen.wait_for(3))[2]
+        first = again["message"]["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+        await citizen.say("1")
+        typed = (await citizen.wait_for(4))[3]
+        entry = loaded.answerer.faq.entry(first.removeprefix("faq:"))
+        assert typed["message"]["text"].startswith(entry.answers["id"][:20])
     finally:
         await runner.cleanup()
 

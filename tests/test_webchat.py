@@ -206,3 +206,14 @@ async def test_a_vote_from_someone_the_poll_was_not_sent_to_is_not_counted(
     [reply] = await say(client, payload=f"vote:{poll}:0", id="v1")
     assert reply["text"].startswith("Tombol itu sudah tidak berlaku")
     assert store.broadcasts.results(poll) == ([0, 0], 0)
+
+
+async def test_numbered_choices_as_buttons_and_a_typed_number(
+    client: TestClient, loaded: Loaded
+) -> None:
+    [choices] = await say(client, text="ktp", id="k1")
+    assert [line[:2] for line in choices["text"].splitlines()[1:]] == ["1.", "2."]
+    assert choices["buttons"][-1]["label"] == "Teruskan ke petugas"
+    first = choices["buttons"][0]["payload"].removeprefix("faq:")
+    [answer] = await say(client, text="1", id="k2")
+    assert answer["text"].startswith(loaded.answerer.faq.entry(first).answers["id"][:20])

@@ -9,8 +9,12 @@ No platform code here: channels hand in text and a language hint and render the
   (asking for an official escalates);
 * the best FAQ entry is confident and clearly ahead of the second -> answer,
   unless the entry is past ``valid_until`` (escalate: the citizen must not get stale facts);
-* two entries are plausible and close -> "did you mean ...?";
+* the best entry is plausible but not confident enough, or two confident entries are
+  close -> numbered choices of the best entries ("did you mean ...?");
 * anything else, including the out-of-scope class -> escalate for low confidence.
+
+The rule is :func:`bot.nlu.calibration.faq_action`, the one the calibration at
+`tanya train` chose the thresholds with; config.yml's thresholds override the model's.
 """
 
 from __future__ import annotations
@@ -18,19 +22,37 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Callable, Sequence
 from datetime import date
+from functools import cached_property
 from typing import Protocol
 
 from bot.config import NluSettings
 from bot.core.decision import Action, Candidate, Decision, EscalationReason
-from bot.core.language import LanguageGuesser
+from bot.core.language import LanguageGuesser, is_gibberish
 from bot.core.replies import Replies
+from bot.faq.magnets import words
 from bot.faq.model import Entry, Faq
+from bot.nlu.calibration import (
+    FALLBACK_ANSWER,
+    FALLBACK_CLARIFY,
+    Calibration,
+    FaqAction,
+    Thresholds,
+    faq_action,
+)
 from bot.nlu.model import Parse
 from bot.nlu.trainingdata import entry_id_for
 
 SMALLTALK_PREFIX = "chat."
+# A query of at most this many content words that a topic's entries share gets those
+# entries to choose from ("ktp", "pajak daerah"), at most this many of them.
+MAX_TOPIC_QUERY_WORDS = 2
+MAX_TOPIC_CHOICES = 5
+# Words that ask about a topic without naming it ("info bansos", "soal pajak").
+TOPIC_FILLER = frozenset(
+    "info informasi tentang soal masalah perihal seputar mengenai about information "
+    "regarding".split()
+)
 ASK_HUMAN_INTENT = "chat.human"
-MAX_CLARIFY_OPTIONS = 3
 
 
 class Parser(Protocol):
@@ -46,6 +68,7 @@ class Answerer:
         replies: Replies,
         guesser: LanguageGuesser,
         today: Callable[[], date] = date.today,
+        calibration: Calibration | None = None,
     ) -> None:
         self.faq = faq
         self.parser = parser
@@ -53,6 +76,7 @@ class Answerer:
         self.replies = replies
         self.guesser = guesser
         self.today = today
+        self.calibration = calibration
 
     def decide(self, text: str, language: str | None = None) -> Decision:
         """Decide what to do with one message; ``language`` is the citizen's known one."""
@@ -80,6 +104,8 @@ class Answerer:
             return self._escalate(text, language, EscalationReason.UNSUPPORTED)
         if len(text) > self.settings.max_question_chars:
             return self._escalate(text, language, EscalationReason.TOO_LONG)
+        if is_gibberish(text):
+            return self._escalate(text, language, EscalationReason.UNCLEAR)
         return None
 
     def _decide_parsed(self, text: str, language: str, parse: Parse) -> Decision:
@@ -106,25 +132,55 @@ class Answerer:
         return self._decide_faq(text, language, candidates)
 
     def _decide_faq(self, text: str, language: str, candidates: tuple[Candidate, ...]) -> Decision:
-        s = self.settings
-        if not candidates:
-            return self._escalate(text, language, EscalationReason.LOW_CONFIDENCE)
-        best = candidates[0]
-        second = candidates[1].confidence if len(candidates) > 1 else 0.0
-        lead = best.confidence - second
-        if best.confidence >= s.answer_threshold and (
-            lead >= s.clarify_margin or second < s.clarify_threshold
-        ):
-            return self._answer(text, language, best, candidates)
-        if best.confidence >= s.clarify_threshold and second >= s.clarify_threshold:
-            options = self._clarify_options(candidates)
-            if len(options) >= 2:
-                return self._clarify(text, language, options, candidates)
+        # A word or two that several entries share ("ktp", "pajak") names a topic, not a
+        # question: however sure the model is of one entry, the citizen picks.
+        topic = self._topic_choices(text, language, candidates)
+        if topic:
+            return self._clarify(text, language, topic, candidates)
+        action, count = faq_action([c.confidence for c in candidates], self.thresholds)
+        if action is FaqAction.ANSWER:
+            return self._answer(text, language, candidates[0], candidates)
+        if action is FaqAction.CHOOSE:
+            options = self._clarify_options(candidates[:count])
             if options:
-                return self._answer(text, language, options[0], candidates)
-        return self._escalate(
-            text, language, EscalationReason.LOW_CONFIDENCE, candidates, best.confidence
-        )
+                return self._clarify(text, language, options, candidates)
+        best = candidates[0].confidence if candidates else 0.0
+        return self._escalate(text, language, EscalationReason.LOW_CONFIDENCE, candidates, best)
+
+    def _topic_choices(
+        self, text: str, language: str, candidates: tuple[Candidate, ...]
+    ) -> tuple[Candidate, ...]:
+        """For a one- or two-word query naming a topic ("ktp", "pajak", "bansos"): the
+        entries whose questions or topic title use those words, the model's likeliest
+        first; nothing when fewer than two entries do."""
+        if len(text.split()) > 3 * MAX_TOPIC_QUERY_WORDS:
+            return ()  # a sentence, not a topic (and no need to stem it)
+        query = {w: raw for w, raw in words(text).items() if w not in TOPIC_FILLER}
+        if not query or len(query) > MAX_TOPIC_QUERY_WORDS:
+            return ()
+        entry_sets = [self._entries_by_word.get(word, frozenset()) for word in query]
+        matching = frozenset.intersection(*entry_sets)
+        if len(matching) < 2:
+            return ()
+        rank = {c.faq_id: i for i, c in enumerate(candidates)}
+        ordered = sorted(matching, key=lambda entry_id: (rank.get(entry_id, len(rank)), entry_id))
+        options = [
+            Candidate(entry_id, 0.0, question_label(self.faq.entry(entry_id), language))
+            for entry_id in ordered
+        ]
+        return self._clarify_options(tuple(options))[:MAX_TOPIC_CHOICES]
+
+    @cached_property
+    def _entries_by_word(self) -> dict[str, frozenset[str]]:
+        """Word stem -> the entries whose questions or topic title use it."""
+        index: dict[str, set[str]] = {}
+        for topic in self.faq.topics:
+            title = words(" ".join(topic.titles.values()))
+            for entry in topic.entries:
+                own = words(" ".join(q for _, q in entry.all_questions()))
+                for word in {*own, *title}:
+                    index.setdefault(word, set()).add(entry.id)
+        return {word: frozenset(ids) for word, ids in index.items()}
 
     def _candidates(self, parse: Parse, language: str) -> tuple[Candidate, ...]:
         result = []
@@ -138,15 +194,14 @@ class Answerer:
         return tuple(result)
 
     def _clarify_options(self, candidates: tuple[Candidate, ...]) -> tuple[Candidate, ...]:
-        """Close, unexpired candidates worth offering as "did you mean".."""
-        floor = candidates[0].confidence - self.settings.clarify_margin
+        """The offered candidates that are not past their ``valid_until``."""
         today = self.today()
-        return tuple(
-            c
-            for c in candidates[:MAX_CLARIFY_OPTIONS]
-            if c.confidence >= max(self.settings.clarify_threshold, floor)
-            and not self.faq.entry(c.faq_id).is_expired(today)
-        )
+        return tuple(c for c in candidates if not self.faq.entry(c.faq_id).is_expired(today))
+
+    @property
+    def thresholds(self) -> Thresholds:
+        """config.yml's thresholds where it sets them, else the model's calibration."""
+        return resolve_thresholds(self.settings, self.calibration)
 
     def _answer(
         self, text: str, language: str, best: Candidate, candidates: tuple[Candidate, ...]
@@ -234,3 +289,14 @@ def render_answer(entry: Entry, language: str) -> str:
     if entry.links:
         parts.append("\n".join(f"🔗 {link.title}: {link.url}" for link in entry.links))
     return "\n\n".join(parts)
+
+
+def resolve_thresholds(settings: NluSettings, calibration: Calibration | None) -> Thresholds:
+    """Explicit thresholds from config.yml, else the calibrated ones, else the fallback."""
+    answer = settings.answer_threshold
+    clarify = settings.clarify_threshold
+    if answer is None:
+        answer = calibration.answer_threshold if calibration else FALLBACK_ANSWER
+    if clarify is None:
+        clarify = calibration.clarify_threshold if calibration else FALLBACK_CLARIFY
+    return Thresholds(answer=answer, clarify=min(clarify, answer), margin=settings.clarify_margin)

@@ -75,7 +75,12 @@ COMMANDS = {
     "survey": "survey",
 }
 # Escalations for these reasons carry nothing an official could answer.
-NOT_FOR_OFFICIALS = frozenset({EscalationReason.EMPTY, EscalationReason.UNSUPPORTED})
+NOT_FOR_OFFICIALS = frozenset(
+    {EscalationReason.EMPTY, EscalationReason.UNSUPPORTED, EscalationReason.UNCLEAR}
+)
+# Citizens whose last reply offered numbered choices, kept in memory (after a restart a
+# typed number is read as a question again): at most this many.
+MAX_PENDING_CHOICES = 10_000
 
 
 @dataclass(frozen=True)
@@ -108,6 +113,8 @@ class Conversation:
         # Topics citizens may follow besides the FAQ's: slug -> {language: title}.
         self.announcement_topics: dict[str, dict[str, str]] = {}
         self._erase_after_delivery: set[int] = set()
+        # Citizen id -> the entries last offered as numbered choices, oldest first.
+        self._choices: dict[int, tuple[str, ...]] = {}
         self.surveys = SurveyFlow(store, self._text)
 
     def accept(self, message: Incoming) -> Accepted | None:
@@ -249,7 +256,12 @@ class Conversation:
 
     async def _question(
         self, citizen: Citizen, message_id: int, text: str
-    ) -> tuple[list[Reply], Decision]:
+    ) -> tuple[list[Reply], Decision | None]:
+        offered = self._choices.pop(citizen.id, ())
+        picked = number(text.strip().rstrip(".)"))  # ASCII digits only: "²" is not 2
+        if picked is not None and 1 <= picked <= len(offered):
+            # "2" after numbered choices: the second choice, as if its button was tapped.
+            return await self._button(citizen, message_id, f"faq:{offered[picked - 1]}")
         decision = await self.decide(text, citizen.language)
         if decision.language != citizen.language:
             self.store.set_language(citizen.id, decision.language)
@@ -262,8 +274,15 @@ class Conversation:
             buttons = self._feedback_buttons(citizen, message_id)
             return [Reply(f"{decision.reply}\n\n{prompt}", buttons)], decision
         if decision.action is Action.CLARIFY:
+            self._choices[citizen.id] = tuple(o.faq_id for o in decision.options)
+            while len(self._choices) > MAX_PENDING_CHOICES:
+                self._choices.pop(next(iter(self._choices)))
             buttons = tuple(Button(o.label, f"faq:{o.faq_id}") for o in decision.options)
-            return [Reply(decision.reply, buttons)], decision
+            # None of them: the question goes to an official, as if the bot had not known.
+            official = Button(
+                self._text("utter_button_ask_official", citizen), f"escalate:{message_id}"
+            )
+            return [Reply(decision.reply, (*buttons, official))], decision
         if decision.action is Action.ESCALATE:
             target = message_id
             if decision.reason is EscalationReason.ASKED_HUMAN:

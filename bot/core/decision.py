@@ -21,6 +21,8 @@ class EscalationReason(enum.StrEnum):
     EMPTY = "empty"
     UNSUPPORTED = "unsupported"
     TOO_LONG = "too_long"
+    # Nothing that reads as words (a keyboard mash): the citizen is asked to rephrase.
+    UNCLEAR = "unclear"
 
 
 @dataclass(frozen=True)

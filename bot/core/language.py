@@ -8,6 +8,7 @@ is confident the citizen's known language (the hint) or the default wins.
 
 from __future__ import annotations
 
+import itertools
 import re
 from functools import cached_property
 
@@ -83,3 +84,39 @@ class LanguageGuesser:
         ranked = sorted(counts.items(), key=lambda item: -item[1])
         (first, n1), (_, n2) = ranked[0], ranked[1]
         return first if n1 - n2 >= WORD_LEAD else None
+
+
+_VOWELS = frozenset("aeiouy")
+_KEYBOARD_ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
+# A run of this many neighbouring keys is a keyboard mash ("asdf", "jkl;" is 3 + symbol).
+_KEY_RUN = 4
+
+
+def is_gibberish(text: str) -> bool:
+    """True when no word of ``text`` could be a word: keyboard mashes ("asdfgh",
+    "qwerty"), letters without vowels ("sdfkjh" has one, "xzcvbn" none), one or two
+    letters repeated ("hhhhhh"). Chat words and function words never count as gibberish;
+    short messages ("p", "ok") are left to the model."""
+    words = [w.casefold() for w in _WORD.findall(text)]
+    if not words or all(len(w) < 4 for w in words):
+        return False
+    known = FUNCTION_WORDS["id"] | FUNCTION_WORDS["en"]
+    return all(w not in known and (len(w) < 4 or _mashed(w)) for w in words)
+
+
+def _mashed(word: str) -> bool:
+    if not any(ch in _VOWELS for ch in word) or len(set(word)) <= 2:
+        return True
+    run = 1
+    for a, b in itertools.pairwise(word):
+        run = run + 1 if _neighbours(a, b) else 1
+        if run >= _KEY_RUN:
+            return True
+    return False
+
+
+def _neighbours(a: str, b: str) -> bool:
+    for row in _KEYBOARD_ROWS:
+        if a in row and b in row and abs(row.index(a) - row.index(b)) == 1:
+            return True
+    return False

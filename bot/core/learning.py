@@ -21,6 +21,7 @@ from pathlib import Path
 
 from bot.faq.edit import Edit, add_question, add_translated_entry
 from bot.faq.problems import FaqError
+from bot.nlu.calibration import DEFAULT_MAX_WRONG_ANSWERS
 from bot.nlu.train import TrainingFailed, train
 from bot.store.officials import Official, Officials
 from bot.translatable import say
@@ -68,7 +69,12 @@ class Learning:
         model_path: Path,
         install: Install,
         officials: Officials,
+        *,
+        variants: bool = False,
+        max_wrong_answers: float = DEFAULT_MAX_WRONG_ANSWERS,
     ) -> None:
+        self.variants = variants
+        self.max_wrong_answers = max_wrong_answers
         self.faq_dir = faq_dir
         self.project_dir = project_dir
         self.model_path = model_path
@@ -149,6 +155,8 @@ class Learning:
                     self.model_path,
                     progress=progress,
                     on_process=self._remember,
+                    variants=self.variants,
+                    max_wrong_answers=self.max_wrong_answers,
                 ),
             )
             progress(say("loading the new model"))

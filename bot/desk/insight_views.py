@@ -41,7 +41,10 @@ REFRESH_SECONDS = 3
 def create_insight(ctx: DeskContext) -> Insight:
     """One per desk: it keeps the questions' vectors between visits."""
     return Insight(
-        ctx.store, ctx.handover.embed, ctx.settings.insight, ctx.settings.nlu.answer_threshold
+        ctx.store,
+        ctx.handover.embed,
+        ctx.settings.insight,
+        ctx.live.loaded.answerer.thresholds.answer,
     )
 
 

@@ -194,6 +194,18 @@ TEXTS: dict[str, tuple[str, str]] = {
         "No training since the server started.",
     ),
     "tr_model": ("Model yang dipakai: dilatih {at}.", "Model in use: trained {at}."),
+    "tr_expect": (
+        "Diukur pada pertanyaan FAQ sendiri: sekitar {right}% pertanyaan dijawab benar, "
+        "{wrong}% dijawab salah, {choices}% diberi pilihan, {officials}% diteruskan ke "
+        "petugas (batas jawaban salah: {budget}%).",
+        "Measured on the FAQ's own questions: about {right}% of questions answered right, "
+        "{wrong}% answered wrong, {choices}% offered choices, {officials}% passed to "
+        "officials (wrong answers allowed: {budget}%).",
+    ),
+    "tr_budget_unmet": (
+        "Batas jawaban salah tidak tercapai pada FAQ ini: tambahkan contoh pertanyaan.",
+        "The budget of wrong answers cannot be met on this FAQ: add example questions.",
+    ),
     "tr_stale": (
         "FAQ berubah sejak model ini dilatih.",
         "The FAQ changed since this model was trained.",

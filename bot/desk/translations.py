@@ -12,7 +12,7 @@ which a test keeps rare (every template made with ``say`` must be in ``INDONESIA
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -277,6 +277,24 @@ PATTERNS: list[tuple[re.Pattern[str], str]] = [
         ),
         "gangguan koneksi ({kind}) {detail}",
     ),
+    # The audit log's targets and details (stored as English text)
+    (re.compile(r"ticket #(?P<n>\d+)"), "tiket #{n}"),
+    (re.compile(r"run (?P<n>\d+)"), "pelatihan #{n}"),
+    (re.compile(r"broadcast #(?P<n>\d+)"), "siaran #{n}"),
+    (
+        re.compile(r"(?P<why>wrong password|unknown name|account disabled), from (?P<address>\S+)"),
+        "{why}, dari {address}",
+    ),
+    (re.compile(r"role (?P<role>admin|agent) \(command line\)"), "peran {role} (baris perintah)"),
+    (re.compile(r"command line"), "baris perintah"),
+    (
+        re.compile(r"the new model answers since (?P<utc_time>\d\d:\d\d:\d\d) UTC"),
+        "model baru menjawab sejak {utc_time}",
+    ),
+    (
+        re.compile(r"the previous model stays in use: (?P<reason>.*)", re.S),
+        "model sebelumnya tetap dipakai: {reason}",
+    ),
     # Training progress (bot.nlu.train, its worker process)
     (
         re.compile(r"FAQ: (?P<topics>\d+) topics, (?P<entries>\d+) entries"),
@@ -293,6 +311,11 @@ PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"training exited with (?P<code>-?\d+)"), "pelatihan berhenti dengan kode {code}"),
 ]
 _DETAIL_GROUPS = {"detail"}  # groups that are details in turn (translated if known)
+_WHY = {
+    "wrong password": "kata sandi salah",
+    "unknown name": "nama tidak dikenal",
+    "account disabled": "akun dinonaktifkan",
+}
 
 
 def translate(text: str | None, language: str, timezone: str) -> str:
@@ -327,5 +350,15 @@ def _plain(text: str, language: str, timezone: str) -> str:
         groups = {k: v or "" for k, v in match.groupdict().items()}
         for name in _DETAIL_GROUPS & groups.keys():
             groups[name] = _plain(groups[name], language, timezone)
+        if "why" in groups:
+            groups["why"] = _WHY.get(groups["why"], groups["why"])
+        if "utc_time" in groups:
+            groups["utc_time"] = _local_clock(groups["utc_time"], timezone)
         return template.format(**groups)
     return text
+
+
+def _local_clock(utc: str, timezone: str) -> str:
+    """A UTC clock time of today, in ``timezone`` (the audit log keeps the moment's date)."""
+    moment = datetime.combine(datetime.now(UTC).date(), time.fromisoformat(utc), UTC)
+    return moment.astimezone(ZoneInfo(timezone)).strftime("%H:%M:%S %Z")

@@ -599,6 +599,7 @@ async def training(request: web.Request) -> web.Response:
         runs=list(reversed(ctx.learning.runs)),
         model=ctx.live.loaded.model.info,
         stale=ctx.live.stale,
+        calibration=ctx.live.loaded.model.info.calibration,
         refresh=3 if ctx.learning.busy else 0,
         moment=lambda at: local_time(at.isoformat(), ctx.settings.desk.timezone),
         no_banner=True,

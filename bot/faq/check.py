@@ -2,7 +2,8 @@
 
 Warnings never block training. They point officials at what makes the bot worse over time:
 examples of two entries so alike that the model must guess, entries past ``valid_until``
-(the bot escalates those instead of answering) and entries nobody has reviewed for long.
+(the bot escalates those instead of answering), entries nobody has reviewed for long, and
+"magnet" entries whose questions only say what most of the FAQ says (bot/faq/magnets.py).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from rapidfuzz import fuzz, process
 
 from bot.core.privacy import mask, personal_data
 from bot.faq.loader import load_faq, normalise_example
+from bot.faq.magnets import find_magnets
 from bot.faq.model import Entry, Faq
 from bot.faq.problems import Problem, Severity
 from bot.translatable import say
@@ -52,6 +54,7 @@ def check_faq(
     problems += review_warnings(faq, today, review_max_age_days)
     problems += near_duplicate_warnings(faq, near_duplicate_similarity)
     problems += personal_data_warnings(faq)
+    problems += magnet_warnings(faq)
     return CheckReport(faq=faq, problems=problems)
 
 
@@ -137,6 +140,26 @@ def near_duplicate_warnings(faq: Faq, threshold: float) -> list[Problem]:
                 b,
                 f"example {qb!r} is nearly the same as {qa!r} of entry {a.id} "
                 f"({scores[i, j]:.0f}% similar): make them more distinct",
+                "questions",
+            )
+        )
+    return problems
+
+
+def magnet_warnings(faq: Faq) -> list[Problem]:
+    """Warn about entries that questions about anything could be pulled to."""
+    problems = []
+    for magnet in find_magnets(faq):
+        shared = ", ".join(repr(word) for word in magnet.shared)
+        problems.append(
+            _warning(
+                magnet.entry,
+                f"its example questions say little besides {shared}, which "
+                f"{magnet.entries_with_them} of {len(faq)} entries use: questions about the "
+                "others may be answered with this one. Add example questions saying what "
+                "only this entry answers, in citizens' words (e.g. for \"What is a "
+                'coronavirus?": "what kind of virus is it", "where does the virus come '
+                'from"), or reword its question',
                 "questions",
             )
         )

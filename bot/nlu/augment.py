@@ -23,15 +23,21 @@ _SEED = 20261124
 
 def augment(questions: Iterable[str]) -> list[str]:
     """Variants of ``questions``: without filler words, and with one keyboard typo."""
+    return [variant for _, variant in augment_by_source(questions)]
+
+
+def augment_by_source(questions: Iterable[str]) -> list[tuple[int, str]]:
+    """:func:`augment`'s variants, each with the index of the question it came from (the
+    calibration holds a question out together with its variants)."""
     questions = list(questions)
     rng = random.Random(_SEED + sum(len(q) for q in questions))
     variants = []
-    for question in questions:
+    for index, question in enumerate(questions):
         stripped = drop_filler(question)
         if stripped and stripped != question.casefold():
-            variants.append(stripped)
+            variants.append((index, stripped))
         if rng.random() < TYPO_RATE:
-            variants.append(typo(question, rng))
+            variants.append((index, typo(question, rng)))
     return variants
 
 

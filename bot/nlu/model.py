@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bot.nlu.calibration import Calibration
 from bot.nlu.environment import rasa_imports
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,9 @@ class ModelInfo:
 
     inputs_digest: str | None
     trained_at: str | None
+    # The FAQ folder it was trained from (absolute), and what `tanya train` calibrated.
+    faq_dir: Path | None = None
+    calibration: Calibration | None = None
 
     @classmethod
     def read(cls, model_path: Path) -> ModelInfo:
@@ -60,7 +64,15 @@ class ModelInfo:
             data = json.loads(info_path(model_path).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return cls(inputs_digest=None, trained_at=None)
-        return cls(inputs_digest=data.get("inputs_digest"), trained_at=data.get("trained_at"))
+        if not isinstance(data, dict):
+            return cls(inputs_digest=None, trained_at=None)
+        faq_dir = data.get("faq_dir")
+        return cls(
+            inputs_digest=data.get("inputs_digest"),
+            trained_at=data.get("trained_at"),
+            faq_dir=Path(faq_dir) if isinstance(faq_dir, str) else None,
+            calibration=Calibration.from_json(data.get("calibration")),
+        )
 
 
 def info_path(model_path: Path) -> Path:

@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,8 +22,9 @@ from typing import Any
 
 from bot.faq.loader import faq_files, read_faq
 from bot.nlu import environment
+from bot.nlu.calibration import DEFAULT_MAX_WRONG_ANSWERS, Calibration
 from bot.nlu.model import ModelInfo
-from bot.nlu.trainingdata import GENERATED_FILE, VARIANTS_FILE, write_training_data
+from bot.nlu.trainingdata import GENERATED_FILE, VARIANTS_FILE, write_data_folder
 
 Progress = Callable[[str], None]
 
@@ -37,6 +39,7 @@ class TrainResult:
     seconds: float
     intents: int
     examples: int
+    calibration: Calibration | None = None
 
 
 def input_files(faq_dir: Path, project_dir: Path) -> list[Path]:
@@ -74,40 +77,52 @@ def train(
     config: Path | None = None,
     progress: Progress = lambda line: None,
     on_process: Callable[[subprocess.Popen[str]], None] = lambda process: None,
-    variants: bool = True,
+    variants: bool = False,
+    max_wrong_answers: float = DEFAULT_MAX_WRONG_ANSWERS,
 ) -> TrainResult:
-    """Validate the FAQ, regenerate the training data and train a model at ``out``.
+    """Validate the FAQ, generate the training data and train a model at ``out``.
 
-    ``on_process`` gets the training process, so that a server shutting down can stop it.
-    ``variants=False`` leaves out the variants generated for entries with few examples
-    (to measure what they buy); such a model counts as stale.
+    The generated data is written to a scratch folder beside the hand-written files' copies,
+    never into ``project_dir``: training on another FAQ folder must not change the project's
+    committed files (:func:`~bot.nlu.trainingdata.write_training_data` updates those, for
+    the project's own FAQ). ``on_process`` gets the training process, so that a server
+    shutting down can stop it. ``variants`` adds the variants generated for entries with
+    few examples. The model is then calibrated for ``max_wrong_answers``
+    (:mod:`bot.nlu.calibration`); the result is in the model's info file.
     """
     started = time.monotonic()
     faq = read_faq(faq_dir)
     progress(f"FAQ: {len(faq.topics)} topics, {len(faq)} entries")
-    write_training_data(faq, project_dir, variants=variants)
-    digest = inputs_digest(faq_dir, project_dir) + ("" if variants else "-without-variants")
-    command = [
-        sys.executable,
-        "-m",
-        "bot.nlu.train_worker",
-        "--config",
-        str(config or project_dir / "config.yml"),
-        "--domain",
-        str(project_dir / "domain.yml"),
-        "--data",
-        str(project_dir / "data"),
-        "--out",
-        str(out),
-        "--digest",
-        digest,
-    ]
-    summary = _run_worker(command, progress, on_process)
+    digest = inputs_digest(faq_dir, project_dir) + ("-with-variants" if variants else "")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=".data-") as data:
+        write_data_folder(faq, project_dir, Path(data), variants=variants)
+        command = [
+            sys.executable,
+            "-m",
+            "bot.nlu.train_worker",
+            "--config",
+            str(config or project_dir / "config.yml"),
+            "--domain",
+            str(project_dir / "domain.yml"),
+            "--data",
+            data,
+            "--out",
+            str(out),
+            "--digest",
+            digest,
+            "--faq-dir",
+            str(faq_dir.resolve()),
+            "--max-wrong-answers",
+            str(max_wrong_answers),
+        ]
+        summary = _run_worker(command, progress, on_process)
     return TrainResult(
         model_path=out,
         seconds=time.monotonic() - started,
         intents=int(summary.get("intents", 0)),
         examples=int(summary.get("examples", 0)),
+        calibration=Calibration.from_json(summary.get("calibration")),
     )
 
 

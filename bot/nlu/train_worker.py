@@ -11,6 +11,7 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bot.nlu.calibration import CALIBRATION_ENV, DEFAULT_MAX_WRONG_ANSWERS, MAX_WRONG_ENV
 from bot.nlu.embedding_cache import CACHE_ENV
 from bot.nlu.environment import quiet_rasa, rasa_imports
 
@@ -35,6 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", required=True)
     parser.add_argument("--out", required=True)
     parser.add_argument("--digest", required=True)
+    parser.add_argument("--faq-dir", default=None)
+    parser.add_argument("--max-wrong-answers", type=float, default=DEFAULT_MAX_WRONG_ANSWERS)
     args = parser.parse_args(argv)
     quiet_rasa()
     out = Path(args.out)
@@ -47,6 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     # Sentence embeddings of examples seen by earlier trainings are reused (retraining
     # after "add to FAQ" embeds only the new ones).
     os.environ.setdefault(CACHE_ENV, str(out.parent / ".embeddings.npz"))
+    # Rasa's own cache would skip training a component whose inputs it has seen, and with
+    # it the calibration; the sentence embeddings, the costly part, have their cache above.
+    os.environ["RASA_MAX_CACHE_SIZE"] = "0"
 
     with rasa_imports():
         from rasa.model_training import train_nlu
@@ -57,6 +63,9 @@ def main(argv: list[str] | None = None) -> int:
         progress=f"Training data: {len(data.intents)} intents, {len(data.intent_examples)} examples"
     )
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=".training-") as tmp:
+        calibration_file = Path(tmp) / "calibration.json"
+        os.environ[CALIBRATION_ENV] = str(calibration_file)
+        os.environ[MAX_WRONG_ENV] = str(args.max_wrong_answers)
         try:
             result = train_nlu(
                 config=args.config,
@@ -71,14 +80,26 @@ def main(argv: list[str] | None = None) -> int:
         if not result:
             print("TANYA-ERROR: Rasa produced no model", file=sys.stderr)
             return 1
+        calibration = (
+            json.loads(calibration_file.read_text(encoding="utf-8"))
+            if calibration_file.is_file()
+            else None
+        )
         info = {
             "inputs_digest": args.digest,
             "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "faq_dir": args.faq_dir,
+            "calibration": calibration,
         }
         info_file = out.with_name(out.name + ".json")
         os.replace(result, out)  # atomic: readers see the old model or the new one
         info_file.write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
-    emit(done=True, intents=len(data.intents), examples=len(data.intent_examples))
+    emit(
+        done=True,
+        intents=len(data.intents),
+        examples=len(data.intent_examples),
+        calibration=calibration,
+    )
     return 0
 
 

@@ -1,0 +1,91 @@
+"""Thresholds chosen for a budget of wrong answers (bot/nlu/calibration.py), and the
+decision rule they are chosen for."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.nlu.calibration import (
+    Calibration,
+    FaqAction,
+    Probe,
+    Thresholds,
+    calibrate,
+    faq_action,
+)
+
+
+def probe(expected: str | None, *ranked: tuple[str, float]) -> Probe:
+    return Probe(tuple(e for e, _ in ranked), tuple(c for _, c in ranked), expected)
+
+
+@pytest.mark.parametrize(
+    ("confidences", "action", "count"),
+    [
+        ((0.9, 0.05), FaqAction.ANSWER, 1),
+        # Confident but close to a confident second: choices, not a guess.
+        ((0.62, 0.58), FaqAction.CHOOSE, 2),
+        # The bug of issue 14: a runner-up above the choice threshold but far behind, the
+        # best below the answer threshold. That was answered; now it is a choice.
+        ((0.5, 0.31, 0.1), FaqAction.CHOOSE, 2),
+        ((0.45,), FaqAction.CHOOSE, 1),
+        ((0.2, 0.1), FaqAction.ESCALATE, 0),
+        ((), FaqAction.ESCALATE, 0),
+    ],
+)
+def test_never_answers_below_the_answer_threshold(
+    confidences: tuple[float, ...], action: FaqAction, count: int
+) -> None:
+    assert faq_action(confidences, Thresholds(0.6, 0.3, 0.1)) == (action, count)
+
+
+def test_the_lowest_threshold_within_the_budget_is_chosen() -> None:
+    # Right answers at 0.9 and 0.5; wrong ones at 0.45 and below; out of scope at 0.3.
+    in_scope = [probe("a", ("a", 0.9))] * 6 + [probe("b", ("b", 0.5))] * 3
+    in_scope += [probe("c", ("x", 0.45), ("c", 0.2))]
+    out_of_scope = [probe(None, ("a", 0.3))] * 5
+    calibration = calibrate(in_scope, out_of_scope, max_wrong_answers=0.03)
+    assert calibration.answer_threshold == 0.475
+    assert calibration.budget_met
+    assert calibration.expected.answered_wrong == 0
+    assert calibration.expected.answered_right == pytest.approx(2 / 3 * 0.9, abs=1e-3)
+    # A larger budget answers the wrong in-scope probe too (1 in 10, times 2/3 = 6.7 %).
+    assert calibrate(in_scope, out_of_scope, max_wrong_answers=0.07).answer_threshold < 0.45
+
+
+def test_choices_stop_where_they_would_mostly_miss() -> None:
+    in_scope = [probe("a", ("a", 0.95))] * 10
+    # Up to 0.4 the best is wrong, but the right entry is among the best three: worth
+    # offering as choices, not worth answering.
+    in_scope += [probe("b", ("x", 0.4), ("b", 0.25))] * 4
+    # At 0.25 it mostly is not.
+    in_scope += [probe("c", ("x", 0.25), ("y", 0.2), ("z", 0.1), ("c", 0.05))] * 6
+    calibration = calibrate(in_scope, [], max_wrong_answers=0.01)
+    assert calibration.answer_threshold == 0.425
+    assert calibration.clarify_threshold == 0.275
+
+
+def test_a_budget_that_cannot_be_met_is_said() -> None:
+    calibration = calibrate([probe("a", ("b", 0.99))], [], max_wrong_answers=0.03)
+    assert not calibration.budget_met
+    assert "cannot be met" in calibration.summary()
+
+
+def test_round_trip_through_json() -> None:
+    calibration = calibrate([probe("a", ("a", 0.9))], [probe(None, ("a", 0.2))])
+    assert Calibration.from_json(calibration.to_json()) == calibration
+    assert Calibration.from_json({"answer_threshold": 0.5}) is None
+    assert Calibration.from_json(None) is None
+
+
+def test_near_misses_count_for_half_of_the_out_of_scope_questions() -> None:
+    # Many left-out entries' questions answered at 0.8, few out-of-scope lines at 0.1:
+    # counted one by one the near misses would be 90 % of all that is out of scope.
+    in_scope = [probe("a", ("a", 0.9))] * 10
+    near = [Probe(("a",), (0.8,), None, near_miss=True)] * 90
+    other = [probe(None, ("a", 0.1))] * 10
+    calibration = calibrate(in_scope, near + other, max_wrong_answers=0.2)
+    # Answering at 0.8 is wrong for half of the out-of-scope third: 1/6 of questions.
+    assert calibration.answer_threshold == 0.125  # above the out-of-scope lines
+    assert calibration.expected.answered_wrong == pytest.approx(1 / 6, abs=1e-3)
+    assert calibrate(in_scope, near + other, max_wrong_answers=0.1).answer_threshold == 0.825
