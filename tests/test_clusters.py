@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import shutil
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,7 +23,7 @@ from bot.nlu.minilm import shared_model
 from bot.server import LEARNING, create_app
 from bot.service import Loaded, load_answerer
 from bot.store import Store
-from tests.conftest import ROOT, write_config
+from tests.conftest import ROOT, private_project
 from tests.desk_helpers import add_official, browser, csrf_of, running, sign_in
 from tests.insight_helpers import ready_page, seed
 
@@ -210,11 +209,7 @@ async def test_clusters_page_lists_clusters_largest_first_masked(
 def own_project(trained: Path, tmp_path: Path) -> Settings:
     """A private copy of the trained project: "create FAQ entry" edits its FAQ and
     starts a retraining there."""
-    for name in ("faq", "rasa_project"):
-        shutil.copytree(trained / name, tmp_path / name)
-    project = tmp_path / "rasa_project"
-    write_config(tmp_path, tmp_path / "faq", project, project / "models" / "tanya.tar.gz")
-    return load_settings(tmp_path / "config.yml")
+    return private_project(trained, tmp_path)
 
 
 async def test_create_faq_entry_from_a_cluster_edits_the_faq_and_retrains(

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import shutil
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -26,11 +25,11 @@ from playwright.async_api import (
     expect,
 )
 
-from bot.config import Settings, load_settings
+from bot.config import Settings
 from bot.server import create_app
 from bot.service import Loaded, load_answerer
 from bot.store import Store
-from tests.conftest import write_config
+from tests.conftest import private_project
 from tests.desk_helpers import PASSWORD, add_official, running
 from tests.desk_helpers import browser as http_client
 from tests.telegram_harness import TOKEN, Citizen, Emulator
@@ -422,11 +421,7 @@ NEW_ANSWER = "Pasar malam alun-alun buka setiap Sabtu pukul 18.00-23.00."
 @pytest.fixture
 def private_settings(trained: Path, tmp_path: Path) -> Settings:
     """A private copy of the trained project: this test edits its FAQ and retrains."""
-    for name in ("faq", "rasa_project"):
-        shutil.copytree(trained / name, tmp_path / name)
-    project = tmp_path / "rasa_project"
-    write_config(tmp_path, tmp_path / "faq", project, project / "models" / "tanya.tar.gz")
-    return load_settings(tmp_path / "config.yml")
+    return private_project(trained, tmp_path)
 
 
 @pytest_asyncio.fixture(loop_scope="module")

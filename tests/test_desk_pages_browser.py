@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import re
-import shutil
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,7 +24,7 @@ import pytest_asyncio
 from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
-from bot.config import Settings, load_settings
+from bot.config import Settings
 from bot.core.messages import Reply, replies_to_json
 from bot.desk import views
 from bot.faq import read_faq
@@ -33,7 +32,7 @@ from bot.server import LEARNING, create_app
 from bot.service import load_answerer
 from bot.store import Store
 from bot.store.outbox import OutboxKind, OutboxState
-from tests.conftest import BROWSER_WAIT, write_config
+from tests.conftest import BROWSER_WAIT, private_project
 from tests.desk_helpers import PASSWORD, add_official, running
 from tests.desk_helpers import browser as http_client
 from tests.insight_helpers import seed
@@ -56,11 +55,7 @@ LONG = "Pemberitahuan-penting-untuk-seluruh-warga-kota-" * 4  # one unbreakable 
 def project(tmp_path_factory: pytest.TempPathFactory, trained: Path) -> Settings:
     """A private copy of the trained project: these tests edit its FAQ."""
     base = tmp_path_factory.mktemp("desk-pages")
-    for name in ("faq", "rasa_project"):
-        shutil.copytree(trained / name, base / name)
-    project = base / "rasa_project"
-    write_config(base, base / "faq", project, project / "models" / "tanya.tar.gz")
-    return load_settings(base / "config.yml")
+    return private_project(trained, base)
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ import pytest
 from aiohttp import FormData
 from aiohttp.test_utils import TestServer
 
-from bot.config import Settings, load_settings
+from bot.config import Settings
 from bot.faq import read_faq
 from bot.faq.edit import add_question
 from bot.faq.spreadsheet import export_faq
@@ -21,7 +21,7 @@ from bot.faq.upload import FaqChanged, apply_import, preview_import
 from bot.server import create_app
 from bot.service import load_answerer
 from bot.store import Store
-from tests.conftest import SMALL_FAQ, write_config
+from tests.conftest import SMALL_FAQ, private_project
 from tests.desk_helpers import add_official, browser, csrf_of, running, sign_in
 
 
@@ -71,11 +71,7 @@ def test_an_faq_changed_since_the_preview_is_not_overwritten(faq: Path, tmp_path
 
 @pytest.fixture
 def project(trained: Path, tmp_path: Path) -> Settings:
-    for name in ("faq", "rasa_project"):
-        shutil.copytree(trained / name, tmp_path / name)
-    project = tmp_path / "rasa_project"
-    write_config(tmp_path, tmp_path / "faq", project, project / "models" / "tanya.tar.gz")
-    return load_settings(tmp_path / "config.yml")
+    return private_project(trained, tmp_path)
 
 
 @pytest.fixture
