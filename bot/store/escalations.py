@@ -95,6 +95,10 @@ class Escalations:
             self.db.execute("SELECT count(*) FROM escalations WHERE status = 'open'").fetchone()[0]
         )
 
+    def newest_open(self) -> int | None:
+        row = self.db.execute("SELECT max(id) FROM escalations WHERE status = 'open'").fetchone()
+        return int(row[0]) if row and row[0] is not None else None
+
     def topics(self) -> list[str]:
         rows = self.db.execute(
             "SELECT DISTINCT topic FROM escalations WHERE topic IS NOT NULL ORDER BY topic"
@@ -170,6 +174,9 @@ class Escalations:
 
     def assign(self, escalation_id: int, official_id: int | None) -> None:
         self._update(escalation_id, assigned_to=official_id)
+
+    def set_topic(self, escalation_id: int, topic: str) -> None:
+        self._update(escalation_id, topic=topic)
 
     def set_group_post(self, escalation_id: int, group_message_id: int) -> None:
         self._update(escalation_id, group_message_id=group_message_id)
