@@ -161,14 +161,25 @@ def leader(data: Questions, distance: float) -> dict[str, Any]:
     return figures(data, labels, time.perf_counter() - started, distance=distance)
 
 
+ENCODER = "minilm"  # or "usem" (--encoder): which sentence encoder gives the meaning
+
+
+def encoder() -> Any:
+    if ENCODER == "usem":
+        from bot.nlu.usem import shared_encoder
+
+        return shared_encoder()
+    return shared_model()
+
+
 def embed(texts: Sequence[str]) -> np.ndarray:
-    model = shared_model()
+    model = encoder()
     return cached_encode(texts, model.encode, model.identity, CACHE)
 
 
 def embedding_speed(texts: Sequence[str]) -> float:
     """Questions per second the encoder embeds, without the cache (what the desk pays)."""
-    model = shared_model()
+    model = encoder()
     started = time.perf_counter()
     model.encode(texts)
     return round(len(texts) / (time.perf_counter() - started), 1)
@@ -263,6 +274,57 @@ def rumour_patterns(topic: str) -> dict[str, Any]:
     }
 
 
+SIMILAR_POOL = 100  # open tickets on the desk at once (a busy day)
+SIMILAR_POOLS = 30
+OLD_SIMILAR = 0.8  # the desk's former rule: MiniLM cosine alone at least this
+
+
+def similar_questions(data: Questions, distance: float, weight: float, seed: int) -> dict[str, Any]:
+    """The ticket page's "similar open questions" on pools of ``SIMILAR_POOL`` questions
+    standing in for the open tickets: for each, the others the rule offers. Precision:
+    offered questions with the same intent; recall: same-intent questions offered;
+    "found": tickets offered at least one right question, of those that had one.
+    Rules: the former MiniLM cosine >= 0.8; the clusters' measure (meaning and words)
+    with its pairwise similarity >= 1 - distance; and the same cluster as Clusters
+    would make of the pool (what the desk now does)."""
+    rng = random.Random(seed)
+    counts: dict[str, Counter[str]] = {}
+    for _ in range(SIMILAR_POOLS):
+        pool = data.subset(rng.sample(range(len(data.texts)), SIMILAR_POOL))
+        meaning = pool.vectors @ pool.vectors.T
+        mixed = similarities(pool.texts, pool.vectors, weight)
+        labels = cut(mixed, distance)
+        rules = {
+            "minilm_cosine_0.8": meaning >= OLD_SIMILAR,
+            "measure_pairwise": mixed >= 1 - distance,
+            "same_cluster": np.equal.outer(np.array(labels), np.array(labels)),
+        }
+        intents = np.array([hash(t) for t in pool.truth])
+        truth = np.equal.outer(intents, intents)
+        np.fill_diagonal(truth, False)
+        for name, offered in rules.items():
+            offered = offered.copy()
+            np.fill_diagonal(offered, False)
+            tally = counts.setdefault(name, Counter())
+            tally["offered"] += int(offered.sum())
+            tally["right"] += int((offered & truth).sum())
+            tally["relevant"] += int(truth.sum())
+            having = truth.any(axis=1)
+            tally["tickets_with_a_match"] += int(having.sum())
+            tally["found"] += int(((offered & truth).any(axis=1) & having).sum())
+    return {
+        name: {
+            "precision": round(t["right"] / t["offered"], 4) if t["offered"] else None,
+            "recall": round(t["right"] / t["relevant"], 4) if t["relevant"] else None,
+            "tickets_found": round(t["found"] / t["tickets_with_a_match"], 4)
+            if t["tickets_with_a_match"]
+            else None,
+            "offered_per_ticket": round(t["offered"] / (SIMILAR_POOL * SIMILAR_POOLS), 2),
+        }
+        for name, t in counts.items()
+    }
+
+
 def best(rows: list[dict[str, Any]], weight: float | None = None) -> dict[str, Any]:
     rows = [r for r in rows if weight is None or r["word_weight"] == weight]
     return max(rows, key=lambda r: r["adjusted_rand_index"])
@@ -318,8 +380,13 @@ def run(intent_count: int | None, seed: int) -> dict[str, Any]:
             centre(data), centred_distance, weight, min_size
         )
     hoaxes = hoax_matching(settings.hoax_topic, configured[0], settings.hoax_similarity)
+    similar = {
+        data.name: similar_questions(data, configured[1], configured[0], seed)
+        for data in (clinc_test, faq_test)
+    }
     return {
         "intents": len(set(clinc_test.truth)),
+        "encoder": ENCODER,
         "seed": seed,
         "machine": f"{platform.machine()}, Python {platform.python_version()}",
         "embedding_questions_per_second": embedding_speed(clinc_test.texts[:512]),
@@ -335,6 +402,7 @@ def run(intent_count: int | None, seed: int) -> dict[str, Any]:
         "report": report,
         "hoax_matching": hoaxes,
         "rumour_patterns": rumour_patterns(settings.hoax_topic),
+        "similar_questions": similar,
         "sweeps": sweeps,
     }
 
@@ -376,6 +444,14 @@ def print_result(result: dict[str, Any]) -> None:
         f"rumour patterns: {tags['hoax_questions_tagged']}/{tags['hoax_questions']} hoax "
         f"questions tagged, {tags['other_questions_tagged']}/{tags['other_questions']} others"
     )
+    print(f"similar open questions ({SIMILAR_POOLS} pools of {SIMILAR_POOL} tickets):")
+    for name, rules in result["similar_questions"].items():
+        for rule, row in rules.items():
+            print(
+                f"  {name} {rule}: precision {row['precision']}, recall {row['recall']}, "
+                f"tickets found {row['tickets_found']}, {row['offered_per_ticket']} offered "
+                "per ticket"
+            )
     print(f"embedding: {result['embedding_questions_per_second']} questions/s")
 
 
@@ -384,7 +460,21 @@ def main() -> None:
     parser.add_argument("--intents", type=int, default=None, help="sample this many intents")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument(
+        "--similar-only", action="store_true", help="only the similar questions (printed)"
+    )
+    parser.add_argument("--encoder", choices=("minilm", "usem"), default="minilm")
     args = parser.parse_args()
+    global ENCODER
+    ENCODER = args.encoder
+    if args.similar_only:
+        settings = load_settings(ROOT / "config.yml").insight
+        for data in (clinc("test", None), sample_faq()[1]):
+            found = similar_questions(
+                data, settings.cluster_distance, settings.cluster_word_weight, args.seed
+            )
+            print(data.name, json.dumps(found, indent=1))
+        return
     result = run(args.intents, args.seed)
     print_result(result)
     out = args.out or RESULTS / "clusters.json"

@@ -328,16 +328,27 @@ def evaluate(
 
 
 @cli.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8080, show_default=True, type=int)
+@click.option("--host", default=None, help="Address to listen on (default: server.host).")
+@click.option(
+    "--port",
+    default=None,
+    type=click.IntRange(1, 65535),
+    help="Port to listen on (default: server.port).",
+)
 @click.pass_context
-def run(ctx: click.Context, host: str, port: int) -> None:
+def run(ctx: click.Context, host: str | None, port: int | None) -> None:
     """Start the bot: load the model and serve until interrupted."""
-    from bot.server import serve
+    from bot.server import CannotListen, listen, serve
 
-    logging.getLogger().setLevel(logging.INFO)
+    settings = _settings(ctx)
+    try:  # first: a port in use is said at once, not after loading the model
+        listening = listen(host or settings.server.host, port or settings.server.port)
+    except CannotListen as exc:
+        raise Failure(str(exc)) from exc
+    # Our own lines (channels, address, "ready") at INFO, whatever Rasa does to the root.
+    logging.getLogger("bot").setLevel(logging.INFO)
     loaded = _load(ctx, None)
-    serve(_settings(ctx), loaded, host=host, port=port)
+    serve(settings, loaded, listening)
 
 
 @cli.group()
@@ -352,9 +363,11 @@ def _store(ctx: click.Context) -> Any:
 
 
 def _password(from_stdin: bool) -> str:
+    """Typed twice at a terminal; the first line of standard input when it is not one
+    (``echo "$PASSWORD" | tanya officials add ...``), or with ``--password-stdin``."""
     from bot.desk.passwords import MIN_PASSWORD_LENGTH
 
-    if from_stdin:
+    if from_stdin or not sys.stdin.isatty():
         return sys.stdin.readline().rstrip("\r\n")
     return str(
         click.prompt(
@@ -366,7 +379,10 @@ def _password(from_stdin: bool) -> str:
 
 
 password_stdin_option = click.option(
-    "--password-stdin", is_flag=True, help="Read the password from standard input (scripts)."
+    "--password-stdin",
+    is_flag=True,
+    help="Read the password from the first line of standard input, even at a terminal "
+    "(without it: asked twice at a terminal, read from standard input when piped).",
 )
 
 
@@ -384,7 +400,12 @@ password_stdin_option = click.option(
 def officials_add(
     ctx: click.Context, name: str, role: str, telegram_id: int | None, password_stdin: bool
 ) -> None:
-    """Create an account NAME; asks for its password."""
+    """Create an account NAME.
+
+    \b
+    The password is asked twice at a terminal; a script pipes it in instead:
+      printf '%s\\n' "$PASSWORD" | tanya officials add Sari --role admin
+    """
     from bot.desk.passwords import WeakPassword, hash_password
     from bot.store.officials import OfficialExists
 
@@ -419,7 +440,8 @@ def officials_list(ctx: click.Context) -> None:
 @password_stdin_option
 @click.pass_context
 def officials_password(ctx: click.Context, name: str, password_stdin: bool) -> None:
-    """Set a new password for NAME (their open sessions end)."""
+    """Set a new password for NAME (their open sessions end); asked twice at a terminal,
+    else read from standard input."""
     from bot.desk.passwords import WeakPassword, hash_password
 
     store = _store(ctx)
@@ -606,7 +628,10 @@ def report(
     store = _store(ctx)
     try:
         body = render(
-            monthly_report(store.db, faq, period), file_format, language or settings.languages[0]
+            monthly_report(store.db, faq, period),
+            file_format,
+            language or settings.languages[0],
+            settings.desk.government_name,
         )
     finally:
         store.close()

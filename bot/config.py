@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import logging
 import os
 import re
 import types
@@ -20,6 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+log = logging.getLogger(__name__)
 CONFIG_ENV_VAR = "TANYA_CONFIG"
 DEFAULT_CONFIG = Path("config.yml")
 SUPPORTED_LANGUAGES = ("id", "en")
@@ -85,11 +87,12 @@ class DeskSettings:
     session_hours: float = 12
     secure_cookies: bool = True
     sla_hours: float = 8
-    similar_threshold: float = 0.8
     max_login_failures: int = 5
     max_address_login_failures: int = 20
     login_window_minutes: float = 15
     timezone: str = "Asia/Jakarta"
+    # The government the bot speaks for: the desk's header and the public report's title.
+    government_name: str = ""
 
 
 @dataclass(frozen=True)
@@ -233,6 +236,10 @@ CLIENT_ADDRESS_HEADERS = ("X-Forwarded-For", "Forwarded")
 
 
 def _check_server(settings: ServerSettings) -> None:
+    if not 1 <= settings.port <= 65535:
+        raise ConfigError(f"setting server.port must be from 1 to 65535, not {settings.port}")
+    if not settings.host:
+        raise ConfigError("setting server.host must name an address, e.g. 127.0.0.1 or 0.0.0.0")
     for value in settings.trusted_proxies:
         try:
             ipaddress.ip_network(value, strict=False)
@@ -298,9 +305,22 @@ def load_dotenv(path: Path) -> None:
         os.environ.setdefault(key.strip(), value.strip().strip("'\""))
 
 
+# Settings that no longer do anything: ignored with a warning, so that an upgrade does not
+# stop a bot whose config.yml still has them.
+RETIRED = {
+    "desk.similar_threshold": "similar open questions are now those the Clusters page groups "
+    "together (insight.cluster_distance, insight.cluster_word_weight)",
+}
+
+
 def _build(cls: type, raw: dict[str, Any], *, base: Path, where: str) -> Any:
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
+    for name in [name for name in raw if f"{where}{name}" in RETIRED]:
+        log.warning(
+            "setting %s%s is no longer used (%s): remove it", where, name, RETIRED[f"{where}{name}"]
+        )
+        raw = {key: value for key, value in raw.items() if key != name}
     unknown = sorted(set(raw) - set(fields))
     if unknown:
         raise ConfigError(f"unknown setting {where}{unknown[0]} (known: {', '.join(fields)})")

@@ -7,9 +7,12 @@ configured channel adapter (each adds its own routes) on the same application.
 from __future__ import annotations
 
 import asyncio
+import errno
 import html
 import json
 import logging
+import os
+import socket
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
@@ -67,6 +70,7 @@ Kanal aktif: {channels}.</p>
 
 async def index(request: web.Request) -> web.Response:
     loaded = request.app[LIVE].loaded
+    stale = request.app[LIVE].stale
     registry: dict[str, Any] = request.app[CHANNELS]
     channels = sorted(registry)
     chat = (
@@ -82,11 +86,11 @@ async def index(request: web.Request) -> web.Response:
             trained=html.escape(loaded.model.info.trained_at or "?"),
             channels=html.escape(", ".join(channels) or "-"),
             chat=chat,
-            stale_id=" <em>FAQ berubah sejak pelatihan: jalankan tanya train.</em>"
-            if loaded.stale
+            stale_id=" <em>FAQ berubah sejak pelatihan: latih ulang di meja petugas.</em>"
+            if stale
             else "",
-            stale_en=" <em>The FAQ changed since training: run tanya train.</em>"
-            if loaded.stale
+            stale_en=" <em>The FAQ changed since training: retrain on the officials' desk.</em>"
+            if stale
             else "",
         ),
     )
@@ -110,7 +114,7 @@ async def health(request: web.Request) -> web.Response:
             "faq_entries": len(loaded.answerer.faq),
             "model": str(loaded.model.path),
             "model_trained_at": loaded.model.info.trained_at,
-            "model_stale": loaded.stale,
+            "model_stale": request.app[LIVE].stale,
             "channels": channels,
             "outbox": {
                 "queued": counts["queued"],
@@ -162,7 +166,7 @@ def create_app(settings: Settings, loaded: Loaded, store: Store | None = None) -
     conversation and one model (which the learning loop may replace while running)."""
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     secure(app, settings.server)  # headers, error pages, the client's address behind a proxy
-    live = Live(loaded)
+    live = Live(loaded, settings.faq.dir, settings.nlu.project_dir)
     app[LIVE] = live
     app[TASKS] = []
     worker = AnsweringWorker(loaded.answerer)
@@ -174,7 +178,13 @@ def create_app(settings: Settings, loaded: Loaded, store: Store | None = None) -
     dispatcher = Dispatcher(store, channels)
     app[DISPATCHER] = dispatcher
     conversation = Conversation(
-        store, worker.decide, answerer.replies, answerer.faq, settings.languages, dispatcher
+        store,
+        worker.decide,
+        answerer.replies,
+        answerer.faq,
+        settings.languages,
+        dispatcher,
+        answer_hours=settings.desk.sla_hours,
     )
     conversation.announcement_topics = dict(settings.announcements.topics)
     channels.update(build_channels(settings, conversation, store))
@@ -186,7 +196,8 @@ def create_app(settings: Settings, loaded: Loaded, store: Store | None = None) -
         conversation,
         channels,
         embed=_embedder(),
-        similar_threshold=settings.desk.similar_threshold,
+        cluster_distance=settings.insight.cluster_distance,
+        word_weight=settings.insight.cluster_word_weight,
     )
     telegram = channels.get("telegram")
     if isinstance(telegram, TelegramChannel):
@@ -267,7 +278,11 @@ def create_app(settings: Settings, loaded: Loaded, store: Store | None = None) -
         from bot.report.public import PublicReport, setup_public_report
 
         public = PublicReport(
-            store.db, lambda: live.faq, settings.desk.timezone, settings.languages
+            store.db,
+            lambda: live.faq,
+            settings.desk.timezone,
+            settings.languages,
+            government=settings.desk.government_name,
         )
         setup_public_report(app, public)
     return app
@@ -284,8 +299,9 @@ async def _answer_pending(conversation: Conversation) -> None:
 
 
 def _embedder() -> Callable[[Sequence[str]], Any] | None:
-    """English MiniLM, to find escalations that ask the same thing (the NLU pipeline's
-    encoder is USE-m; desk.similar_threshold was tuned for MiniLM's cosines)."""
+    """English MiniLM, for the clusters of unanswered questions and the tickets that ask
+    the same thing (with shared words, ``bot.core.clusters``; the NLU pipeline's encoder
+    is USE-m; ``bench/clusters.py`` measured both)."""
     try:
         from bot.nlu.minilm import shared_model
 
@@ -296,14 +312,111 @@ def _embedder() -> Callable[[Sequence[str]], Any] | None:
     return model.encode
 
 
-def serve(settings: Settings, loaded: Loaded, *, host: str, port: int) -> None:
+class CannotListen(Exception):
+    """The address or port cannot be used (taken by another program, not this machine's,
+    or a port below 1024 without the rights): the message says what to do."""
+
+
+def start_lines(settings: Settings, app: web.Application, base: str) -> list[str]:
+    """What `tanya run` says before it serves: one line per channel (on or off, and why),
+    the desk and the public report, so IT staff see at once what runs where."""
+    channels: dict[str, Any] = app[CHANNELS]
+    loaded = app[LIVE].loaded
+    stale = " (the FAQ changed since: retrain on the desk or run `tanya train`)"
+    lines = [
+        f"Tanya {__version__}: {len(loaded.answerer.faq)} FAQ entries, model {loaded.model.path} "
+        f"trained {loaded.model.info.trained_at or '?'}{stale if loaded.stale else ''}"
+    ]
+    if "webchat" in channels:
+        lines.append(f"web chat: on at {base}/chat (embed: {base}/chat/embed.js)")
+    else:
+        lines.append("web chat: off (webchat.enabled is false in the settings)")
+    messenger = settings.messenger
+    if "messenger" in channels:
+        lines.append(
+            f"Messenger: on, webhook {base}{messenger.webhook_path} "
+            "(give Facebook its public HTTPS address)"
+        )
+    else:
+        names = (messenger.page_token_env, messenger.app_secret_env, messenger.verify_token_env)
+        missing = [name for name in names if not os.environ.get(name, "").strip()]
+        lines.append(f"Messenger: off ({', '.join(missing)} not set)")
+    telegram = settings.telegram
+    if "telegram" in channels:
+        how = (
+            f"webhook {telegram.webhook_url.rstrip('/')}/webhooks/telegram"
+            if telegram.mode == "webhook"
+            else f"long polling {telegram.api_url}"
+        )
+        lines.append(f"Telegram: on ({how})")
+    else:
+        lines.append(f"Telegram: off ({telegram.token_env} not set)")
+    if settings.desk.enabled:
+        accounts = len(app[STORE].officials.all())
+        who = (
+            f"{accounts} account(s)"
+            if accounts
+            else "no accounts yet: `tanya officials add NAME --role admin`"
+        )
+        lines.append(f"officials' desk: on at {base}/desk ({who})")
+    else:
+        lines.append("officials' desk: off (desk.enabled is false in the settings)")
+    if settings.report.public:
+        lines.append(f"public report: on at {base}/laporan")
+    return lines
+
+
+def serve(settings: Settings, loaded: Loaded, listening: socket.socket) -> None:
+    """Serve on the bound socket (see ``listen``) until interrupted."""
     app = create_app(settings, loaded)
-    log.info(
-        "Tanya %s: %d FAQ entries, model %s",
-        __version__,
-        len(loaded.answerer.faq),
-        loaded.model.path,
-    )
+    host, port = listening.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    base = f"http://{shown}:{port}"
+    for line in start_lines(settings, app, base):
+        log.info("%s", line)
     web.run_app(
-        app, host=host, port=port, shutdown_timeout=10, print=lambda m: log.info("%s", m.strip())
+        app,
+        sock=listening,
+        shutdown_timeout=10,
+        print=lambda _: log.info("ready: serving on %s (Ctrl+C stops it)", base),
     )
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A socket bound to the address, as aiohttp would bind it (address reuse on Unix);
+    ``CannotListen`` when it cannot be, before anything slow (the model) is loaded."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        listening = socket.socket(family, kind, proto)
+    except OSError as exc:
+        raise CannotListen(_listen_problem(exc, host, port)) from exc
+    try:
+        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listening.bind(address)
+    except OSError as exc:
+        listening.close()
+        raise CannotListen(_listen_problem(exc, host, port)) from exc
+    return listening
+
+
+def _listen_problem(exc: OSError, host: str, port: int) -> str:
+    where = f"{host} port {port}"
+    if exc.errno == errno.EADDRINUSE:
+        return (
+            f"cannot listen on {where}: another program uses that port (is Tanya already "
+            "running?). Stop it, or choose another port: server.port in config.yml or --port."
+        )
+    if exc.errno == errno.EACCES:
+        return (
+            f"cannot listen on {where}: not allowed (ports below 1024 need administrator "
+            "rights). Use a port above 1024 behind a reverse proxy: server.port or --port."
+        )
+    if exc.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT) or isinstance(exc, socket.gaierror):
+        return (
+            f"cannot listen on {where}: {host} is not an address of this machine (or a name "
+            "for one). "
+            "Set server.host in config.yml (or --host), e.g. 127.0.0.1 or 0.0.0.0."
+        )
+    return f"cannot listen on {where}: {exc.strerror or exc}"

@@ -18,7 +18,7 @@ from bot.core.replies import Replies
 from bot.faq.loader import read_faq
 from bot.faq.model import Faq
 from bot.nlu.model import ModelInfo, NluModel
-from bot.nlu.train import is_stale
+from bot.nlu.train import input_files, inputs_digest, is_stale
 
 log = logging.getLogger(__name__)
 
@@ -116,11 +116,47 @@ def with_thresholds(answerer: Answerer, **thresholds: Any) -> Answerer:
 
 class Live:
     """The FAQ and model in use. The learning loop replaces ``loaded`` after a retraining;
-    readers take it fresh each time instead of keeping their own reference."""
+    readers take it fresh each time instead of keeping their own reference.
 
-    def __init__(self, loaded: Loaded) -> None:
+    ``stale`` follows the files, not only the moment the model was loaded: `tanya import`
+    or an edit of ``faq/`` while the bot runs is noticed at the next look (by the health
+    check and the desk), so nobody wonders why the bot still gives the old answers.
+    """
+
+    def __init__(
+        self, loaded: Loaded, faq_dir: Path | None = None, project_dir: Path | None = None
+    ) -> None:
         self.loaded = loaded
+        self._sources = (faq_dir, project_dir) if faq_dir and project_dir else None
+        self._seen: tuple[tuple[str, int, int], ...] = ()
+        self._digest = ""
 
     @property
     def faq(self) -> Faq:
         return self.loaded.answerer.faq
+
+    @property
+    def stale(self) -> bool:
+        """Whether the FAQ or project files differ from those the model was trained from."""
+        if self._sources is None:
+            return self.loaded.stale
+        recorded = self.loaded.model.info.inputs_digest
+        return recorded is None or recorded != self._current_digest(*self._sources)
+
+    def _current_digest(self, faq_dir: Path, project_dir: Path) -> str:
+        """The inputs' digest, read again only when a file's size or time changed (the
+        health check may be polled every few seconds)."""
+        files = input_files(faq_dir, project_dir)
+        seen = tuple(_signature(path) for path in files)
+        if seen != self._seen or not self._digest:
+            self._digest = inputs_digest(faq_dir, project_dir)
+            self._seen = seen
+        return self._digest
+
+
+def _signature(path: Path) -> tuple[str, int, int]:
+    try:
+        status = path.stat()
+    except OSError:
+        return (str(path), -1, -1)
+    return (str(path), status.st_mtime_ns, status.st_size)

@@ -54,6 +54,16 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return base
 
 
+def private_project(trained: Path, base: Path) -> Settings:
+    """Settings for a copy of the trained project in ``base``: a test that edits the FAQ
+    or retrains does it there, never in the session's shared project."""
+    for name in ("faq", "rasa_project"):
+        shutil.copytree(trained / name, base / name)
+    project = base / "rasa_project"
+    write_config(base, base / "faq", project, project / "models" / "tanya.tar.gz")
+    return load_settings(base / "config.yml")
+
+
 @pytest.fixture(scope="session")
 def trained_settings(trained: Path) -> Settings:
     return load_settings(trained / "config.yml")

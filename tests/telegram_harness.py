@@ -170,6 +170,11 @@ class Emulator:
         body = {"rate": rate, "kinds": list(kinds), "seed": seed}
         return dict(await self._call("POST", "/admin/faults", body))
 
+    async def edits(self) -> list[dict[str, Any]]:
+        """Every editMessageReplyMarkup the bot made: ``chat_id``, ``message_id``,
+        ``reply_markup`` (null when the buttons were taken off)."""
+        return list(await self._call("GET", "/admin/edits"))
+
     async def set_latency(self, milliseconds: float) -> None:
         """Answer the bot's sends this much later (they are stored at once), like a distant
         Bot API: a crash then leaves messages that arrived but were not confirmed."""
@@ -217,6 +222,15 @@ class Citizen:
             )
         else:
             await self._post("/sendMessage", self._message(text=text))
+
+    async def edit(self, message_id: int, text: str) -> None:
+        """Edit the message ``message_id`` this citizen sent, to ``text``."""
+        message = self._message(text=text, message_id=message_id)
+        await self._post("/editMessage", {"botToken": TOKEN, "message": message})
+
+    async def send_photo_with_caption(self, caption: str) -> None:
+        photo = [{"file_id": "PHOTO2", "file_unique_id": "u2", "width": 90, "height": 90}]
+        await self._post("/sendMessage", self._message(photo=photo, caption=caption))
 
     async def send_photo(self) -> None:
         await self._post(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -184,13 +185,19 @@ def test_train_with_broken_faq_keeps_old_model(trained: Path, tmp_path: Path) ->
     assert model.read_bytes() == b"old model"
 
 
-def test_run_serves_health_and_answers(trained: Path) -> None:
+def test_run_serves_health_and_answers(trained: Path, tmp_path: Path) -> None:
+    """`tanya run` listens where server.host/server.port say, says what runs where, and a
+    second `tanya run` on the same port stops at once with a message, not a traceback."""
     port = free_port()
+    config = tmp_path / "config.yml"
+    text = (trained / "config.yml").read_text(encoding="utf-8")
+    config.write_text(text.replace("port: 8080", f"port: {port}"), encoding="utf-8")
     process = subprocess.Popen(
-        [sys.executable, "-m", "bot", "run", "--port", str(port)],
+        [sys.executable, "-m", "bot", "--config", str(config), "run"],
         cwd=trained,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
+        env={k: v for k, v in os.environ.items() if k != "TELEGRAM_BOT_TOKEN"},
     )
     try:
         health = None
@@ -227,10 +234,27 @@ def test_run_serves_health_and_answers(trained: Path) -> None:
         with pytest.raises(urllib.error.HTTPError) as error:
             urllib.request.urlopen(bad)
         assert error.value.code == 400
+
+        started = time.monotonic()
+        taken = run_tanya("--config", str(config), "run", cwd=trained, timeout=60)
+        assert taken.returncode == 1 and time.monotonic() - started < 30  # before the model
+        message = taken.stderr.decode()
+        assert f"cannot listen on 127.0.0.1 port {port}: another program uses that port" in message
+        assert "server.port in config.yml or --port" in message and "Traceback" not in message
     finally:
         process.terminate()
         # A clean, quick shutdown: no background task may keep the server alive.
         assert process.wait(timeout=20) == 0
+    assert process.stdout is not None
+    log = process.stdout.read().decode()
+    lines = [line.split(": ", 1)[-1] for line in log.splitlines() if "bot.server" in line]
+    base = f"http://127.0.0.1:{port}"
+    assert f"web chat: on at {base}/chat (embed: {base}/chat/embed.js)" in lines
+    assert "Telegram: off (TELEGRAM_BOT_TOKEN not set)" in lines
+    assert any(line.startswith("Messenger: off (FACEBOOK_PAGE_ACCESS_TOKEN") for line in lines)
+    assert any(line.startswith(f"officials' desk: on at {base}/desk") for line in lines)
+    assert f"ready: serving on {base} (Ctrl+C stops it)" in lines
+    assert "Traceback" not in log
 
 
 def test_officials_accounts_from_the_command_line(tmp_path: Path) -> None:
@@ -267,6 +291,10 @@ def test_officials_accounts_from_the_command_line(tmp_path: Path) -> None:
         "--password-stdin",
         stdin=b"rahasia-juga-nih\n",
     )
+    # A script pipes the password in; no flag needed (and `--help` shows how).
+    piped = tanya("add", "Citra", "--role", "agent", stdin=b"sandi-citra-panjang\n")
+    assert piped.returncode == 0, piped.stderr
+    assert b"| tanya officials add" in tanya("add", "--help").stdout
     listed = tanya("list").stdout.decode()
     assert "Sari\tadmin" in listed and "Budi\tagent telegram:4242" in listed
 
@@ -280,6 +308,8 @@ def test_officials_accounts_from_the_command_line(tmp_path: Path) -> None:
     budi = store.officials.by_name("budi")
     assert budi is not None and verify_password(budi.password_hash, "sandi-baru-123")
     assert budi.password_hash.startswith("$argon2id$")  # never the password itself
+    citra = store.officials.by_name("Citra")
+    assert citra is not None and verify_password(citra.password_hash, "sandi-citra-panjang")
     actions = [row["action"] for row in store.officials.audit_log()]
     assert {"official-added", "password-changed", "official-disabled"} <= set(actions)
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import shutil
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,11 +18,12 @@ from bot.config import InsightSettings, Settings, load_settings
 from bot.core.clusters import Growth, group
 from bot.core.decision import Action, EscalationReason
 from bot.core.insight import Insight
+from bot.faq import read_faq
 from bot.nlu.minilm import shared_model
 from bot.server import LEARNING, create_app
 from bot.service import Loaded, load_answerer
 from bot.store import Store
-from tests.conftest import ROOT, write_config
+from tests.conftest import ROOT, private_project
 from tests.desk_helpers import add_official, browser, csrf_of, running, sign_in
 from tests.insight_helpers import ready_page, seed
 
@@ -209,11 +209,7 @@ async def test_clusters_page_lists_clusters_largest_first_masked(
 def own_project(trained: Path, tmp_path: Path) -> Settings:
     """A private copy of the trained project: "create FAQ entry" edits its FAQ and
     starts a retraining there."""
-    for name in ("faq", "rasa_project"):
-        shutil.copytree(trained / name, tmp_path / name)
-    project = tmp_path / "rasa_project"
-    write_config(tmp_path, tmp_path / "faq", project, project / "models" / "tanya.tar.gz")
-    return load_settings(tmp_path / "config.yml")
+    return private_project(trained, tmp_path)
 
 
 async def test_create_faq_entry_from_a_cluster_edits_the_faq_and_retrains(
@@ -227,28 +223,40 @@ async def test_create_faq_entry_from_a_cluster_edits_the_faq_and_retrains(
         await sign_in(official, "Sari")
         page = await ready_page(official, "/desk/clusters")
         form = page.split('action="/desk/clusters/faq"')[1]
-        prefilled = re.search(r'<textarea name="questions"[^>]*>([^<]*)</textarea>', form)
+        prefilled = re.search(r'<textarea name="questions_id"[^>]*>([^<]*)</textarea>', form)
         assert prefilled is not None
         questions = prefilled.group(1).split("\n")
         assert len(questions) == 5 and set(questions) <= set(MARKET)
+        fields = {
+            "csrf": csrf_of(page),
+            "days": "14",
+            "cluster": "1",
+            "topic": "kependudukan",
+            "new_topic": "pasar",
+            "title_id": "Pasar",
+            "entry_id": "pasar-induk-tutup",
+            "questions_id": "\n".join(questions),
+            "answer_id": "Pasar induk tetap buka; renovasi dimulai tahun depan.",
+            "questions_en": "is the main market closing",
+            "answer_en": "The main market stays open; renovation starts next year.",
+        }
+        # A new topic needs a title in every language: citizens read it, not its code.
+        untitled = await official.post("/desk/clusters/faq", data=fields, allow_redirects=False)
+        assert untitled.status == 400
+        refusal = await untitled.text()
+        assert "Topik baru perlu judul dalam bahasa Inggris" in refusal
+        assert "Pasar induk tetap buka; renovasi" in refusal  # what was typed is kept
+        assert not (own_project.faq.dir / "pasar.yml").exists()
         added = await official.post(
-            "/desk/clusters/faq",
-            data={
-                "csrf": csrf_of(page),
-                "days": "14",
-                "topic": "kependudukan",
-                "new_topic": "pasar",
-                "entry_id": "pasar-induk-tutup",
-                "questions": "\n".join(questions),
-                "answer": "Pasar induk tetap buka; renovasi dimulai tahun depan.",
-                "language": "id",
-            },
-            allow_redirects=False,
+            "/desk/clusters/faq", data=fields | {"title_en": "Markets"}, allow_redirects=False
         )
         assert added.status == 303, await added.text()
         assert added.headers["Location"].startswith("/desk/training")
         written = (own_project.faq.dir / "pasar.yml").read_text(encoding="utf-8")
+        assert "title: {id: Pasar, en: Markets}" in written
         assert "pasar-induk-tutup" in written and questions[0] in written
+        entry = read_faq(own_project.faq.dir).entry("pasar-induk-tutup")
+        assert set(entry.answers) == {"id", "en"} and entry.questions["en"]
         learning = server.app[LEARNING]
         assert learning.current is not None and "pasar-induk-tutup" in learning.current.reason
         refused = await official.post(
@@ -256,8 +264,8 @@ async def test_create_faq_entry_from_a_cluster_edits_the_faq_and_retrains(
             data={"csrf": csrf_of(page), "topic": "pasar", "entry_id": "pasar-induk-tutup"},
             allow_redirects=False,
         )
-        assert refused.status == 303 and "error=" in refused.headers["Location"]
-        assert refused.headers["Location"].startswith("/desk/clusters")
+        assert refused.status == 400
+        assert "Entri baru perlu paling sedikit 2 contoh pertanyaan" in await refused.text()
 
 
 def test_insight_settings_are_documented_in_config_yml() -> None:

@@ -82,6 +82,11 @@ def test_every_setting_is_documented_in_config_yml() -> None:
             "desk: {max_address_login_failures: 0}\n",
             "desk.max_address_login_failures must be at least 1",
         ),
+        (
+            "faq: {dir: faq}\nnlu: {project_dir: r, model_path: m}\nstorage: {database: d}\n"
+            "server: {port: 70000}\n",
+            "server.port must be from 1 to 65535",
+        ),
     ],
 )
 def test_mistakes_are_named(tmp_path: Path, text: str, message: str) -> None:
@@ -148,3 +153,20 @@ def test_nlu_values_out_of_range_are_named(tmp_path: Path, line: str, message: s
     )
     with pytest.raises(ConfigError, match=re.escape(message)):
         load_settings(path)
+
+
+def test_a_retired_setting_is_ignored_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An upgrade must not stop a bot whose config.yml still has a setting that no longer
+    does anything; the log says to remove it."""
+    path = tmp_path / "config.yml"
+    path.write_text(
+        "faq: {dir: faq}\nnlu: {project_dir: r, model_path: m}\nstorage: {database: d}\n"
+        "desk: {similar_threshold: 0.8, government_name: Kota Contoh}\n",
+        encoding="utf-8",
+    )
+    settings = load_settings(path)
+    assert settings.desk.government_name == "Kota Contoh"
+    assert "setting desk.similar_threshold is no longer used" in caplog.text
+    assert "remove it" in caplog.text

@@ -299,6 +299,108 @@ async def test_reply_worked_out_but_not_sent_is_sent_after_a_restart(
     await conversation.dispatcher.stop()  # type: ignore[union-attr]
 
 
+async def test_a_citizen_has_one_open_ticket_and_is_told_when_to_expect_an_answer(
+    conversation: Conversation, store: Store
+) -> None:
+    """A follow-up ("halo? ada yang baca?") joins the open ticket instead of opening a
+    second one for the same need."""
+    [first] = await conversation.handle(text("c30", "sampah di gang mawar belum diangkut", "a"))
+    assert "Nomor tiket Anda: #1." in first.text
+    assert "Petugas biasanya menjawab dalam 8 jam" in first.text
+    [again] = await conversation.handle(
+        text("c30", "halo? ada yang baca? sampah masih belum diangkut", "b")
+    )
+    assert "tiket #1" in again.text and "Nomor tiket" not in again.text
+    [(count, question)] = store.db.execute("SELECT count(*), question FROM escalations")
+    assert count == 1
+    assert "gang mawar" in question and "ada yang baca" in question
+    [asked] = await conversation.handle(Incoming("test", "c30", Kind.COMMAND, text="/petugas"))
+    assert "tiket #1" in asked.text
+    assert store.db.execute("SELECT count(*) FROM escalations").fetchone() == (1,)
+
+
+async def test_thumbs_up_counts_once_and_emoji_are_understood(
+    conversation: Conversation, store: Store
+) -> None:
+    [answer] = await conversation.handle(text("c31", "ktp saya hilang gimana", "a"))
+    yes, no = (b.payload for b in answer.buttons)
+    for payload, message_id in ((yes, "b"), (yes, "c"), (no, "d")):
+        await conversation.handle(
+            Incoming("test", "c31", Kind.BUTTON, payload=payload, message_id=message_id)
+        )
+    assert store.db.execute("SELECT helpful FROM feedback").fetchall() == [(0,)]
+    [ack] = await conversation.handle(text("c31", "👍", "e"))
+    assert ack.text == "Baik. Ada lagi yang bisa saya bantu?"
+    [thanks] = await conversation.handle(text("c31", "🙏🏽", "f"))
+    assert thanks.text.startswith("Sama-sama")
+    assert store.db.execute("SELECT count(*) FROM escalations").fetchone() == (0,)
+
+
+async def test_an_entry_picked_from_did_you_mean_can_be_rated(
+    conversation: Conversation, store: Store
+) -> None:
+    [answer] = await conversation.handle(
+        Incoming("test", "c32", Kind.BUTTON, payload="faq:ktp-baru", message_id="a")
+    )
+    assert answer.text.startswith("Datang ke kantor kecamatan")
+    assert [b.label for b in answer.buttons] == ["👍 Ya", "👎 Tidak"]
+    [(action, faq_id)] = store.db.execute(
+        "SELECT action, faq_id FROM messages WHERE direction = 'in'"
+    ).fetchall()
+    assert (action, faq_id) == ("answer", "ktp-baru")
+
+
+async def test_a_topic_is_found_by_any_word_of_its_name(
+    conversation: Conversation, store: Store
+) -> None:
+    [done] = await conversation.handle(
+        Incoming("test", "c33", Kind.COMMAND, text="/langganan vaksin")
+    )
+    assert "Vaksinasi" in done.text  # a word, cut short
+    [word] = await conversation.handle(
+        Incoming("test", "c33", Kind.COMMAND, text="/langganan population")
+    )
+    assert "Kependudukan" in word.text  # a word of "Population documents"
+    await conversation.handle(Incoming("test", "c33", Kind.COMMAND, text="/berhenti semua"))
+    [typo] = await conversation.handle(
+        Incoming("test", "c33", Kind.COMMAND, text="/langganan kependudukn")
+    )
+    assert "Kependudukan" in typo.text
+    citizen = store.find_citizen("test", "c33")
+    assert citizen is not None
+    assert store.subscriptions.topics_of(citizen.id) == ["kependudukan"]  # after "semua"
+
+
+async def test_closing_a_ticket_tells_the_citizen_why(loaded: Loaded, store: Store) -> None:
+    from bot.core.handover import Handover
+    from tests.desk_helpers import add_official
+
+    conversation, courier = with_outbox(loaded.answerer, store)
+    handover = Handover(store, conversation, {"test": courier})
+    official = add_official(store, "Budi")
+
+    def to(who: str) -> list[list[Reply]]:
+        return [replies for citizen, replies in courier.sent if citizen == who]
+
+    for who, question, reason in [
+        ("c40", "izin pendirian menara telekomunikasi", "out_of_scope: Silakan ke Kominfo"),
+        ("c41", "jadwal lomba burung kicau bulan depan", "spam"),
+    ]:
+        accepted = conversation.accept(text(who, question, "a"))
+        assert accepted is not None and await conversation.answer(accepted)
+        await until(lambda who=who: len(to(who)) == 1)
+        ticket = store.escalations.open_for_citizen(accepted.citizen.id)
+        assert ticket is not None
+        handover.close(ticket, official, reason)
+    await until(lambda: len(to("c40")) == 2)
+    await asyncio.sleep(0.3)
+    assert len(to("c41")) == 1  # nothing said to a spammer
+    [notice] = to("c40")[1]
+    assert "bukan wewenang pemerintah kota" in notice.text
+    assert "Catatan petugas: Silakan ke Kominfo" in notice.text
+    await conversation.dispatcher.stop()  # type: ignore[union-attr]
+
+
 async def test_a_typed_number_picks_that_choice(loaded: Loaded, store: Store) -> None:
     # Channels without buttons, or citizens who type: "2" after numbered choices is the
     # second choice; any other message forgets the choices.
@@ -355,3 +457,42 @@ async def test_none_of_the_choices_passes_the_question_to_an_official(
         "SELECT text FROM messages WHERE id = (SELECT message_id FROM escalations)"
     ).fetchone()
     assert question == ("ktp",)
+
+
+async def test_a_topic_can_be_picked_by_its_number(
+    conversation: Conversation, store: Store
+) -> None:
+    [pick] = await conversation.handle(Incoming("test", "c50", Kind.COMMAND, text="/langganan"))
+    numbered = [line for line in pick.text.splitlines() if line[:3] in ("1. ", "2. ", "3. ")]
+    assert len(numbered) == len(pick.buttons) >= 2
+    second = pick.buttons[1]
+    [done] = await conversation.handle(text("c50", "2"))
+    assert second.label in done.text
+    citizen = store.find_citizen("test", "c50")
+    assert citizen is not None
+    assert store.subscriptions.topics_of(citizen.id) == [second.payload.removeprefix("sub:")]
+
+
+async def test_replies_for_a_channel_that_is_off_wait_for_it(loaded: Loaded, store: Store) -> None:
+    """A channel switched off in config.yml (its token removed for a while): its queued
+    replies are not failed, they go out once it is on again."""
+
+    async def decide(text: str, language: str | None) -> Decision:
+        return loaded.answerer.decide(text, language)
+
+    off = Dispatcher(store, {})
+    conversation = Conversation(
+        store, decide, loaded.answerer.replies, loaded.answerer.faq, dispatcher=off
+    )
+    accepted = conversation.accept(text("c60", "kapan jadwal vaksin booster", "a"))
+    assert accepted is not None and await conversation.answer(accepted)
+    off.start()
+    await asyncio.sleep(0.5)
+    await off.stop()
+    assert store.outbox.counts()["queued"] == 1 and store.outbox.not_delivered() == []
+
+    conversation, courier = with_outbox(loaded.answerer, store)  # the channel is back
+    conversation.dispatcher.start()  # type: ignore[union-attr]
+    await until(lambda: courier.sent)
+    assert courier.sent[0][1][0].text.startswith("Vaksinasi booster dibuka")
+    await conversation.dispatcher.stop()  # type: ignore[union-attr]

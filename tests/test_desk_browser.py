@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import shutil
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -26,11 +25,11 @@ from playwright.async_api import (
     expect,
 )
 
-from bot.config import Settings, load_settings
+from bot.config import Settings
 from bot.server import create_app
 from bot.service import Loaded, load_answerer
 from bot.store import Store
-from tests.conftest import write_config
+from tests.conftest import private_project
 from tests.desk_helpers import PASSWORD, add_official, running
 from tests.desk_helpers import browser as http_client
 from tests.telegram_harness import TOKEN, Citizen, Emulator
@@ -422,11 +421,7 @@ NEW_ANSWER = "Pasar malam alun-alun buka setiap Sabtu pukul 18.00-23.00."
 @pytest.fixture
 def private_settings(trained: Path, tmp_path: Path) -> Settings:
     """A private copy of the trained project: this test edits its FAQ and retrains."""
-    for name in ("faq", "rasa_project"):
-        shutil.copytree(trained / name, tmp_path / name)
-    project = tmp_path / "rasa_project"
-    write_config(tmp_path, tmp_path / "faq", project, project / "models" / "tanya.tar.gz")
-    return load_settings(tmp_path / "config.yml")
+    return private_project(trained, tmp_path)
 
 
 @pytest_asyncio.fixture(loop_scope="module")
@@ -456,18 +451,19 @@ async def test_add_answer_to_faq_retrains_and_the_bot_answers_it(
 
     section = page.locator("section#faq")
     await expect(section.get_by_role("heading", name="Tambahkan ke FAQ")).to_be_visible()
-    new_entry = section.locator("details", has_text="Sebagai entri baru")
-    form = new_entry.locator("form")
-    await expect(form).to_be_hidden()  # folded until the official opens it
-    await new_entry.get_by_text("Sebagai entri baru").click()
+    # The answer was the official's own, not an entry's: "as a new entry" is open.
+    form = section.locator("details.new-entry form")
     await expect(form).to_be_visible()
-    await form.get_by_label("atau topik baru").fill("pasar")
+    await expect(section.locator("details.example form")).to_be_hidden()
+    await form.get_by_text("atau topik baru").click()
+    await form.get_by_label("Kode topik baru").fill("pasar")
+    await form.get_by_label("Judul topik baru, bahasa Indonesia").fill("Pasar")
+    await form.get_by_label("Judul topik baru, bahasa Inggris").fill("Markets")
     await form.get_by_label("ID entri").fill("pasar-malam")
-    questions = form.get_by_label("Contoh pertanyaan")
+    questions = form.get_by_label("Contoh pertanyaan, bahasa Indonesia")
     await expect(questions).to_have_value(NEW_QUESTION)  # the citizen's question, to start
     await questions.fill(f"{NEW_QUESTION}\njadwal buka pasar malam alun alun")
-    await expect(form.get_by_label("Jawaban", exact=False)).to_have_value(NEW_ANSWER)
-    await form.get_by_label("Bahasa").select_option("id")
+    await expect(form.get_by_label("Jawaban, bahasa Indonesia")).to_have_value(NEW_ANSWER)
     await form.get_by_role("button", name="Tambahkan ke FAQ").click()
 
     await expect(page).to_have_url(re.compile(r"/desk/training\?"))
@@ -477,13 +473,15 @@ async def test_add_answer_to_faq_retrains_and_the_bot_answers_it(
     assert "pasar-malam" in (private_settings.faq.dir / "pasar.yml").read_text(encoding="utf-8")
     run = page.locator("section.run").first
     await expect(run.get_by_role("heading")).to_contain_text("Sedang melatih")
-    await expect(run).to_contain_text("Budi: new entry pasar-malam")
+    await expect(run).to_contain_text("Budi: entri baru pasar-malam")
     await expect(page.locator('meta[http-equiv="refresh"]')).to_have_attribute("content", "3")
     await expect(page.get_by_role("button", name="Latih ulang sekarang")).to_have_count(0)
     # No reload by the test: the page refreshes itself every 3 s until the run ends.
     await expect(run.get_by_role("heading")).to_contain_text("Berhasil", timeout=240_000)
-    await expect(run.locator("pre")).to_contain_text("loading the new model")
-    await expect(run.locator(".outcome")).to_contain_text("the new model answers since")
+    await expect(run.locator("pre")).to_contain_text("memuat model baru")
+    await expect(run.locator(".outcome")).to_contain_text(
+        re.compile(r"model baru menjawab sejak \d\d:\d\d:\d\d WIB")
+    )
     await expect(page.locator('meta[http-equiv="refresh"]')).to_have_count(0)
     await expect(page.get_by_role("button", name="Latih ulang sekarang")).to_be_visible()
 

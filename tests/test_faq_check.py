@@ -6,6 +6,7 @@ from datetime import date
 from pathlib import Path
 
 from bot.faq import check_faq
+from tests.conftest import ROOT, run_tanya
 from tests.test_faq_loader import entry, topic, write
 
 
@@ -41,6 +42,30 @@ def test_review_age_is_configurable(tmp_path: Path) -> None:
     write(tmp_path, "t.yml", topic("t", entry("e") + "    updated: 2026-09-01\n"))
     assert check_faq(tmp_path, today=date(2026, 11, 24), review_max_age_days=30).warnings
     assert not check_faq(tmp_path, today=date(2026, 11, 24), review_max_age_days=365).warnings
+
+
+def test_personal_data_in_the_faq_warns_with_tanya_check(tmp_path: Path) -> None:
+    """A citizen's phone number once went into an FAQ file from "add to FAQ" unnoticed:
+    `tanya check` names the entry and field, and shows the data only masked."""
+    pasted = entry("izin").replace(
+        "pertanyaan satu izin", "'izin usaha sy blm jadi, hub 0812-3456-7890 ya'"
+    )
+    office = entry("kantor").replace(
+        "Jawaban kantor.", "'Hubungi kantor kami di 021-5550-1234 atau info@kota.go.id.'"
+    )
+    nik = entry("nik").replace("Jawaban nik.", "'Contoh: NIK 3201234567890001 milik Bapak Budi.'")
+    write(tmp_path, "t.yml", topic("t", pasted + office + nik))
+    report = check_faq(tmp_path)
+    assert report.ok  # a warning: training goes on
+    found = {(p.entry, p.field): p.message for p in report.warnings}
+    assert set(found) == {("izin", "questions"), ("nik", "answer.id")}  # not the office
+    assert "a phone number" in found[("izin", "questions")]
+    assert "0812-3456-7890" not in found[("izin", "questions")]  # shown masked
+    assert "3201234567890001" not in found[("nik", "answer.id")]
+    assert "a NIK" in found[("nik", "answer.id")]
+    result = run_tanya("check", "--faq", str(tmp_path), cwd=ROOT)
+    assert result.returncode == 0
+    assert "personal data must not be in the FAQ" in result.stdout.decode()
 
 
 def test_a_magnet_entry_is_named_with_how_to_fix_it() -> None:

@@ -14,7 +14,15 @@ from pathlib import Path
 import pytest
 
 from bot.faq import read_faq
-from bot.faq.edit import Edit, FaqEditError, _write, _yaml, add_entry, add_question
+from bot.faq.edit import (
+    Edit,
+    FaqEditError,
+    _write,
+    _yaml,
+    add_entry,
+    add_question,
+    add_translated_entry,
+)
 from bot.faq.loader import faq_files, load_faq
 from tests.conftest import ROOT, SMALL_FAQ
 
@@ -231,7 +239,56 @@ def test_add_entry_creates_a_new_topic_file(small: Path) -> None:
     assert topic is not None and topic.titles == {"id": "Pajak Daerah"}
 
 
+def test_a_new_topic_and_entry_in_both_languages(small: Path) -> None:
+    """The desk's "new entry": a title per language for the new topic (citizens see it in
+    /langganan), and questions and answers in both languages, written in the README's order."""
+    add_translated_entry(
+        small,
+        "pasar",
+        "pasar-malam",
+        {
+            "en": ["when is the night market open"],
+            "id": ["kapan pasar malam buka", "jam pasar malam"],
+        },
+        {"en": "Saturdays 18.00-23.00.", "id": "Setiap Sabtu 18.00-23.00."},
+        topic_titles={"en": "Markets", "id": "Pasar"},
+        today=TODAY,
+    )
+    assert (small / "pasar.yml").read_text(encoding="utf-8") == textwrap.dedent("""\
+        topic: pasar
+        title: {id: Pasar, en: Markets}
+        entries:
+          - id: pasar-malam
+            questions:
+              id:
+                - kapan pasar malam buka
+                - jam pasar malam
+              en:
+                - when is the night market open
+            answer:
+              id: Setiap Sabtu 18.00-23.00.
+              en: Saturdays 18.00-23.00.
+            updated: 2027-01-02
+        """)
+    entry = read_faq(small).entry("pasar-malam")
+    assert set(entry.answers) == {"id", "en"} and len(entry.questions["en"]) == 1
+
+
 REFUSALS: list[tuple[str, Callable[[Path], Edit], list[str]]] = [
+    (
+        "personal data in an example",
+        lambda d: add_question(
+            d, "ktp-baru", "id", "ktp sy 3201234567890001 hilang, hp 081234567890"
+        ),
+        ["NIK, phone number or e-mail", "personal data"],
+    ),
+    (
+        "no answer in any language",
+        lambda d: add_translated_entry(
+            d, "kependudukan", "kk-baru", {"id": ["kk baru", "kk anyar"]}, {"id": " ", "en": ""}
+        ),
+        ["answer", "empty", "kk-baru"],
+    ),
     (
         "empty question",
         lambda d: add_question(d, "ktp-baru", "id", " \n\t "),

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -13,11 +12,11 @@ import pytest
 from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
 
-from bot.config import Settings, load_settings
+from bot.config import Settings
 from bot.server import LEARNING, create_app
 from bot.service import load_answerer
 from bot.store import Store
-from tests.conftest import write_config
+from tests.conftest import private_project
 from tests.desk_helpers import add_official, browser, post_form, running, sign_in
 
 pytestmark = pytest.mark.slow
@@ -29,11 +28,7 @@ ANSWER = "Pasar malam alun-alun buka setiap Sabtu pukul 18.00-23.00."
 @pytest.fixture
 def settings(trained: Path, tmp_path: Path) -> Settings:
     """A private copy of the trained project: this test edits its FAQ and retrains."""
-    for name in ("faq", "rasa_project"):
-        shutil.copytree(trained / name, tmp_path / name)
-    project = tmp_path / "rasa_project"
-    write_config(tmp_path, tmp_path / "faq", project, project / "models" / "tanya.tar.gz")
-    return load_settings(tmp_path / "config.yml")
+    return private_project(trained, tmp_path)
 
 
 @pytest.fixture
@@ -76,10 +71,11 @@ async def test_answer_added_to_faq_is_answered_by_the_bot_after_retraining(
             mode="entry",
             topic="vaksinasi",
             new_topic="pasar",
+            title_id="Pasar",
+            title_en="Markets",
             entry_id="pasar-malam",
-            questions=f"{QUESTION}\njadwal buka pasar malam alun alun",
-            answer=ANSWER,
-            language="id",
+            questions_id=f"{QUESTION}\njadwal buka pasar malam alun alun",
+            answer_id=ANSWER,
         )
         assert added.status == 303 and added.headers["Location"].startswith("/desk/training")
         assert "pasar-malam" in (settings.faq.dir / "pasar.yml").read_text(encoding="utf-8")
@@ -109,7 +105,8 @@ async def test_failed_training_keeps_the_old_model_and_says_why(
         await wait_for_training(server)
         page = await (await official.get("/desk/training")).text()
         assert 'data-state="failed"' in page
-        assert "the previous model stays in use" in page and "NoSuchComponent" in page
+        # Why, in the official's language (the reason itself is Rasa's own words).
+        assert "model sebelumnya tetap dipakai" in page and "NoSuchComponent" in page
         assert learning.current is not None and learning.current.state == "failed"
         await citizen.get("/chat")
         replies = await ask(citizen, "ktp saya hilang gimana", "q1")

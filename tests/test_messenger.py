@@ -574,6 +574,18 @@ async def test_answer_after_24_hours_without_human_agent_tag_is_undeliverable(
     again = await desk.page(f"/desk/tickets/{ticket}")  # the status stays on the page
     assert delivery_shown(again) == (status, detail)
 
+    # The citizen writes again, which opens Messenger's window: the answer goes now.
+    before = len(desk.graph.to(psid))
+    body, headers = signed(text_event(psid, "halo, ada kabar?", f"{psid}.again"))
+    await desk.meta.post("/webhooks/messenger", data=body, headers=headers)
+    sent = await desk.graph.wait_for_to(psid, before + 3)
+    assert any(OFFICIAL_ANSWER in m["message"].get("text", "") for m in sent[before:])
+    for _ in range(100):
+        if desk.delivery(ticket) == "sent":
+            break
+        await asyncio.sleep(0.05)
+    assert desk.delivery(ticket) == "sent"
+
 
 @pytest.mark.parametrize("age", [timedelta(hours=25), timedelta(days=6, hours=23)])
 async def test_answer_after_24_hours_goes_with_the_human_agent_tag(
@@ -701,11 +713,15 @@ async def test_subscription_commands_and_menu_on_messenger(start_desk: StartDesk
     desk = await start_desk()
     psid = "psid-sub"
     [pick] = await desk.exchange(psid, text_event(psid, "/langganan", "s1"), 1)
+    # Titles longer than Messenger's 20 characters would be cut alike ("Peringatan
+    # darurat…"): the choices are listed in the text, numbered, and the buttons are numbers.
     choices = {q["title"]: q["payload"] for q in pick["message"]["quick_replies"]}
-    assert choices["Peringatan darurat…"] == "sub:darurat"  # titles fit Messenger's 20
-    [done] = await desk.exchange(
-        psid, quick_reply_event(psid, "sub:darurat", "Peringatan darurat…", "s2"), 1
-    )
+    lines = pick["message"]["text"].splitlines()
+    number = next(line for line in lines if "Peringatan darurat dan bencana" in line)
+    title = number.split(".")[0]
+    assert choices[title] == "sub:darurat"
+    assert all(len(t) <= 20 for t in choices)
+    [done] = await desk.exchange(psid, quick_reply_event(psid, "sub:darurat", title, "s2"), 1)
     assert "Peringatan darurat dan bencana" in done["message"]["text"]
     citizen = desk.store.find_citizen("messenger", psid)
     assert citizen is not None

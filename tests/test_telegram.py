@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.channels.telegram import TelegramChannel, to_html
+from bot.channels.webchat import SESSION_HEADER
 from bot.config import Settings, TelegramSettings
 from bot.core.answerer import Answerer
 from bot.core.conversation import Conversation
@@ -275,7 +277,13 @@ async def test_telegram_away_at_start_stops_nothing_else(
     async with TestClient(TestServer(app)) as client:
         chat = await client.get("/chat")
         assert chat.status == 200
-        answer = await client.post("/chat/api/messages", json={"text": "halo", "id": "m1"})
+        session = re.search(r'name="tanya-session" content="([^"]+)"', await chat.text())
+        assert session
+        answer = await client.post(
+            "/chat/api/messages",
+            json={"text": "halo", "id": "m1"},
+            headers={SESSION_HEADER: session.group(1)},
+        )
         assert (await answer.json())["replies"][0]["text"].startswith("Halo! Saya Tanya")
         health = await (await client.get("/healthz")).json()
         assert health["status"] == "degraded"
@@ -295,3 +303,37 @@ async def test_telegram_away_at_start_stops_nothing_else(
             assert health["channels"]["telegram"]["up"] and health["status"] == "ok"
         finally:
             emulator.stop()
+
+
+async def test_captions_edits_and_buttons_that_work_once(
+    emulator: Emulator, bot: tuple[TelegramChannel, Store]
+) -> None:
+    _, store = bot
+    citizen = Citizen(emulator, 140)
+    # A photo with words under it: the words are the question.
+    await citizen.send_photo_with_caption("ktp saya hilang gimana ngurusnya")
+    [answer] = await citizen.wait_for(1)
+    assert answer["message"]["text"].startswith("Bawa surat kehilangan")
+    [photo] = store.db.execute("SELECT attachment FROM messages WHERE direction = 'in'")
+    assert photo == ("photo",)
+    # 👍 is taken off once tapped: a second tap cannot count again.
+    await citizen.press(answer, "👍 Ya")
+    await citizen.wait_for(2)
+    await eventually_edited(emulator, answer["messageId"])
+    # The citizen corrects a message: the new wording is answered.
+    await citizen.say("jadwal vaksin")
+    await citizen.wait_for(3)
+    message_id = await emulator.message_id("jadwal vaksin")
+    await citizen.edit(message_id, "jadwal vaksin booster kapan")
+    replies = await citizen.wait_for(4)
+    assert replies[3]["message"]["text"].startswith("Vaksinasi booster dibuka")
+
+
+async def eventually_edited(emulator: Emulator, message_id: int) -> None:
+    for _ in range(100):
+        edits = [e for e in await emulator.edits() if e["message_id"] == message_id]
+        if edits:
+            assert edits[-1]["reply_markup"] in (None, {})
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the buttons were not taken off")

@@ -93,25 +93,76 @@ async def test_language_switch_and_history_after_reload(browser: Browser, bot_ur
 
 
 async def test_embed_snippet_on_another_website(browser: Browser, bot_url: str) -> None:
+    """The government's site (127.0.0.2) embeds the bot's chat (localhost): another site,
+    so the chat runs in a third-party frame, on a phone-sized screen, with the browser
+    refusing the frame's storage and third-party cookies."""
+    port = bot_url.rsplit(":", 1)[1]
+    chat_host = f"http://localhost:{port}"
     site = web.Application()
 
     async def home(request: web.Request) -> web.Response:
         return web.Response(
             content_type="text/html",
             text=(
-                "<!doctype html><title>Kota Contoh</title><h1>Pemerintah Kota Contoh</h1>"
-                f'<script src="{bot_url}/chat/embed.js" async></script>'
+                '<!doctype html><meta name="viewport" content="width=device-width">'
+                "<title>Kota Contoh</title><h1>Pemerintah Kota Contoh</h1>"
+                f'<script src="{chat_host}/chat/embed.js" async></script>'
             ),
         )
 
     site.router.add_get("/", home)
-    runner, site_url = await serve(site)
+    runner = web.AppRunner(site)
+    await runner.setup()
+    site_port = free_port()
+    await web.TCPSite(runner, "127.0.0.2", site_port).start()
+    context = await browser.new_context(
+        locale="en-US", viewport={"width": 375, "height": 740}, is_mobile=True
+    )
     try:
-        # A visitor whose browser is in English is welcomed in English.
-        page = await browser.new_page(locale="en-US")
-        await page.goto(site_url)
+        page = await context.new_page()
+        await page.goto(f"http://127.0.0.2:{site_port}/")
         await page.get_by_role("button", name="Tanya: chat").click()
         frame = page.frame_locator("iframe[title=Tanya]")
-        await expect(frame.locator(".msg.bot").first).to_contain_text("Welcome! I am Tanya")
+        # The government's language first, whatever the phone is set to.
+        await expect(frame.locator(".msg.bot").first).to_contain_text("Selamat datang")
+        await frame.locator("#text").fill("ktp saya hilang gimana ngurusnya")
+        await frame.locator("#send").click()
+        await expect(frame.locator(".msg.bot").nth(1)).to_contain_text("Bawa surat kehilangan")
+        await frame.locator("#language").click()
+        await expect(frame.locator(".msg.bot").last).to_contain_text("I will reply in English")
+        await frame.locator("#text").fill("where can I get vaccinated?")
+        await frame.locator("#send").click()
+        await expect(frame.locator(".msg.bot").last).to_contain_text("Was this helpful?")
+        assert await page.evaluate("document.documentElement.scrollWidth") <= 375
+        # The frame's own width: nothing in the chat overflows the phone either.
+        chat = page.frames[1]
+        assert await chat.evaluate("document.documentElement.scrollWidth") <= (
+            await chat.evaluate("window.innerWidth")
+        )
     finally:
+        await context.close()
         await runner.cleanup()
+
+
+async def test_the_chat_works_where_the_browser_refuses_storage_and_cookies(
+    browser: Browser, bot_url: str
+) -> None:
+    """Some browsers refuse a third-party frame any storage: reading localStorage throws
+    and cookies are not kept. The chat must still answer."""
+    context = await browser.new_context(locale="id-ID")
+    try:
+        await context.add_init_script(
+            "Object.defineProperty(window, 'localStorage', "
+            "{get() { throw new DOMException('denied', 'SecurityError'); }});"
+        )
+        page = await context.new_page()
+        await page.route(
+            f"{bot_url}/chat*",
+            lambda route: route.continue_(headers={**route.request.headers, "cookie": ""}),
+        )
+        await page.goto(f"{bot_url}/chat")
+        await expect(page.locator(".msg.bot").first).to_contain_text("Selamat datang")
+        await ask(page, "ktp saya hilang gimana ngurusnya")
+        await expect(page.locator(".msg.bot").nth(1)).to_contain_text("Bawa surat kehilangan")
+    finally:
+        await context.close()

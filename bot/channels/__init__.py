@@ -61,7 +61,7 @@ def build_channels(
         messenger.announcement_tag = settings.announcements.messenger_tag
         channels["messenger"] = messenger
     else:
-        log.info(
+        log.debug(
             "Messenger is off: set %s, %s and %s to turn it on",
             settings.messenger.page_token_env,
             settings.messenger.app_secret_env,
@@ -75,5 +75,5 @@ def build_channels(
         telegram.broadcast_rate = settings.announcements.messages_per_second
         channels["telegram"] = telegram
     else:
-        log.info("Telegram is off: set %s to turn it on", settings.telegram.token_env)
+        log.debug("Telegram is off: set %s to turn it on", settings.telegram.token_env)
     return channels

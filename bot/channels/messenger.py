@@ -174,23 +174,41 @@ def _ref(referral: Any) -> str:
 
 
 def render(reply: Reply) -> list[dict[str, Any]]:
-    """A reply as Send API ``message`` objects: long text split, buttons as quick replies."""
-    parts = split_text(reply.text, MAX_TEXT) or [""]
+    """A reply as Send API ``message`` objects: long text split, buttons as quick replies.
+
+    A quick reply's title shows 20 characters, and a message takes 13 of them. Choices
+    that do not fit ("Bagaimana cara meng…" twice) are listed in the text, numbered, and
+    their quick replies are the numbers (short ones, like "Teruskan ke petugas", keep their
+    label); past 13 choices all are numbered, and the citizen may type the number."""
+    buttons = reply.buttons
+    text = reply.text
+    every = len(buttons) > MAX_QUICK_REPLIES
+    numbered = [
+        every or (len(buttons) > 1 and len(b.label) > MAX_QUICK_REPLY_TITLE) for b in buttons
+    ]
+    lines = [f"{n}. {b.label}" for n, b in enumerate(buttons, start=1) if numbered[n - 1]]
+    missing = [line for line in lines if line not in text]
+    if missing:
+        text = "\n".join([text, "", *missing]) if text else "\n".join(missing)
+    parts = split_text(text, MAX_TEXT) or [""]
     messages: list[dict[str, Any]] = [{"text": part} for part in parts]
-    if reply.buttons:
+    if buttons:
         messages[-1]["quick_replies"] = [
-            {"content_type": "text", "title": _title(button.label), "payload": button.payload}
-            for button in reply.buttons[:MAX_QUICK_REPLIES]
+            {
+                "content_type": "text",
+                "title": str(n) if numbered[n - 1] else _title(button.label),
+                "payload": button.payload,
+            }
+            for n, button in enumerate(buttons[:MAX_QUICK_REPLIES], start=1)
         ]
     return messages
 
 
 def _title(label: str) -> str:
-    return (
-        label
-        if len(label) <= MAX_QUICK_REPLY_TITLE
-        else label[: MAX_QUICK_REPLY_TITLE - 1].rstrip() + "…"
-    )
+    """A lone choice's label, cut to what a quick reply shows."""
+    if len(label) <= MAX_QUICK_REPLY_TITLE:
+        return label
+    return label[: MAX_QUICK_REPLY_TITLE - 1].rstrip() + "…"
 
 
 class SendApi:

@@ -36,7 +36,14 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Message, Update
+from telegram import (
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    LinkPreviewOptions,
+    Message,
+    Update,
+)
 from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
@@ -66,7 +73,10 @@ NAME = "telegram"
 WEBHOOK_PATH = "/webhooks/telegram"
 MAX_TEXT = 4000  # Telegram allows 4,096 characters; markup added below needs room
 MAX_CALLBACK_DATA = 64
-ALLOWED_UPDATES = ["message", "callback_query", "poll_answer"]
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "poll_answer"]
+# Buttons that do their work once: after a tap they are taken off the message, so the
+# citizen does not tap them again (votes and subscriptions may be tapped several times).
+ONE_TAP = ("helpful:", "rate:", "erase:", "escalate:", "faq:")
 MAX_CAPTION = 1024
 MAX_POLL_OPTIONS = 10
 POLL_TASK = "telegram-poll"
@@ -125,14 +135,19 @@ def parse_update(update: Update) -> Incoming | None:
             message_id=f"callback:{query.id}",
             language=_language(query.from_user),
         )
-    message = update.message
+    message = update.message or update.edited_message
     if message is None or message.chat.type != "private":
         return None  # groups and channels: the officials' group is handled elsewhere
+    message_id = str(message.message_id)
+    if update.edited_message is not None:
+        # The citizen corrected a message: the new wording is a message of its own.
+        edited = message.edit_date.timestamp() if message.edit_date else 0
+        message_id = f"edit:{message.message_id}:{int(edited)}"
     common = {
-        "message_id": str(message.message_id),
+        "message_id": message_id,
         "language": _language(message.from_user),
         "forwarded": _forwarded(message),
-        "sent_at": message.date,
+        "sent_at": message.edit_date or message.date,
     }
     chat = str(message.chat.id)
     if message.text is not None:
@@ -151,6 +166,16 @@ def parse_update(update: Update) -> Incoming | None:
         ("document", Kind.FILE),
     )
     kind = next((k for attribute, k in kinds if getattr(message, attribute, None)), Kind.OTHER)
+    if message.caption:
+        # "ini jalan rusak depan rumah sy" under a photo: the words are the question.
+        return Incoming(
+            NAME,
+            chat,
+            Kind.TEXT,
+            text=message.caption,
+            attachment=kind.value,
+            **common,  # type: ignore[arg-type]
+        )
     return Incoming(NAME, chat, kind, **common)  # type: ignore[arg-type]
 
 
@@ -342,7 +367,7 @@ class TelegramChannel:
             self._background.spawn(self._officials_reply(update.message))
             return
         if update.callback_query is not None:
-            self._background.spawn(self._answer_callback(update.callback_query.id))
+            self._background.spawn(self._answer_callback(update.callback_query))
         incoming = parse_update(update)
         if incoming is None:
             return
@@ -366,11 +391,19 @@ class TelegramChannel:
         self.receive(update)
         return web.Response()
 
-    async def _answer_callback(self, query_id: str) -> None:
+    async def _answer_callback(self, query: CallbackQuery) -> None:
         try:
-            await self.bot.answer_callback_query(query_id)
+            await self.bot.answer_callback_query(query.id)
         except TelegramError as exc:  # the button still works; the spinner just lingers
             log.debug("answerCallbackQuery failed: %s", exc)
+        message = query.message
+        if (query.data or "").startswith(ONE_TAP) and isinstance(message, Message):
+            try:
+                await self.bot.edit_message_reply_markup(
+                    chat_id=message.chat.id, message_id=message.message_id, reply_markup=None
+                )
+            except TelegramError as exc:  # the buttons stay; a second tap changes nothing
+                log.debug("editMessageReplyMarkup failed: %s", exc)
 
     async def send(self, citizen: str, replies: list[Reply], skip: int = 0) -> Delivery:
         return await self._send(citizen, replies, skip)

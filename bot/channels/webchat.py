@@ -35,11 +35,22 @@ from bot.channels.limits import RateLimit
 from bot.config import WebChatSettings
 from bot.core.broadcasting import outgoing
 from bot.core.conversation import Conversation
-from bot.core.messages import Delivery, DeliveryState, Incoming, Kind, Outgoing, Reply
+from bot.core.messages import (
+    Delivery,
+    DeliveryState,
+    Incoming,
+    Kind,
+    Outgoing,
+    Reply,
+    replies_from_json,
+)
 from bot.store.store import Citizen, Store
 
 NAME = "webchat"
 COOKIE = "tanya_chat"
+SESSION_HEADER = "X-Tanya-Session"
+SESSION_SLOT = "<!-- tanya-session -->"
+PAGE_COMMANDS = frozenset({"/start", "/bahasa", "/language"})
 MAX_TEXT = 4000
 MAX_BODY_BYTES = 32 * 1024
 MAX_JSON_DEPTH = 4
@@ -49,7 +60,7 @@ _SIGNATURE_CHARS = 22  # 16 bytes of HMAC-SHA256, URL-safe base64 without paddin
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _STATIC = resources.files("bot.channels") / "webchat_static"
 # Outgoing messages that no request of the citizen's page answered: polled for.
-PUSHED = ("official", "broadcast")
+PUSHED = ("official", "broadcast", "notice")
 WAITING_DETAIL = "shown within seconds if the citizen's chat is open, else at the next visit"
 
 
@@ -78,6 +89,29 @@ def json_depth(value: Any, depth: int = 1) -> int:
         return depth
     items = value.values() if isinstance(value, dict) else value
     return max((json_depth(item, depth + 1) for item in items), default=depth)
+
+
+def session_cookie(session: str, request: web.Request) -> str:
+    """The session cookie, usable in a frame on another site: ``SameSite=None`` needs
+    ``Secure`` (HTTPS, or a loopback address, which browsers treat as secure). On plain
+    HTTP elsewhere it falls back to a first-party cookie. Where a browser blocks
+    third-party cookies the page still works, its header carrying the session; only a
+    reload then starts a new conversation. (``Partitioned`` would keep it, but Python's
+    own cookie parser, which many clients use, drops a cookie that has it.)"""
+    attributes = [f"{COOKIE}={session}", "Max-Age=31536000", "Path=/chat", "HttpOnly"]
+    host = (request.host or "").rsplit(":", 1)[0].strip("[]")
+    if request.secure or host == "localhost" or host.startswith("127.") or host == "::1":
+        attributes += ["Secure", "SameSite=None"]
+    else:
+        attributes.append("SameSite=Lax")
+    return "; ".join(attributes)
+
+
+def _page_command(row: dict[str, Any]) -> bool:
+    """The chat page's own commands (its first /start, the language switch), which the
+    citizen did not type: not shown back to them."""
+    text = (row["text"] or "").casefold()
+    return row["kind"] == "command" and text.split(" ")[0] in PAGE_COMMANDS
 
 
 def reply_json(reply: Reply) -> dict[str, Any]:
@@ -129,11 +163,18 @@ class WebChatChannel:
         return Delivery(DeliveryState.WAITING, WAITING_DETAIL)
 
     async def page(self, request: web.Request) -> web.Response:
-        response = web.Response(text=_asset("chat.html"), content_type="text/html")
-        self._session(request, response)
+        response = web.Response(content_type="text/html")
+        session = self._session(request, response)
+        # The page carries its session and sends it with every request (a header, not
+        # only a cookie): in a frame on the government's own site, browsers that block
+        # third-party cookies still let the chat work, and a cookie alone cannot be used
+        # by another site to post as the citizen.
+        meta = f'<meta name="tanya-session" content="{session}">'
+        response.text = _asset("chat.html").replace(SESSION_SLOT, meta, 1)
         response.headers["Content-Security-Policy"] = (
             "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors *"
         )
+        response.headers["Cache-Control"] = "no-store"
         return response
 
     async def script(self, request: web.Request) -> web.Response:
@@ -158,23 +199,28 @@ class WebChatChannel:
         )
 
     def _session(self, request: web.Request, response: web.StreamResponse) -> str:
+        """The visitor's session: the one their cookie keeps (so a returning citizen
+        sees the conversation so far), else a new one, which the cookie then keeps."""
         session = request.cookies.get(COOKIE, "")
         if not self._issued(session):
             token = secrets.token_urlsafe(18)
             session = token + self._sign(token)
-            response.set_cookie(
-                COOKIE,
-                session,
-                max_age=365 * 24 * 3600,
-                httponly=True,
-                samesite="Lax",
-                secure=request.secure,
-                path="/chat",
-            )
+        response.headers.add("Set-Cookie", session_cookie(session, request))
         return session
 
+    def _requested(self, request: web.Request) -> str:
+        """The session a request speaks for: the page's header, else (from an older page,
+        same site only) its cookie; "" when neither."""
+        header = request.headers.get(SESSION_HEADER)
+        if header is not None:
+            return header
+        origin = request.headers.get("Origin")
+        if origin is not None and origin != f"{request.scheme}://{request.host}":
+            return ""  # another site cannot use the citizen's cookie to post as them
+        return request.cookies.get(COOKIE, "")
+
     def _citizen(self, request: web.Request) -> Citizen | None:
-        session = request.cookies.get(COOKIE, "")
+        session = self._requested(request)
         if not _SESSION.match(session):
             return None
         return self.store.find_citizen(NAME, session)
@@ -200,10 +246,22 @@ class WebChatChannel:
         if citizen is None:
             return web.json_response({"messages": [], "cursor": 0})
         rows = self.store.messages(citizen.id)
-        messages = self._render(citizen, [r for r in rows if r["kind"] != "button"])
+        shown = [r for r in rows if r["kind"] != "button" and not _page_command(r)]
+        messages = self._render(citizen, shown)
         self.store.escalations.shown_in_webchat(citizen.id)
+        if messages and messages[-1]["from"] == "bot" and not messages[-1]["buttons"]:
+            # The buttons under the bot's last message still work: show them again.
+            last = shown[-1]
+            if last.get("buttons"):
+                messages[-1]["buttons"] = reply_json(replies_from_json(last["buttons"])[0])[
+                    "buttons"
+                ]
         return web.json_response(
-            {"messages": messages[-100:], "cursor": rows[-1]["id"] if rows else 0}
+            {
+                "messages": messages[-100:],
+                "cursor": rows[-1]["id"] if rows else 0,
+                "language": citizen.language,
+            }
         )
 
     async def updates(self, request: web.Request) -> web.Response:
@@ -251,7 +309,7 @@ class WebChatChannel:
         return messages
 
     async def message(self, request: web.Request) -> web.Response:
-        session = request.cookies.get(COOKIE, "")
+        session = self._requested(request)
         if not self._issued(session):
             return web.json_response(
                 {

@@ -27,13 +27,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from rapidfuzz import fuzz
+
 from bot.core.answerer import render_answer
 from bot.core.decision import Action, Decision, EscalationReason
 from bot.core.dispatch import Dispatcher
+from bot.core.emoji import emoji_reply
+from bot.core.followups import same_need
 from bot.core.messages import READABLE, Button, Incoming, Kind, Reply, clean, replies_to_json
 from bot.core.payloads import number, numbers
 from bot.core.replies import Replies
@@ -52,6 +57,12 @@ RATINGS = ("1", "2", "3", "4", "5")
 MAX_ANSWER_ATTEMPTS = 3
 ANSWER_RETRY_DELAYS = (1.0, 5.0)
 KINDS = frozenset(Kind)
+# How alike (0-100) a word of /langganan's must be to a word of a topic's name.
+TOPIC_MATCH = 80
+TOPIC_FILLER = frozenset({"dan", "and", "the", "of", "umum", "general"})
+_TOPIC_WORD = re.compile(r"[^\W_]+")
+# The intent recorded on an answer the citizen picked from "did you mean" (one tap).
+CHOSEN = "chosen"
 # The model's best guess must be at least this likely to file an escalation under its topic.
 TOPIC_CONFIDENCE = 0.2
 
@@ -74,6 +85,8 @@ COMMANDS = {
     "survei": "survey",
     "survey": "survey",
 }
+# Reasons an official may give for closing a ticket that the citizen is told about.
+CLOSE_NOTICES = frozenset({"duplicate", "elsewhere", "out_of_scope"})
 # Escalations for these reasons carry nothing an official could answer.
 NOT_FOR_OFFICIALS = frozenset(
     {EscalationReason.EMPTY, EscalationReason.UNSUPPORTED, EscalationReason.UNCLEAR}
@@ -102,8 +115,11 @@ class Conversation:
         faq: Faq,
         languages: tuple[str, ...] = ("id", "en"),
         dispatcher: Dispatcher | None = None,
+        answer_hours: float = 8,
     ) -> None:
         self.store = store
+        # How soon officials answer (desk.sla_hours): citizens are told what to expect.
+        self.answer_hours = answer_hours
         self.decide = decide
         self.dispatcher = dispatcher
         self.replies = replies
@@ -113,7 +129,7 @@ class Conversation:
         # Topics citizens may follow besides the FAQ's: slug -> {language: title}.
         self.announcement_topics: dict[str, dict[str, str]] = {}
         self._erase_after_delivery: set[int] = set()
-        # Citizen id -> the entries last offered as numbered choices, oldest first.
+        # Citizen id -> the payloads of the choices last offered, numbered, oldest first.
         self._choices: dict[int, tuple[str, ...]] = {}
         self.surveys = SurveyFlow(store, self._text)
 
@@ -133,11 +149,26 @@ class Conversation:
         # Tagged as it is stored, so the desk's rumour list needs no second pass.
         rumour = signs(message.text if message.kind is Kind.TEXT else "", message.forwarded)
         saved = self.store.save_incoming(
-            citizen.id, message.message_id, message.kind.value, text or "", rumour=rumour
+            citizen.id,
+            message.message_id,
+            message.kind.value,
+            text or "",
+            rumour=rumour,
+            attachment=message.attachment,
         )
         if not saved.is_new:
             return None
+        self._send_what_waited(citizen)
         return Accepted(citizen, saved.id, message)
+
+    def _send_what_waited(self, citizen: Citizen) -> None:
+        """The citizen wrote: a platform that only lets a bot answer within a window after
+        the citizen's message (Messenger) allows it again, so officials' answers that
+        could not be delivered before go out now."""
+        if self.dispatcher is None:
+            return
+        for item in self.store.outbox.reopen_officials(citizen.id):
+            self.dispatcher.submit(item, citizen.id)
 
     def _erased_before(self, message: Incoming) -> bool:
         """Whether the citizen erased their data after sending this: a platform that
@@ -207,6 +238,7 @@ class Conversation:
             accepted.citizen.id,
             "\n\n".join(r.text for r in replies),
             decision,
+            buttons=replies_to_json(replies[-1:]) if replies and replies[-1].buttons else None,
         )
         if accepted.message_id in self._erase_after_delivery:
             # /hapusdata confirmed: the confirmation goes back now, and nothing is kept.
@@ -250,6 +282,8 @@ class Conversation:
             return await self._command(citizen, message_id, message.text)
         if message.kind is Kind.BUTTON:
             return await self._button(citizen, message_id, message.payload or "")
+        if (emoji := emoji_reply(message.text)) is not None:
+            return [Reply(self._text(emoji, citizen))], None
         if (answered := self.surveys.typed(citizen, message.text)) is not None:
             return answered, None
         return await self._question(citizen, message_id, message.text)
@@ -261,7 +295,7 @@ class Conversation:
         picked = number(text.strip().rstrip(".)"))  # ASCII digits only: "²" is not 2
         if picked is not None and 1 <= picked <= len(offered):
             # "2" after numbered choices: the second choice, as if its button was tapped.
-            return await self._button(citizen, message_id, f"faq:{offered[picked - 1]}")
+            return await self._button(citizen, message_id, offered[picked - 1])
         decision = await self.decide(text, citizen.language)
         if decision.language != citizen.language:
             self.store.set_language(citizen.id, decision.language)
@@ -274,9 +308,7 @@ class Conversation:
             buttons = self._feedback_buttons(citizen, message_id)
             return [Reply(f"{decision.reply}\n\n{prompt}", buttons)], decision
         if decision.action is Action.CLARIFY:
-            self._choices[citizen.id] = tuple(o.faq_id for o in decision.options)
-            while len(self._choices) > MAX_PENDING_CHOICES:
-                self._choices.pop(next(iter(self._choices)))
+            self._remember_choices(citizen, tuple(f"faq:{o.faq_id}" for o in decision.options))
             buttons = tuple(Button(o.label, f"faq:{o.faq_id}") for o in decision.options)
             # None of them: the question goes to an official, as if the bot had not known.
             official = Button(
@@ -311,6 +343,12 @@ class Conversation:
     ) -> Reply:
         if reason in NOT_FOR_OFFICIALS:
             return Reply(text)
+        joined = self._joins_open_ticket(citizen, message_id)
+        if joined is not None:
+            # One open ticket per need, as a helpline keeps one case: chasing it ("halo?
+            # ada yang baca?") or adding to it joins it instead of opening a second one.
+            follow = self._text("utter_ticket_follow_up", citizen, ticket=joined)
+            return Reply(f"{follow}\n\n{self._expectation(citizen)}")
         ticket, opened = self.store.open_escalation(
             citizen.id, message_id, (reason or EscalationReason.ASKED_HUMAN).value, topic
         )
@@ -320,7 +358,41 @@ class Conversation:
                     listener(ticket)
                 except Exception:  # a failing notification must not cost the citizen a reply
                     log.exception("escalation listener failed for ticket %d", ticket)
-        return Reply(f"{text}\n\n{self._text('utter_ticket', citizen, ticket=ticket)}")
+        ticket_line = self._text("utter_ticket", citizen, ticket=ticket)
+        return Reply(f"{text}\n\n{ticket_line} {self._expectation(citizen)}")
+
+    def _joins_open_ticket(self, citizen: Citizen, message_id: int) -> int | None:
+        """The citizen's open ticket this message belongs to, after adding it there."""
+        escalations = self.store.escalations
+        if escalations.ticket_for_message(message_id) is not None:
+            return None  # this message has its ticket (asked again, or after a restart)
+        ticket = escalations.open_for_citizen(citizen.id)
+        row = escalations.get(ticket) if ticket is not None else None
+        if row is None:
+            return None
+        if not same_need(self.store.text_of(message_id) or "", row["question"] or ""):
+            return None
+        escalations.add_follow_up(row["id"], message_id)
+        return int(row["id"])
+
+    def _expectation(self, citizen: Citizen) -> str:
+        """When to expect an official's answer (desk.sla_hours)."""
+        hours = self.answer_hours
+        shown = str(int(hours)) if float(hours).is_integer() else f"{hours:g}"
+        return self._text("utter_ticket_expectation", citizen, hours=shown)
+
+    def closed_notice(
+        self, citizen: Citizen, ticket: int, reason: str, note: str = ""
+    ) -> list[Reply] | None:
+        """What the citizen is told when an official closes their ticket without an
+        answer, in their language; ``None`` for spam (nothing to tell)."""
+        if reason == "spam":
+            return None
+        key = reason if reason in CLOSE_NOTICES else "other"
+        text = self._text(f"utter_closed.{key}", citizen, ticket=ticket)
+        if note:
+            text += "\n\n" + self._text("utter_closed_note", citizen, note=note)
+        return [Reply(text)]
 
     def official_answer(self, citizen: Citizen, ticket: int, answer: str) -> list[Reply]:
         """An official's answer as the citizen sees it, with buttons to rate it 1-5."""
@@ -385,6 +457,20 @@ class Conversation:
     def _owns(self, citizen: Citizen, message_id: int | None) -> bool:
         return message_id is not None and self.store.owner_of(message_id) == citizen.id
 
+    def _remember_choices(self, citizen: Citizen, payloads: tuple[str, ...]) -> None:
+        """A typed "2" after numbered choices presses the second (until the next message)."""
+        self._choices[citizen.id] = payloads
+        while len(self._choices) > MAX_PENDING_CHOICES:
+            self._choices.pop(next(iter(self._choices)))
+
+    def _numbered(self, citizen: Citizen, text: str, buttons: tuple[Button, ...]) -> Reply:
+        """Choices listed in the text, numbered, as well as buttons: every channel shows
+        them whole (a Messenger quick reply shows 20 characters, and 13 at most), and the
+        citizen may answer with the number."""
+        lines = [f"{n}. {button.label}" for n, button in enumerate(buttons, start=1)]
+        self._remember_choices(citizen, tuple(b.payload for b in buttons))
+        return Reply("\n".join([text, *lines]), buttons)
+
     # Subscriptions
 
     def topic_titles(self) -> dict[str, dict[str, str]]:
@@ -400,10 +486,27 @@ class Conversation:
         return titles.get(language) or next(iter(titles.values()), slug)
 
     def _find_topic(self, wanted: str, citizen: Citizen) -> str | None:
+        """The topic a citizen means: its slug or title, or a word of it in any language
+        ("/langganan banjir" for "Banjir dan Bencana"), allowing a typo."""
         wanted = wanted.strip().casefold()
-        for slug in self.topic_titles():
+        if not wanted:
+            return None
+        titles = self.topic_titles()
+        for slug in titles:
             if wanted in (slug, self._title(slug, citizen).casefold()):
                 return slug
+        scores: dict[str, float] = {}
+        for slug, by_language in titles.items():
+            words = {w for t in (slug, *by_language.values()) for w in _TOPIC_WORD.findall(t)}
+            words = {w.casefold() for w in words if w.casefold() not in TOPIC_FILLER}
+            asked = [w for w in _TOPIC_WORD.findall(wanted) if w not in TOPIC_FILLER]
+            if asked and words:
+                scores[slug] = min(
+                    max(fuzz.ratio(word, known) for known in words) for word in asked
+                )
+        best = sorted(scores.items(), key=lambda item: -item[1])
+        if best and best[0][1] >= TOPIC_MATCH and (len(best) == 1 or best[1][1] < best[0][1]):
+            return best[0][0]
         return None
 
     def _subscribe(self, citizen: Citizen, wanted: str) -> Reply:
@@ -432,7 +535,9 @@ class Conversation:
             for slug in self.topic_titles()
             if slug not in mine
         )
-        return Reply(self._text("utter_subscribe_pick", citizen, current=current), buttons)
+        return self._numbered(
+            citizen, self._text("utter_subscribe_pick", citizen, current=current), buttons
+        )
 
     def _unsubscribe(self, citizen: Citizen, wanted: str) -> Reply:
         mine = self.store.subscriptions.topics_of(citizen.id)
@@ -451,7 +556,9 @@ class Conversation:
             )
         buttons = tuple(Button(self._title(s, citizen), f"unsub:{s}") for s in mine)
         everything = Button(self._text("utter_button_all_topics", citizen), "unsub:*")
-        return Reply(self._text("utter_unsubscribe_pick", citizen), (*buttons, everything))
+        return self._numbered(
+            citizen, self._text("utter_unsubscribe_pick", citizen), (*buttons, everything)
+        )
 
     def _offer_subscription(self, citizen: Citizen, answered_message: int) -> tuple[Button, ...]:
         """After a helpful answer, offer its topic's announcements, once per topic."""
@@ -507,16 +614,28 @@ class Conversation:
             self._erase_after_delivery.add(message_id)
             return [Reply(self._text("utter_erase_done", citizen))], None
         if kind == "faq" and (entry := self.faq.get(rest)) is not None:
+            # A choice from "did you mean": answered, and rated like any answer.
             language = entry.answer_language(self.language_of(citizen), self.languages)
-            return [Reply(render_answer(entry, language))], None
+            prompt = self._text("utter_feedback_prompt", citizen)
+            buttons = self._feedback_buttons(citizen, message_id)
+            decision = Decision(
+                text=rest,
+                action=Action.ANSWER,
+                language=language,
+                reply=render_answer(entry, language),
+                confidence=1.0,
+                faq_id=entry.id,
+                intent=CHOSEN,
+            )
+            return [Reply(f"{decision.reply}\n\n{prompt}", buttons)], decision
         if kind == "helpful":
             target_text, _, verdict = rest.partition(":")
             target = number(target_text)
             # A payload names a message: only its own citizen may rate or escalate it.
             if target is not None and verdict in ("yes", "no") and self._owns(citizen, target):
-                self.store.save_feedback(target, helpful=verdict == "yes")
+                first = self.store.save_feedback(target, helpful=verdict == "yes")
                 if verdict == "yes":
-                    follow = self._offer_subscription(citizen, target)
+                    follow = self._offer_subscription(citizen, target) if first else ()
                     return [Reply(self._text("utter_feedback_thanks", citizen), follow)], None
                 official = Button(
                     self._text("utter_button_ask_official", citizen), f"escalate:{target}"

@@ -275,13 +275,14 @@ class Dispatcher:
                 now_anyway = False
                 courier = self.couriers.get(item.channel)
                 if courier is None:
-                    self._finish(
-                        item,
-                        Delivery(
-                            DeliveryState.FAILED, f"the {item.channel} channel is not running"
-                        ),
+                    # The channel is switched off: the message waits for it, not lost.
+                    log.warning(
+                        "%s is off: message %d to citizen %d waits until it is on again",
+                        item.channel,
+                        item.id,
+                        citizen_id,
                     )
-                    continue
+                    return
                 if self._expired(item):
                     self._give_up(item)
                     continue

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from bot.core.clusters import DEFAULT_DISTANCE, DEFAULT_WORD_WEIGHT, comparable, cut, similarities
 from bot.core.conversation import Conversation
 from bot.core.dispatch import first_outcome
 from bot.core.messages import Delivery, DeliveryState, Reply, replies_to_json
@@ -46,14 +47,18 @@ class Handover:
         conversation: Conversation,
         senders: Mapping[str, OfficialSender],
         embed: Embed | None = None,
-        similar_threshold: float = 0.8,
+        cluster_distance: float = DEFAULT_DISTANCE,
+        word_weight: float = DEFAULT_WORD_WEIGHT,
     ) -> None:
         self.store = store
         self.conversation = conversation
         self.senders = senders
         self.embed = embed
-        self.similar_threshold = similar_threshold
+        self.cluster_distance = cluster_distance
+        self.word_weight = word_weight
         self._vectors: dict[int, np.ndarray] = {}
+        # The open tickets' clusters, worked out again only when the open tickets change.
+        self._grouping: tuple[tuple[int, ...], dict[int, int], np.ndarray] | None = None
 
     def assign(self, ticket: int, official: Official | None, by: Official) -> None:
         self.store.escalations.assign(ticket, official.id if official else None)
@@ -62,10 +67,27 @@ class Handover:
         )
 
     def close(self, ticket: int, official: Official, reason: str) -> None:
-        """Close without an answer; raises ``AlreadyHandled`` when someone was quicker."""
+        """Close without an answer; raises ``AlreadyHandled`` when someone was quicker.
+        ``reason`` is the reason's code, then ": " and the official's note, if any; the
+        citizen is told (in their language) unless it was spam."""
         self.store.escalations.close(ticket, official.id, reason)
         self.store.officials.audit(official, "close", f"ticket #{ticket}", reason)
         self._vectors.pop(ticket, None)
+        row = self.store.escalations.get(ticket)
+        if row is None:
+            return
+        code, _, note = reason.partition(": ")
+        citizen = Citizen(
+            row["citizen_id"], row["channel"], row["platform_id"], row["citizen_language"]
+        )
+        replies = self.conversation.closed_notice(citizen, ticket, code, note.strip())
+        if replies is None:
+            return
+        item = self.store.queue_notice(
+            citizen.id, row["message_id"], replies[0].text, replies_to_json(replies)
+        )
+        if self.conversation.dispatcher is not None and citizen.channel in self.senders:
+            self.conversation.dispatcher.submit(item, citizen.id)
 
     async def answer(self, ticket: int, official: Official, text: str) -> Delivery:
         """Store the answer and queue it for the citizen; raises ``AlreadyHandled`` when
@@ -115,20 +137,50 @@ class Handover:
         return await first_outcome(dispatcher.submit(item, citizen_id), FIRST_ATTEMPT_WAIT)
 
     async def similar(self, ticket: int, limit: int = 20) -> list[dict[str, Any]]:
-        """Other open escalations asking the same thing, by the model's sentence embeddings
-        (cosine similarity), most similar first."""
+        """Other open escalations asking the same thing, most similar first: those the
+        desk's Clusters page would put in the same cluster (the same measure of meaning
+        and shared words, the same distance; ``bot.core.clusters``), made of the open
+        tickets. ``bench/clusters.py`` measures it against the former rule (MiniLM
+        cosine >= 0.8, which only near-verbatim pairs passed)."""
         row = self.store.escalations.get(ticket)
         if row is None or self.embed is None or not row["question"]:
             return []
-        others = [(t, q) for t, q in self.store.escalations.open_questions() if t != ticket]
-        if not others:
+        questions = dict(self.store.escalations.open_questions())
+        questions.setdefault(ticket, row["question"])
+        if len(questions) < 2:
             return []
-        vectors = await self._embed_tickets([(ticket, row["question"]), *others])
-        mine = vectors[ticket]
-        scored = [(float(np.dot(mine, vectors[t])), t, q) for t, q in others]
-        scored = [s for s in scored if s[0] >= self.similar_threshold]
+        ids, labels, similarity = await self._clusters(questions)
+        index = {number: position for position, number in enumerate(ids)}
+        mine = index[ticket]
+        scored = [
+            (float(similarity[mine, index[other]]), other)
+            for other in ids
+            if other != ticket and labels[other] == labels[ticket]
+        ]
         scored.sort(reverse=True)
-        return [{"id": t, "question": q, "similarity": s} for s, t, q in scored[:limit]]
+        return [
+            {"id": other, "question": questions[other], "similarity": max(0.0, score)}
+            for score, other in scored[:limit]
+        ]
+
+    async def _clusters(
+        self, questions: dict[int, str]
+    ) -> tuple[tuple[int, ...], dict[int, int], np.ndarray]:
+        ids = tuple(sorted(questions))
+        if self._grouping is not None and self._grouping[0] == ids:
+            return self._grouping
+        texts = [comparable(questions[number]) for number in ids]
+        vectors = await self._embed_tickets(list(zip(ids, texts, strict=True)))
+        matrix = np.stack([vectors[number] for number in ids])
+        weight, distance = self.word_weight, self.cluster_distance
+
+        def work() -> tuple[np.ndarray, list[int]]:
+            similarity = similarities(texts, matrix, weight)
+            return similarity, cut(similarity, distance)
+
+        similarity, labels = await asyncio.get_running_loop().run_in_executor(None, work)
+        self._grouping = (ids, dict(zip(ids, labels, strict=True)), similarity)
+        return self._grouping
 
     async def _embed_tickets(self, items: list[tuple[int, str]]) -> dict[int, np.ndarray]:
         assert self.embed is not None

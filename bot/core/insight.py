@@ -23,6 +23,7 @@ import numpy as np
 from bot.config import InsightSettings
 from bot.core.clusters import DEFAULT_WORD_WEIGHT, Growth, comparable, group, word_vectors
 from bot.core.rumours import Sign
+from bot.faq.loader import normalise_example
 from bot.faq.model import Entry, Faq
 from bot.store import Store
 from bot.store.insight import Insights
@@ -185,11 +186,15 @@ class Insight:
 
     # Clusters
 
-    async def clusters(self, days: int, wait: float = 2.0) -> Report | None:
+    async def clusters(self, days: int, wait: float = 2.0, faq: Faq | None = None) -> Report | None:
         """The clusters of the last ``days``; ``None`` while they are still being worked
-        out after ``wait`` seconds (ask again later: the work goes on)."""
+        out after ``wait`` seconds (ask again later: the work goes on). Questions that
+        are already an example question of ``faq`` are left out: they are in it."""
         since = _since(days)
         rows = self.queries.unanswered(since, self.answer_threshold, self.settings.max_questions)
+        if faq is not None:
+            known = {normalise_example(q) for e in faq.entries for _, q in e.all_questions()}
+            rows = [r for r in rows if normalise_example(comparable(r["text"])) not in known]
         key = (len(rows), rows[0]["id"], rows[-1]["id"]) if rows else (0,)
         cached = self._reports.get(days)
         if cached and cached[0] == key and _age(cached[1].computed_at) < REPORT_MAX_AGE:

@@ -14,16 +14,17 @@ import enum
 import logging
 import subprocess
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.faq.edit import Edit, add_entry, add_question
+from bot.faq.edit import Edit, add_question, add_translated_entry
 from bot.faq.problems import FaqError
 from bot.nlu.calibration import DEFAULT_MAX_WRONG_ANSWERS
 from bot.nlu.train import TrainingFailed, train
 from bot.store.officials import Official, Officials
+from bot.translatable import say
 
 log = logging.getLogger(__name__)
 
@@ -39,12 +40,16 @@ class RunState(enum.StrEnum):
 @dataclass
 class TrainingRun:
     number: int
-    reason: str
+    reasons: tuple[str, ...]  # why it runs: one or more edits, or a retrain asked for
     started_at: datetime
     state: RunState = RunState.RUNNING
     finished_at: datetime | None = None
     message: str = ""
     progress: list[str] = field(default_factory=list)
+
+    @property
+    def reason(self) -> str:
+        return "; ".join(self.reasons)
 
     @property
     def seconds(self) -> float:
@@ -92,7 +97,9 @@ class Learning:
         """Add an example question to an entry and retrain; ``FaqEditError`` when refused."""
         edit = add_question(self.faq_dir, entry_id, language, question)
         self.officials.audit(official, "faq-add-question", entry_id, question)
-        self.retrain(f"{official.name}: new example for {entry_id}")
+        self.retrain(
+            say("{official}: new example for {entry}", official=official.name, entry=entry_id)
+        )
         return edit
 
     def add_entry(
@@ -100,14 +107,18 @@ class Learning:
         official: Official,
         topic: str,
         entry_id: str,
-        language: str,
-        questions: Sequence[str],
-        answer: str,
+        questions: Mapping[str, Sequence[str]],
+        answers: Mapping[str, str],
+        topic_titles: Mapping[str, str] | None = None,
     ) -> Edit:
-        """Add a new entry and retrain; ``FaqEditError`` when refused."""
-        edit = add_entry(self.faq_dir, topic, entry_id, language, questions, answer)
-        self.officials.audit(official, "faq-add-entry", entry_id, " | ".join(questions))
-        self.retrain(f"{official.name}: new entry {entry_id}")
+        """Add a new entry (one language or several) and retrain; ``FaqEditError`` when
+        refused."""
+        edit = add_translated_entry(
+            self.faq_dir, topic, entry_id, questions, answers, topic_titles=topic_titles
+        )
+        every = [q for items in questions.values() for q in items]
+        self.officials.audit(official, "faq-add-entry", entry_id, " | ".join(every))
+        self.retrain(say("{official}: new entry {entry}", official=official.name, entry=entry_id))
         return edit
 
     def retrain(self, reason: str) -> None:
@@ -115,24 +126,24 @@ class Learning:
         if self.busy:
             self._again.append(reason)
             return
-        self._task = asyncio.get_running_loop().create_task(self._loop(reason))
+        self._task = asyncio.get_running_loop().create_task(self._loop((reason,)))
 
-    async def _loop(self, reason: str) -> None:
+    async def _loop(self, reasons: tuple[str, ...]) -> None:
         while True:
-            await self._run(reason)
+            await self._run(reasons)
             if not self._again:
                 return
-            reason = "; ".join(self._again)
+            reasons = tuple(self._again)
             self._again.clear()
 
-    async def _run(self, reason: str) -> None:
-        run = TrainingRun(len(self.runs) + 1, reason, datetime.now(UTC))
+    async def _run(self, reasons: tuple[str, ...]) -> None:
+        run = TrainingRun(len(self.runs) + 1, reasons, datetime.now(UTC))
         self.runs = [*self.runs[-9:], run]
         started = time.monotonic()
         loop = asyncio.get_running_loop()
 
         def progress(line: str) -> None:
-            stamped = f"[{time.monotonic() - started:5.1f}s] {line}"
+            stamped = say("[{seconds:5.1f}s] {line}", seconds=time.monotonic() - started, line=line)
             loop.call_soon_threadsafe(_append, run.progress, stamped)
 
         try:
@@ -148,15 +159,15 @@ class Learning:
                     max_wrong_answers=self.max_wrong_answers,
                 ),
             )
-            progress("loading the new model")
+            progress(say("loading the new model"))
             await self.install()
         except (TrainingFailed, FaqError) as exc:
-            self._finish(run, RunState.FAILED, f"the previous model stays in use: {exc}")
+            self._finish(run, RunState.FAILED, say(KEPT, reason=str(exc)))
         except Exception as exc:  # anything else also keeps the old model, and says so
             log.exception("retraining failed")
-            self._finish(run, RunState.FAILED, f"the previous model stays in use: {exc}")
+            self._finish(run, RunState.FAILED, say(KEPT, reason=str(exc)))
         else:
-            self._finish(run, RunState.SUCCEEDED, f"the new model answers since {_clock()}")
+            self._finish(run, RunState.SUCCEEDED, say(SWAPPED, time=datetime.now(UTC)))
 
     def _finish(self, run: TrainingRun, state: RunState, message: str) -> None:
         run.state, run.message, run.finished_at = state, message, datetime.now(UTC)
@@ -181,5 +192,6 @@ def _append(lines: list[str], line: str) -> None:
     del lines[:-MAX_PROGRESS_LINES]
 
 
-def _clock() -> str:
-    return datetime.now(UTC).strftime("%H:%M:%S UTC")
+KEPT = "the previous model stays in use: {reason}"
+# A UTC time in the log; the desk shows it in desk.timezone (bot.desk.translations).
+SWAPPED = "the new model answers since {time:%H:%M:%S %Z}"

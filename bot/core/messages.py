@@ -39,6 +39,7 @@ class Incoming:
     payload: str | None = None  # for buttons: what the pressed button carries
     forwarded: bool = False  # forwarded from elsewhere (Telegram): possible misinformation
     sent_at: datetime | None = None  # when the citizen sent it, by the platform's clock
+    attachment: str | None = None  # a photo, video... that came with the text (its caption)
 
 
 # Characters no message needs and storage or rendering chokes on: NUL, and the lone

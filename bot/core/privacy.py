@@ -81,7 +81,24 @@ def _phone(match: re.Match[str]) -> str:
 
 def mask(text: str) -> str:
     """``text`` with NIKs, phone numbers and e-mail addresses masked."""
+    return _masked(text)[0]
+
+
+def personal_data(text: str) -> set[str]:
+    """The kinds of personal data in ``text``: ``nik``, ``phone``, ``email``."""
+    return _masked(text)[1]
+
+
+def _masked(text: str) -> tuple[str, set[str]]:
+    found: set[str] = set()
     text = _HIDDEN_IN_NUMBER.sub("", text)
-    text = _EMAIL.sub(lambda m: f"{m.group(1)}***{m.group(2)}", text)
-    text = _NIK.sub(_nik, text)
-    return _PHONE.sub(_phone, text)
+    for kind, step in (
+        ("email", lambda t: _EMAIL.sub(lambda m: f"{m.group(1)}***{m.group(2)}", t)),
+        ("nik", lambda t: _NIK.sub(_nik, t)),
+        ("phone", lambda t: _PHONE.sub(_phone, t)),
+    ):
+        after = step(text)
+        if after != text:
+            found.add(kind)
+        text = after
+    return text, found

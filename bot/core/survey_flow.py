@@ -8,6 +8,7 @@ message while a survey waits for one.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 from bot.core.messages import Button, Reply
 from bot.core.payloads import number, numbers
@@ -18,6 +19,21 @@ from bot.store.store import Citizen
 
 MAX_TEXT_ANSWER = 2000
 Text = Callable[..., str]
+# How long a survey's free-text question waits for the citizen's next message.
+FREE_TEXT_WAIT = timedelta(hours=6)
+# Words a citizen's own question starts with, in Indonesian and English.
+QUESTION_WORDS = frozenset(
+    "apa apakah apanya bagaimana gimana gmn bgmn kapan kpn dimana dmn mana di mana berapa brp "
+    "siapa mengapa kenapa knp bolehkah bisakah adakah where what when how why who which can "
+    "could is are does do should will".split()
+)
+
+
+def looks_like_question(text: str) -> bool:
+    """A citizen's own question rather than an answer to a survey's: it asks ("?"), or
+    starts with a question word."""
+    words = text.strip().casefold().split()
+    return text.rstrip().endswith("?") or bool(words and words[0].strip(",.") in QUESTION_WORDS)
 
 
 class SurveyFlow:
@@ -65,8 +81,14 @@ class SurveyFlow:
         return self._ask(citizen, survey, questions, following)
 
     def typed(self, citizen: Citizen, message: str) -> list[Reply] | None:
-        """The citizen's text, if it answers a free-text question they were asked."""
-        survey_id = self.store.surveys.unfinished(citizen.id)
+        """The citizen's text, if it answers a free-text question they were asked: not
+        when it reads as a question of their own ("dimana lokasi vaksin booster?"), nor
+        once the survey has waited longer than FREE_TEXT_WAIT (they have moved on); those
+        are answered as questions, and /survei takes them back to the survey."""
+        if looks_like_question(message):
+            return None
+        since = (datetime.now(UTC) - FREE_TEXT_WAIT).isoformat(timespec="milliseconds")
+        survey_id = self.store.surveys.unfinished(citizen.id, since=since)
         found = self._survey(survey_id) if survey_id is not None else None
         if found is None:
             return None

@@ -30,6 +30,7 @@ from bot.store.clock import now_iso
 
 MAX_TEXT = 3000
 MAX_OPTIONS = 10
+MESSENGER_BUTTON_CHARS = 20  # a quick reply's title, as Messenger shows it
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
 
@@ -111,16 +112,31 @@ def _read_form(ctx: DeskContext, form: Any, language: str) -> dict[str, Any] | s
     }
 
 
-async def _draft(request: web.Request) -> dict[str, Any]:
-    """The posted compose form, or back to the form with what is wrong with it."""
-    ctx: DeskContext = request.app[CONTEXT]
-    draft = _read_form(ctx, await request.post(), _language(request))
-    if isinstance(draft, str):
-        raise _flash(request, f"{PATH}/announcements", draft, "error")
-    return draft
+def _as_typed(form: Any) -> dict[str, Any]:
+    """The compose form's fields as the official typed them, to show them again."""
+    return {
+        "kind": str(form.get("kind", "announcement")),
+        "text": str(form.get("text", ""))[:MAX_TEXT],
+        "link": str(form.get("link", "")),
+        "image_url": str(form.get("image_url", "")),
+        "options_input": str(form.get("options", "")),
+        "multiple": bool(form.get("multiple")),
+        "topics": [str(t) for t in form.getall("topics", [])],
+        "channels": [str(c) for c in form.getall("channels", [])],
+        "send_at_input": str(form.get("send_at", "")),
+    }
 
 
 async def announcements(request: web.Request) -> web.Response:
+    ctx: DeskContext = request.app[CONTEXT]
+    return _compose_page(request, _prefill(ctx, request.query))
+
+
+def _compose_page(
+    request: web.Request, draft: dict[str, Any] | None, error: str | None = None
+) -> web.Response:
+    """The announcements page: the compose form (filled in with ``draft``: what was typed
+    before an error or before going back from the preview) and the list sent so far."""
     ctx: DeskContext = request.app[CONTEXT]
     broadcasts = ctx.store.broadcasts
     rows = [(b, broadcasts.progress(b.id)) for b in broadcasts.recent(limit=50)]
@@ -131,8 +147,15 @@ async def announcements(request: web.Request) -> web.Response:
         topics=_topics(ctx),
         subscribers=ctx.store.subscriptions.counts(),
         channels=sorted(ctx.channels),
-        draft=_prefill(ctx, request.query),
+        draft=draft,
+        error=error,
+        status=400 if error else 200,
     )
+
+
+async def edit(request: web.Request) -> web.Response:
+    """ "Change" on the preview: back to the form with everything as it was."""
+    return _compose_page(request, _as_typed(await request.post()))
 
 
 def _prefill(ctx: DeskContext, query: Any) -> dict[str, Any] | None:
@@ -157,26 +180,59 @@ def _prefill(ctx: DeskContext, query: Any) -> dict[str, Any] | None:
 
 async def preview(request: web.Request) -> web.Response:
     ctx: DeskContext = request.app[CONTEXT]
-    draft = await _draft(request)
+    form = await request.post()
+    draft = _read_form(ctx, form, _language(request))
+    if isinstance(draft, str):
+        return _compose_page(request, _as_typed(form), draft)
+    audience, outside = _reach(ctx, draft)
+    long_choices = []
+    if "messenger" in draft["channels"]:
+        # Messenger's buttons show 20 characters: longer choices would be cut off.
+        long_choices = [c for c in _choices(draft) if len(c) > MESSENGER_BUTTON_CHARS]
+    return page(
+        request,
+        "announcement_preview.html",
+        draft=draft,
+        audience=audience,
+        recipients=sum(audience.values()) - outside,
+        outside=outside,
+        long_choices=long_choices,
+        button_chars=MESSENGER_BUTTON_CHARS,
+        topics=_topics(ctx),
+    )
+
+
+def _reach(ctx: DeskContext, draft: dict[str, Any]) -> tuple[dict[str, int], int]:
+    """Subscribers per chosen channel, and how many of Messenger's will be skipped."""
     audience = ctx.store.broadcasts.audience(draft["topics"], draft["channels"])
     outside = 0
     if "messenger" in draft["channels"] and not ctx.settings.announcements.messenger_tag:
         # Outside Messenger's 24-hour window and without a tag: they will be skipped.
         since = (datetime.now(UTC) - timedelta(hours=24)).isoformat(timespec="milliseconds")
         outside = ctx.store.broadcasts.silent_since(draft["topics"], "messenger", since)
-    return page(
-        request,
-        "announcement_preview.html",
-        draft=draft,
-        audience=audience,
-        outside=outside,
-        topics=_topics(ctx),
-    )
+    return audience, outside
+
+
+def _choices(draft: dict[str, Any]) -> list[str]:
+    """The poll's choices, or the survey's choice answers: what become buttons."""
+    if draft["kind"] == "poll":
+        return list(draft["options"])
+    if draft["kind"] == "survey":
+        return [c for q in questions_of(draft["options"]) for c in q.choices]
+    return []
 
 
 async def create(request: web.Request) -> web.StreamResponse:
     ctx: DeskContext = request.app[CONTEXT]
-    draft = await _draft(request)
+    form = await request.post()
+    language = _language(request)
+    draft = _read_form(ctx, form, language)
+    if isinstance(draft, str):
+        return _compose_page(request, _as_typed(form), draft)
+    audience, outside = _reach(ctx, draft)
+    if sum(audience.values()) - outside <= 0:
+        # Nobody would get it (the preview says so too): nothing to send or schedule.
+        return _compose_page(request, _as_typed(form), text("bc_no_recipients", language))
     me = official_of(request)
     broadcast_id = ctx.store.broadcasts.create(
         kind=draft["kind"],
@@ -218,6 +274,23 @@ async def detail(request: web.Request) -> web.Response:
         topics=_topics(ctx),
         refresh=3 if broadcast.status in ("scheduled", "sending") else 0,
     )
+
+
+async def confirm_cancel(request: web.Request) -> web.Response:
+    """Cancelling cannot be undone for those not reached yet: the official confirms it."""
+    ctx: DeskContext = request.app[CONTEXT]
+    broadcast = ctx.store.broadcasts.get(_broadcast_id(request))
+    if broadcast is None:
+        raise web.HTTPNotFound()
+    if broadcast.status not in ("scheduled", "sending"):
+        raise web.HTTPSeeOther(f"{PATH}/announcements/{broadcast.id}")
+    progress = ctx.store.broadcasts.progress(broadcast.id)
+    waiting = progress.get("pending", 0) + progress.get("sending", 0)
+    if broadcast.status == "scheduled" and not sum(progress.values()):
+        # Not started: its recipients are chosen when it starts; this many subscribe now.
+        audience = ctx.store.broadcasts.audience(list(broadcast.topics), list(broadcast.channels))
+        waiting = sum(audience.values())
+    return page(request, "cancel.html", b=broadcast, waiting=waiting)
 
 
 async def cancel(request: web.Request) -> web.StreamResponse:

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 from multidict import MultiDictProxy
 
@@ -61,3 +62,55 @@ async def read_form(request: web.Request) -> MultiDictProxy[str | bytes | web.Fi
         raise BadInput(400, "bad_form")  # the desk's forms upload no files
     check_text(str(value) for value in form.values())
     return form
+
+
+MAX_UPLOAD_BYTES = 5 * 1024 * 1024  # an FAQ spreadsheet: a few hundred entries are ~100 KB
+MAX_UPLOAD_FIELDS = 10
+MAX_FIELD_BYTES = 4096
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A form with one file (the desk's only upload: the FAQ spreadsheet)."""
+
+    fields: dict[str, str]
+    filename: str
+    content: bytes
+
+
+async def read_upload(request: web.Request) -> Upload:
+    """A ``multipart/form-data`` form with at most one file, read as a stream with its
+    own size limits (the app's body limit is for forms without files); ``BadInput``."""
+    try:
+        reader = await request.multipart()
+        fields: dict[str, str] = {}
+        filename, content = "", b""
+        for _ in range(MAX_UPLOAD_FIELDS):
+            part = await reader.next()
+            if part is None:
+                break
+            if not isinstance(part, BodyPartReader):
+                raise BadInput(400, "bad_form")  # nested multipart: no browser sends it
+            if part.filename is not None:
+                if content or filename:
+                    raise BadInput(400, "bad_form")
+                filename, content = part.filename, await _read_part(part, MAX_UPLOAD_BYTES)
+            elif part.name:
+                raw = await _read_part(part, MAX_FIELD_BYTES)
+                fields[part.name] = raw.decode("utf-8")
+        else:
+            raise BadInput(400, "bad_form")
+    except (ValueError, LookupError, AssertionError, HttpProcessingError, UnicodeDecodeError):
+        raise BadInput(400, "bad_form") from None
+    check_text([*fields.values(), filename])
+    return Upload(fields, filename, content)
+
+
+async def _read_part(part: BodyPartReader, limit: int) -> bytes:
+    chunks, size = [], 0
+    while chunk := await part.read_chunk():
+        size += len(chunk)
+        if size > limit:
+            raise BadInput(413, "too_large")
+        chunks.append(chunk)
+    return b"".join(chunks)

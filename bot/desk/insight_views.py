@@ -9,15 +9,18 @@ clarification to subscribers.
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
 
 from bot.core.answerer import render_answer
-from bot.core.insight import PERIODS, Insight, Rumour, period
+from bot.core.clusters import comparable
+from bot.core.insight import PERIODS, Cluster, Insight, Rumour, period
 from bot.core.rumours import Sign
 from bot.desk.auth import PATH
 from bot.desk.context import CONTEXT, DeskContext, official_of
+from bot.desk.faq_forms import read_new_entry, suggested_id
 from bot.desk.inputs import parse_id
 from bot.desk.texts import text
 from bot.desk.views import (
@@ -26,6 +29,7 @@ from bot.desk.views import (
     _language,
     add_entry_from_form,
     added_to_faq,
+    faq_problem,
     page,
 )
 from bot.faq.edit import FaqEditError
@@ -45,10 +49,23 @@ def create_insight(ctx: DeskContext) -> Insight:
 
 
 async def clusters(request: web.Request) -> web.Response:
+    return await _clusters_page(request, period(request.query.get("days")))
+
+
+async def _clusters_page(
+    request: web.Request,
+    days: int,
+    *,
+    typed: dict[str, Any] | None = None,
+    error: str | None = None,
+) -> web.Response:
+    """The clusters; after a refused "create FAQ entry", that cluster's form as it was
+    typed (``typed``, with its ``cluster`` number) and why it was refused."""
     ctx: DeskContext = request.app[CONTEXT]
     insight = request.app[INSIGHT]
-    days = period(request.query.get("days"))
-    report = await insight.clusters(days) if insight.available else None
+    faq = ctx.live.faq
+    report = await insight.clusters(days, faq=faq) if insight.available else None
+    language = _language(request)
     return page(
         request,
         "clusters.html",
@@ -56,12 +73,32 @@ async def clusters(request: web.Request) -> web.Response:
         periods=PERIODS,
         report=report,
         available=insight.available,
-        refresh=REFRESH_SECONDS if insight.available and report is None else 0,
-        topics=[t.slug for t in ctx.live.faq.topics],
+        refresh=REFRESH_SECONDS if insight.available and report is None and not typed else 0,
+        topics=sorted(
+            ((t.slug, t.title(language)) for t in faq.topics), key=lambda c: c[1].casefold()
+        ),
+        prefill=lambda number, cluster: _prefill(ctx, number, cluster, typed),
         languages=ctx.languages,
         min_questions=MIN_NEW_ENTRY_QUESTIONS,
         recent_days=ctx.settings.insight.recent_days,
+        error=error,
+        status=400 if error else 200,
     )
+
+
+def _prefill(
+    ctx: DeskContext, number: int, cluster: Cluster, typed: dict[str, Any] | None
+) -> dict[str, Any]:
+    """A cluster's "new FAQ entry" form: its typical questions (personal data out) in
+    its language, or what the official typed into it before an error."""
+    if typed is not None and typed.get("cluster") == str(number):
+        return typed
+    language = cluster.language or ctx.languages[0]
+    examples = [comparable(q) for q in cluster.examples(5)]
+    return {
+        "entry_id": suggested_id(examples[0] if examples else "", ctx.live.faq),
+        f"questions_{language}": "\n".join(q for q in examples if q),
+    }
 
 
 async def cluster_to_faq(request: web.Request) -> web.StreamResponse:
@@ -69,10 +106,13 @@ async def cluster_to_faq(request: web.Request) -> web.StreamResponse:
     ctx: DeskContext = request.app[CONTEXT]
     form = await request.post()
     try:
-        edit = add_entry_from_form(ctx, official_of(request), form)
+        edit = add_entry_from_form(ctx, official_of(request), form, _language(request))
     except FaqEditError as exc:
-        back = f"{PATH}/clusters?{urlencode({'days': period(str(form.get('days', '')))})}"
-        raise _flash(request, back, str(exc), "error") from None
+        typed = read_new_entry(form, ctx.languages).values() | {
+            "cluster": str(form.get("cluster", ""))
+        }
+        days = period(str(form.get("days", "")))
+        return await _clusters_page(request, days, typed=typed, error=faq_problem(exc, request))
     raise added_to_faq(request, edit)
 
 
@@ -82,7 +122,7 @@ async def rumours(request: web.Request) -> web.Response:
     days = period(request.query.get("days"))
     faq = ctx.live.faq
     rows = await insight.rumours(days, faq)
-    report = await insight.clusters(days) if insight.available else None
+    report = await insight.clusters(days, faq=faq) if insight.available else None
     return page(
         request,
         "rumours.html",

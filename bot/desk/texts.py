@@ -294,6 +294,28 @@ TEXTS: dict[str, tuple[str, str]] = {
     ),
     "bc_bad_url": ("Alamat tidak sah: {url}", "Not a valid web address: {url}"),
     "bc_bad_time": ("Waktu kirim tidak sah.", "Not a valid sending time."),
+    "bc_no_recipients": (
+        "Tidak ada penerima: belum ada warga yang berlangganan topik ini di kanal yang "
+        "dipilih (atau semuanya di luar jendela 24 jam Messenger). Pilih topik atau kanal lain.",
+        "Nobody would receive it: no citizen subscribed to these topics on the chosen "
+        "channels (or all are outside Messenger's 24-hour window). Choose other topics or "
+        "channels.",
+    ),
+    "bc_edit": ("Ubah", "Change"),
+    "bc_recipients": ("{count} warga akan menerimanya.", "{count} citizens will receive it."),
+    "bc_long_choices": (
+        "Tombol Messenger hanya memuat {n} karakter, jadi pilihan ini terpotong di Messenger: "
+        "{choices}. Persingkat pilihannya.",
+        "Messenger's buttons show {n} characters, so these choices are cut off there: "
+        "{choices}. Shorten them.",
+    ),
+    "bc_cancel_confirm": (
+        "Hentikan pengiriman kepada {count} warga yang belum menerimanya? Pesan yang sudah "
+        "terkirim tidak bisa ditarik.",
+        "Stop sending to the {count} citizens who have not received it yet? What was sent "
+        "cannot be taken back.",
+    ),
+    "bc_cancel_yes": ("Ya, hentikan pengiriman", "Yes, stop sending"),
     "bc_cancel": ("Batalkan pengiriman", "Cancel sending"),
     "bc_cancelled": ("Dibatalkan.", "Cancelled."),
     "bc_close_poll": ("Tutup jajak pendapat", "Close the poll"),
@@ -410,6 +432,12 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Questions the bot could not answer (escalated, or it was unsure), grouped by "
         "what they ask. Largest clusters first.",
     ),
+    "cl_left_out": (
+        "Pertanyaan yang sudah dijawab petugas, atau yang sudah menjadi contoh pertanyaan "
+        "di FAQ, tidak ikut.",
+        "Questions an official has answered, or that are already FAQ example questions, are "
+        "left out.",
+    ),
     "cl_summary": (
         "{questions} pertanyaan tak terjawab, {clusters} klaster.",
         "{questions} unanswered questions, {clusters} clusters.",
@@ -466,7 +494,160 @@ TEXTS: dict[str, tuple[str, str]] = {
         "The FAQ has no hoax-clarification topic ({topic}) yet.",
     ),
     "why_rumour": ("diduga hoaks", "possible misinformation"),
+    # The ticket page: topic, "add to FAQ" in both languages, answers kept after errors
+    "change_topic": ("Ubah topik", "Change topic"),
+    "topic_changed": ("Topik diubah menjadi {topic}.", "Topic changed to {topic}."),
+    "topic_unknown": ("Topik itu tidak ada di FAQ.", "That topic is not in the FAQ."),
+    "no_topic": ("(tanpa topik)", "(no topic)"),
+    "unsent": ("Jawaban Anda (tidak terkirim)", "Your answer (not sent)"),
+    "unsent_help": (
+        "{name} sudah menjawab tiket ini lebih dulu, jadi jawaban Anda tidak dikirim. "
+        "Teksnya ada di sini bila masih diperlukan.",
+        "{name} answered this ticket first, so your answer was not sent. Its text is here "
+        "in case you still need it.",
+    ),
+    "question_masked": (
+        "NIK, nomor telepon dan alamat e-mail warga sudah dihapus dari pertanyaan.",
+        "The citizen's NIK, phone numbers and e-mail addresses were taken out of the question.",
+    ),
+    "used_entry": (
+        "Jawaban Anda memakai jawaban entri ini.",
+        "Your answer used this entry's answer.",
+    ),
+    "new_topic_slug": (
+        "Kode topik baru (huruf kecil, angka, -)",
+        "New topic's code (lowercase letters, digits, -)",
+    ),
+    "title_in": ("Judul topik baru, bahasa {name}", "New topic's title in {name}"),
+    "need_titles": (
+        "Topik baru perlu judul dalam bahasa {languages}: warga membaca judulnya, bukan kodenya.",
+        "A new topic needs a title in {languages}: citizens read the title, not the code.",
+    ),
+    "questions_in": (
+        "Contoh pertanyaan, bahasa {name} (satu per baris)",
+        "Example questions in {name} (one per line)",
+    ),
+    "answer_in": ("Jawaban, bahasa {name}", "Answer in {name}"),
+    "entry_languages": (
+        "Isi satu bahasa atau keduanya; paling sedikit {min} contoh pertanyaan semuanya.",
+        "Fill in one language or both; at least {min} example questions in all.",
+    ),
+    "in_lang_id": ("Indonesia", "Indonesian"),
+    "in_lang_en": ("Inggris", "English"),
+    # The FAQ as a spreadsheet (bot/desk/faq_views.py)
+    "faq": ("FAQ (spreadsheet)", "FAQ (spreadsheet)"),
+    "faq_about": (
+        "Seluruh FAQ ({entries} entri, {topics} topik) sebagai satu spreadsheet: satu baris per "
+        "entri, bahasa Indonesia dan Inggris berdampingan. Unduh, ubah di Excel atau "
+        "LibreOffice, lalu unggah kembali: perubahannya ditampilkan dulu sebelum disimpan.",
+        "The whole FAQ ({entries} entries, {topics} topics) as one spreadsheet: a row per "
+        "entry, Indonesian and English side by side. Download it, edit it in Excel or "
+        "LibreOffice, and upload it again: you see what changes before anything is saved.",
+    ),
+    "faq_download": ("Unduh", "Download"),
+    "faq_upload": ("Unggah spreadsheet", "Upload a spreadsheet"),
+    "faq_file": ("Berkas", "File"),
+    "faq_column_language": (
+        "Bahasa kolom yang tidak menyebut bahasa (mis. \u201cpertanyaan\u201d)",
+        "Language of columns that name none (e.g. \u201cquestion\u201d)",
+    ),
+    "faq_check": ("Periksa perubahannya", "See what it changes"),
+    "faq_no_file": ("Pilih berkas yang akan diunggah.", "Choose a file to upload."),
+    "faq_unreadable": (
+        "{file} tidak bisa dibaca: {reason}",
+        "{file} cannot be read: {reason}",
+    ),
+    "faq_broken": (
+        "FAQ berisi kesalahan sehingga tidak bisa diekspor: jalankan `tanya check`.",
+        "The FAQ has errors and cannot be exported: run `tanya check`.",
+    ),
+    "faq_preview": ("Perubahan dari {file}", "What {file} changes"),
+    "faq_added": ("Entri baru ({n})", "New entries ({n})"),
+    "faq_changed": ("Entri yang berubah ({n})", "Changed entries ({n})"),
+    "faq_unchanged": ("{n} entri tidak berubah.", "{n} entries unchanged."),
+    "faq_missing": ("Tidak ada di berkas ({n})", "Not in the file ({n})"),
+    "faq_missing_help": (
+        "Entri ini ada di FAQ tetapi tidak di berkas. Entri tetap disimpan, kecuali yang Anda "
+        "centang untuk dihapus.",
+        "These entries are in the FAQ but not in the file. They stay, except those you tick "
+        "to remove.",
+    ),
+    "faq_remove": ("hapus", "remove"),
+    "faq_notices": ("Catatan pembacaan ({n})", "Notes from reading the file ({n})"),
+    "faq_skipped": ("dilewati", "skipped"),
+    "faq_nothing": (
+        "Berkas ini tidak mengubah apa pun di FAQ.",
+        "This file changes nothing in the FAQ.",
+    ),
+    "faq_apply": ("Simpan perubahan ini", "Save these changes"),
+    "faq_applied": (
+        "FAQ diperbarui: {added} entri baru, {changed} berubah, {removed} dihapus.",
+        "FAQ updated: {added} new entries, {changed} changed, {removed} removed.",
+    ),
+    "faq_expired": (
+        "Unggahan ini sudah kedaluwarsa atau sudah disimpan: unggah berkasnya lagi.",
+        "This upload expired or was saved already: upload the file again.",
+    ),
+    "fld_questions": ("contoh pertanyaan ({lang})", "example questions ({lang})"),
+    "fld_answer": ("jawaban ({lang})", "answer ({lang})"),
+    "fld_links": ("tautan", "links"),
+    "fld_source": ("sumber", "source"),
+    "fld_updated": ("tanggal diperbarui", "updated"),
+    "fld_valid_until": ("berlaku sampai", "valid until"),
+    # Every page: the model and the FAQ
+    "stale_banner": (
+        "Isi FAQ berubah sejak model dilatih: bot masih menjawab dengan isi yang lama.",
+        "The FAQ changed since the model was trained: the bot still answers from the old one.",
+    ),
+    "training_banner": (
+        "Model sedang dilatih ulang; bot memakai model baru begitu selesai.",
+        "The model is retraining; the bot uses the new one as soon as it is done.",
+    ),
+    "see_progress": ("Lihat kemajuannya", "See its progress"),
+    "tr_started": ("dimulai {at}", "started {at}"),
+    "server_error": (
+        "Maaf, terjadi kesalahan di server. Coba lagi; bila terus terjadi, beri tahu tim TI.",
+        "Sorry, something went wrong on the server. Try again; if it keeps happening, tell IT.",
+    ),
+    "new_tickets": (
+        "Ada pertanyaan baru ({count} menunggu).",
+        "New questions arrived ({count} waiting).",
+    ),
+    "show_them": ("Tampilkan", "Show them"),
+    "detail_of": ("Rincian: {detail}", "Detail: {detail}"),
+    # Audit log actions
+    "au_sign-in": ("masuk", "signed in"),
+    "au_sign-in-failed": ("gagal masuk", "sign-in failed"),
+    "au_sign-out": ("keluar", "signed out"),
+    "au_assign": ("menugaskan tiket", "assigned a ticket"),
+    "au_answer": ("menjawab", "answered"),
+    "au_close": ("menutup tanpa jawaban", "closed without answer"),
+    "au_topic": ("mengubah topik tiket", "changed a ticket's topic"),
+    "au_retrain": ("meminta latih ulang", "asked to retrain"),
+    "au_faq-add-question": ("menambah contoh pertanyaan FAQ", "added an FAQ example question"),
+    "au_faq-add-entry": ("menambah entri FAQ", "added an FAQ entry"),
+    "au_faq-upload": ("mengunggah spreadsheet FAQ", "uploaded the FAQ spreadsheet"),
+    "au_faq-download": ("mengunduh spreadsheet FAQ", "downloaded the FAQ spreadsheet"),
+    "au_training-succeeded": ("pelatihan model berhasil", "model training succeeded"),
+    "au_training-failed": ("pelatihan model gagal", "model training failed"),
+    "au_announcement-created": ("membuat pengumuman", "created an announcement"),
+    "au_poll-created": ("membuat jajak pendapat", "created a poll"),
+    "au_survey-created": ("membuat survei", "created a survey"),
+    "au_broadcast-cancelled": ("membatalkan pengiriman", "cancelled sending"),
+    "au_poll-closed": ("menutup jajak pendapat", "closed a poll"),
+    "au_campaign-created": ("membuat kampanye", "created a campaign"),
+    "au_conversations-exported": ("mengekspor percakapan", "exported conversations"),
+    "au_rumour-ticket": ("membuka tiket dari rumor", "opened a ticket for a rumour"),
+    "au_refused": ("menolak jawaban dari orang tak terdaftar", "refused an unregistered reply"),
+    "au_retention-purge": ("menghapus teks lama (masa simpan)", "removed old texts (retention)"),
+    "au_official-added": ("menambah akun petugas", "added an official's account"),
+    "au_password-changed": ("mengganti kata sandi", "changed a password"),
+    "au_official-disabled": ("menonaktifkan akun petugas", "disabled an official's account"),
 }
+
+
+def has_text(key: str) -> bool:
+    return key in TEXTS
 
 
 def text(key: str, language: str, **values: object) -> str:

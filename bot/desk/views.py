@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -23,12 +24,22 @@ from bot.core.decision import Candidate
 from bot.core.privacy import mask
 from bot.desk.auth import LOGIN_COOKIE, PATH, Auth, TooManyAttempts, tokens_match
 from bot.desk.context import CONTEXT, DeskContext, official_of
+from bot.desk.faq_forms import (
+    entry_label,
+    masked_question,
+    missing_titles,
+    read_new_entry,
+    suggested_id,
+    used_entry,
+)
 from bot.desk.inputs import parse_id, parse_ids
-from bot.desk.texts import text
+from bot.desk.texts import has_text, text
+from bot.desk.translations import translate
 from bot.faq.edit import Edit, FaqEditError
 from bot.faq.model import Entry
 from bot.store.escalations import STATUSES, AlreadyHandled, InboxFilter
 from bot.store.officials import Official
+from bot.translatable import message_of, say
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +47,7 @@ CLOSE_REASONS = ("duplicate", "spam", "elsewhere", "out_of_scope")
 MAX_ANSWER_CHARS = 4000
 MIN_NEW_ENTRY_QUESTIONS = 2
 MIN_GUESS = 0.02  # guesses below this confidence are not worth an official's time
+INBOX_POLL_MS = 15_000  # how often an open inbox asks whether questions came in
 FLASH = ("ok", "error", "sig")  # query keys of the one-time messages (see _flash)
 
 
@@ -75,23 +87,55 @@ def _flashed(request: web.Request, kind: str) -> str | None:
 
 
 def page(request: web.Request, template: str, **values: Any) -> web.Response:
+    ctx: DeskContext = request.app[CONTEXT]
     language = _language(request)
-    sla_hours = request.app[CONTEXT].settings.desk.sla_hours
+    desk = ctx.settings.desk
+    official = request.get("official")
+    status = int(values.pop("status", 200))
+    for kind in ("ok", "error"):  # a page's own message, else the one-time one
+        if values.get(kind) is None:
+            values[kind] = _flashed(request, kind)
     values |= {
         "mask": mask,
         "waited": lambda iso: waited(iso, language),
-        "local": lambda iso: local_time(iso, request.app[CONTEXT].settings.desk.timezone),
-        "sla": lambda iso: sla_colour(iso, sla_hours),
+        "local": lambda iso: local_time(iso, desk.timezone),
+        "sla": lambda iso: sla_colour(iso, desk.sla_hours),
         "lang": language,
         "t": lambda key, **kw: text(key, language, **kw),
-        "official": request.get("official"),
+        "tr": lambda said: translate(said, language, desk.timezone),
+        "topic_title": lambda slug: topic_title(ctx, slug, language),
+        "closed_reason": lambda stored: closed_reason(stored, language),
+        "official": official,
         "csrf": request.get("csrf", ""),
-        "ok": _flashed(request, "ok"),
-        "error": _flashed(request, "error"),
         "now": datetime.now(UTC),
         "zip": zip,
+        "government": desk.government_name,
+        # Every page says when the bot answers from an FAQ older than the files.
+        "model_stale": official is not None and ctx.live.stale,
+        "training_busy": official is not None and ctx.learning.busy,
     }
-    return aiohttp_jinja2.render_template(template, request, values)
+    return aiohttp_jinja2.render_template(template, request, values, status=status)
+
+
+def closed_reason(stored: str | None, language: str) -> str:
+    """A closing reason as stored ("spam: note") in the official's words."""
+    code, _, note = (stored or "").partition(": ")
+    if code in (*CLOSE_REASONS, "other"):
+        code = text(f"cr_{code}", language)
+    return f"{code}: {note}" if note else code
+
+
+def topic_title(ctx: DeskContext, slug: str | None, language: str) -> str:
+    """A topic as officials and citizens read it: its title, never its code."""
+    if not slug:
+        return ""
+    topic = ctx.live.faq.topic(slug)
+    if topic is not None:
+        return topic.title(language)
+    titles = ctx.settings.announcements.topics.get(slug)
+    if titles:
+        return titles.get(language) or next(iter(titles.values()), slug)
+    return slug
 
 
 def local_time(iso: str | None, timezone: str) -> str:
@@ -228,8 +272,14 @@ async def history(request: web.Request) -> web.Response:
 
 def _list(request: web.Request, default_status: str, view: str) -> web.Response:
     ctx: DeskContext = request.app[CONTEXT]
+    language = _language(request)
     where = _filter(request, default_status)
     rows = ctx.store.escalations.find(where, limit=200)
+    used = {*ctx.store.escalations.topics(), *(t.slug for t in ctx.live.faq.topics)}
+    topics = sorted(
+        ((slug, topic_title(ctx, slug, language)) for slug in used),
+        key=lambda choice: choice[1].casefold(),
+    )
     return page(
         request,
         "list.html",
@@ -237,7 +287,9 @@ def _list(request: web.Request, default_status: str, view: str) -> web.Response:
         rows=rows,
         where=where,
         query=request.query,
-        topics=ctx.store.escalations.topics(),
+        topics=topics,
+        newest=ctx.store.escalations.newest_open() or 0,
+        poll_ms=INBOX_POLL_MS,
         channels=sorted(ctx.channels),
         officials=ctx.store.officials.all(),
         open_count=ctx.store.escalations.count_open(),
@@ -245,17 +297,45 @@ def _list(request: web.Request, default_status: str, view: str) -> web.Response:
     )
 
 
+async def inbox_state(request: web.Request) -> web.Response:
+    """For the inbox page's script: whether questions came in since it was drawn."""
+    ctx: DeskContext = request.app[CONTEXT]
+    return web.json_response(
+        {
+            "open": ctx.store.escalations.count_open(),
+            "newest": ctx.store.escalations.newest_open() or 0,
+        }
+    )
+
+
 # One escalation
 
 
 async def ticket(request: web.Request) -> web.Response:
+    return await ticket_page(request, _ticket_id(request))
+
+
+async def ticket_page(
+    request: web.Request,
+    number: int,
+    *,
+    draft: str | None = None,
+    ticked: frozenset[int] = frozenset(),
+    unsent: str | None = None,
+    faq_form: dict[str, Any] | None = None,
+    faq_mode: str = "",
+    error: str | None = None,
+    status: int = 200,
+) -> web.Response:
+    """The ticket's page; after a refused form, with what the official typed (``draft``,
+    ``faq_form``), or the answer a quicker colleague made unnecessary (``unsent``)."""
     ctx: DeskContext = request.app[CONTEXT]
-    number = _ticket_id(request)
     row = ctx.store.escalations.get(number)
     if row is None:
-        raise web.HTTPNotFound(text=text("not_found", _language(request)))
+        raise web.HTTPNotFound()
     faq = ctx.live.faq
     language = row["citizen_language"] or ctx.languages[0]
+    official_language = _language(request)
     guesses: list[tuple[Candidate, Entry]] = []
     if row["question"]:
         decision = await ctx.decide(row["question"], row["citizen_language"])
@@ -264,11 +344,15 @@ async def ticket(request: web.Request) -> web.Response:
                 break  # ranked best first: the rest are noise
             if (known := faq.get(candidate.faq_id)) is not None:
                 guesses.append((candidate, known))
-    draft = row["answer"] or ""
-    used = request.query.get("use")
-    if used and (entry := faq.get(used)) is not None and row["status"] == "open":
-        draft = render_answer(entry, entry.answer_language(language, ctx.languages))
+    if draft is None:
+        draft = row["answer"] or ""
+        used = request.query.get("use")
+        if used and (entry := faq.get(used)) is not None and row["status"] == "open":
+            draft = render_answer(entry, entry.answer_language(language, ctx.languages))
     similar = await ctx.handover.similar(number) if row["status"] == "open" else []
+    source = used_entry(row["answer"], faq, ctx.languages) if row["status"] == "answered" else None
+    if faq_form is None:
+        faq_form = _faq_prefill(ctx, row, source, guesses, language)
     return page(
         request,
         "ticket.html",
@@ -276,17 +360,54 @@ async def ticket(request: web.Request) -> web.Response:
         messages=ctx.store.escalations.conversation(row["citizen_id"], row["message_id"]),
         guesses=guesses,
         draft=draft,
+        ticked=ticked,
+        unsent=unsent,
         similar=similar,
         close_reasons=CLOSE_REASONS,
         citizen_language=language,
         entries=sorted(faq.entries, key=lambda e: e.id),
-        best_entry=guesses[0][0].faq_id if guesses and guesses[0][0].confidence >= 0.2 else "",
-        topics=[t.slug for t in faq.topics],
-        best_topic=guesses[0][1].topic if guesses else "",
+        entry_label=lambda entry: entry_label(entry, official_language),
+        used_entry=source.id if source else "",
+        f=faq_form,
+        faq_mode=faq_mode or ("example" if source else "entry"),
+        topics=_topic_choices(ctx, row["topic"], official_language),
         min_questions=MIN_NEW_ENTRY_QUESTIONS,
         learning=ctx.learning,
         languages=ctx.languages,
+        error=error,
+        status=status,
     )
+
+
+def _faq_prefill(
+    ctx: DeskContext,
+    row: dict[str, Any],
+    source: Entry | None,
+    guesses: list[tuple[Candidate, Entry]],
+    language: str,
+) -> dict[str, Any]:
+    """What "add to FAQ" starts with: the question without personal data; the entry
+    whose answer was sent (never the model's guess) or else a new entry in the topic of
+    the ticket, with the official's answer."""
+    question = masked_question(row["question"])
+    topic = source.topic if source else (row["topic"] or (guesses[0][1].topic if guesses else ""))
+    return {
+        "entry": source.id if source else "",
+        "question": question,
+        "language": language,
+        "topic": topic,
+        "entry_id": suggested_id(question, ctx.live.faq),
+        f"questions_{language}": question,
+        f"answer_{language}": row["answer"] or "",
+    }
+
+
+def _topic_choices(ctx: DeskContext, current: str | None, language: str) -> list[tuple[str, str]]:
+    """(code, title) of the FAQ's topics, and the ticket's own if the FAQ lost it."""
+    choices = [(topic.slug, topic.title(language)) for topic in ctx.live.faq.topics]
+    if current and current not in {slug for slug, _ in choices}:
+        choices.append((current, topic_title(ctx, current, language)))
+    return sorted(choices, key=lambda choice: choice[1].casefold())
 
 
 async def assign(request: web.Request) -> web.StreamResponse:
@@ -311,11 +432,21 @@ async def answer(request: web.Request) -> web.StreamResponse:
     others = [other for other in parse_ids(form.getall("also", [])) if other != number]
     if others and mask(reply) != reply:
         # An answer naming one citizen's NIK, phone or e-mail must not reach strangers.
-        raise _flash(request, here, text("similar_personal", language), "error")
+        return await ticket_page(
+            request,
+            number,
+            draft=reply,
+            ticked=frozenset(others),
+            error=text("similar_personal", language),
+            status=400,
+        )
     try:
         delivery = await ctx.handover.answer(number, me, reply)
     except AlreadyHandled:
-        raise _flash(request, here, text("already", language), "error") from None
+        # Nothing typed is lost: the page shows the colleague's answer and this one.
+        return await ticket_page(
+            request, number, unsent=reply, error=text("already", language), status=409
+        )
     message = text("answer_sent", language, state=text(f"dl_{delivery.state.value}", language))
     sent = 0
     for other in others:
@@ -346,6 +477,29 @@ async def close(request: web.Request) -> web.StreamResponse:
     raise _flash(request, here, text("closed_ok", language))
 
 
+async def set_topic(request: web.Request) -> web.StreamResponse:
+    """Officials correct the topic the model guessed (the inbox filters and the dashboard
+    count by it); every change is in the audit log."""
+    ctx: DeskContext = request.app[CONTEXT]
+    number = _ticket_id(request)
+    form = await request.post()
+    language = _language(request)
+    here = f"{PATH}/tickets/{number}"
+    row = ctx.store.escalations.get(number)
+    topic = str(form.get("topic", "")).strip()
+    known = {slug for slug, _ in _topic_choices(ctx, row["topic"] if row else None, language)}
+    if row is None or topic not in known:
+        raise _flash(request, here, text("topic_unknown", language), "error")
+    if topic != row["topic"]:
+        ctx.store.escalations.set_topic(number, topic)
+        ctx.store.officials.audit(
+            official_of(request), "topic", f"ticket #{number}", f"{row['topic'] or '-'} -> {topic}"
+        )
+    raise _flash(
+        request, here, text("topic_changed", language, topic=topic_title(ctx, topic, language))
+    )
+
+
 async def retry(request: web.Request) -> web.StreamResponse:
     ctx: DeskContext = request.app[CONTEXT]
     number = _ticket_id(request)
@@ -368,32 +522,59 @@ async def add_to_faq(request: web.Request) -> web.StreamResponse:
     if row is None or row["status"] != "answered":
         raise _flash(request, here, text("not_found", language), "error")
     me = official_of(request)
-    faq_language = str(form.get("language", ""))
+    mode = "entry" if form.get("mode") == "entry" else "example"
     try:
-        if form.get("mode") == "entry":
-            edit = add_entry_from_form(ctx, me, form)
+        if mode == "entry":
+            edit = add_entry_from_form(ctx, me, form, language)
         else:
-            entry_id = str(form.get("entry", ""))
             edit = ctx.learning.add_question(
-                me, entry_id, faq_language, str(form.get("question", "")).strip()
+                me,
+                str(form.get("entry", "")),
+                str(form.get("language", "")),
+                str(form.get("question", "")).strip(),
             )
     except FaqEditError as exc:
-        raise _flash(request, here, str(exc), "error") from None
+        # Back to the form as it was filled in, with what is wrong in the official's words.
+        return await ticket_page(
+            request,
+            number,
+            faq_form=_typed(form, ctx.languages),
+            faq_mode=mode,
+            error=faq_problem(exc, request),
+            status=400,
+        )
     ctx.store.escalations.mark_added_to_faq(number, edit.entry_id)
     raise added_to_faq(request, edit)
 
 
-def add_entry_from_form(ctx: DeskContext, official: Official, form: Any) -> Edit:
-    """The "new FAQ entry" form (ticket and clusters pages): topic or new topic, entry id,
-    example questions one per line, answer, language; ``FaqEditError`` when refused."""
-    questions = [line.strip() for line in str(form.get("questions", "")).splitlines()]
+def _typed(form: Any, languages: Sequence[str]) -> dict[str, Any]:
+    """Every field of an "add to FAQ" form, as typed."""
+    values = {key: str(form.get(key, "")) for key in ("entry", "question", "language")}
+    return values | read_new_entry(form, languages).values()
+
+
+def faq_problem(exc: FaqEditError, request: web.Request) -> str:
+    """Why an FAQ edit was refused, in the official's language."""
+    ctx: DeskContext = request.app[CONTEXT]
+    return translate(message_of(exc), _language(request), ctx.settings.desk.timezone)
+
+
+def add_entry_from_form(ctx: DeskContext, official: Official, form: Any, language: str) -> Edit:
+    """The "new FAQ entry" form (ticket and clusters pages): topic or new topic (with a
+    title per language), entry id, and example questions and an answer in one language
+    or several; ``FaqEditError`` when refused."""
+    entry = read_new_entry(form, ctx.languages)
+    missing = missing_titles(entry, ctx.live.faq, ctx.languages)
+    if missing:
+        names = ", ".join(text(f"in_lang_{code}", language) for code in missing)
+        raise FaqEditError(text("need_titles", language, languages=names))
     return ctx.learning.add_entry(
         official,
-        str(form.get("new_topic", "")).strip() or str(form.get("topic", "")),
-        str(form.get("entry_id", "")).strip(),
-        str(form.get("language", "")),
-        [q for q in questions if q],
-        str(form.get("answer", "")).strip(),
+        entry.chosen_topic,
+        entry.entry_id,
+        entry.questions,
+        entry.answers,
+        topic_titles=entry.titles if entry.new_topic else None,
     )
 
 
@@ -417,9 +598,11 @@ async def training(request: web.Request) -> web.Response:
         learning=ctx.learning,
         runs=list(reversed(ctx.learning.runs)),
         model=ctx.live.loaded.model.info,
-        stale=ctx.live.loaded.stale,
+        stale=ctx.live.stale,
         calibration=ctx.live.loaded.model.info.calibration,
         refresh=3 if ctx.learning.busy else 0,
+        moment=lambda at: local_time(at.isoformat(), ctx.settings.desk.timezone),
+        no_banner=True,
     )
 
 
@@ -427,13 +610,18 @@ async def retrain(request: web.Request) -> web.StreamResponse:
     ctx: DeskContext = request.app[CONTEXT]
     me = official_of(request)
     ctx.store.officials.audit(me, "retrain")
-    ctx.learning.retrain(f"{me.name}: retrain")
+    ctx.learning.retrain(say("{official}: retrain", official=me.name))
     raise web.HTTPSeeOther(f"{PATH}/training")
 
 
 async def audit(request: web.Request) -> web.Response:
     ctx: DeskContext = request.app[CONTEXT]
+    language = _language(request)
     offset = parse_id(request.query.get("offset", "0")) or 0
     return page(
-        request, "audit.html", rows=ctx.store.officials.audit_log(200, offset), offset=offset
+        request,
+        "audit.html",
+        rows=ctx.store.officials.audit_log(200, offset),
+        offset=offset,
+        action=lambda code: text(f"au_{code}", language) if has_text(f"au_{code}") else code,
     )

@@ -14,10 +14,12 @@ from pathlib import Path
 
 from rapidfuzz import fuzz, process
 
+from bot.core.privacy import mask, personal_data
 from bot.faq.loader import load_faq, normalise_example
 from bot.faq.magnets import find_magnets
 from bot.faq.model import Entry, Faq
 from bot.faq.problems import Problem, Severity
+from bot.translatable import say
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,7 @@ def check_faq(
     problems += expiry_warnings(faq, today)
     problems += review_warnings(faq, today, review_max_age_days)
     problems += near_duplicate_warnings(faq, near_duplicate_similarity)
+    problems += personal_data_warnings(faq)
     problems += magnet_warnings(faq)
     return CheckReport(faq=faq, problems=problems)
 
@@ -81,6 +84,40 @@ def review_warnings(faq: Faq, today: date, max_age_days: int) -> list[Problem]:
         for entry in faq.entries
         if entry.updated is not None and entry.updated < cutoff
     ]
+
+
+KINDS = {"nik": "a NIK", "phone": "a phone number", "email": "an e-mail address"}
+
+
+def personal_data_warnings(faq: Faq) -> list[Problem]:
+    """A citizen's NIK, phone number or e-mail address pasted into the FAQ (say, from an
+    answered question) would be in every copy of the files and in the model: warn about
+    it in example questions, and about NIKs in answers (an office's phone number or
+    e-mail address in an answer is what answers are for)."""
+    problems = []
+    for entry in faq.entries:
+        for _, question in entry.all_questions():
+            found = personal_data(question)
+            if found:
+                problems.append(_personal(entry, "questions", question, found))
+        for language, answer in entry.answers.items():
+            if "nik" in personal_data(answer):
+                problems.append(_personal(entry, f"answer.{language}", answer, {"nik"}))
+    return problems
+
+
+def _personal(entry: Entry, field: str, text: str, found: set[str]) -> Problem:
+    kinds = " and ".join(KINDS[kind] for kind in sorted(found))
+    shown = mask(text)  # the check's output is read and pasted around: masked here too
+    return _warning(
+        entry,
+        say(
+            "{text!r} holds {kinds}: a citizen's personal data must not be in the FAQ; remove it",
+            text=shown if len(shown) <= 80 else shown[:79] + "…",
+            kinds=kinds,
+        ),
+        field,
+    )
 
 
 def near_duplicate_warnings(faq: Faq, threshold: float) -> list[Problem]:

@@ -15,7 +15,7 @@ import shutil
 import stat
 import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -28,6 +28,7 @@ from ruamel.yaml.scalarstring import FoldedScalarString, LiteralScalarString
 from ruamel.yaml.tokens import CommentToken
 
 from bot.atomic_file import replacing
+from bot.core.privacy import mask
 from bot.faq.loader import (
     ENTRY_KEYS,
     LANGUAGES,
@@ -39,8 +40,16 @@ from bot.faq.loader import (
 )
 from bot.faq.model import Entry, Faq
 from bot.faq.problems import Problem, Severity
+from bot.translatable import say
 
-__all__ = ["Edit", "FaqEditError", "add_entry", "add_question"]
+__all__ = [
+    "Edit",
+    "FaqEditError",
+    "add_entry",
+    "add_question",
+    "add_translated_entry",
+    "remove_entries",
+]
 
 # Two officials answering at once must not both read the old file and the second write
 # lose the first one's question: every edit holds this from reading to replacing. It covers
@@ -91,22 +100,58 @@ def add_entry(
     topic_title: str | None = None,
     today: date | None = None,
 ) -> Edit:
-    """Add a new entry to a topic, creating the topic's file when there is none yet.
+    """Add a new entry in one language (see :func:`add_translated_entry`)."""
+    return add_translated_entry(
+        faq_dir,
+        topic,
+        entry_id,
+        {language: [questions] if isinstance(questions, str) else list(questions)},
+        {language: answer},
+        topic_titles={language: topic_title} if topic_title else None,
+        today=today,
+    )
 
-    The loader wants at least ``MIN_QUESTIONS`` example questions per entry, so one citizen's
-    question is not enough: pass the question together with other ways to ask it. A single
-    string is accepted and refused with a message saying so.
+
+def add_translated_entry(
+    faq_dir: Path,
+    topic: str,
+    entry_id: str,
+    questions: Mapping[str, Sequence[str]],
+    answers: Mapping[str, str],
+    *,
+    topic_titles: Mapping[str, str] | None = None,
+    today: date | None = None,
+) -> Edit:
+    """Add a new entry to a topic, in one language or several, creating the topic's file
+    (titled ``topic_titles``) when there is none yet.
+
+    The loader wants at least ``MIN_QUESTIONS`` example questions per entry (all
+    languages together), so one citizen's question is not enough: pass it together with
+    other ways to ask it. A language may have questions without an answer (the bot then
+    answers in another language) but the entry needs at least one answer.
     """
     _check_slug(topic, "topic name", "pajak-daerah")
     _check_slug(entry_id, "entry id", "ktp-hilang")
-    _check_language(language)
+    for language in (*questions, *answers, *(topic_titles or {})):
+        _check_language(language)
     cleaned = _clean_questions(questions, entry_id)
-    text = _clean_answer(answer, entry_id)
+    texts = {
+        language: _clean_answer(answer, entry_id)
+        for language, answer in answers.items()
+        if answer.strip()
+    }
+    if not texts:
+        raise FaqEditError(say("The answer for entry {entry} is empty.", entry=entry_id))
+    titles = {
+        language: " ".join(title.split())
+        for language, title in (topic_titles or {}).items()
+        if title.strip()
+    }
     with _LOCK:
         faq, before = _load(faq_dir)
         _refuse_existing_id(faq, before, entry_id)
-        _refuse_known_questions(faq, cleaned)
-        entry = _new_entry(entry_id, language, cleaned, text, today or date.today())
+        _refuse_known_questions(faq, [q for texts_ in cleaned.values() for q in texts_])
+        entry = _new_entry(entry_id, cleaned, texts, today or date.today())
         existing = faq.topic(topic)
         if existing is not None and existing.path is not None:
             path = existing.path
@@ -114,9 +159,42 @@ def add_entry(
             _append_entry(document["entries"], entry)
         else:
             path = _new_topic_path(faq_dir, topic)
-            document, crlf = _new_topic(topic, language, topic_title, entry), False
+            titles = titles or {next(iter(texts)): topic}
+            document, crlf = _new_topic(topic, titles, entry), False
         _write(faq_dir, path, document, crlf, before)
     return Edit(path=path, entry_id=entry_id, created=True)
+
+
+def remove_entries(faq_dir: Path, entry_ids: Sequence[str]) -> list[Path]:
+    """Take entries out of their topic files (a topic file left without entries goes);
+    returns the files changed or removed. ``FaqEditError`` when an id is unknown or the
+    FAQ would have an error it did not have before; nothing changes then."""
+    with _LOCK:
+        faq, before = _load(faq_dir)
+        by_path: dict[Path, list[str]] = {}
+        for entry_id in entry_ids:
+            entry = _existing_entry(faq, before, entry_id)
+            by_path.setdefault(entry.path or faq_dir / f"{entry.topic}.yml", []).append(entry_id)
+        texts: dict[Path, str] = {}
+        gone: list[Path] = []
+        for path, ids in by_path.items():
+            document, crlf = _read(path)
+            entries = document["entries"]
+            for entry_id in ids:
+                node = _entry_node(document, entry_id)
+                del entries[entries.index(node)]
+            if entries:
+                texts[path] = render(document, crlf)
+            else:
+                gone.append(path)
+        new = _new_errors(faq_dir, texts, before, leaving_out=gone)
+        if new:
+            raise FaqEditError(say("Nothing was saved: {problems}", problems="; ".join(new[:3])))
+        for path, text in texts.items():
+            _replace(faq_dir, path, text)
+        for path in gone:
+            path.unlink()
+    return [*texts, *gone]
 
 
 # --- checking the request ---------------------------------------------------------------
@@ -125,24 +203,43 @@ def add_entry(
 def _clean_question(question: str, entry_id: str) -> str:
     cleaned = " ".join(question.split())
     if not cleaned:
-        raise FaqEditError(f"The example question for entry {entry_id} is empty.")
+        raise FaqEditError(say("The example question for entry {entry} is empty.", entry=entry_id))
     if not normalise_example(cleaned):
-        raise FaqEditError(f"The example question {cleaned!r} has no words.")
+        raise FaqEditError(say("The example question {question!r} has no words.", question=cleaned))
+    if mask(cleaned) != cleaned:
+        raise FaqEditError(
+            say(
+                "The example question {question!r} contains a NIK, phone number or e-mail "
+                "address: remove it (citizens' personal data must not go into the FAQ).",
+                question=cleaned,
+            )
+        )
     return cleaned
 
 
-def _clean_questions(questions: str | Sequence[str], entry_id: str) -> list[str]:
-    items = [questions] if isinstance(questions, str) else list(questions)
-    cleaned = [_clean_question(question, entry_id) for question in items]
+def _clean_questions(questions: Mapping[str, Sequence[str]], entry_id: str) -> dict[str, list[str]]:
+    cleaned = {
+        language: [_clean_question(question, entry_id) for question in items]
+        for language, items in questions.items()
+        if items
+    }
     seen: set[str] = set()
-    for question in cleaned:
+    for question in (q for items in cleaned.values() for q in items):
         if normalise_example(question) in seen:
-            raise FaqEditError(f"The example question {question!r} is given twice.")
+            raise FaqEditError(
+                say("The example question {question!r} is given twice.", question=question)
+            )
         seen.add(normalise_example(question))
-    if len(cleaned) < MIN_QUESTIONS:
+    count = sum(len(items) for items in cleaned.values())
+    if count < MIN_QUESTIONS:
         raise FaqEditError(
-            f"A new entry needs at least {MIN_QUESTIONS} example questions (entry {entry_id} "
-            f"has {len(cleaned)}): add other ways a citizen might ask the same thing."
+            say(
+                "A new entry needs at least {least} example questions (entry {entry} has "
+                "{count}): add other ways a citizen might ask the same thing.",
+                least=MIN_QUESTIONS,
+                entry=entry_id,
+                count=count,
+            )
         )
     return cleaned
 
@@ -151,26 +248,37 @@ def _clean_answer(answer: str, entry_id: str) -> str:
     # Trailing spaces would stop the answer from being written as a readable `|-` block.
     lines = [line.rstrip() for line in answer.strip().splitlines()]
     if not lines:
-        raise FaqEditError(f"The answer for entry {entry_id} is empty.")
+        raise FaqEditError(say("The answer for entry {entry} is empty.", entry=entry_id))
     return "\n".join(lines)
 
 
 def _check_slug(value: str, what: str, example: str) -> None:
     if not SLUG.match(value):
         raise FaqEditError(
-            f"{value!r} is not a valid {what}: use lowercase letters, digits and single "
-            f"dashes, like {example}."
+            say(
+                "{value!r} is not a valid {what}: use lowercase letters, digits and single "
+                "dashes, like {example}.",
+                value=value,
+                what=what,
+                example=example,
+            )
         )
 
 
 def _check_language(language: str) -> None:
     if language not in LANGUAGES:
-        raise FaqEditError(f"Unknown language {language!r}: use one of {', '.join(LANGUAGES)}.")
+        raise FaqEditError(
+            say(
+                "Unknown language {language!r}: use one of {known}.",
+                language=language,
+                known=", ".join(LANGUAGES),
+            )
+        )
 
 
 def _load(faq_dir: Path) -> tuple[Faq, list[Problem]]:
     if not faq_dir.is_dir():
-        raise FaqEditError(f"The FAQ folder {faq_dir} does not exist.")
+        raise FaqEditError(say("The FAQ folder {folder} does not exist.", folder=str(faq_dir)))
     return load_faq(faq_dir)
 
 
@@ -181,10 +289,13 @@ def _existing_entry(faq: Faq, problems: list[Problem], entry_id: str) -> Entry:
     broken = next((p for p in problems if p.entry == entry_id), None)
     if broken is not None:
         raise FaqEditError(
-            f"Entry {entry_id} in {broken.path.name} has errors: fix them first "
-            "(run `tanya check`)."
+            say(
+                "Entry {entry} in {file} has errors: fix them first (run `tanya check`).",
+                entry=entry_id,
+                file=broken.path.name,
+            )
         )
-    raise FaqEditError(f"There is no FAQ entry with the id {entry_id!r}.")
+    raise FaqEditError(say("There is no FAQ entry with the id {entry!r}.", entry=entry_id))
 
 
 def _refuse_existing_id(faq: Faq, problems: list[Problem], entry_id: str) -> None:
@@ -194,8 +305,12 @@ def _refuse_existing_id(faq: Faq, problems: list[Problem], entry_id: str) -> Non
     paths += [p.path for p in problems if p.entry == entry_id]
     if paths:
         raise FaqEditError(
-            f"Entry {entry_id} already exists in {paths[0].name}: choose another id, "
-            "or add the question to that entry."
+            say(
+                "Entry {entry} already exists in {file}: choose another id, or add the "
+                "question to that entry.",
+                entry=entry_id,
+                file=paths[0].name,
+            )
         )
 
 
@@ -209,7 +324,12 @@ def _refuse_known_questions(faq: Faq, questions: list[str]) -> None:
         if owner is not None:
             where = owner.path.name if owner.path else "the FAQ"
             raise FaqEditError(
-                f"{question!r} is already an example question of entry {owner.id} ({where})."
+                say(
+                    "{question!r} is already an example question of entry {entry} ({file}).",
+                    question=question,
+                    entry=owner.id,
+                    file=where,
+                )
             )
 
 
@@ -233,7 +353,7 @@ def _read(path: Path) -> tuple[Any, bool]:
         return _yaml().load(raw.decode("utf-8")), b"\r\n" in raw
     except (UnicodeDecodeError, YAMLError) as exc:
         raise FaqEditError(
-            f"{path.name} cannot be read: fix it first (run `tanya check`)."
+            say("{file} cannot be read: fix it first (run `tanya check`).", file=path.name)
         ) from exc
 
 
@@ -241,7 +361,9 @@ def _entry_node(document: Any, entry_id: str) -> CommentedMap:
     for node in document["entries"]:
         if isinstance(node, CommentedMap) and node.get("id") == entry_id:
             return node
-    raise FaqEditError(f"Entry {entry_id} changed while it was being edited: try again.")
+    raise FaqEditError(
+        say("Entry {entry} changed while it was being edited: try again.", entry=entry_id)
+    )
 
 
 def _add_to_list(questions: CommentedMap, language: str, question: str) -> None:
@@ -274,13 +396,24 @@ def _flow_lists(questions: Any) -> bool:
 
 
 def _new_entry(
-    entry_id: str, language: str, questions: list[str], answer: str, today: date
+    entry_id: str, questions: dict[str, list[str]], answers: dict[str, str], today: date
 ) -> CommentedMap:
     entry = CommentedMap()
     entry["id"] = entry_id
-    entry["questions"] = CommentedMap({language: CommentedSeq(questions)})
+    entry["questions"] = CommentedMap(
+        (language, CommentedSeq(questions[language]))
+        for language in LANGUAGES
+        if language in questions
+    )
     entry["answer"] = CommentedMap(
-        {language: LiteralScalarString(answer) if "\n" in answer else answer}
+        (
+            language,
+            LiteralScalarString(answers[language])
+            if "\n" in answers[language]
+            else answers[language],
+        )
+        for language in LANGUAGES
+        if language in answers
     )
     entry["updated"] = today
     return entry
@@ -321,17 +454,22 @@ def _new_topic_path(faq_dir: Path, topic: str) -> Path:
         clash = faq_dir / f"{topic}{suffix}"
         if clash.exists():
             raise FaqEditError(
-                f"{clash.name} exists but has errors: fix it first (run `tanya check`)."
+                say(
+                    "{file} exists but has errors: fix it first (run `tanya check`).",
+                    file=clash.name,
+                )
             )
     return faq_dir / f"{topic}.yml"
 
 
-def _new_topic(topic: str, language: str, title: str | None, entry: CommentedMap) -> CommentedMap:
-    titles = CommentedMap({language: " ".join((title or "").split()) or topic})
-    titles.fa.set_flow_style()
+def _new_topic(topic: str, titles: Mapping[str, str], entry: CommentedMap) -> CommentedMap:
+    ordered = CommentedMap(
+        (language, titles[language]) for language in LANGUAGES if language in titles
+    )
+    ordered.fa.set_flow_style()
     document = CommentedMap()
     document["topic"] = topic
-    document["title"] = titles
+    document["title"] = ordered
     document["entries"] = CommentedSeq([entry])
     return document
 
@@ -494,7 +632,7 @@ def save_files(
     """
     new = _new_errors(faq_dir, texts, before)
     if new:
-        raise FaqEditError("Nothing was saved: " + "; ".join(new[:3]))
+        raise FaqEditError(say("Nothing was saved: {problems}", problems="; ".join(new[:3])))
     if dry_run:
         return
     faq_dir.mkdir(parents=True, exist_ok=True)
@@ -502,8 +640,10 @@ def save_files(
         _replace(faq_dir, path, text)
 
 
-def _new_errors(faq_dir: Path, texts: dict[Path, str], before: list[Problem]) -> list[str]:
-    names = {path.name for path in texts}
+def _new_errors(
+    faq_dir: Path, texts: dict[Path, str], before: list[Problem], leaving_out: Sequence[Path] = ()
+) -> list[str]:
+    names = {path.name for path in [*texts, *leaving_out]}
     with tempfile.TemporaryDirectory(prefix="tanya-faq-edit-") as name:
         scratch = Path(name)
         for source in faq_files(faq_dir) if faq_dir.is_dir() else []:
@@ -572,7 +712,7 @@ def _validate(faq_dir: Path, path: Path, edited: Path, before: list[Problem]) ->
             if p.severity is Severity.ERROR and (description := _describe(p, scratch)) not in known
         ]
     if new:
-        raise FaqEditError("The edit was not saved: " + "; ".join(new[:3]))
+        raise FaqEditError(say("The edit was not saved: {problems}", problems="; ".join(new[:3])))
 
 
 def _describe(problem: Problem, root: Path) -> str:

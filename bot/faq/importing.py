@@ -29,6 +29,7 @@ from bot.faq.problems import Problem
 from bot.faq.rows import OPTIONAL_FIELDS, ImportRow, Notice, ReadResult, RowError, UnreadableFile
 from bot.faq.spreadsheet import clean_answer
 from bot.faq.tabular import read_csv, read_json, read_xlsx
+from bot.translatable import message_of, say
 
 __all__ = ["FaqEditError", "ImportReport", "UnreadableFile", "import_faq", "read_rows"]
 
@@ -70,6 +71,7 @@ class ImportReport:
     files: dict[Path, list[str]] = field(default_factory=dict)  # file -> its new/changed ids
     new_files: list[Path] = field(default_factory=list)
     dry_run: bool = False
+    texts: dict[Path, str] = field(default_factory=dict)  # the changed files' new text
 
     @property
     def imported(self) -> int:
@@ -87,9 +89,9 @@ class ImportReport:
 def read_rows(path: Path, language: str) -> ReadResult:
     """Read any supported file into import rows; ``UnreadableFile`` when it cannot be read."""
     if not path.exists():
-        raise UnreadableFile("no such file")
+        raise UnreadableFile(say("no such file"))
     if path.is_dir():
-        raise UnreadableFile("this is a folder, not a file")
+        raise UnreadableFile(say("this is a folder, not a file"))
     try:
         with path.open("rb") as file:
             magic = file.read(4)
@@ -99,11 +101,17 @@ def read_rows(path: Path, language: str) -> ReadResult:
     if magic == b"PK\x03\x04":
         suffix = ".xlsx"  # a workbook whatever its name says
     elif suffix == ".xls":
-        raise UnreadableFile("the old Excel format (.xls) is not read: save it as .xlsx")
+        raise UnreadableFile(say("the old Excel format (.xls) is not read: save it as .xlsx"))
     reader = READERS.get(suffix)
     if reader is None:
         known = ", ".join(sorted({s for s in READERS if s not in (".tsv", ".txt")}))
-        raise UnreadableFile(f"unknown file type {path.suffix or '(none)'!r}: use one of {known}")
+        raise UnreadableFile(
+            say(
+                "unknown file type {suffix!r}: use one of {known}",
+                suffix=path.suffix or "(none)",
+                known=known,
+            )
+        )
     return reader(path, language)
 
 
@@ -129,18 +137,23 @@ def import_faq(
             try:
                 plan.apply(row)
             except RowError as exc:
-                plan.notices.append(Notice(row.where, str(exc), skipped=True))
+                plan.notices.append(Notice(row.where, message_of(exc), skipped=True))
         report.notices = sorted([*report.notices, *plan.notices], key=_place)
         texts = _write_plan(plan, report)
         if texts:
             edit.save_files(faq_dir, texts, before, dry_run=dry_run)
+        report.texts = texts
     single = [d.id for d in plan.drafts.values() if d.original is None and d.count() == 1]
     if single:
         report.notices.append(
             Notice(
                 path.name,
-                f"{len(single)} new entr{'y has' if len(single) == 1 else 'ies have'} one example "
-                "question only: add other ways citizens ask (`tanya check` lists them)",
+                say(
+                    "{count} new entr{ending} one example question only: add other ways "
+                    "citizens ask (`tanya check` lists them)",
+                    count=len(single),
+                    ending="y has" if len(single) == 1 else "ies have",
+                ),
             )
         )
     return report
@@ -240,10 +253,16 @@ class _Plan:
                 titles[language] = title
             elif title not in (known, old):
                 self._warn(
-                    row, f"topic {topic} has two titles, {known!r} and {title!r}: kept the first"
+                    row,
+                    say(
+                        "topic {topic} has two titles, {known!r} and {title!r}: kept the first",
+                        topic=topic,
+                        known=known,
+                        title=title,
+                    ),
                 )
 
-    def _warn(self, row: ImportRow, message: str) -> None:
+    def _warn(self, row: ImportRow, message: str) -> None:  # a say(): the desk translates it
         self.notices.append(Notice(row.where, message))
 
     def _topic(self, row: ImportRow) -> str:
@@ -254,13 +273,18 @@ class _Plan:
         else:
             topic = row.topic if SLUG.match(row.topic) else slugify(row.topic)
             if not topic:
-                raise RowError(f"topic {row.topic!r} has no letters or digits")
+                raise RowError(say("topic {topic!r} has no letters or digits", topic=row.topic))
             if topic != row.topic:
                 self.title_hints.setdefault(topic, {self.language: row.topic})
         if self.faq.topic(topic) is None:
             for suffix in (".yml", ".yaml"):
                 if (self.faq_dir / f"{topic}{suffix}").exists():
-                    raise RowError(f"{topic}{suffix} has errors: fix it first (run `tanya check`)")
+                    raise RowError(
+                        say(
+                            "{file} has errors: fix it first (run `tanya check`)",
+                            file=f"{topic}{suffix}",
+                        )
+                    )
         return topic
 
     def _match(self, row: ImportRow, entry_id: str | None) -> _Draft | None:
@@ -269,7 +293,9 @@ class _Plan:
                 return self.drafts[entry_id]
             entry = self.faq.get(entry_id)
             if entry is None and entry_id in self.taken:
-                raise RowError(f"entry {entry_id} has errors in its file: fix them first")
+                raise RowError(
+                    say("entry {entry} has errors in its file: fix them first", entry=entry_id)
+                )
             return self._draft(entry) if entry else None
         # Only the main questions identify an entry: a short extra one ("diskon pbb") that
         # another entry also has must not hand that entry's answer over to this row.
@@ -277,7 +303,10 @@ class _Plan:
         owners = {self.owner[k] for q in mains if (k := normalise_example(q)) in self.owner}
         if len(owners) > 1:
             raise RowError(
-                f"its questions belong to different entries: {', '.join(sorted(owners))}"
+                say(
+                    "its questions belong to different entries: {entries}",
+                    entries=", ".join(sorted(owners)),
+                )
             )
         if not owners:
             return None
@@ -291,18 +320,20 @@ class _Plan:
         given = row.entry_id or ""
         entry_id = given if SLUG.match(given) else slugify(given)
         if not entry_id:
-            raise RowError(f"id {given!r} has no letters or digits")
+            raise RowError(say("id {given!r} has no letters or digits", given=given))
         if entry_id != given:
-            self._warn(row, f"id {given!r} is not a slug: used {entry_id!r}")
+            self._warn(
+                row, say("id {given!r} is not a slug: used {used!r}", given=given, used=entry_id)
+            )
         return entry_id
 
     def _new(self, row: ImportRow, topic: str, entry_id: str | None) -> None:
         if not row.answers:
-            raise RowError("no answer")
+            raise RowError(say("no answer"))
         questions = self._free_questions(row, None)
         if not questions:
-            other = "all its questions are examples of other entries"
-            raise RowError(other if row.all_questions() else "no question")
+            other = say("all its questions are examples of other entries")
+            raise RowError(other if row.all_questions() else say("no question"))
         entry_id = entry_id or self._unique_id(questions)
         draft = _Draft(entry_id, topic, questions, dict(row.answers))
         self._set_fields(draft, row)
@@ -316,7 +347,15 @@ class _Plan:
 
     def _update(self, draft: _Draft, row: ImportRow, topic: str) -> None:
         if row.topic is not None and topic != draft.topic:
-            self._warn(row, f"entry {draft.id} stays in topic {draft.topic}, not {topic}")
+            self._warn(
+                row,
+                say(
+                    "entry {entry} stays in topic {topic}, not {other}",
+                    entry=draft.id,
+                    topic=draft.topic,
+                    other=topic,
+                ),
+            )
         added = self._free_questions(row, draft)
         for language, texts in added.items():
             draft.questions.setdefault(language, []).extend(texts)
@@ -336,7 +375,12 @@ class _Plan:
                     result.setdefault(language, []).append(question)
                 elif draft is None or owner != draft.id:
                     self._warn(
-                        row, f"{question!r} is already an example of entry {owner}: left out"
+                        row,
+                        say(
+                            "{question!r} is already an example of entry {entry}: left out",
+                            question=question,
+                            entry=owner,
+                        ),
                     )
         return result
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.faq.rows import RowError, UnreadableFile
+from bot.translatable import say
 
 MAX_FILE_BYTES = 20 * 1024 * 1024  # a CSV, JSON, Markdown or HTML file, or an XLSX as stored
 MAX_UNPACKED_BYTES = 100 * 1024 * 1024  # an XLSX's parts together, unpacked
@@ -29,8 +30,12 @@ def check_file_size(path: Path) -> None:
     size = path.stat().st_size
     if size > MAX_FILE_BYTES:
         raise UnreadableFile(
-            f"the file is {size / 1e6:.0f} MB; at most {MAX_FILE_BYTES // 2**20} MB can be "
-            "imported (split it into several files)"
+            say(
+                "the file is {size:.0f} MB; at most {most} MB can be imported (split it into "
+                "several files)",
+                size=size / 1e6,
+                most=MAX_FILE_BYTES // 2**20,
+            )
         )
 
 

@@ -34,6 +34,7 @@ from bot.faq.limits import check_storable
 from bot.faq.loader import LANGUAGES, normalise_example
 from bot.faq.model import Faq, Link
 from bot.faq.rows import ImportRow, RowError
+from bot.translatable import say
 
 FORMATS = ("xlsx", "csv")
 FIXED_COLUMNS = (
@@ -211,7 +212,9 @@ def _expand(cells: Iterable[tuple[Column, Any]]) -> Iterator[tuple[Column, Any]]
             for key, item in value.items():
                 language = _LANGUAGE_WORDS.get(_ascii_words(str(key)))
                 if language is None:
-                    raise RowError(f"unknown language {key!r} in {column.field}")
+                    raise RowError(
+                        say("unknown language {key!r} in {field}", key=key, field=column.field)
+                    )
                 yield Column(column.field, language), item
         else:
             yield column, value
@@ -234,7 +237,7 @@ def _set(row: ImportRow, column: Column, value: Any, language: str, seen: set[st
     elif field == "answer":
         text = "\n".join(map(cell_text, value)) if isinstance(value, list) else _text(value, field)
         if lang in row.answers:
-            raise RowError(f"two answers in the same language ({lang})")
+            raise RowError(say("two answers in the same language ({lang})", lang=lang))
         row.answers[lang] = clean_answer(text)
     elif field == "topic_title":
         row.topic_titles[lang] = _text(value, field).strip()
@@ -252,7 +255,9 @@ def _set(row: ImportRow, column: Column, value: Any, language: str, seen: set[st
 
 def _text(value: Any, field: str) -> str:
     if isinstance(value, list | dict):
-        raise RowError(f"{field} must be text, not {type(value).__name__}")
+        raise RowError(
+            say("{field} must be text, not {kind}", field=field, kind=type(value).__name__)
+        )
     return cell_text(value)
 
 
@@ -283,7 +288,9 @@ def parse_date(value: Any, field: str) -> date:
             return date(int(parts[2]), month, int(parts[0]))
     except ValueError:
         pass
-    raise RowError(f"{field} {text!r} is not a date (write it as YYYY-MM-DD)")
+    raise RowError(
+        say("{field} {text!r} is not a date (write it as YYYY-MM-DD)", field=field, text=text)
+    )
 
 
 def parse_links(value: Any) -> tuple[Link, ...]:
@@ -313,7 +320,9 @@ def _links_in_line(line: str) -> list[Link]:
         return [_link(title, urls[0])]
     if urls and not title:
         return [_link("", url.rstrip(",;")) for url in urls]
-    raise RowError(f"links: {line!r} is not a web address (write `Title | https://...`)")
+    raise RowError(
+        say("links: {line!r} is not a web address (write `Title | https://...`)", line=line)
+    )
 
 
 def _link(title: str, url: str) -> Link:
@@ -322,7 +331,7 @@ def _link(title: str, url: str) -> Link:
         url = f"https://{url}"
     parsed = urlparse(url)
     if parsed.scheme not in ("http", "https") or not parsed.netloc or " " in url:
-        raise RowError(f"links: {url!r} is not a web address (https://...)")
+        raise RowError(say("links: {url!r} is not a web address (https://...)", url=url))
     return Link(title=clean_question(title) or parsed.netloc, url=url)
 
 

@@ -22,6 +22,7 @@ from bot.csv_cells import restored
 from bot.faq.limits import MAX_DEPTH, MAX_ROWS, check_file_size, check_grid, depth
 from bot.faq.rows import ImportRow, Notice, ReadResult, RowError, UnreadableFile
 from bot.faq.spreadsheet import IGNORE, Column, cell_text, parse_header, row_from_cells
+from bot.translatable import message_of, say
 
 # A title or a note may sit above the header; the header is looked for in these first rows.
 HEADER_SEARCH_ROWS = 10
@@ -55,7 +56,7 @@ def read_csv(path: Path, language: str) -> ReadResult:
         )
         records = list(islice(reader, MAX_ROWS + 1))
     except csv.Error as exc:
-        raise UnreadableFile(f"not a readable CSV file: {exc}") from exc
+        raise UnreadableFile(say("not a readable CSV file: {reason}", reason=str(exc))) from exc
     check_grid(records)
     grid = Grid(path.name, list(enumerate(records, start=1)), quoted=True)
     result = read_grid(grid, language)
@@ -71,16 +72,18 @@ def read_bytes(path: Path) -> bytes:
 def decode(raw: bytes, name: str, notices: list[Notice]) -> str:
     """Text of a file: UTF-8 (with or without BOM), UTF-16, or Excel's Windows-1252."""
     if not raw.strip():
-        raise UnreadableFile("the file is empty")
+        raise UnreadableFile(say("the file is empty"))
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
             return raw.decode("utf-16")
         except UnicodeDecodeError as exc:
             text = raw[: exc.start].decode("utf-16", errors="replace")
             line = text.count("\n") + 1
-            raise UnreadableFile(f"not valid UTF-16 text (line {line}: {exc.reason})") from exc
+            raise UnreadableFile(
+                say("not valid UTF-16 text (line {line}: {reason})", line=line, reason=exc.reason)
+            ) from exc
     if b"\x00" in raw[:4096]:
-        raise UnreadableFile("not a text file (is it a spreadsheet saved under another name?)")
+        raise UnreadableFile(say("not a text file (is it a spreadsheet saved under another name?)"))
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -88,12 +91,15 @@ def decode(raw: bytes, name: str, notices: list[Notice]) -> str:
         try:
             text = raw.decode("cp1252")
         except UnicodeDecodeError:
-            raise UnreadableFile(f"not UTF-8 text (line {line})") from exc
+            raise UnreadableFile(say("not UTF-8 text (line {line})", line=line)) from exc
         notices.append(
             Notice(
                 name,
-                f"not UTF-8 (line {line}): read as Windows-1252, the encoding of Excel's plain "
-                "'CSV' format; check accented letters, or save as 'CSV UTF-8' next time",
+                say(
+                    "not UTF-8 (line {line}): read as Windows-1252, the encoding of Excel's "
+                    "plain 'CSV' format; check accented letters, or save as 'CSV UTF-8' next time",
+                    line=line,
+                ),
             )
         )
         return text
@@ -121,7 +127,7 @@ def read_xlsx(path: Path, language: str) -> ReadResult:
         with path.open("rb") as file:
             workbook = load_workbook(file, data_only=True)
     except Exception as exc:  # zip, XML and openpyxl's own errors all mean the same here
-        raise UnreadableFile("not an XLSX workbook (save it from Excel as .xlsx)") from exc
+        raise UnreadableFile(say("not an XLSX workbook (save it from Excel as .xlsx)")) from exc
     sheets = workbook.worksheets
     results: list[tuple[str, ReadResult | None]] = []
     for sheet in sheets:
@@ -134,14 +140,16 @@ def read_xlsx(path: Path, language: str) -> ReadResult:
     readable = [(title, result) for title, result in results if result is not None]
     if not readable:
         raise UnreadableFile(
-            "no sheet has a column of questions: the first row must name the columns, "
-            "for example question and answer (or pertanyaan and jawaban)"
+            say(
+                "no sheet has a column of questions: the first row must name the columns, "
+                "for example question and answer (or pertanyaan and jawaban)"
+            )
         )
     combined = ReadResult()
     for title, result in results:
         if result is None:
             combined.notices.append(
-                Notice(f"{path.name} sheet {title!r}", "no column of questions; sheet skipped")
+                Notice(f"{path.name} sheet {title!r}", say("no column of questions; sheet skipped"))
             )
             continue
         for row in result.rows:
@@ -189,7 +197,7 @@ def read_grid(grid: Grid, language: str) -> ReadResult:
         try:
             row = row_from_cells(where, zip(columns, values, strict=False), language)
         except RowError as exc:
-            result.notices.append(Notice(where, str(exc), skipped=True))
+            result.notices.append(Notice(where, message_of(exc), skipped=True))
             continue
         if row is None:
             continue
@@ -218,8 +226,10 @@ def _header(grid: Grid, language: str, notices: list[Notice]) -> tuple[int, list
         if any(c is not None and c.field in ("question", "extra_question") for c in parsed):
             return number, _columns(grid, number, values, parsed, notices)
     raise UnreadableFile(
-        "no column of questions: the first row must name the columns, for example "
-        "question and answer (or pertanyaan and jawaban)"
+        say(
+            "no column of questions: the first row must name the columns, for example "
+            "question and answer (or pertanyaan and jawaban)"
+        )
     )
 
 
@@ -242,10 +252,24 @@ def _columns(
         repeated = column in seen and column is not IGNORE and column.field != "extra_question"
         if column is None or repeated:
             if text:
-                why = "repeats an earlier column" if column else "unknown column"
-                notices.append(Notice(grid.name, f"{why} {text!r} (column {letter}) ignored"))
+                why = (
+                    say(
+                        "repeats an earlier column {text!r} (column {letter}) ignored",
+                        text=text,
+                        letter=letter,
+                    )
+                    if column
+                    else say(
+                        "unknown column {text!r} (column {letter}) ignored",
+                        text=text,
+                        letter=letter,
+                    )
+                )
+                notices.append(Notice(grid.name, why))
             elif _has_data(grid, number, index):
-                notices.append(Notice(grid.name, f"column {letter} has no header: ignored"))
+                notices.append(
+                    Notice(grid.name, say("column {letter} has no header: ignored", letter=letter))
+                )
             column = IGNORE
         seen.add(column)
         columns.append(column)
@@ -298,7 +322,7 @@ def read_json(path: Path, language: str) -> ReadResult:
         try:
             row = row_from_cells(where, cells, language)
         except RowError as exc:
-            result.notices.append(Notice(where, str(exc), skipped=True))
+            result.notices.append(Notice(where, message_of(exc), skipped=True))
             continue
         if row is not None:
             result.rows.append(row)

@@ -42,15 +42,20 @@ class TrainResult:
     calibration: Calibration | None = None
 
 
-def inputs_digest(faq_dir: Path, project_dir: Path) -> str:
-    """A fingerprint of everything a model is trained from."""
-    digest = hashlib.sha256()
+def input_files(faq_dir: Path, project_dir: Path) -> list[Path]:
+    """Everything a model is trained from (some may be missing)."""
     sources = [*faq_files(faq_dir)] if faq_dir.is_dir() else []
     sources += [project_dir / "config.yml", project_dir / "domain.yml"]
     # The generated files follow from the FAQ files, already in the digest.
     generated = {GENERATED_FILE.name, VARIANTS_FILE.name}
     sources += [p for p in sorted((project_dir / "data").glob("*.yml")) if p.name not in generated]
-    for path in sources:
+    return sources
+
+
+def inputs_digest(faq_dir: Path, project_dir: Path) -> str:
+    """A fingerprint of everything a model is trained from."""
+    digest = hashlib.sha256()
+    for path in input_files(faq_dir, project_dir):
         digest.update(path.name.encode())
         digest.update(path.read_bytes() if path.is_file() else b"<missing>")
     return digest.hexdigest()

@@ -42,8 +42,10 @@ class PublicReport:
         timezone: str,
         languages: tuple[str, ...],
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        government: str = "",
     ) -> None:
         self.db = db
+        self.government = government
         self.faq = faq
         self.timezone = timezone
         self.languages = languages
@@ -81,7 +83,7 @@ class PublicReport:
         period = Period.parse_month(month, self.timezone)
         report = monthly_report(self.db, self.faq(), period, self.clock())
         if file_format != "html":
-            return render(report, file_format, language)
+            return render(report, file_format, language, self.government)
         here = {"month": month, "lang": language}
         links = {
             f"{text('download', language)} CSV": f"{PATH}?{urlencode(here | {'format': 'csv'})}",
@@ -92,7 +94,7 @@ class PublicReport:
                 links[text("other_language", language)] = (
                     f"{PATH}?{urlencode(here | {'lang': other})}"
                 )
-        return render_html(report, language, months=months, links=links)
+        return render_html(report, language, months=months, links=links, government=self.government)
 
     def _months(self) -> list[str]:
         expires, months = self._month_list

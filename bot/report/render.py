@@ -31,10 +31,10 @@ def _environment() -> jinja2.Environment:
     )
 
 
-def render(report: Report, file_format: str, language: str) -> str:
-    """The report in ``file_format`` (html, csv or json)."""
+def render(report: Report, file_format: str, language: str, government: str = "") -> str:
+    """The report in ``file_format`` (html, csv or json); ``government`` titles it."""
     if file_format == "html":
-        return render_html(report, language)
+        return render_html(report, language, government=government)
     if file_format == "csv":
         return render_csv(report, language)
     if file_format == "json":
@@ -72,6 +72,7 @@ def render_html(
     *,
     months: Sequence[str] = (),
     links: dict[str, str] | None = None,
+    government: str = "",
 ) -> str:
     """One page with its own styles and no external assets (printable, e-mailable).
 
@@ -91,6 +92,7 @@ def render_html(
         other_topics=OTHER_TOPICS,
         months=list(months),
         links=links or {},
+        government=government,
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 TEXTS: dict[str, tuple[str, str]] = {
     # (Indonesian, English)
-    "title": ("Laporan transparansi Tanya", "Tanya transparency report"),
+    "title": ("Laporan transparansi {name}", "{name} transparency report"),
     "intro": (
         "Angka agregat tentang pertanyaan warga kepada asisten Tanya pada bulan {month} "
         "(zona waktu {timezone}). Laporan ini tidak memuat isi pesan maupun data pribadi.",

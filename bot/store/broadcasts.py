@@ -493,12 +493,13 @@ class Surveys:
         progress = self.progress(broadcast_id, citizen_id)
         return progress[0] if progress else question + 1
 
-    def unfinished(self, citizen_id: int) -> int | None:
-        """The survey this citizen started most recently and has not finished."""
+    def unfinished(self, citizen_id: int, since: str | None = None) -> int | None:
+        """The survey this citizen started most recently and has not finished (and, with
+        ``since``, has moved on in since that time)."""
         row = self.db.execute(
             "SELECT broadcast_id FROM survey_progress WHERE citizen_id = ? "
-            "AND status = 'answering' ORDER BY updated_at DESC LIMIT 1",
-            [citizen_id],
+            "AND status = 'answering' AND updated_at >= ? ORDER BY updated_at DESC LIMIT 1",
+            [citizen_id, since or ""],
         ).fetchone()
         return int(row[0]) if row else None
 

@@ -17,6 +17,8 @@ from bot.store.clock import now_iso
 from bot.store.outbox import Outbox, OutboxKind
 
 STATUSES = ("open", "answered", "closed")
+# Between a ticket's question and what the citizen added while it was open.
+FOLLOW_UP_SEPARATOR = "\n＋ "
 # "retrying": the platform failed for now, the outbox tries again; "gave_up": it kept
 # failing until the platform's window to send it closed.
 DELIVERY_STATES = (
@@ -93,6 +95,10 @@ class Escalations:
             self.db.execute("SELECT count(*) FROM escalations WHERE status = 'open'").fetchone()[0]
         )
 
+    def newest_open(self) -> int | None:
+        row = self.db.execute("SELECT max(id) FROM escalations WHERE status = 'open'").fetchone()
+        return int(row[0]) if row and row[0] is not None else None
+
     def topics(self) -> list[str]:
         rows = self.db.execute(
             "SELECT DISTINCT topic FROM escalations WHERE topic IS NOT NULL ORDER BY topic"
@@ -132,6 +138,28 @@ class Escalations:
         ).fetchone()
         return row[0] if row else None
 
+    def open_for_citizen(self, citizen_id: int) -> int | None:
+        """The citizen's open ticket, if they have one (the newest)."""
+        row = self.db.execute(
+            "SELECT id FROM escalations WHERE citizen_id = ? AND status = 'open' "
+            "ORDER BY id DESC LIMIT 1",
+            [citizen_id],
+        ).fetchone()
+        return int(row[0]) if row else None
+
+    def add_follow_up(self, escalation_id: int, message_id: int) -> None:
+        """The citizen wrote again while their ticket is open: the message joins it (the
+        desk shows the whole conversation since; the question that search and the inbox
+        show gets the new words too)."""
+        now = now_iso()
+        with self.db.atomic():
+            self.db.execute(
+                "UPDATE escalations SET question = coalesce(question, '') || ? || "
+                "(SELECT coalesce(text, '') FROM messages WHERE id = ?), updated_at = ? "
+                "WHERE id = ? AND status = 'open'",
+                [FOLLOW_UP_SEPARATOR, message_id, now, escalation_id],
+            )
+
     def open_questions(self) -> list[tuple[int, str]]:
         rows = self.db.execute(
             "SELECT id, question FROM escalations WHERE status = 'open' AND question IS NOT NULL "
@@ -146,6 +174,9 @@ class Escalations:
 
     def assign(self, escalation_id: int, official_id: int | None) -> None:
         self._update(escalation_id, assigned_to=official_id)
+
+    def set_topic(self, escalation_id: int, topic: str) -> None:
+        self._update(escalation_id, topic=topic)
 
     def set_group_post(self, escalation_id: int, group_message_id: int) -> None:
         self._update(escalation_id, group_message_id=group_message_id)

@@ -21,7 +21,8 @@ class Insights:
         """The latest ``limit`` text questions since ``since`` that the bot escalated, was
         unsure about, or an official was asked about; oldest first.
 
-        Texts blanked by the retention purge are skipped: there is nothing to group.
+        Texts blanked by the retention purge are skipped: there is nothing to group; so
+        are questions an official has answered since (they need no FAQ entry to be found).
         """
         marks = ", ".join("?" for _ in NOT_QUESTIONS)
         rows = self.db.query(
@@ -31,7 +32,8 @@ class Insights:
             f" (m.action = 'escalate' AND coalesce(m.reason, '') NOT IN ({marks}))"
             " OR (m.action IN ('answer', 'clarify') AND m.confidence < ?)"
             " OR EXISTS (SELECT 1 FROM escalations e WHERE e.message_id = m.id)"
-            ") ORDER BY m.id DESC LIMIT ?",
+            ") AND NOT EXISTS (SELECT 1 FROM escalations e WHERE e.message_id = m.id "
+            " AND e.status = 'answered') ORDER BY m.id DESC LIMIT ?",
             [since, *NOT_QUESTIONS, answer_threshold, limit],
         )
         return list(reversed(list(rows)))

@@ -420,6 +420,22 @@ def _forget_typed_names(db: Database) -> None:
         db.execute("DELETE FROM login_failures WHERE key LIKE 'name:%'")
 
 
+def _citizen_flow(db: Database) -> None:
+    """What the conversation needs to treat citizens as a helpline would: one verdict per
+    answer (a second tap on 👍 changes it, it is not counted twice), the buttons of the
+    bot's messages (the web chat shows the last ones again after a reload), and the kind
+    of attachment a message came with (a photo with its caption)."""
+    _add_columns(db, "messages", {"buttons": str, "attachment": str})
+    with db.atomic():
+        db.execute(
+            "DELETE FROM feedback WHERE id NOT IN (SELECT max(id) FROM feedback GROUP BY "
+            "message_id)"
+        )
+    db.execute(
+        "CREATE UNIQUE INDEX IF NOT EXISTS idx_feedback_one_per_message ON feedback (message_id)"
+    )
+
+
 MIGRATIONS: list[Callable[[Database], None]] = [
     _initial,
     _officials_desk,
@@ -429,6 +445,7 @@ MIGRATIONS: list[Callable[[Database], None]] = [
     _outbox,
     _erasure,
     _forget_typed_names,
+    _citizen_flow,
 ]
 
 

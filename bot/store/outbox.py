@@ -233,6 +233,25 @@ class Outbox:
                 self._follow(item_id, "retrying", "")
         return cursor.rowcount == 1
 
+    def reopen_officials(self, citizen_id: int) -> list[int]:
+        """Queue again the officials' messages to this citizen that the platform's window
+        kept from them (they just wrote, which opens it again); returns their ids."""
+        now = now_iso()
+        with self.db.atomic():
+            rows = self.db.execute(
+                "SELECT id FROM outbox WHERE citizen_id = ? AND kind = 'official' "
+                "AND state IN ('undeliverable', 'gave_up') ORDER BY id",
+                [citizen_id],
+            ).fetchall()
+            for (item_id,) in rows:
+                self.db.execute(
+                    "UPDATE outbox SET state = 'queued', next_attempt_at = ?, give_up_at = NULL, "
+                    "updated_at = ? WHERE id = ?",
+                    [now, now, item_id],
+                )
+                self._follow(item_id, "retrying", "")
+        return [r[0] for r in rows]
+
     def shown(self, message_ids: list[int]) -> None:
         """The web chat page showed these waiting messages: they reached the citizen."""
         if not message_ids:

@@ -129,6 +129,7 @@ class Store:
         kind: str,
         text: str,
         rumour: int = 0,
+        attachment: str | None = None,
     ) -> Saved:
         """Store a citizen's message before anything else happens to it; ``rumour`` tags
         it as possible misinformation (``bot.core.rumours.Sign`` flags) for the desk."""
@@ -142,18 +143,25 @@ class Store:
         with self.db.atomic():
             cursor = self.db.execute(
                 "INSERT INTO messages (citizen_id, direction, channel_message_id, kind, text, "
-                "created_at, status, rumour) VALUES (?, 'in', ?, ?, ?, ?, 'received', ?)",
-                [citizen_id, channel_message_id, kind, text, now_iso(), int(rumour)],
+                "created_at, status, rumour, attachment) "
+                "VALUES (?, 'in', ?, ?, ?, ?, 'received', ?, ?)",
+                [citizen_id, channel_message_id, kind, text, now_iso(), int(rumour), attachment],
             )
         return Saved(id=int(cursor.lastrowid or 0), is_new=True, status="received")
 
     def save_reply(
-        self, incoming_id: int, citizen_id: int, text: str, decision: Decision | None
+        self,
+        incoming_id: int,
+        citizen_id: int,
+        text: str,
+        decision: Decision | None,
+        buttons: str | None = None,
     ) -> int:
         """Store the bot's reply as delivered (it went back in the same request, as in the
-        web chat), with the decision on the incoming message, which is then answered."""
+        web chat), with the decision on the incoming message, which is then answered;
+        ``buttons`` (JSON) are those under its last part."""
         with self.db.atomic():
-            reply_id = self._reply(incoming_id, citizen_id, text, decision, "sent")
+            reply_id = self._reply(incoming_id, citizen_id, text, decision, "sent", buttons)
             self.db.execute("UPDATE messages SET status = 'answered' WHERE id = ?", [incoming_id])
         return reply_id
 
@@ -185,7 +193,13 @@ class Store:
         return item
 
     def _reply(
-        self, incoming_id: int, citizen_id: int, text: str, decision: Decision | None, status: str
+        self,
+        incoming_id: int,
+        citizen_id: int,
+        text: str,
+        decision: Decision | None,
+        status: str,
+        buttons: str | None = None,
     ) -> int:
         fields = _decision_fields(decision)
         self.db.execute(
@@ -195,9 +209,9 @@ class Store:
         )
         cursor = self.db.execute(
             "INSERT INTO messages (citizen_id, direction, kind, text, created_at, status, "
-            "action, reason, confidence, faq_id, language, reply_to) "
-            "VALUES (?, 'out', 'text', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [citizen_id, text, now_iso(), status, *fields, incoming_id],
+            "action, reason, confidence, faq_id, language, reply_to, buttons) "
+            "VALUES (?, 'out', 'text', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [citizen_id, text, now_iso(), status, *fields, incoming_id, buttons],
         )
         return int(cursor.lastrowid or 0)
 
@@ -275,6 +289,10 @@ class Store:
         ).fetchone()
         return int(row[0]) if row else None
 
+    def text_of(self, message_id: int) -> str | None:
+        row = self.db.execute("SELECT text FROM messages WHERE id = ?", [message_id]).fetchone()
+        return row[0] if row else None
+
     def faq_id_of(self, message_id: int) -> str | None:
         row = self.db.execute("SELECT faq_id FROM messages WHERE id = ?", [message_id]).fetchone()
         return row[0] if row else None
@@ -339,11 +357,37 @@ class Store:
             )
         compact(self.db, escalations=had_tickets)
 
-    def save_feedback(self, message_id: int, helpful: bool) -> None:
+    def save_feedback(self, message_id: int, helpful: bool) -> bool:
+        """The citizen's verdict on an answer: one per answer, a second tap replaces the
+        first. True when it is their first verdict on it."""
         with self.db.atomic():
-            self.db.execute(
-                "INSERT INTO feedback (message_id, helpful, created_at) VALUES (?, ?, ?)",
-                [message_id, int(helpful), now_iso()],
+            existing = self.db.execute(
+                "SELECT helpful FROM feedback WHERE message_id = ?", [message_id]
+            ).fetchone()
+            if existing is None:
+                self.db.execute(
+                    "INSERT INTO feedback (message_id, helpful, created_at) VALUES (?, ?, ?)",
+                    [message_id, int(helpful), now_iso()],
+                )
+            elif existing[0] != int(helpful):
+                self.db.execute(
+                    "UPDATE feedback SET helpful = ?, created_at = ? WHERE message_id = ?",
+                    [int(helpful), now_iso(), message_id],
+                )
+        return existing is None
+
+    def queue_notice(self, citizen_id: int, about: int, text: str, replies: str) -> int:
+        """A message from the officials that answers no question (e.g. why a ticket was
+        closed), queued in the outbox like an official's answer; ``about`` is the
+        citizen's message it concerns. Returns the outbox id."""
+        with self.db.atomic():
+            cursor = self.db.execute(
+                "INSERT INTO messages (citizen_id, direction, kind, text, created_at, status, "
+                "action, reply_to) VALUES (?, 'out', 'text', ?, ?, 'pending', 'notice', ?)",
+                [citizen_id, text, now_iso(), about],
+            )
+            return self.outbox.add(
+                citizen_id, OutboxKind.OFFICIAL, replies, message_id=int(cursor.lastrowid or 0)
             )
 
     def unanswered(self) -> list[dict[str, Any]]:

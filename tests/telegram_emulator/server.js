@@ -31,10 +31,12 @@
 //           answer until the client gives up; the message is not stored) or "reset" (the
 //           connection is cut before anything is stored).
 // Client    POST /sendPollAnswer {botToken, poll_id, user, option_ids}: a poll_answer update
+//           POST /editMessage {botToken, message}: the user edited a message (edited_message)
 //           POST /blockBot, /unblockBot {botToken, chat_ids}: the user blocks (unblocks) the bot
 // Admin     GET  /admin/sent?token=T        every message the bot sent: time (ms), chat, method
 //           GET  /admin/refused?token=T     every 429 answer: time (ms), chat, method
 //           GET  /admin/stalls              the emulator's own pauses over 20 ms: time, lag
+//           GET  /admin/edits               editMessageReplyMarkup calls (buttons taken off)
 //           GET  /admin/stats?token=T       counts: sent, 429s (too_many_requests), 403s
 //           GET|POST /admin/limits          read or change the flood limits at run time
 //           POST /admin/latency {latency_ms} change the latency of answers to sends
@@ -63,6 +65,7 @@ const limits = {
 let latencyMs = Number(flags['latency-ms'] || 0);
 const faults = { rate: 0, kinds: ['500'], seed: 1, injected: 0 };
 const confirmed = new Map(); // token -> the offset the bot confirmed updates up to
+const edits = []; // editMessageReplyMarkup calls: {chat_id, message_id, reply_markup}
 const counters = new Map(); // token -> {sent, tooManyRequests, forbidden}
 const sentLog = new Map(); // token -> [{time, chat_id, method}]
 const refusedLog = new Map(); // token -> [{time, chat_id, method, retry_after}]: the 429s
@@ -275,6 +278,18 @@ function sendPollAnswer(app, server) {
   });
 }
 
+// A citizen edits a message they sent: an edited_message update, as Telegram sends it.
+function editing(app, server) {
+  app.post('/editMessage', async (req, res) => {
+    const body = req.body || {};
+    await server.addUserUpdate({
+      ...server.getCommonFields(body.botToken),
+      editedMessage: { ...body.message, edit_date: Math.floor(Date.now() / 1000) },
+    });
+    res.json({ ok: true, result: null });
+  });
+}
+
 function blocking(app) {
   const change = (block) => (req, res) => {
     const { botToken } = req.body;
@@ -290,6 +305,7 @@ function blocking(app) {
 }
 
 function admin(app) {
+  app.get('/admin/edits', (_req, res) => res.json({ ok: true, result: edits }));
   app.get('/admin/sent', (req, res) => {
     res.json({ ok: true, result: sentLog.get(String(req.query.token)) || [] });
   });
@@ -393,7 +409,15 @@ function standard(app, server) {
     const added = server.addBotMessage(body, req.params.token);
     res.json({ ok: true, result: standardMessage(added) });
   });
-  for (const method of ['answerCallbackQuery', 'editMessageText', 'editMessageReplyMarkup',
+  app.all('/bot:token/editMessageReplyMarkup', (req, res) => {
+    const body = req.body || {};
+    edits.push({
+      chat_id: Number(body.chat_id), message_id: Number(body.message_id),
+      reply_markup: json(body.reply_markup, null),
+    });
+    res.json({ ok: true, result: true });
+  });
+  for (const method of ['answerCallbackQuery', 'editMessageText',
     'deleteMessage', 'setMyCommands', 'setChatMenuButton']) {
     app.all(`/bot:token/${method}`, (_req, res) => res.json({ ok: true, result: true }));
   }
@@ -410,13 +434,17 @@ function notFound(app) {
 
 // First in the list: the constructor registers routes in this order.
 routes.unshift(
-  gate, getUpdates, standard, sendPoll, sendPhoto, sendPollAnswer, blocking, admin, notFound,
+  gate, getUpdates, standard, sendPoll, sendPhoto, sendPollAnswer, editing, blocking, admin,
+  notFound,
 );
 
 const formatUpdate = TelegramServer.formatUpdate;
 TelegramServer.formatUpdate = (update) => {
   if ('pollAnswer' in update) {
     return { update_id: update.updateId, poll_answer: update.pollAnswer };
+  }
+  if ('editedMessage' in update) {
+    return { update_id: update.updateId, edited_message: update.editedMessage };
   }
   return formatUpdate(update);
 };

@@ -8,8 +8,20 @@
     en: { subtitle: "City government information service", placeholder: "Type your question…",
           send: "Send", other: "Bahasa Indonesia", error: "Could not send. Please try again." }
   };
-  var language = localStorage.getItem("tanya-language") ||
-    ((navigator.language || "id").slice(0, 2) === "en" ? "en" : "id");
+  // In a frame on another site a browser may refuse storage altogether (reading it
+  // throws): the chat then works without remembering the language choice.
+  var storage = {
+    get: function (key) { try { return window.localStorage.getItem(key); } catch (e) { return null; } },
+    set: function (key, value) { try { window.localStorage.setItem(key, value); } catch (e) { /* */ } }
+  };
+  // The session this page speaks for, sent with every request (see webchat.py).
+  var sessionTag = document.querySelector('meta[name="tanya-session"]');
+  var session = sessionTag ? sessionTag.getAttribute("content") : "";
+  // The citizen's own choice first, then the conversation's language (from the server),
+  // then the government's default: not the browser's, which is often English on phones
+  // of Indonesian speakers.
+  var chosen = storage.get("tanya-language");
+  var language = chosen === "en" || chosen === "id" ? chosen : "id";
   var log = document.getElementById("log");
   var input = document.getElementById("text");
   var form = document.getElementById("form");
@@ -85,12 +97,18 @@
     log.appendChild(note);
   }
 
+  function headers(extra) {
+    var all = extra || {};
+    if (session) { all["X-Tanya-Session"] = session; }
+    return all;
+  }
+
   function post(body) {
     body.id = body.id || newId();
-    body.language = language;
+    if (chosen) { body.language = language; }
     return fetch("/chat/api/messages", {
       method: "POST", credentials: "same-origin",
-      headers: { "Content-Type": "application/json" }, body: JSON.stringify(body)
+      headers: headers({ "Content-Type": "application/json" }), body: JSON.stringify(body)
     }).then(function (response) {
       if (!response.ok) { throw new Error("HTTP " + response.status); }
       return response.json();
@@ -110,7 +128,8 @@
 
   document.getElementById("language").addEventListener("click", function () {
     language = language === "id" ? "en" : "id";
-    localStorage.setItem("tanya-language", language);
+    chosen = language;
+    storage.set("tanya-language", language);
     applyLanguage();
     post({ text: "/bahasa " + language });
   });
@@ -124,7 +143,8 @@
   function poll() {
     if (cursor === null || polling || document.hidden) { return; }
     polling = true;
-    fetch("/chat/api/updates?after=" + encodeURIComponent(cursor), { credentials: "same-origin" })
+    fetch("/chat/api/updates?after=" + encodeURIComponent(cursor),
+          { credentials: "same-origin", headers: headers() })
       .then(function (r) { if (!r.ok) { throw new Error("HTTP " + r.status); } return r.json(); })
       .then(function (data) {
         data.messages.forEach(function (m) { show(m.from, m.text, m.buttons); });
@@ -144,9 +164,13 @@
   });
 
   applyLanguage();
-  fetch("/chat/api/history", { credentials: "same-origin" })
+  fetch("/chat/api/history", { credentials: "same-origin", headers: headers() })
     .then(function (r) { return r.json(); })
     .then(function (data) {
+      if (!chosen && (data.language === "en" || data.language === "id")) {
+        language = data.language;
+        applyLanguage();
+      }
       data.messages.forEach(function (m) { show(m.from, m.text, m.buttons); });
       cursor = data.cursor || 0;
       schedule();
