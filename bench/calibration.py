@@ -1,6 +1,7 @@
 """How far the calibration's expectation is from what is measured, and which rule to use.
 
     python bench/calibration.py [stackfaq sample-first sample clinc]
+                                [--budgets 0.05,0.1] [--reuse]
 
 Trains each FAQ once with the project's pipeline, keeping the probes `tanya train`
 calibrates on (held-out questions or answer sentences, left-out entries as near misses,
@@ -8,13 +9,17 @@ held-out out-of-scope lines), then re-runs the calibration on them for each rule
 and measures the thresholds it picks on the FAQ's held-out questions with the bot's own
 decision code. A rule is chosen on the dev questions of all FAQs together: the most
 questions answered right among the rules whose measured wrong answers stay within the
-budget on every FAQ. Writes bench/results/calibration.json.
+budget on every FAQ. ``--budgets`` also measures the shipped rule at other budgets of
+wrong answers (``nlu.max_wrong_answers``), ``--reuse`` takes the model and probes of an
+earlier run instead of training again. Writes bench/results/calibration.json.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -44,10 +49,12 @@ from nlu import (  # noqa: E402
 from bot.evaluation import CachedParser, evaluate  # noqa: E402
 from bot.nlu.calibration import (  # noqa: E402
     DEFAULT_MAX_WRONG_ANSWERS,
+    NEAR_MISS_SHARE,
     PROBES_ENV,
     Probe,
     calibrate,
 )
+from bot.nlu.model import NluModel  # noqa: E402
 from bot.service import with_thresholds  # noqa: E402
 
 # The share of the out-of-scope traffic that the near-miss probes (questions of left-out
@@ -104,14 +111,22 @@ def figures(report: dict[str, Any]) -> dict[str, float]:
     }
 
 
-def measure(name: str) -> dict[str, Any]:
+def measure(
+    name: str, budgets: list[float], earlier: dict[str, Any] | None, reuse: bool
+) -> dict[str, Any]:
     faq_dir, project, dev, test, languages = FAQS[name]()
     probes_file = WORK / f"calibration-{name}.probes.json"
-    os.environ[PROBES_ENV] = str(probes_file)
-    try:
-        model, training = train_and_load(faq_dir, project)
-    finally:
-        del os.environ[PROBES_ENV]
+    # Kept outside the project, which the next run's set-up replaces.
+    kept_model = WORK / f"calibration-{name}.model.tar.gz"
+    if reuse and earlier and probes_file.is_file() and kept_model.is_file():
+        model, training = NluModel.load(kept_model), earlier["training"]
+    else:
+        os.environ[PROBES_ENV] = str(probes_file)
+        try:
+            model, training = train_and_load(faq_dir, project)
+        finally:
+            del os.environ[PROBES_ENV]
+        shutil.copyfile(project / "models" / "model.tar.gz", kept_model)
     data = json.loads(probes_file.read_text(encoding="utf-8"))
 
     def probes(key: str) -> list[Probe]:
@@ -122,7 +137,28 @@ def measure(name: str) -> dict[str, Any]:
 
     in_scope, out_of_scope = probes("in_scope"), probes("out_of_scope")
     answerer = make_answerer(faq_dir, project, CachedParser(model), languages)
-    result: dict[str, Any] = {"training": training, "rules": {}}
+    result: dict[str, Any] = {"training": training, "rules": {}, "budgets": {}}
+    for budget in budgets:
+        calibration = calibrate(in_scope, out_of_scope, budget, near_share=NEAR_MISS_SHARE)
+        tuned = with_thresholds(
+            answerer,
+            answer_threshold=calibration.answer_threshold,
+            clarify_threshold=calibration.clarify_threshold,
+        )
+        result["budgets"][str(budget)] = {
+            "calibration": calibration.to_json(),
+            "dev": figures(evaluate(tuned, dev)),
+            "test": figures(evaluate(tuned, test)),
+        }
+        report = result["budgets"][str(budget)]["test"]
+        print(
+            f"{name:13} budget {budget:.0%}: answer {calibration.answer_threshold:.3f} "
+            f"choices {calibration.clarify_threshold:.3f} expected wrong "
+            f"{calibration.expected.answered_wrong:.1%} | test: in scope "
+            f"{report['in_scope_accuracy']:.1%} wrong {report['wrong_answer_rate']:.1%} "
+            f"oos recall {report['out_of_scope_recall']:.1%}",
+            flush=True,
+        )
     for rule, near_share in RULES.items():
         calibration = calibrate(
             in_scope, out_of_scope, DEFAULT_MAX_WRONG_ANSWERS, near_share=near_share
@@ -156,11 +192,19 @@ def measure(name: str) -> dict[str, Any]:
 
 
 def main() -> None:
-    names = sys.argv[1:] or ["stackfaq", "sample-first", "sample"]
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("names", nargs="*", help=f"of {', '.join(FAQS)}")
+    parser.add_argument("--budgets", default="", help="comma-separated, e.g. 0.05,0.1")
+    parser.add_argument("--reuse", action="store_true")
+    args = parser.parse_args()
+    names = args.names or ["stackfaq", "sample-first", "sample"]
+    if unknown := [name for name in names if name not in FAQS]:
+        parser.error(f"unknown FAQ: {', '.join(unknown)}")
+    budgets = [float(b) for b in args.budgets.split(",") if b]
     out = RESULTS / "calibration.json"
     results = json.loads(out.read_text(encoding="utf-8")) if out.is_file() else {}
     for name in names:
-        results[name] = measure(name)
+        results[name] = measure(name, budgets, results.get(name), args.reuse)
         out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     faqs = {key: value for key, value in results.items() if isinstance(value, dict)}
     eligible = [
