@@ -157,6 +157,24 @@ def combinations() -> dict[str, Callable[[Rankers], np.ndarray]]:
     return result
 
 
+def results_json(chosen: dict[str, Any], rows: list[dict[str, Any]], top: int = 100) -> str:
+    """The chosen rows, then one line per combination: every one but the z-score grid,
+    and of the grid's 2,000-odd the best ``top`` and the unweighted sums (all of it would
+    be a megabyte)."""
+
+    def kept(index: int, label: str) -> bool:
+        unweighted = " 0.5 " not in f" {label[3:]}"
+        return index < top or not label.startswith("z:") or unweighted
+
+    kept_rows = [r for i, r in enumerate(rows) if kept(i, r["combination"])]
+    lines = ",\n".join("  " + json.dumps(r) for r in kept_rows)
+    return (
+        "{\n"
+        + "".join(f"{json.dumps(k)}: {json.dumps(v)},\n" for k, v in chosen.items())
+        + f'"rows": [\n{lines}\n]\n}}\n'
+    )
+
+
 def main() -> None:
     faqs = {
         name: rankers(replay.DATASETS[name]()) for name in ("stackfaq", "sample-first", "sample")
@@ -188,11 +206,7 @@ def main() -> None:
     shipped = next(r for r in rows if r["combination"] == "sum: svm + 1 knn + 1.5 bm25")
     out = RESULTS / "fusion.json"
     out.write_text(
-        json.dumps(
-            {"best": rows[0], "best_without_e5": without_e5, "shipped": shipped, "all": rows},
-            indent=1,
-        )
-        + "\n",
+        results_json({"best": rows[0], "best_without_e5": without_e5, "shipped": shipped}, rows),
         encoding="utf-8",
     )
     print(
