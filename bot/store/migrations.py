@@ -436,6 +436,13 @@ def _citizen_flow(db: Database) -> None:
     )
 
 
+def _language_choice(db: Database) -> None:
+    """Whether the citizen picked their language: a choice sticks, where a language
+    detected from their messages follows them."""
+    if "language_chosen" not in db.table("citizens").columns_dict:
+        db.table("citizens").add_column("language_chosen", int, not_null_default=0)
+
+
 MIGRATIONS: list[Callable[[Database], None]] = [
     _initial,
     _officials_desk,
@@ -446,6 +453,7 @@ MIGRATIONS: list[Callable[[Database], None]] = [
     _erasure,
     _forget_typed_names,
     _citizen_flow,
+    _language_choice,
 ]
 
 
