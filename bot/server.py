@@ -13,7 +13,7 @@ import json
 import logging
 import os
 import socket
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
@@ -30,6 +30,7 @@ from bot.core.learning import Learning
 from bot.core.messages import clean_text
 from bot.core.worker import AnsweringWorker
 from bot.http_security import secure
+from bot.nlu.minilm import DeferredEncoder
 from bot.service import Live, Loaded, load_answerer
 from bot.store import Store
 from bot.store.outbox import NOT_DELIVERED
@@ -191,11 +192,14 @@ def create_app(settings: Settings, loaded: Loaded, store: Store | None = None) -
     for channel in channels.values():
         channel.setup(app)
     app[CHANNELS] = channels
+    # English MiniLM for the desk's similar questions (and Clusters' measure; the NLU
+    # pipeline's encoder is USE-m; bench/clusters.py measured both), loaded once serving.
+    embedder = DeferredEncoder()
     handover = Handover(
         store,
         conversation,
         channels,
-        embed=_embedder(),
+        embed=embedder,
         cluster_distance=settings.insight.cluster_distance,
         word_weight=settings.insight.cluster_word_weight,
     )
@@ -256,6 +260,8 @@ def create_app(settings: Settings, loaded: Loaded, store: Store | None = None) -
         days = settings.retention.message_days
         purging = asyncio.get_running_loop().create_task(purge_daily(store.db, days), name="purge")
         app[TASKS].append(purging)
+        encoder = asyncio.get_running_loop().create_task(_load_encoder(embedder), name="encoder")
+        app[TASKS].append(encoder)
         yield
         worker.close()
         store.close()
@@ -298,18 +304,11 @@ async def _answer_pending(conversation: Conversation) -> None:
         log.info("answered %d message(s) left unanswered by the previous run", answered)
 
 
-def _embedder() -> Callable[[Sequence[str]], Any] | None:
-    """English MiniLM, for the clusters of unanswered questions and the tickets that ask
-    the same thing (with shared words, ``bot.core.clusters``; the NLU pipeline's encoder
-    is USE-m; ``bench/clusters.py`` measured both)."""
+async def _load_encoder(embedder: DeferredEncoder) -> None:
     try:
-        from bot.nlu.minilm import shared_model
-
-        model = shared_model()
+        await asyncio.get_running_loop().run_in_executor(None, embedder.load)
     except Exception as exc:  # the desk still works, without "similar questions"
         log.warning("similar questions are off: the sentence encoder did not load (%s)", exc)
-        return None
-    return model.encode
 
 
 class CannotListen(Exception):

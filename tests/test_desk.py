@@ -361,6 +361,42 @@ async def test_similar_open_questions_get_the_same_answer_at_once(
     assert states == ["answered", "answered", "answered", "open"]
 
 
+async def test_without_its_sentence_encoder_the_desk_works_without_similar_questions(
+    trained_settings: Settings,
+    loaded: Loaded,
+    store: Store,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The encoder loads after the bot serves; when it cannot (weights missing or broken),
+    officials still open and answer tickets, only without "similar questions"."""
+    import bot.nlu.minilm
+
+    def broken(backend: str = "int8") -> None:
+        raise OSError("model.safetensors: no such file")
+
+    monkeypatch.setattr(bot.nlu.minilm, "shared_model", broken)
+    add_official(store, "Budi", "agent")
+    async with running(create_app(trained_settings, loaded, store)) as server:
+        tickets = []
+        for number, question in enumerate(
+            ["kapan pasar malam di alun-alun dibuka", "pasar malam alun alun buka kapan ya"]
+        ):
+            async with browser(server) as client:
+                await client.get("/chat")
+                tickets.append(await escalate(client, question, f"e{number}"))
+        async with browser(server) as official:
+            await sign_in(official, "Budi")
+            page = await official.get(f"/desk/tickets/{tickets[0]}")
+            assert page.status == 200
+            assert 'name="also"' not in await page.text()
+            response = await post_form(
+                official, f"/desk/tickets/{tickets[0]}/answer", answer="Sabtu pukul 18.00."
+            )
+            assert response.status == 303
+    assert "similar questions are off" in caplog.text
+
+
 async def test_an_answer_with_personal_data_goes_to_its_citizen_only(
     server: TestServer, official: ClientSession, store: Store
 ) -> None:

@@ -149,7 +149,11 @@ class Handover:
         questions.setdefault(ticket, row["question"])
         if len(questions) < 2:
             return []
-        ids, labels, similarity = await self._clusters(questions)
+        try:
+            ids, labels, similarity = await self._clusters(questions)
+        except Exception:  # the encoder did not load: the ticket page works on without them
+            log.warning("similar questions are off for ticket #%d", ticket, exc_info=True)
+            return []
         index = {number: position for position, number in enumerate(ids)}
         mine = index[ticket]
         scored = [

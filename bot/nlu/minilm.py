@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import struct
+import threading
 import unicodedata
 from collections.abc import Callable, Sequence
 from functools import lru_cache
@@ -277,3 +278,21 @@ class _NumpyLayers:
 def shared_model(backend: str = DEFAULT_BACKEND) -> MiniLM:
     """One encoder per process: the weights take ~90 MB and a second or two to load."""
     return MiniLM(backend=backend)
+
+
+class DeferredEncoder:
+    """MiniLM's ``encode``, loaded off the start path: building and quantising its graph
+    took about 3 s of every start (a third of it) for the desk's similar questions, which
+    nobody asks for in the first seconds. ``load`` (from a thread once the bot serves) or
+    the first call loads it; a call during a load waits for it rather than loading twice."""
+
+    def __init__(self, backend: str = DEFAULT_BACKEND) -> None:
+        self.backend = backend
+        self._lock = threading.Lock()
+
+    def load(self) -> MiniLM:
+        with self._lock:
+            return shared_model(self.backend)
+
+    def __call__(self, texts: Sequence[str]) -> np.ndarray:
+        return self.load().encode(texts)
