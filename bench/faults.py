@@ -491,11 +491,17 @@ def main() -> None:
     parser.add_argument("--drain", type=float, default=300, help="seconds to wait after")
     parser.add_argument("--away", type=float, default=20, help="seconds Telegram stays away")
     parser.add_argument("--model", type=Path, default=MODEL)
-    parser.add_argument("--skip-faults", action="store_true")
+    parser.add_argument(
+        "--skip-faults",
+        action="store_true",
+        help="only Telegram away at start (the results file keeps the last faults run)",
+    )
     args = parser.parse_args()
     if not args.model.is_file():
         raise SystemExit(f"no model at {args.model}: run `tanya train` first")
     result = asyncio.run(main_async(args))
+    if args.skip_faults and RESULTS.is_file():
+        result = {**json.loads(RESULTS.read_text(encoding="utf-8")), **result}
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(f"written to {RESULTS.relative_to(ROOT)}")

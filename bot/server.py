@@ -304,7 +304,14 @@ async def _answer_pending(conversation: Conversation) -> None:
         log.info("answered %d message(s) left unanswered by the previous run", answered)
 
 
+# Seconds after the start before the desk's encoder loads: the first citizens' answers
+# (often messages that waited for the restart) go first; a ticket page opened sooner
+# loads it on demand.
+ENCODER_DELAY = 10.0
+
+
 async def _load_encoder(embedder: DeferredEncoder) -> None:
+    await asyncio.sleep(ENCODER_DELAY)
     try:
         await asyncio.get_running_loop().run_in_executor(None, embedder.load)
     except Exception as exc:  # the desk still works, without "similar questions"
