@@ -628,7 +628,7 @@ def report(
     store = _store(ctx)
     try:
         body = render(
-            monthly_report(store.db, faq, period),
+            monthly_report(store.stats, faq, period),
             file_format,
             language or settings.languages[0],
             settings.desk.government_name,
@@ -663,9 +663,7 @@ def _existing_store(ctx: click.Context) -> Any:
 @click.pass_context
 def purge(ctx: click.Context, dry_run: bool, vacuum: bool) -> None:
     """Remove citizens' texts older than retention.message_days; every count stays."""
-    from bot.store.retention import cutoff, would_purge
-    from bot.store.retention import purge as purge_texts
-    from bot.store.retention import vacuum as vacuum_database
+    from bot.store.retention import cutoff
 
     days = _settings(ctx).retention.message_days
     store = _existing_store(ctx)
@@ -674,7 +672,8 @@ def purge(ctx: click.Context, dry_run: bool, vacuum: bool) -> None:
             click.echo("retention.message_days is 0: texts are kept forever; nothing removed.")
         else:
             older_than = cutoff(days)
-            counts = (would_purge if dry_run else purge_texts)(store.db, older_than)
+            retention = store.retention
+            counts = (retention.would_purge if dry_run else retention.purge)(older_than)
             click.echo(
                 f"{'Would remove' if dry_run else 'Removed'} texts from before "
                 f"{older_than:%Y-%m-%d %H:%M} UTC ({days} days): {counts.describe()}."
@@ -685,7 +684,7 @@ def purge(ctx: click.Context, dry_run: bool, vacuum: bool) -> None:
             path = _settings(ctx).storage.database
             before = path.stat().st_size
             try:
-                vacuum_database(store.db)
+                store.retention.vacuum()
             except sqlite3.OperationalError as exc:
                 raise Failure(
                     f"cannot vacuum, the database is in use (stop the bot): {exc}"
@@ -714,7 +713,7 @@ def export_conversations(
     ctx: click.Context, first: Any, last: Any, channel: str | None, out: Path | None
 ) -> None:
     """Write a period's messages (days in desk.timezone) as CSV, personal data masked."""
-    from bot.store.conversation_export import count_messages, export_csv, period_of_days
+    from bot.store.conversation_export import period_of_days
 
     try:
         period = period_of_days(first.date(), last.date(), _settings(ctx).desk.timezone)
@@ -723,10 +722,10 @@ def export_conversations(
     out = out or Path(f"conversations-{first:%Y-%m-%d}-{last:%Y-%m-%d}.csv")
     store = _existing_store(ctx)
     try:
-        count = count_messages(store.db, period, channel)
+        count = store.conversations.count(period, channel)
         try:
             with out.open("w", encoding="utf-8", newline="") as file:
-                file.writelines(export_csv(store.db, period, channel))
+                file.writelines(store.conversations.csv(period, channel))
         except OSError as exc:
             raise Failure(f"cannot write {out}: {exc.strerror or exc}") from exc
         store.officials.audit(

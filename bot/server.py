@@ -33,7 +33,6 @@ from bot.http_security import secure
 from bot.service import Live, Loaded, load_answerer
 from bot.store import Store
 from bot.store.outbox import NOT_DELIVERED
-from bot.store.retention import purge_daily
 
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 64 * 1024
@@ -254,7 +253,9 @@ def create_app(settings: Settings, loaded: Loaded, store: Store | None = None) -
         app[TASKS].append(sending)
         # Citizens' words past the retention period go now, then once a day.
         days = settings.retention.message_days
-        purging = asyncio.get_running_loop().create_task(purge_daily(store.db, days), name="purge")
+        purging = asyncio.get_running_loop().create_task(
+            store.retention.purge_daily(days), name="purge"
+        )
         app[TASKS].append(purging)
         yield
         worker.close()
@@ -278,7 +279,7 @@ def create_app(settings: Settings, loaded: Loaded, store: Store | None = None) -
         from bot.report.public import PublicReport, setup_public_report
 
         public = PublicReport(
-            store.db,
+            store.stats,
             lambda: live.faq,
             settings.desk.timezone,
             settings.languages,

@@ -29,7 +29,7 @@ from aiohttp.test_utils import TestServer
 from sqlite_utils import Database
 
 from bot.config import ReportSettings, Settings
-from bot.core.privacy import mask
+from bot.privacy import mask
 from bot.report.build import protect
 from bot.server import create_app
 from bot.service import Loaded
@@ -456,7 +456,7 @@ def report_config(tmp_path: Path, store: Store, traffic: Traffic) -> Path:
 
 
 def assert_nothing_personal(body: str, traffic: Traffic) -> None:
-    """No NIK, phone number or e-mail address (what bot.core.privacy masks), no text that
+    """No NIK, phone number or e-mail address (what bot.privacy masks), no text that
     a citizen or an official wrote, no citizen's platform id."""
     assert all(mask(text) != text for text in traffic.texts)  # the check can find them
     assert mask(body) == body

@@ -20,7 +20,7 @@ from bot.server import create_app
 from bot.service import Loaded
 from bot.store import Store
 from bot.store.conversation_export import HEADER
-from bot.store.retention import cutoff, purge
+from bot.store.retention import cutoff
 from tests.conftest import ROOT, run_tanya, write_config
 from tests.desk_helpers import add_official, browser, post_form, running, sign_in
 
@@ -173,7 +173,7 @@ async def test_erased_citizens_are_absent_and_removed_texts_empty(
     store.erase_citizen(ids["telegram"])
     with store.db.atomic():  # the Messenger conversation took place 400 days ago
         store.db.execute("UPDATE messages SET created_at = '2000-01-01T00:00:00.000+00:00'")
-    purge(store.db, cutoff(365))
+    store.retention.purge(cutoff(365))
 
     _, body, _ = await export(admin, **{"from": "1999-12-31", "to": str(TODAY)})
 

@@ -23,8 +23,8 @@ from bot.server import create_app
 from bot.service import Loaded
 from bot.store import Store
 from bot.store.escalations import InboxFilter
-from bot.store.retention import Purged, cutoff, purge, purge_daily, would_purge
-from bot.store.stats import Period, Stats
+from bot.store.retention import Purged, cutoff
+from bot.store.stats import Period
 from tests.conftest import ROOT, run_tanya, write_config
 from tests.desk_helpers import add_official, browser, running, sign_in
 
@@ -176,7 +176,7 @@ def words_in_files(path: Path, words: tuple[str, ...]) -> set[str]:
 def aggregates(store: Store) -> dict[str, Any]:
     """The dashboard's figures over all time, and the other counts officials see."""
     period = Period.last_days(1000, NOW, "Asia/Jakarta")
-    figures: dict[str, Any] = {"dashboard": Stats(store.db).summary(period, NOW)}
+    figures: dict[str, Any] = {"dashboard": store.stats.summary(period, NOW)}
     for name, sql in {
         "messages": "SELECT c.channel, m.direction, m.kind, m.action, m.reason, m.status, "
         "m.faq_id, m.confidence, m.language, substr(m.created_at, 1, 10), count(*) "
@@ -211,7 +211,7 @@ def test_purge_removes_every_copy_of_old_words_and_keeps_the_rest(
     everything = OLD_WORDS + KEPT_WORDS
     assert words_in_database(store, everything) == set(everything)
 
-    purged = purge(store.db, cutoff(365))
+    purged = store.retention.purge(cutoff(365))
 
     assert words_in_database(store, everything) == set(KEPT_WORDS)
     assert words_in_files(tmp_path / "tanya.db", OLD_WORDS) == set()
@@ -233,7 +233,7 @@ def test_purge_removes_every_copy_of_old_words_and_keeps_the_rest(
         (traffic.new_citizen, 0): "5",
         (traffic.new_citizen, 1): "saranbaru lebih cepat",
     }
-    assert purge(store.db, cutoff(365)) == Purged()  # nothing left to do
+    assert store.retention.purge(cutoff(365)) == Purged()  # nothing left to do
 
 
 def test_aggregates_are_the_same_after_a_purge(store: Store) -> None:
@@ -243,7 +243,7 @@ def test_aggregates_are_the_same_after_a_purge(store: Store) -> None:
     assert summary.questions >= 5 and summary.rated == 1 and summary.helpful == 1
     assert summary.tickets == {"opened": 4, "answered": 2, "closed": 1}
 
-    assert purge(store.db, cutoff(365)).total > 0
+    assert store.retention.purge(cutoff(365)).total > 0
 
     assert aggregates(store) == before
 
@@ -256,7 +256,7 @@ def test_a_purged_question_is_no_longer_found_by_the_desk_search(store: Store) -
 
     assert found("zebrarahasia") == [traffic.answered_ticket]
     assert found("lumbarahasia", "closed") == [traffic.closed_ticket]
-    purge(store.db, cutoff(365))
+    store.retention.purge(cutoff(365))
     assert found("zebrarahasia") == [] and found("lumbarahasia", "closed") == []
     assert found("harimaubaru") == [traffic.new_ticket]
     assert found("gajahrahasia", "open") == [traffic.open_ticket]
@@ -268,24 +268,24 @@ def test_dry_run_counts_and_changes_nothing(store: Store) -> None:
         t: store.db.execute(f"SELECT * FROM [{t}]").fetchall() for t in store.db.table_names()
     }
 
-    expected = would_purge(store.db, cutoff(365))
+    expected = store.retention.would_purge(cutoff(365))
 
     after = {t: store.db.execute(f"SELECT * FROM [{t}]").fetchall() for t in store.db.table_names()}
     assert after == before
-    assert expected == purge(store.db, cutoff(365)) and expected.total > 0
+    assert expected == store.retention.purge(cutoff(365)) and expected.total > 0
 
 
 def test_small_batches_purge_the_same(store: Store, tmp_path: Path) -> None:
     build_traffic(store)
     other = Store.open(tmp_path / "other.db")
     build_traffic(other)
-    assert purge(store.db, cutoff(365), batch_rows=2) == purge(other.db, cutoff(365))
+    assert store.retention.purge(cutoff(365), batch_rows=2) == other.retention.purge(cutoff(365))
     assert words_in_database(store, OLD_WORDS) == set()
 
 
 def test_each_purge_is_in_the_audit_log_with_counts_only(store: Store) -> None:
     build_traffic(store)
-    purge(store.db, cutoff(365))
+    store.retention.purge(cutoff(365))
     [entry] = [r for r in store.officials.audit_log() if r["action"] == "retention-purge"]
     assert entry["official"] is None
     assert entry["detail"] == "8 messages, 2 escalations, 1 survey answers, 2 audit entries"
@@ -388,13 +388,13 @@ async def test_the_server_purges_at_start_up(
 
 async def test_no_purge_when_texts_are_kept_forever(store: Store) -> None:
     build_traffic(store)
-    await asyncio.wait_for(purge_daily(store.db, 0), timeout=5)  # returns at once
+    await asyncio.wait_for(store.retention.purge_daily(0), timeout=5)  # returns at once
     assert words_in_database(store, OLD_WORDS) == set(OLD_WORDS)
 
 
 async def test_daily_purge_runs_again(store: Store) -> None:
     build_traffic(store)
-    task = asyncio.create_task(purge_daily(store.db, 365, every=0.05))
+    task = asyncio.create_task(store.retention.purge_daily(365, every=0.05))
     try:
         for _ in range(100):
             runs = [r for r in store.officials.audit_log() if r["action"] == "retention-purge"]

@@ -9,6 +9,7 @@ which is sent again (Telegram and Messenger cannot be asked whether it arrived).
 
 from __future__ import annotations
 
+import enum
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -18,13 +19,38 @@ from sqlite_utils import Database
 
 from bot.store.clock import now_iso
 
-DELIVERY_STATES = ("pending", "sending", "sent", "failed", "skipped", "blocked")
+
+class BroadcastKind(enum.StrEnum):
+    ANNOUNCEMENT = "announcement"
+    POLL = "poll"
+    SURVEY = "survey"
+
+
+class BroadcastStatus(enum.StrEnum):
+    SCHEDULED = "scheduled"
+    SENDING = "sending"
+    SENT = "sent"
+    CANCELLED = "cancelled"
+
+
+class RecipientState(enum.StrEnum):
+    """One recipient's copy: pending -> sending -> sent | failed | skipped | blocked."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    BLOCKED = "blocked"
+
+
+DELIVERY_STATES = tuple(RecipientState)
 
 
 @dataclass(frozen=True)
 class Broadcast:
     id: int
-    kind: str  # announcement | poll
+    kind: BroadcastKind
     text: str
     link: str | None
     image_url: str | None
@@ -32,7 +58,7 @@ class Broadcast:
     multiple: bool
     topics: tuple[str, ...]
     channels: tuple[str, ...]
-    status: str
+    status: BroadcastStatus
     send_at: str
     created_by: int | None
     created_at: str
@@ -44,7 +70,7 @@ class Broadcast:
     def from_row(cls, row: dict[str, Any]) -> Broadcast:
         return cls(
             id=row["id"],
-            kind=row["kind"],
+            kind=BroadcastKind(row["kind"]),
             text=row["text"],
             link=row["link"],
             image_url=row["image_url"],
@@ -52,7 +78,7 @@ class Broadcast:
             multiple=bool(row["multiple"]),
             topics=tuple(json.loads(row["topics"])),
             channels=tuple(json.loads(row["channels"])),
-            status=row["status"],
+            status=BroadcastStatus(row["status"]),
             send_at=row["send_at"],
             created_by=row["created_by"],
             created_at=row["created_at"],
@@ -335,7 +361,7 @@ class Broadcasts:
             "SELECT status, count(*) FROM deliveries WHERE broadcast_id = ? GROUP BY status",
             [broadcast_id],
         )
-        counts = {state: 0 for state in DELIVERY_STATES}
+        counts: dict[str, int] = {state.value: 0 for state in DELIVERY_STATES}
         counts.update({r[0]: r[1] for r in rows})
         return counts
 

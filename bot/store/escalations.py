@@ -8,6 +8,7 @@ show it like any other reply; ``delivery`` says whether it reached the citizen.
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,21 +17,34 @@ from sqlite_utils import Database
 from bot.store.clock import now_iso
 from bot.store.outbox import Outbox, OutboxKind
 
-STATUSES = ("open", "answered", "closed")
+
+class TicketStatus(enum.StrEnum):
+    OPEN = "open"
+    ANSWERED = "answered"
+    CLOSED = "closed"
+
+
+STATUSES = tuple(TicketStatus)
 # Between a ticket's question and what the citizen added while it was open.
 FOLLOW_UP_SEPARATOR = "\n＋ "
 # "retrying": the platform failed for now, the outbox tries again; "gave_up": it kept
 # failing until the platform's window to send it closed.
-DELIVERY_STATES = (
-    "pending",
-    "retrying",
-    "sent",
-    "waiting",
-    "failed",
-    "undeliverable",
-    "blocked",
-    "gave_up",
-)
+
+
+class AnswerDelivery(enum.StrEnum):
+    """Where an official's answer is on its way to the citizen (``escalations.delivery``)."""
+
+    PENDING = "pending"
+    RETRYING = "retrying"
+    SENT = "sent"
+    WAITING = "waiting"
+    FAILED = "failed"
+    UNDELIVERABLE = "undeliverable"
+    BLOCKED = "blocked"
+    GAVE_UP = "gave_up"
+
+
+DELIVERY_STATES = tuple(AnswerDelivery)
 
 _SELECT = (
     "SELECT e.*, c.channel, c.platform_id, c.language AS citizen_language, "
@@ -43,7 +57,7 @@ _SELECT = (
 
 @dataclass(frozen=True)
 class InboxFilter:
-    status: str = "open"
+    status: str = TicketStatus.OPEN
     topic: str | None = None
     channel: str | None = None
     assignee: int | None = None  # an official's id; 0 means "nobody"

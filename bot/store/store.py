@@ -9,24 +9,48 @@ were worked out but never sent), so no citizen is left without one.
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from sqlite_utils import Database
 
-from bot.core.decision import Decision
 from bot.store.broadcasts import Broadcasts, Subscriptions, Surveys
+from bot.store.campaigns import Campaigns
 from bot.store.clock import now_iso
+from bot.store.conversation_export import ConversationExport
 from bot.store.escalations import Escalations
+from bot.store.insight import Insights
 from bot.store.migrations import migrate
 from bot.store.officials import Officials
 from bot.store.outbox import Outbox, OutboxKind
-from bot.store.retention import AUDIT_KEPT, AUDIT_WORDS, compact
+from bot.store.retention import AUDIT_KEPT, AUDIT_WORDS, Retention, compact
+from bot.store.stats import Stats
 
-__all__ = ["Citizen", "Saved", "Store", "now_iso"]
+__all__ = ["Citizen", "Decided", "Saved", "Store", "now_iso"]
+
+
+class Decided(Protocol):
+    """What the store records of the core's decision on a message (``bot.core.decision.
+    Decision`` has these): the store does not import the core, the core calls the store."""
+
+    @property
+    def action(self) -> enum.Enum: ...
+
+    @property
+    def reason(self) -> enum.Enum | None: ...
+
+    @property
+    def confidence(self) -> float: ...
+
+    @property
+    def faq_id(self) -> str | None: ...
+
+    @property
+    def language(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -55,6 +79,11 @@ class Store:
         self.broadcasts = Broadcasts(db)
         self.surveys = Surveys(db)
         self.outbox = Outbox(db)
+        self.stats = Stats(db)
+        self.insights = Insights(db)
+        self.retention = Retention(db)
+        self.conversations = ConversationExport(db)
+        self.campaigns = Campaigns(db)
 
     @classmethod
     def open(cls, path: Path) -> Store:
@@ -88,6 +117,10 @@ class Store:
             )
             row = self.db.execute("SELECT value FROM secrets WHERE name = ?", [name]).fetchone()
         return str(row[0])
+
+    def channels(self) -> set[str]:
+        """Every channel a citizen has come from."""
+        return {r[0] for r in self.db.execute("SELECT DISTINCT channel FROM citizens")}
 
     def erased(self, channel: str, platform_id: str) -> str | None:
         """When this platform id's citizen had everything erased (/hapusdata), if ever."""
@@ -154,7 +187,7 @@ class Store:
         incoming_id: int,
         citizen_id: int,
         text: str,
-        decision: Decision | None,
+        decision: Decided | None,
         buttons: str | None = None,
     ) -> int:
         """Store the bot's reply as delivered (it went back in the same request, as in the
@@ -170,7 +203,7 @@ class Store:
         incoming_id: int,
         citizen_id: int,
         text: str,
-        decision: Decision | None,
+        decision: Decided | None,
         replies: str,
         *,
         give_up_at: str | None = None,
@@ -197,7 +230,7 @@ class Store:
         incoming_id: int,
         citizen_id: int,
         text: str,
-        decision: Decision | None,
+        decision: Decided | None,
         status: str,
         buttons: str | None = None,
     ) -> int:
@@ -414,7 +447,7 @@ def _platform_hash(channel: str, platform_id: str) -> str:
     return hashlib.sha256(f"{channel}\x00{platform_id}".encode()).hexdigest()
 
 
-def _decision_fields(decision: Decision | None) -> list[Any]:
+def _decision_fields(decision: Decided | None) -> list[Any]:
     if decision is None:
         return [None, None, None, None, None]
     return [
