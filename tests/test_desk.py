@@ -209,7 +209,7 @@ async def test_a_password_typed_into_the_name_field_is_stored_nowhere(
     async with browser(server) as client:
         assert (await sign_in(client, PASSWORD, "Budi")).status == 401
         assert (await sign_in(client, "Budi")).status == 303
-    dump = "\n".join(store.db.conn.iterdump())
+    dump = "\n".join(store.engine.db.conn.iterdump())
     assert PASSWORD not in dump and PASSWORD.casefold() not in dump.casefold()
     [failed] = [r for r in store.officials.audit_log() if r["action"] == "sign-in-failed"]
     assert failed["target"] == "" and failed["detail"] == "unknown name, from 127.0.0.1"

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlite_utils import Database
-
 from bot.store.clock import now_iso
+from bot.store.engine import Engine
 
 
 @dataclass(frozen=True)
@@ -21,7 +20,7 @@ class CampaignFigures:
 
 
 class Campaigns:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Engine) -> None:
         self.db = db
 
     def create(self, slug: str, title: str, created_by: int | None) -> bool:

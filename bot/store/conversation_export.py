@@ -20,10 +20,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlite_utils import Database
-
 from bot.csv_cells import Writer
 from bot.privacy import mask
+from bot.store.engine import Engine
 from bot.store.stats import Period
 
 PAGE_ROWS = 1000
@@ -76,7 +75,7 @@ def period_of_days(first: date, last: date, timezone: str) -> Period:
 
 
 class ConversationExport:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Engine) -> None:
         self.db = db
 
     def count(self, period: Period, channel: str | None = None) -> int:

@@ -12,9 +12,8 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
-from sqlite_utils import Database
-
 from bot.store.clock import now_iso
+from bot.store.engine import Dialect, Engine
 from bot.store.outbox import Outbox, OutboxKind
 
 
@@ -76,13 +75,26 @@ def fts_query(text: str) -> str:
     return " ".join(quoted)
 
 
+def tsquery(text: str) -> str:
+    """The same search for PostgreSQL: each word a quoted lexeme, all required, the last
+    one also as a prefix."""
+    words = [w.replace("\\", "").replace("'", "''") for w in text.split()]
+    words = [w for w in words if w.strip("'")]
+    if not words:
+        return ""
+    quoted = [f"'{w}'" for w in words]
+    quoted[-1] = f"{quoted[-1]}:*"
+    return " & ".join(quoted)
+
+
 class Escalations:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Engine) -> None:
         self.db = db
 
     def find(self, where: InboxFilter, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
         """Open escalations oldest first (who waited longest comes first); others newest first."""
-        clauses, params = ["e.status = ?"], [where.status]
+        clauses = ["e.status = ?"]
+        params: list[Any] = [str(where.status)]
         if where.topic:
             clauses.append("e.topic = ?")
             params.append(where.topic)
@@ -94,8 +106,12 @@ class Escalations:
                 clauses.append("e.assigned_to IS NULL")
             else:
                 clauses.append("e.assigned_to = ?")
-                params.append(str(where.assignee))
-        if where.search and (query := fts_query(where.search)):
+                params.append(where.assignee)
+        if where.search and self.db.dialect is Dialect.POSTGRESQL:
+            if query := tsquery(where.search):
+                clauses.append("e.question_words @@ to_tsquery('simple', ?)")
+                params.append(query)
+        elif where.search and (query := fts_query(where.search)):
             clauses.append(
                 "e.id IN (SELECT rowid FROM escalations_fts WHERE escalations_fts MATCH ?)"
             )
@@ -133,7 +149,7 @@ class Escalations:
         """The citizen's messages before the escalated one, and everything since."""
         rows = self.db.query(
             "SELECT * FROM (SELECT * FROM messages WHERE citizen_id = ? AND id <= ? "
-            "ORDER BY id DESC LIMIT ?) UNION SELECT * FROM messages WHERE citizen_id = ? "
+            "ORDER BY id DESC LIMIT ?) AS before UNION SELECT * FROM messages WHERE citizen_id = ? "
             "AND id > ? ORDER BY id",
             [citizen_id, up_to_message, limit, citizen_id, up_to_message],
         )
@@ -183,8 +199,11 @@ class Escalations:
 
     def _update(self, escalation_id: int, **fields: Any) -> None:
         fields["updated_at"] = now_iso()
+        assigned = ", ".join(f"{name} = ?" for name in fields)  # names from this module
         with self.db.atomic():
-            self.db.table("escalations").update(escalation_id, fields)
+            self.db.execute(
+                f"UPDATE escalations SET {assigned} WHERE id = ?", [*fields.values(), escalation_id]
+            )
 
     def assign(self, escalation_id: int, official_id: int | None) -> None:
         self._update(escalation_id, assigned_to=official_id)
@@ -215,14 +234,12 @@ class Escalations:
             row = self.db.execute(
                 "SELECT citizen_id, message_id FROM escalations WHERE id = ?", [escalation_id]
             ).fetchone()
-            cursor = self.db.execute(
+            message_id = self.db.insert(
                 "INSERT INTO messages (citizen_id, direction, kind, text, created_at, status, "
                 "action, reply_to) VALUES (?, 'out', 'text', ?, ?, 'pending', 'official', ?)",
                 [row[0], text, now, row[1]],
             )
-            return Outbox(self.db).add(
-                row[0], OutboxKind.OFFICIAL, replies, message_id=int(cursor.lastrowid or 0)
-            )
+            return Outbox(self.db).add(row[0], OutboxKind.OFFICIAL, replies, message_id=message_id)
 
     def close(self, escalation_id: int, official_id: int, reason: str) -> None:
         now = now_iso()

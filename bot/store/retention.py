@@ -27,8 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlite_utils import Database
-
+from bot.store.engine import Dialect, Engine
 from bot.store.officials import Officials
 
 log = logging.getLogger(__name__)
@@ -80,13 +79,13 @@ class _Step:
 
     field: str
     table: str
-    key: str  # the integer key the batches walk along: id, or the rowid
+    key: str  # the integer key the batches walk along: id, or the rowid; "": no batches
     where: str
     blank: str
     extra: tuple[str, ...] = ()
 
     def rows(self) -> str:
-        return f"SELECT {self.key} FROM {self.table} WHERE ({self.where})"
+        return f"SELECT {self.key or 1} FROM {self.table} WHERE ({self.where})"
 
 
 def cutoff(days: int, now: datetime | None = None) -> datetime:
@@ -99,7 +98,7 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds")
 
 
-def _steps(db: Database) -> list[_Step]:
+def _steps(db: Engine) -> list[_Step]:
     steps = [
         _Step(
             "messages",
@@ -134,7 +133,8 @@ def _steps(db: Database) -> list[_Step]:
             _Step(
                 "survey_answers",
                 "survey_answers",
-                "rowid",
+                # PostgreSQL has no rowid; its ctid is not ordered: one batch there.
+                "rowid" if db.dialect is Dialect.SQLITE else "",
                 # ``answer`` may not be NULL: an empty answer says "was given, now removed".
                 f"created_at < ? AND answer != '' AND broadcast_id || ':' || question IN ({marks})",
                 "answer = ''",
@@ -144,7 +144,7 @@ def _steps(db: Database) -> list[_Step]:
     return steps
 
 
-def _free_text_questions(db: Database) -> tuple[str, ...]:
+def _free_text_questions(db: Engine) -> tuple[str, ...]:
     """``"<survey id>:<question index>"`` of every free-text survey question: scale and
     choice answers are the survey's results and stay."""
     found = []
@@ -160,7 +160,7 @@ def _free_text_questions(db: Database) -> tuple[str, ...]:
 class Retention:
     """Purges of citizens' words past the retention period, over the store's database."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Engine) -> None:
         self.db = db
 
     def would_purge(self, older_than: datetime) -> Purged:
@@ -184,6 +184,16 @@ class Retention:
         cut = _iso(older_than)
         total = Purged()
         for step in _steps(db):
+            if not step.key:
+                with db.atomic():
+                    cursor = db.execute(
+                        f"UPDATE {step.table} SET {step.blank} WHERE ({step.where})",
+                        [cut, *step.extra],
+                    )
+                batch = Purged(**{step.field: cursor.rowcount})
+                total += batch
+                yield batch
+                continue
             after = -1
             while True:
                 last = db.execute(
@@ -234,14 +244,21 @@ class Retention:
             await asyncio.sleep(every)
 
     def vacuum(self) -> None:
-        """Rebuild the file without its free space; locks the database while it runs."""
+        """Rebuild the file without its free space; locks the database while it runs.
+        On PostgreSQL a plain VACUUM, which locks nothing (its space goes back to the
+        tables, not the file system)."""
         self.db.execute("VACUUM")
+        if self.db.dialect is Dialect.POSTGRESQL:
+            return
         # In WAL mode the rebuilt pages land in the -wal file; the checkpoint shrinks it.
         self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
 
 
-def compact(db: Database, *, escalations: bool = True) -> None:
-    """Make removed words unreadable in the file itself, not only in queries."""
+def compact(db: Engine, *, escalations: bool = True) -> None:
+    """Make removed words unreadable in the file itself, not only in queries. (On
+    PostgreSQL a row's old version stays until autovacuum reclaims it: nothing to do.)"""
+    if db.dialect is Dialect.POSTGRESQL:
+        return
     if escalations:
         # FTS5 only marks deleted entries; merging the segments drops them for good.
         with db.atomic():

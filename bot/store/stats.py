@@ -5,8 +5,8 @@ old texts are blanked by a retention purge, and nothing here can leak what a cit
 
 A period is a half-open range of instants ``[start, end)``, compared with the stored UTC
 ISO timestamps as text (they sort as time). Days are the officials' days: a message is
-counted on its date in ``desk.timezone`` (``tanya_local_day`` below), so "1 March" on the
-dashboard is 1 March in Jakarta, not in Greenwich.
+counted on its date in ``desk.timezone`` (SQL ``tanya_local_day``: ``bot.store.engine``), so
+"1 March" on the dashboard is 1 March in Jakarta, not in Greenwich.
 
 What is counted:
 
@@ -26,7 +26,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from sqlite_utils import Database
+from bot.store.engine import Engine
 
 OUTCOMES = ("answer", "clarify", "smalltalk", "escalate")
 # A question whose reply the platform has not confirmed (refused, window closed, or still
@@ -42,11 +42,6 @@ AGE_BUCKETS_HOURS = (1, 4, 24, 72, 168)
 @lru_cache(maxsize=16)
 def _zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
-
-
-def _local_day(iso: str, timezone: str) -> str:
-    """SQL function: the date (YYYY-MM-DD) of a stored UTC time in ``timezone``."""
-    return datetime.fromisoformat(iso).astimezone(_zone(timezone)).date().isoformat()
 
 
 def iso(moment: datetime) -> str:
@@ -208,12 +203,16 @@ _QUESTIONS = (
 )
 
 
+def _count_if(condition: str) -> str:
+    """How many rows meet ``condition`` (PostgreSQL sums no booleans)."""
+    return f"coalesce(sum(CASE WHEN {condition} THEN 1 ELSE 0 END), 0)"
+
+
 class Stats:
     """The aggregate queries, over the conversation store's database."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Engine) -> None:
         self.db = db
-        db.register_function(_local_day, deterministic=True, name="tanya_local_day")
 
     def summary(self, period: Period, now: datetime) -> Summary:
         helpful, unhelpful = self.feedback(period)
@@ -248,7 +247,7 @@ class Stats:
         counts = dict.fromkeys((*OUTCOMES, NOT_DELIVERED, UNDECIDED), 0)
         rows = self.db.execute(
             "SELECT CASE WHEN EXISTS (SELECT 1 FROM messages r WHERE r.reply_to = m.id "
-            "AND r.direction = 'out' AND r.action IS NOT 'official' "
+            "AND r.direction = 'out' AND (r.action IS NULL OR r.action != 'official') "
             f"AND r.status NOT IN ('sent', 'waiting')) THEN '{NOT_DELIVERED}' "
             f"ELSE m.action END AS outcome, count(*) {_QUESTIONS} GROUP BY outcome",
             period.bounds(),
@@ -261,7 +260,7 @@ class Stats:
     def feedback(self, period: Period) -> tuple[int, int]:
         """(helpful, not helpful) verdicts given in the period."""
         row = self.db.execute(
-            "SELECT coalesce(sum(helpful = 1), 0), coalesce(sum(helpful = 0), 0) FROM feedback "
+            f"SELECT {_count_if('helpful = 1')}, {_count_if('helpful = 0')} FROM feedback "
             "WHERE created_at >= ? AND created_at < ?",
             period.bounds(),
         ).fetchone()
@@ -326,8 +325,8 @@ class Stats:
         """FAQ entry -> (helpful, not helpful) for feedback given in the period, the most
         "not helpful" first."""
         rows = self.db.execute(
-            "SELECT m.faq_id, coalesce(sum(f.helpful = 1), 0) AS yes, "
-            "coalesce(sum(f.helpful = 0), 0) AS no FROM feedback f "
+            f"SELECT m.faq_id, {_count_if('f.helpful = 1')} AS yes, "
+            f"{_count_if('f.helpful = 0')} AS no FROM feedback f "
             "JOIN messages m ON m.id = f.message_id WHERE m.faq_id IS NOT NULL "
             "AND f.created_at >= ? AND f.created_at < ? GROUP BY m.faq_id "
             "ORDER BY no DESC, yes ASC, m.faq_id",

@@ -1,6 +1,7 @@
 """The conversation store: citizens, every message in and out, feedback, escalations.
 
-One SQLite file in WAL mode (readers never block the writer). Every incoming message is
+One SQLite file in WAL mode (readers never block the writer), or PostgreSQL for several
+workers (``storage.url``; ``bot.store.engine``). Every incoming message is
 written before it is answered, with status ``received``; the bot's reply is stored as
 ``pending`` and both become ``answered``/``sent`` once the channel delivered it. After a
 crash, :meth:`Store.unanswered` lists what still needs an answer (including replies that
@@ -16,12 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlite_utils import Database
-
 from bot.store.broadcasts import Broadcasts, Subscriptions, Surveys
 from bot.store.campaigns import Campaigns
 from bot.store.clock import now_iso
 from bot.store.conversation_export import ConversationExport
+from bot.store.engine import Dialect, Engine, open_engine
 from bot.store.escalations import Escalations
 from bot.store.insight import Insights
 from bot.store.migrations import migrate
@@ -71,8 +71,9 @@ class Saved:
 
 
 class Store:
-    def __init__(self, db: Database) -> None:
-        self.db = db
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.db = db = engine  # the sub-stores' name for it; nothing outside bot/store
         self.officials = Officials(db)
         self.escalations = Escalations(db)
         self.subscriptions = Subscriptions(db)
@@ -86,25 +87,23 @@ class Store:
         self.campaigns = Campaigns(db)
 
     @classmethod
-    def open(cls, path: Path) -> Store:
-        """Open (creating and migrating when needed) the database at ``path``."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        db = Database(path)
-        db.enable_wal()
-        # In WAL mode, NORMAL still survives any crash of the process (a SIGKILL loses
-        # nothing committed); only a power cut may undo the last commits. FULL would fsync
-        # on every commit, several per message, and cap the bot at ~50 messages/s here.
-        db.execute("PRAGMA synchronous = NORMAL")
-        db.execute("PRAGMA foreign_keys = ON")
-        db.execute("PRAGMA busy_timeout = 5000")
-        # Deleted and blanked content (/hapusdata, retention) is overwritten with zeros
-        # instead of lingering in free space; the default depends on how SQLite was built.
-        db.execute("PRAGMA secure_delete = ON")
-        migrate(db)
-        return cls(db)
+    def open(cls, url: str | Path) -> Store:
+        """Open (creating and migrating when needed) the database at ``url``: a SQLite
+        file's path, or a ``postgresql://`` URL."""
+        engine = open_engine(url)
+        try:
+            migrate(engine)
+        except BaseException:
+            engine.close()
+            raise
+        return cls(engine)
+
+    @property
+    def dialect(self) -> Dialect:
+        return self.engine.dialect
 
     def close(self) -> None:
-        self.db.close()
+        self.engine.close()
 
     def secret(self, name: str) -> str:
         """The install's own secret called ``name`` (e.g. the key that signs web chat
@@ -174,13 +173,13 @@ class Store:
             if row is not None:
                 return Saved(id=row[0], is_new=False, status=row[1])
         with self.db.atomic():
-            cursor = self.db.execute(
+            message_id = self.db.insert(
                 "INSERT INTO messages (citizen_id, direction, channel_message_id, kind, text, "
                 "created_at, status, rumour, attachment) "
                 "VALUES (?, 'in', ?, ?, ?, ?, 'received', ?, ?)",
                 [citizen_id, channel_message_id, kind, text, now_iso(), int(rumour), attachment],
             )
-        return Saved(id=int(cursor.lastrowid or 0), is_new=True, status="received")
+        return Saved(id=message_id, is_new=True, status="received")
 
     def save_reply(
         self,
@@ -240,13 +239,12 @@ class Store:
             "language = ? WHERE id = ?",
             [*fields, incoming_id],
         )
-        cursor = self.db.execute(
+        return self.db.insert(
             "INSERT INTO messages (citizen_id, direction, kind, text, created_at, status, "
             "action, reason, confidence, faq_id, language, reply_to, buttons) "
             "VALUES (?, 'out', 'text', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [citizen_id, text, now_iso(), status, *fields, incoming_id, buttons],
         )
-        return int(cursor.lastrowid or 0)
 
     def answer_failed(self, incoming_id: int, error: str, max_attempts: int) -> bool:
         """Working out a reply to this message raised ``error``; after ``max_attempts``
@@ -289,13 +287,13 @@ class Store:
             return int(existing[0]), False
         now = now_iso()
         with self.db.atomic():
-            cursor = self.db.execute(
+            ticket = self.db.insert(
                 "INSERT INTO escalations (citizen_id, message_id, reason, status, created_at, "
                 "updated_at, question, topic) VALUES (?, ?, ?, 'open', ?, ?, "
                 "(SELECT text FROM messages WHERE id = ?), ?)",
                 [citizen_id, message_id, reason, now, now, message_id, topic],
             )
-        return int(cursor.lastrowid or 0), True
+        return ticket, True
 
     def last_question(self, citizen_id: int, before: int) -> int | None:
         """The citizen's latest text message before ``before``: what "/petugas" is about."""
@@ -351,7 +349,8 @@ class Store:
         if found is None:
             return  # erased already
         had_tickets = (
-            self.db.execute(f"SELECT count(*) FROM ({tickets})", [citizen_id]).fetchone()[0] > 0
+            self.db.execute(f"SELECT count(*) FROM ({tickets}) AS t", [citizen_id]).fetchone()[0]
+            > 0
         )
         with self.db.atomic():
             self.db.execute(f"DELETE FROM feedback WHERE message_id IN ({messages})", [citizen_id])
@@ -414,14 +413,12 @@ class Store:
         closed), queued in the outbox like an official's answer; ``about`` is the
         citizen's message it concerns. Returns the outbox id."""
         with self.db.atomic():
-            cursor = self.db.execute(
+            message_id = self.db.insert(
                 "INSERT INTO messages (citizen_id, direction, kind, text, created_at, status, "
                 "action, reply_to) VALUES (?, 'out', 'text', ?, ?, 'pending', 'notice', ?)",
                 [citizen_id, text, now_iso(), about],
             )
-            return self.outbox.add(
-                citizen_id, OutboxKind.OFFICIAL, replies, message_id=int(cursor.lastrowid or 0)
-            )
+            return self.outbox.add(citizen_id, OutboxKind.OFFICIAL, replies, message_id=message_id)
 
     def unanswered(self) -> list[dict[str, Any]]:
         """Incoming messages stored but not answered (e.g. the process died in between)."""
