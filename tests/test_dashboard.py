@@ -16,7 +16,7 @@ import random
 import re
 import statistics
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -331,10 +331,11 @@ def table_rows(page: str, table: str, *attributes: str) -> list[tuple[str, ...]]
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    store = Store.open(tmp_path / "data" / "tanya.db")
+def store(store_url: str) -> Iterator[Store]:
+    store = Store.open(store_url)
     add_official(store, "Budi", "agent")
-    return store
+    yield store
+    store.close()
 
 
 @pytest.fixture
@@ -459,10 +460,14 @@ def test_small_counts_are_suppressed_and_cannot_be_subtracted_out() -> None:
 
 @pytest.fixture
 def report_config(tmp_path: Path, store: Store, traffic: Traffic) -> Path:
-    """A config.yml whose storage.database (data/tanya.db beside it) is ``store``'s."""
-    return write_config(
+    """A config.yml whose storage.url is ``store``'s."""
+    config = write_config(
         tmp_path, SMALL_FAQ, ROOT / "rasa_project", tmp_path / "models" / "none.tar.gz"
     )
+    text = config.read_text(encoding="utf-8")
+    assert "  url: data/tanya.db\n" in text
+    config.write_text(text.replace("data/tanya.db", store.engine.url), encoding="utf-8")
+    return config
 
 
 def assert_nothing_personal(body: str, traffic: Traffic) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -71,11 +71,12 @@ def rows_of(body: bytes) -> list[dict[str, str]]:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    store = Store.open(tmp_path / "tanya.db")
+def store(store_url: str) -> Iterator[Store]:
+    store = Store.open(store_url)
     add_official(store, "Ayu", "admin")
     add_official(store, "Budi", "agent")
-    return store
+    yield store
+    store.close()
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ show it like any other reply; ``delivery`` says whether it reached the citizen.
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,16 +76,20 @@ def fts_query(text: str) -> str:
     return " ".join(quoted)
 
 
+# ASCII punctuation: what the PostgreSQL index turns into spaces (migrations' [[:punct:]]).
+_PUNCTUATION = re.compile(r"[!-/:-@\[-`{-~]+")
+
+
 def tsquery(text: str) -> str:
-    """The same search for PostgreSQL: each word a quoted lexeme, all required, the last
-    one also as a prefix."""
-    words = [w.replace("\\", "").replace("'", "''") for w in text.split()]
-    words = [w for w in words if w.strip("'")]
-    if not words:
+    """The same search for PostgreSQL: each word (its pieces between punctuation, one
+    after the other) required, the last one also as a prefix; nothing left of the
+    citizen's text can be an operator."""
+    words = [[p for p in _PUNCTUATION.split(word) if p] for word in text.split()]
+    phrases = [" <-> ".join(f"'{piece}'" for piece in pieces) for pieces in words if pieces]
+    if not phrases:
         return ""
-    quoted = [f"'{w}'" for w in words]
-    quoted[-1] = f"{quoted[-1]}:*"
-    return " & ".join(quoted)
+    phrases[-1] = f"{phrases[-1]}:*"
+    return " & ".join(phrases)
 
 
 class Escalations:
@@ -111,6 +116,8 @@ class Escalations:
             if query := tsquery(where.search):
                 clauses.append("e.question_words @@ to_tsquery('simple', ?)")
                 params.append(query)
+            elif where.search.strip():
+                clauses.append("1 = 0")  # only punctuation: no word to find, as in FTS5
         elif where.search and (query := fts_query(where.search)):
             clauses.append(
                 "e.id IN (SELECT rowid FROM escalations_fts WHERE escalations_fts MATCH ?)"

@@ -518,9 +518,11 @@ UPDATE escalations SET question = (SELECT text FROM messages m
   WHERE m.id = escalations.message_id) WHERE question IS NULL;
 CREATE INDEX idx_escalations_group_message_id ON escalations (group_message_id);
 -- The desk's search, PostgreSQL's own: the words of the question, kept by PostgreSQL
--- itself (blanking the question blanks them), with a GIN index.
-ALTER TABLE escalations ADD COLUMN question_words tsvector
-  GENERATED ALWAYS AS (to_tsvector('simple', coalesce(question, ''))) STORED;
+-- itself (blanking the question blanks them), with a GIN index. Punctuation splits words
+-- as in SQLite's index (PostgreSQL's parser would keep "<b>", URLs and e-mails whole).
+ALTER TABLE escalations ADD COLUMN question_words tsvector GENERATED ALWAYS AS
+  (to_tsvector('simple', regexp_replace(coalesce(question, ''), '[[:punct:]]', ' ', 'g')))
+  STORED;
 CREATE INDEX idx_escalations_question_words ON escalations USING GIN (question_words);
 """
 
