@@ -132,11 +132,11 @@ async def client(
     graph: tuple[GraphApi, str],
     trained_settings: Settings,
     loaded: Loaded,
-    tmp_path: Path,
+    store_url: str,
     messenger_on: None,
 ) -> AsyncIterator[TestClient]:
     settings = messenger_settings(trained_settings, graph[1])
-    app = create_app(settings, loaded, Store.open(tmp_path / "tanya.db"))
+    app = create_app(settings, loaded, Store.open(store_url))
     async with TestClient(TestServer(app)) as test_client:
         yield test_client
 

@@ -192,3 +192,27 @@ def test_unreachable_postgresql_is_a_clear_message(tmp_path: Path) -> None:
     assert "cannot connect to PostgreSQL at postgresql://127.0.0.1:9/tanya" in (
         done.stderr.decode()
     )
+
+
+def test_copy_store_refuses_what_postgresql_cannot_hold_and_copies_nothing(
+    tmp_path: Path, postgres_server: PostgresServer
+) -> None:
+    source = tmp_path / "city.db"
+    store = Store.open(source)
+    fill(store)
+    # SQLite keeps text in an INTEGER column; PostgreSQL refuses it.
+    store.db.execute("UPDATE feedback SET helpful = 'ya'")
+    store.close()
+    target = postgres_server.fresh_database(migrated=False)
+
+    done = run_tanya("copy-store", str(source), target, cwd=tmp_path)
+
+    assert done.returncode != 0
+    assert "nothing was copied: feedback:" in done.stderr.decode()
+    copied = Store.open(target)
+    try:
+        assert [
+            t for t in _tables(copied) if copied.db.execute(f'SELECT 1 FROM "{t}"').fetchone()
+        ] == []
+    finally:
+        copied.close()

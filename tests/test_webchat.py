@@ -20,9 +20,9 @@ from tests.desk_helpers import add_official
 
 @pytest.fixture
 async def client(
-    trained_settings: Settings, loaded: Loaded, tmp_path: Path
+    trained_settings: Settings, loaded: Loaded, store_url: str
 ) -> AsyncIterator[TestClient]:
-    app = create_app(trained_settings, loaded, Store.open(tmp_path / "tanya.db"))
+    app = create_app(trained_settings, loaded, Store.open(store_url))
     async with TestClient(TestServer(app)) as test_client:
         page = await test_client.get("/chat")
         assert page.status == 200

@@ -16,6 +16,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
+
 from bot.store.engine import Engine, PostgresEngine, SqliteEngine
 from bot.store.migrations import schema_version
 
@@ -75,18 +77,24 @@ def copy_store(source: Engine, target: Engine) -> list[TableCopy]:
                 f"the target already holds {table}: copy into an empty, migrated database"
             )
     high_water = dict(source.execute("SELECT name, seq FROM sqlite_sequence").fetchall())
-    with target.atomic():
-        target.execute("SET CONSTRAINTS ALL DEFERRED")
-        for table in tables:
-            columns = source.columns(table)
-            absent = set(columns) - set(target.columns(table))
-            if absent:
-                raise CopyError(f"the target's {table} has no column {', '.join(absent)}")
-            target.copy_rows(table, columns, source.stream(_select(table, columns)))
-        for table in tables:
-            _set_sequence(target, table, high_water.get(table))
-        # Read back before the commit: a difference undoes the whole copy.
-        copies = verify(source, target, tables)
+    table = ""
+    try:
+        with target.atomic():
+            target.execute("SET CONSTRAINTS ALL DEFERRED")
+            for table in tables:
+                columns = source.columns(table)
+                absent = set(columns) - set(target.columns(table))
+                if absent:
+                    raise CopyError(f"the target's {table} has no column {', '.join(absent)}")
+                target.copy_rows(table, columns, source.stream(_select(table, columns)))
+            table = ""
+            for name in tables:
+                _set_sequence(target, name, high_water.get(name))
+            # Read back before the commit: a difference undoes the whole copy.
+            copies = verify(source, target, tables)
+    except psycopg.Error as exc:  # a value PostgreSQL refuses, a broken reference
+        where = f"{table}: " if table else ""
+        raise CopyError(f"{where}{str(exc).strip()}") from exc
     return copies
 
 

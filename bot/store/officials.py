@@ -95,8 +95,8 @@ class Officials:
         return self._one("id = ?", official_id)
 
     def by_name(self, name: str) -> Official | None:
-        # ASCII case only, as SQLite's NOCASE index on the name (migrations): both
-        # engines compare alike.
+        # Without regard to case, as the unique index on names (migrations): SQLite folds
+        # ASCII letters, PostgreSQL every letter.
         return self._one("lower(name) = lower(?)", name)
 
     def by_telegram_user(self, user_id: int) -> Official | None:

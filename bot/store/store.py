@@ -30,7 +30,23 @@ from bot.store.outbox import Outbox, OutboxKind
 from bot.store.retention import AUDIT_KEPT, AUDIT_WORDS, Retention, compact
 from bot.store.stats import Stats
 
-__all__ = ["Citizen", "Decided", "Saved", "Store", "now_iso"]
+__all__ = ["Citizen", "Decided", "MessageStatus", "Saved", "Store", "now_iso"]
+
+
+class MessageStatus(enum.StrEnum):
+    """``messages.status``: a citizen's message is received, then answered (or failed:
+    working out a reply kept failing); a reply is pending until its outbox row ends,
+    then says how (``bot.store.outbox.OutboxState``)."""
+
+    RECEIVED = "received"
+    ANSWERED = "answered"
+    PENDING = "pending"
+    SENT = "sent"
+    WAITING = "waiting"
+    FAILED = "failed"
+    BLOCKED = "blocked"
+    UNDELIVERABLE = "undeliverable"
+    GAVE_UP = "gave_up"
 
 
 class Decided(Protocol):
