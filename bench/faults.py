@@ -433,8 +433,10 @@ async def telegram_away_at_start(args: argparse.Namespace) -> dict[str, Any]:
         try:
             await wait_until_up(url, process, log, timeout=180)
             result["ready_seconds"] = round(time.perf_counter() - started, 1)
-            # unsafe: keep the web chat's cookie although the host is an IP address
-            async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
+            # Like a browser on loopback: keep the web chat's (Secure) session cookie over
+            # plain HTTP to an IP address.
+            jar = aiohttp.CookieJar(unsafe=True, treat_as_secure_origin=[url])
+            async with aiohttp.ClientSession(cookie_jar=jar) as session:
                 await session.get(f"{url}/chat")
                 async with session.post(
                     f"{url}/chat/api/messages", json={"text": "halo", "id": "w1"}

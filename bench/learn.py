@@ -89,9 +89,12 @@ async def wait_until_up(session: ClientSession, process: subprocess.Popen[bytes]
 
 
 async def one_round(base: str, number: int) -> dict[str, Any]:
+    # Like browsers on loopback: Secure cookies kept over plain HTTP (the web chat's
+    # session cookie is Secure, as the desk's is).
+    citizen_jar = CookieJar(unsafe=True, treat_as_secure_origin=[base])
     jar = CookieJar(unsafe=True, treat_as_secure_origin=[base])
     async with (
-        ClientSession(base_url=base, cookie_jar=CookieJar(unsafe=True)) as citizen,
+        ClientSession(base_url=base, cookie_jar=citizen_jar) as citizen,
         ClientSession(base_url=base, cookie_jar=jar) as official,
     ):
         question = f"{QUESTION} {number}" if number else QUESTION

@@ -105,6 +105,29 @@ async def test_commands_in_both_languages(conversation: Conversation) -> None:
     assert "Nomor tiket Anda" in human.text
 
 
+async def test_a_chosen_language_sticks_a_detected_one_follows(
+    loaded: Loaded, store: Store
+) -> None:
+    conversation = make_conversation(loaded.answerer, store)
+    # Without a choice the bot follows the language each message is written in.
+    [answer] = await conversation.handle(text("c8", "I lost my ID card what should I do"))
+    assert answer.text.startswith("Bring a police loss report")
+    [answer] = await conversation.handle(text("c8", "ktp saya hilang gimana ngurusnya"))
+    assert answer.text.startswith("Bawa surat kehilangan")
+    # A citizen who picked English keeps English, even writing in Indonesian...
+    await conversation.handle(Incoming("test", "c8", Kind.COMMAND, text="/bahasa en"))
+    [answer] = await conversation.handle(text("c8", "ktp saya hilang gimana ngurusnya"))
+    assert answer.text.startswith("Bring a police loss report")
+    assert answer.text.endswith("Was this helpful?")
+    # ...also after a restart (the choice is stored), until they choose again.
+    again = make_conversation(loaded.answerer, store)
+    [answer] = await again.handle(text("c8", "cara ganti ktp yang hilang bagaimana ya"))
+    assert answer.text.startswith("Bring a police loss report")
+    await again.handle(Incoming("test", "c8", Kind.COMMAND, text="/bahasa id"))
+    [answer] = await again.handle(text("c8", "I lost my ID card what should I do"))
+    assert answer.text.startswith("Bawa surat kehilangan")
+
+
 async def test_clarify_buttons_answer_the_chosen_entry(loaded: Loaded, store: Store) -> None:
     answerer = with_thresholds(
         loaded.answerer, answer_threshold=0.6, clarify_threshold=0.2, clarify_margin=0.3

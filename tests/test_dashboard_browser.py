@@ -130,7 +130,7 @@ async def test_clusters_rumours_and_export_pages_in_chromium(
     cluster = page.locator("section.cluster", has_text="pasar malam alun alun buka kapan")
     await expect(cluster).to_have_attribute("data-size", "3")
     await cluster.get_by_text("Buat entri FAQ dari klaster ini").click()
-    questions = cluster.locator('textarea[name="questions"]')
+    questions = cluster.locator('textarea[name="questions_id"]')  # the cluster's language
     await expect(questions).to_be_visible()
     assert "pasar malam" in await questions.input_value()
 

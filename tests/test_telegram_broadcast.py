@@ -31,7 +31,7 @@ from bot.core.broadcasting import IN_FLIGHT
 from bot.server import create_app
 from bot.service import Loaded
 from bot.store import Store
-from tests.desk_helpers import add_official, browser, running, sign_in
+from tests.desk_helpers import add_official, browser, post_form, running, sign_in
 from tests.telegram_harness import (
     TOKEN,
     Citizen,
@@ -193,10 +193,17 @@ async def test_subscribe_and_unsubscribe_on_telegram(
     )
     assert store.subscriptions.topics_of(found.id) == []
 
-    # ... and what they left no longer does.
-    number = await announce(desk.official, "Banjir surut.", topics="darurat")
-    await wait_until_sent(store, number)
-    assert store.broadcasts.progress(number)["sent"] == 0
+    # ... and what they left no longer does: they were its only subscriber, so the desk
+    # says nobody would receive it.
+    preview = await post_form(
+        desk.official,
+        "/desk/announcements/preview",
+        kind="announcement",
+        text="Banjir surut.",
+        topics="darurat",
+        channels="telegram",
+    )
+    assert "Tidak ada penerima" in await preview.text()
     await citizen.say("/berhenti")
     nothing = (await citizen.wait_for(7))[6]
     assert nothing["message"]["text"].startswith("Anda belum mengikuti topik apa pun")
@@ -487,7 +494,7 @@ async def test_blocked_citizens_are_recorded_unsubscribed_and_listed(
 
     page = await announcement_page(desk.official, number)
     assert 'data-state="blocked">5<' in page and 'data-state="sent">25<' in page
-    assert "Tidak terkirim" in page and "memblokir bot: 5 — the citizen blocked the bot" in page
+    assert "Tidak terkirim" in page and "memblokir bot: 5 — warga memblokir bot" in page
 
     # The next announcement (text this time) is not even tried on them; one more citizen
     # has blocked the bot since.

@@ -87,6 +87,9 @@ async def test_language_switch_and_history_after_reload(browser: Browser, bot_ur
     await expect(page.locator(".msg.bot").last).to_contain_text("I will reply in English")
     await ask(page, "where can I get vaccinated?")
     await expect(page.locator(".msg.bot").last).to_contain_text("Was this helpful?")
+    # English was chosen: an Indonesian question still gets the English answer.
+    await ask(page, "ktp saya hilang gimana ngurusnya")
+    await expect(page.locator(".msg.bot").last).to_contain_text("Bring a police loss report")
     await page.reload()
     await expect(page.locator(".msg.bot", has_text="Vaccination is available")).to_be_visible()
     await expect(page.locator("#send")).to_have_text("Send")

@@ -29,7 +29,7 @@ import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from rapidfuzz import fuzz
@@ -39,6 +39,7 @@ from bot.core.decision import Action, Decision, EscalationReason
 from bot.core.dispatch import Dispatcher
 from bot.core.emoji import emoji_reply
 from bot.core.followups import same_need
+from bot.core.language import ChosenLanguage
 from bot.core.messages import READABLE, Button, Incoming, Kind, Reply, clean, replies_to_json
 from bot.core.payloads import number, numbers
 from bot.core.replies import Replies
@@ -252,7 +253,11 @@ class Conversation:
         count = 0
         for row in self.store.unanswered():
             citizen = Citizen(
-                row["citizen_id"], row["channel"], row["platform_id"], row["language"]
+                row["citizen_id"],
+                row["channel"],
+                row["platform_id"],
+                row["language"],
+                bool(row["language_chosen"]),
             )
             message = Incoming(
                 channel=row["channel"],
@@ -296,10 +301,13 @@ class Conversation:
         if picked is not None and 1 <= picked <= len(offered):
             # "2" after numbered choices: the second choice, as if its button was tapped.
             return await self._button(citizen, message_id, offered[picked - 1])
-        decision = await self.decide(text, citizen.language)
+        hint = citizen.language
+        if citizen.language_chosen and hint is not None:
+            hint = ChosenLanguage(hint)
+        decision = await self.decide(text, hint)
         if decision.language != citizen.language:
             self.store.set_language(citizen.id, decision.language)
-            citizen = Citizen(citizen.id, citizen.channel, citizen.platform_id, decision.language)
+            citizen = replace(citizen, language=decision.language)
         if decision.action is Action.ANSWER:
             # One message: the answer, then "was this helpful?" with its buttons under it.
             # A second message would halve how many citizens Telegram's limits (about 30
@@ -419,8 +427,8 @@ class Conversation:
             if wanted not in self.languages:
                 current = self.language_of(citizen)
                 wanted = next((lang for lang in self.languages if lang != current), current)
-            self.store.set_language(citizen.id, wanted)
-            citizen = Citizen(citizen.id, citizen.channel, citizen.platform_id, wanted)
+            self.store.set_language(citizen.id, wanted, chosen=True)
+            citizen = replace(citizen, language=wanted, language_chosen=True)
             return [Reply(self._text("utter_language_set", citizen))], None
         if command == "human":
             # The official needs the question, not "/petugas": escalate the citizen's last

@@ -42,6 +42,13 @@ MIN_CONFIDENCE = 0.75
 MIN_CONFIDENCE_ONE_WORD = 0.9
 
 
+class ChosenLanguage(str):
+    """A language the citizen picked (``/bahasa en``): the guesser keeps to it whatever a
+    message looks like, as helplines keep a contact's language until the contact changes it."""
+
+    __slots__ = ()
+
+
 class LanguageGuesser:
     """Guess ``"id"`` or ``"en"`` for a message; build once, it loads lingua's models."""
 
@@ -63,6 +70,8 @@ class LanguageGuesser:
 
     def guess(self, text: str, hint: str | None = None) -> str:
         fallback = hint if hint in self.languages else self.languages[0]
+        if isinstance(hint, ChosenLanguage) and hint in self.languages:
+            return str(hint)
         if len(self.languages) == 1:
             return self.languages[0]
         words = [w.casefold() for w in _WORD.findall(text)]

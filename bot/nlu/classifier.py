@@ -57,6 +57,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import normalize
 from sklearn.svm import LinearSVC
 
+from bot.nlu import sklearn_state
 from bot.nlu.calibration import (
     CALIBRATION_ENV,
     DEFAULT_MAX_WRONG_ANSWERS,
@@ -70,7 +71,9 @@ from bot.nlu.lexical import LexicalIndex
 from bot.nlu.trainingdata import parse_kind_codes
 
 log = logging.getLogger(__name__)
-MODEL_FILE = "faq_classifier.skops"
+MODEL_FILE = "faq_classifier.npz"
+# Models trained before the state was plain arrays (read with skops, slower to import).
+LEGACY_MODEL_FILE = "faq_classifier.skops"
 FAQ_PREFIX = "faq."
 SMALLTALK_PREFIX = "chat."
 # The answerer's default small-talk threshold: a probe that is confidently small talk is
@@ -463,8 +466,6 @@ class FaqClassifier(IntentClassifier, GraphComponent):
         return training_data
 
     def persist(self) -> None:
-        import skops.io as sio
-
         with self._model_storage.write_to(self._resource) as directory:
             state = {"tfidf": self.tfidf, "clf": self.clf}
             if self.neighbours is not None:
@@ -475,7 +476,7 @@ class FaqClassifier(IntentClassifier, GraphComponent):
                 state["lexical_words"] = np.array(list(self.lexical.vocabulary), dtype=np.str_)
                 state["lexical_weights"] = self.lexical.weights
                 state["lexical_idf"] = self.lexical.idf
-            sio.dump(state, directory / MODEL_FILE)
+            sklearn_state.dump(state, directory / MODEL_FILE)
 
     @classmethod
     def load(
@@ -486,20 +487,12 @@ class FaqClassifier(IntentClassifier, GraphComponent):
         execution_context: ExecutionContext,
         **kwargs: Any,
     ) -> FaqClassifier:
-        import skops.io as sio
-
         try:
             with model_storage.read_from(resource) as directory:
-                path = directory / MODEL_FILE
-                untrusted = sio.get_untrusted_types(file=path)
-                unexpected = [
-                    t
-                    for t in untrusted
-                    if not t.startswith(("sklearn.", "numpy.", "scipy.sparse."))
-                ]
-                if unexpected:
-                    raise ValueError(f"unexpected types in {path}: {unexpected}")
-                state = sio.load(path, trusted=untrusted)
+                if (directory / MODEL_FILE).is_file():
+                    state = sklearn_state.load(directory / MODEL_FILE)
+                else:
+                    state = _legacy_state(directory / LEGACY_MODEL_FILE)
         except ValueError as exc:
             log.warning("FaqClassifier: no trained state (%s); it will predict nothing", exc)
             return cls(config, model_storage, resource)
@@ -513,6 +506,19 @@ class FaqClassifier(IntentClassifier, GraphComponent):
             neighbour_starts=state.get("neighbour_starts"),
             lexical=_lexical_from(state),
         )
+
+
+def _legacy_state(path: Path) -> dict[str, Any]:
+    """A model trained by an earlier version (until it is retrained: ``tanya train``)."""
+    import skops.io as sio
+
+    if not path.is_file():
+        raise ValueError(f"{path.parent} holds no classifier state")
+    untrusted = sio.get_untrusted_types(file=path)
+    unexpected = [t for t in untrusted if not t.startswith(("sklearn.", "numpy.", "scipy.sparse."))]
+    if unexpected:
+        raise ValueError(f"unexpected types in {path}: {unexpected}")
+    return dict(sio.load(path, trusted=untrusted))
 
 
 def message_stems(message: Message) -> list[str]:

@@ -446,6 +446,13 @@ def _citizen_flow(db: Database) -> None:
     )
 
 
+def _language_choice(db: Database) -> None:
+    """Whether the citizen picked their language: a choice sticks, where a language
+    detected from their messages follows them."""
+    if "language_chosen" not in db.table("citizens").columns_dict:
+        db.table("citizens").add_column("language_chosen", int, not_null_default=0)
+
+
 # PostgreSQL: the same schema. Ids are identity columns (never reused, and settable, so
 # `tanya copy-store` keeps them); times stay ISO 8601 text (they compare as text, as on
 # SQLite); references are DEFERRABLE so a copy can load rows in any order in one
@@ -606,6 +613,10 @@ UPDATE audit_log SET target = '' WHERE action = 'sign-in-failed' AND official_id
 DELETE FROM login_failures WHERE key LIKE 'name:%';
 """
 
+_PG_LANGUAGE_CHOICE = """
+ALTER TABLE citizens ADD COLUMN language_chosen INTEGER NOT NULL DEFAULT 0;
+"""
+
 _PG_CITIZEN_FLOW = """
 ALTER TABLE messages ADD COLUMN buttons TEXT, ADD COLUMN attachment TEXT;
 DELETE FROM feedback WHERE id NOT IN (SELECT max(id) FROM feedback GROUP BY message_id);
@@ -634,6 +645,7 @@ MIGRATIONS: list[Migration] = [
     Migration("erasure", _erasure, _PG_ERASURE),
     Migration("forget_typed_names", _forget_typed_names, _PG_FORGET_TYPED_NAMES),
     Migration("citizen_flow", _citizen_flow, _PG_CITIZEN_FLOW),
+    Migration("language_choice", _language_choice, _PG_LANGUAGE_CHOICE),
 ]
 
 # Any number, the same in every worker: held while one of them migrates.

@@ -75,6 +75,9 @@ class Citizen:
     channel: str
     platform_id: str
     language: str | None
+    # True once the citizen picked the language (/bahasa en, the web chat's switch):
+    # the bot then keeps to it instead of following what each message looks like.
+    language_chosen: bool = False
 
 
 @dataclass(frozen=True)
@@ -161,14 +164,25 @@ class Store:
 
     def find_citizen(self, channel: str, platform_id: str) -> Citizen | None:
         row = self.db.execute(
-            "SELECT id, language FROM citizens WHERE channel = ? AND platform_id = ?",
+            "SELECT id, language, language_chosen FROM citizens "
+            "WHERE channel = ? AND platform_id = ?",
             [channel, platform_id],
         ).fetchone()
-        return Citizen(row[0], channel, platform_id, row[1]) if row else None
+        return Citizen(row[0], channel, platform_id, row[1], bool(row[2])) if row else None
 
-    def set_language(self, citizen_id: int, language: str) -> None:
+    def set_language(self, citizen_id: int, language: str, *, chosen: bool = False) -> None:
+        """Record the citizen's language; ``chosen`` when they picked it themselves (a
+        detected language never overrides a chosen one: callers check first)."""
         with self.db.atomic():
-            self.db.execute("UPDATE citizens SET language = ? WHERE id = ?", [language, citizen_id])
+            if chosen:
+                self.db.execute(
+                    "UPDATE citizens SET language = ?, language_chosen = 1 WHERE id = ?",
+                    [language, citizen_id],
+                )
+            else:
+                self.db.execute(
+                    "UPDATE citizens SET language = ? WHERE id = ?", [language, citizen_id]
+                )
 
     def save_incoming(
         self,
@@ -441,7 +455,8 @@ class Store:
         return list(
             self.db.query(
                 "SELECT m.id, m.citizen_id, m.text, m.kind, m.created_at, c.channel, "
-                "c.platform_id, c.language FROM messages m JOIN citizens c ON c.id = m.citizen_id "
+                "c.platform_id, c.language, c.language_chosen "
+                "FROM messages m JOIN citizens c ON c.id = m.citizen_id "
                 "WHERE m.direction = 'in' AND m.status = 'received' ORDER BY m.id"
             )
         )
