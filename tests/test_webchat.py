@@ -110,7 +110,7 @@ async def test_works_in_a_frame_that_may_not_keep_cookies(
 
 
 async def test_an_open_page_polls_for_an_officials_answer_once(
-    client: TestClient, tmp_path: Path
+    client: TestClient, store_url: str
 ) -> None:
     await say(client, text="boleh bawa kucing ke taman kota?", id="u1")
     [handed_over] = await say(client, text="/petugas", id="u2")
@@ -119,9 +119,10 @@ async def test_an_open_page_polls_for_an_officials_answer_once(
     # The replies to the citizen's own messages came with them: nothing to poll yet.
     assert await updates(client, cursor) == ([], cursor)
 
-    store = Store.open(tmp_path / "tanya.db")
+    store = Store.open(store_url)  # the desk, as another process would
     official = add_official(store, "Budi")
     store.escalations.answer(ticket, official.id, "Boleh, asal kucingnya dalam kandang.", "[]")
+    store.close()
     [answer, rate], cursor = await updates(client, cursor)
     assert answer["text"].startswith(f"Petugas menjawab pertanyaan Anda (tiket #{ticket})")
     assert "asal kucingnya dalam kandang" in answer["text"]
