@@ -12,7 +12,7 @@ import pytest
 from bot.config import ConfigError, load_settings
 from bot.store import MIGRATIONS, Store, schema_version
 from bot.store.broadcasts import BroadcastKind
-from bot.store.engine import Dialect, to_psycopg
+from bot.store.engine import Dialect, StoreUnavailable, to_psycopg
 from bot.store.escalations import InboxFilter, TicketStatus
 from bot.store.outbox import OutboxKind, OutboxState
 from tests.conftest import ROOT, run_tanya, write_config
@@ -185,13 +185,17 @@ def test_storage_url_settings(tmp_path: Path) -> None:
     assert (storage.location, storage.database) == ("postgresql://tanya@db/tanya", None)
 
 
-def test_unreachable_postgresql_is_a_clear_message(tmp_path: Path) -> None:
+def test_unreachable_postgresql_is_a_clear_message(
+    tmp_path: Path, postgres_server: PostgresServer
+) -> None:
     config = _config(tmp_path, "postgresql://tanya@127.0.0.1:9/tanya")
     done = run_tanya("--config", str(config), "migrate", cwd=tmp_path, timeout=120)
     assert done.returncode != 0
-    assert "cannot connect to PostgreSQL at postgresql://127.0.0.1:9/tanya" in (
-        done.stderr.decode()
-    )
+    said = done.stderr.decode()
+    assert "cannot connect to PostgreSQL at postgresql://127.0.0.1:9/tanya" in said
+    assert "Connection refused" in said and "Traceback" not in said
+    with pytest.raises(StoreUnavailable, match='database "nowhere" does not exist'):
+        Store.open(postgres_server.url("nowhere"))
 
 
 def test_copy_store_refuses_what_postgresql_cannot_hold_and_copies_nothing(

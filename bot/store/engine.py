@@ -211,9 +211,20 @@ class PostgresEngine:
     dialect = Dialect.POSTGRESQL
 
     def __init__(self, url: str, *, max_size: int = 8, connect_timeout: float = 15) -> None:
+        import psycopg
         from psycopg_pool import ConnectionPool
 
         self.url = url
+        # One plain connection first: the server's own reason (refused, no such database,
+        # a wrong password) instead of a pool waiting out its timeout.
+        try:
+            psycopg.connect(url, connect_timeout=max(1, int(connect_timeout))).close()
+        except psycopg.Error as exc:
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise StoreUnavailable(
+                f"cannot connect to PostgreSQL at {describe(url)}: {reason} "
+                "(is it running, are storage.url and PGPASSWORD right?)"
+            ) from exc
         self.pool = ConnectionPool(
             url,
             min_size=1,
