@@ -16,18 +16,17 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import enum
-import functools
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
 
 from sqlite_utils import Database
+
+from bot.store.clock import local_day
 
 POSTGRESQL_SCHEMES = ("postgresql://", "postgres://")
 
@@ -123,17 +122,6 @@ def open_engine(url: str | Path) -> Engine:
     if isinstance(url, str) and is_postgresql(url):
         return PostgresEngine(url)
     return SqliteEngine.open(Path(url))
-
-
-@functools.lru_cache(maxsize=16)
-def _zone(name: str) -> ZoneInfo:
-    return ZoneInfo(name)
-
-
-def local_day(iso: str, timezone: str) -> str:
-    """The date (YYYY-MM-DD) of a stored UTC time in ``timezone``: SQL ``tanya_local_day``
-    (on PostgreSQL a SQL function of the same name, made by the migrations)."""
-    return datetime.fromisoformat(iso).astimezone(_zone(timezone)).date().isoformat()
 
 
 class SqliteEngine:

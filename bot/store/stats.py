@@ -23,9 +23,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from functools import lru_cache
-from zoneinfo import ZoneInfo
 
+from bot.store.clock import zone as time_zone
 from bot.store.engine import Engine
 
 OUTCOMES = ("answer", "clarify", "smalltalk", "escalate")
@@ -37,11 +36,6 @@ UNDECIDED = "none"  # a question without a decision (not answered yet, or a surv
 UNKNOWN_LANGUAGE = "?"
 # Upper bounds (hours) of the buckets of open escalations' ages; the last is "longer".
 AGE_BUCKETS_HOURS = (1, 4, 24, 72, 168)
-
-
-@lru_cache(maxsize=16)
-def _zone(name: str) -> ZoneInfo:
-    return ZoneInfo(name)
 
 
 def iso(moment: datetime) -> str:
@@ -60,7 +54,7 @@ class Period:
     @classmethod
     def month(cls, year: int, month: int, timezone: str) -> Period:
         """A calendar month in the officials' time zone."""
-        zone = _zone(timezone)
+        zone = time_zone(timezone)
         first = date(year, month, 1)
         following = date(year + month // 12, month % 12 + 1, 1)
         return cls(
@@ -81,7 +75,7 @@ class Period:
     @classmethod
     def last_days(cls, days: int, now: datetime, timezone: str) -> Period:
         """Today and the ``days - 1`` days before it, in the officials' time zone."""
-        zone = _zone(timezone)
+        zone = time_zone(timezone)
         today = now.astimezone(zone).date()
         first = today - timedelta(days=days - 1)
         return cls(
@@ -101,7 +95,7 @@ class Period:
     @property
     def days(self) -> list[date]:
         """Every local day in the period, in order."""
-        zone = _zone(self.timezone)
+        zone = time_zone(self.timezone)
         first = self.start.astimezone(zone).date()
         last = (self.end - timedelta(microseconds=1)).astimezone(zone).date()
         return [first + timedelta(days=n) for n in range((last - first).days + 1)]
@@ -112,7 +106,7 @@ class Period:
 
 def last_complete_month(now: datetime, timezone: str) -> Period:
     """The latest month that is over in the officials' time zone."""
-    first = now.astimezone(_zone(timezone)).date().replace(day=1)
+    first = now.astimezone(time_zone(timezone)).date().replace(day=1)
     previous = first - timedelta(days=1)
     return Period.month(previous.year, previous.month, timezone)
 
@@ -341,7 +335,7 @@ class Stats:
         ).fetchone()
         if not row or row[0] is None:
             return None
-        return datetime.fromisoformat(row[0]).astimezone(_zone(timezone)).date()
+        return datetime.fromisoformat(row[0]).astimezone(time_zone(timezone)).date()
 
 
 def months_between(first: date, last: date) -> list[str]:
