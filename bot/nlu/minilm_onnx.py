@@ -24,10 +24,21 @@ PRECISIONS = ("float32", "int8")
 _OPSET = 17
 
 
-def build_graph(weights: dict[str, np.ndarray], heads: int, head_size: int, layers: int) -> bytes:
+def build_graph(
+    weights: dict[str, np.ndarray],
+    heads: int,
+    head_size: int,
+    layers: int,
+    embedded_input: bool = False,
+    epsilon: float = 1e-12,
+) -> bytes:
     """The BERT encoder (embeddings, ``layers`` attention blocks) as a serialised ONNX
     model with inputs ``ids`` [batch, length], ``positions`` [length] and ``mask``
-    [batch, length], and output ``hidden`` [batch, length, hidden size]."""
+    [batch, length], and output ``hidden`` [batch, length, hidden size].
+
+    With ``embedded_input`` the input is ``words`` [batch, length, hidden size], the
+    pieces' word embeddings looked up by the caller: a 250,000-piece table (e5's) would
+    take 380 MB as a float constant of the graph."""
     from onnx import TensorProto, checker, helper, numpy_helper
 
     initializers: list[Any] = []
@@ -47,13 +58,17 @@ def build_graph(weights: dict[str, np.ndarray], heads: int, head_size: int, laye
     def norm(x: str, prefix: str) -> str:
         scale = constant(prefix + ".weight", weights[prefix + ".weight"])
         bias = constant(prefix + ".bias", weights[prefix + ".bias"])
-        return node("LayerNormalization", [x, scale, bias], epsilon=1e-12, axis=-1)
+        return node("LayerNormalization", [x, scale, bias], epsilon=epsilon, axis=-1)
 
     def dense(x: str, prefix: str) -> str:
         product = node("MatMul", [x, constant(prefix + ".weight", weights[prefix + ".weight"].T)])
         return node("Add", [product, constant(prefix + ".bias", weights[prefix + ".bias"])])
 
-    words = node("Gather", [constant("word", weights["embeddings.word_embeddings.weight"]), "ids"])
+    if embedded_input:
+        words = "words"
+    else:
+        table = constant("word", weights["embeddings.word_embeddings.weight"])
+        words = node("Gather", [table, "ids"])
     places = node(
         "Gather",
         [constant("position", weights["embeddings.position_embeddings.weight"]), "positions"],
@@ -109,7 +124,9 @@ def build_graph(weights: dict[str, np.ndarray], heads: int, head_size: int, laye
         nodes,
         "all-MiniLM-L6-v2",
         [
-            helper.make_tensor_value_info("ids", TensorProto.INT64, ["batch", "length"]),
+            helper.make_tensor_value_info("words", TensorProto.FLOAT, ["batch", "length", None])
+            if embedded_input
+            else helper.make_tensor_value_info("ids", TensorProto.INT64, ["batch", "length"]),
             helper.make_tensor_value_info("positions", TensorProto.INT64, ["length"]),
             helper.make_tensor_value_info("mask", TensorProto.FLOAT, ["batch", "length"]),
         ],
