@@ -650,7 +650,7 @@ def report(
 def _existing_store(ctx: click.Context) -> Any:
     database = _settings(ctx).storage.database
     if database is not None and not database.is_file():
-        raise Failure(f"no database at {database} (storage.database)")
+        raise Failure(f"no database at {database} (storage.url)")
     return _store(ctx)
 
 
