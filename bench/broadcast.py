@@ -90,11 +90,12 @@ def seed(database: Path, subscribers: int) -> None:
     store = Store.open(database)
     now = now_iso()
     with store.db.atomic():
-        store.db.conn.executemany(
-            "INSERT INTO citizens (channel, platform_id, language, first_seen, last_seen) "
-            "VALUES ('telegram', ?, 'id', ?, ?)",
-            [(str(FIRST_CHAT + i), now, now) for i in range(subscribers)],
-        )
+        for i in range(subscribers):
+            store.db.execute(
+                "INSERT INTO citizens (channel, platform_id, language, first_seen, last_seen) "
+                "VALUES ('telegram', ?, 'id', ?, ?)",
+                [str(FIRST_CHAT + i), now, now],
+            )
         store.db.execute(
             "INSERT INTO subscriptions (citizen_id, topic, created_at) "
             "SELECT id, ?, ? FROM citizens",

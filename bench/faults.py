@@ -134,7 +134,7 @@ def write_config(workdir: Path, graph_url: str, telegram_url: str, model: Path) 
         ("dir: faq", f"dir: {ROOT / 'faq'}"),
         ("project_dir: rasa_project", f"project_dir: {ROOT / 'rasa_project'}"),
         ("model_path: rasa_project/models/tanya.tar.gz", f"model_path: {model}"),
-        ("database: data/tanya.db", f"database: {workdir / 'tanya.db'}"),
+        ("url: data/tanya.db", f"url: {workdir / 'tanya.db'}"),
         ("api_url: https://api.telegram.org", f"api_url: {telegram_url}"),
         ("graph_api_url: https://graph.facebook.com/v21.0", f"graph_api_url: {graph_url}"),
         ("poll_timeout: 30", "poll_timeout: 10"),

@@ -60,7 +60,8 @@ def prepare(work: Path) -> None:
         ROOT / "rasa_project", work / "rasa_project", ignore=shutil.ignore_patterns("models")
     )
     config = (ROOT / "config.yml").read_text(encoding="utf-8")
-    config = config.replace("database: data/tanya.db", "database: data/bench.db")
+    assert "url: data/tanya.db" in config
+    config = config.replace("url: data/tanya.db", "url: data/bench.db")
     (work / "config.yml").write_text(config, encoding="utf-8")
     print("training the starting model (not timed)...", flush=True)
     tanya(work, "train")

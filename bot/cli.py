@@ -358,8 +358,12 @@ def officials() -> None:
 
 def _store(ctx: click.Context) -> Any:
     from bot.store import Store
+    from bot.store.engine import StoreUnavailable
 
-    return Store.open(_settings(ctx).storage.database)
+    try:
+        return Store.open(_settings(ctx).storage.location)
+    except StoreUnavailable as exc:
+        raise Failure(str(exc)) from exc
 
 
 def _password(from_stdin: bool) -> str:
@@ -623,12 +627,10 @@ def report(
         faq = read_faq(faq_dir or settings.faq.dir)
     except (ValueError, FaqError) as exc:
         raise Failure(str(exc)) from exc
-    if not settings.storage.database.is_file():
-        raise Failure(f"no database at {settings.storage.database} (storage.database)")
-    store = _store(ctx)
+    store = _existing_store(ctx)
     try:
         body = render(
-            monthly_report(store.db, faq, period),
+            monthly_report(store.stats, faq, period),
             file_format,
             language or settings.languages[0],
             settings.desk.government_name,
@@ -647,8 +649,8 @@ def report(
 
 def _existing_store(ctx: click.Context) -> Any:
     database = _settings(ctx).storage.database
-    if not database.is_file():
-        raise Failure(f"no database at {database} (storage.database)")
+    if database is not None and not database.is_file():
+        raise Failure(f"no database at {database} (storage.url)")
     return _store(ctx)
 
 
@@ -663,9 +665,7 @@ def _existing_store(ctx: click.Context) -> Any:
 @click.pass_context
 def purge(ctx: click.Context, dry_run: bool, vacuum: bool) -> None:
     """Remove citizens' texts older than retention.message_days; every count stays."""
-    from bot.store.retention import cutoff, would_purge
-    from bot.store.retention import purge as purge_texts
-    from bot.store.retention import vacuum as vacuum_database
+    from bot.store.retention import cutoff
 
     days = _settings(ctx).retention.message_days
     store = _existing_store(ctx)
@@ -674,18 +674,23 @@ def purge(ctx: click.Context, dry_run: bool, vacuum: bool) -> None:
             click.echo("retention.message_days is 0: texts are kept forever; nothing removed.")
         else:
             older_than = cutoff(days)
-            counts = (would_purge if dry_run else purge_texts)(store.db, older_than)
+            retention = store.retention
+            counts = (retention.would_purge if dry_run else retention.purge)(older_than)
             click.echo(
                 f"{'Would remove' if dry_run else 'Removed'} texts from before "
                 f"{older_than:%Y-%m-%d %H:%M} UTC ({days} days): {counts.describe()}."
             )
         if vacuum and dry_run:
             click.echo("No vacuum in a dry run.")
+        elif vacuum and store.dialect != "sqlite":
+            store.retention.vacuum()
+            click.echo("Vacuumed (PostgreSQL: the freed space is reused by the tables).")
         elif vacuum:
             path = _settings(ctx).storage.database
+            assert path is not None  # a SQLite store
             before = path.stat().st_size
             try:
-                vacuum_database(store.db)
+                store.retention.vacuum()
             except sqlite3.OperationalError as exc:
                 raise Failure(
                     f"cannot vacuum, the database is in use (stop the bot): {exc}"
@@ -714,7 +719,7 @@ def export_conversations(
     ctx: click.Context, first: Any, last: Any, channel: str | None, out: Path | None
 ) -> None:
     """Write a period's messages (days in desk.timezone) as CSV, personal data masked."""
-    from bot.store.conversation_export import count_messages, export_csv, period_of_days
+    from bot.store.conversation_export import period_of_days
 
     try:
         period = period_of_days(first.date(), last.date(), _settings(ctx).desk.timezone)
@@ -723,10 +728,10 @@ def export_conversations(
     out = out or Path(f"conversations-{first:%Y-%m-%d}-{last:%Y-%m-%d}.csv")
     store = _existing_store(ctx)
     try:
-        count = count_messages(store.db, period, channel)
+        count = store.conversations.count(period, channel)
         try:
             with out.open("w", encoding="utf-8", newline="") as file:
-                file.writelines(export_csv(store.db, period, channel))
+                file.writelines(store.conversations.csv(period, channel))
         except OSError as exc:
             raise Failure(f"cannot write {out}: {exc.strerror or exc}") from exc
         store.officials.audit(
@@ -738,6 +743,61 @@ def export_conversations(
     finally:
         store.close()
     click.echo(f"Exported {count} messages of {period.label} to {out}")
+
+
+@cli.command()
+@click.pass_context
+def migrate(ctx: click.Context) -> None:
+    """Create or upgrade the store's schema at storage.url (the bot also does it at start)."""
+    from bot.store import MIGRATIONS, schema_version
+    from bot.store.engine import describe
+
+    store = _store(ctx)  # opening migrates
+    try:
+        version = schema_version(store.engine)
+    finally:
+        store.close()
+    where = describe(str(_settings(ctx).storage.location))
+    click.echo(f"{where}: schema version {version} of {len(MIGRATIONS)}, up to date")
+
+
+@cli.command("copy-store")
+@click.argument("source", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.argument("target")
+def copy_store(source: Path, target: str) -> None:
+    """Copy a SQLite store (SOURCE, e.g. data/tanya.db) into an empty PostgreSQL database
+    (TARGET, postgresql://user@host/name; the password from PGPASSWORD), every table
+    with its ids, and check each table's rows and checksum on both sides."""
+    from bot.store import Store
+    from bot.store.copy import CopyError
+    from bot.store.copy import copy_store as copy
+    from bot.store.engine import StoreUnavailable, describe, is_postgresql
+
+    if not is_postgresql(target):
+        raise Failure(f"TARGET must be a postgresql:// URL, not {target!r}")
+    try:
+        origin = Store.open(source)
+    except Exception as exc:  # e.g. not a SQLite file
+        raise Failure(f"cannot open {source}: {exc}") from exc
+    try:
+        destination = Store.open(target)
+    except StoreUnavailable as exc:
+        origin.close()
+        raise Failure(str(exc)) from exc
+    try:
+        copies = copy(origin.engine, destination.engine)
+    except CopyError as exc:
+        raise Failure(f"nothing was copied: {exc}") from exc
+    finally:
+        origin.close()
+        destination.close()
+    for item in copies:
+        click.echo(f"{item.table:<20} {item.rows:>10} rows  checksum {item.checksum[:16]}")
+    total = sum(item.rows for item in copies)
+    click.echo(
+        f"Copied {total} rows in {len(copies)} tables from {source} to {describe(target)}; "
+        "counts and checksums match. Set storage.url to the PostgreSQL URL to use it."
+    )
 
 
 def main() -> None:

@@ -17,6 +17,7 @@ import typing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -58,9 +59,26 @@ class NluSettings:
     generated_variants: bool = False
 
 
+POSTGRESQL_SCHEMES = ("postgresql://", "postgres://")
+
+
 @dataclass(frozen=True)
 class StorageSettings:
-    database: Path
+    """Where the conversation store lives: ``url`` is a SQLite file's path (``database``,
+    its older name, says the same) or a PostgreSQL URL for several workers; PostgreSQL's
+    password comes from the environment or .env (PGPASSWORD), never from this file."""
+
+    url: str
+
+    @property
+    def database(self) -> Path | None:
+        """The SQLite file, or None for PostgreSQL."""
+        return None if self.url.startswith(POSTGRESQL_SCHEMES) else Path(self.url)
+
+    @property
+    def location(self) -> str | Path:
+        """What ``Store.open`` takes: the SQLite file, else the PostgreSQL URL."""
+        return self.database or self.url
 
 
 @dataclass(frozen=True)
@@ -199,7 +217,10 @@ def load_settings(path: Path | None = None) -> Settings:
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of settings at the top level")
     load_dotenv(path.parent / ".env")
-    settings = _build(Settings, raw, base=path.parent.resolve(), where="")
+    settings = _build(Settings, _renamed(raw), base=path.parent.resolve(), where="")
+    settings = dataclasses.replace(
+        settings, storage=_check_storage(settings.storage, path.parent.resolve())
+    )
     _check_languages(settings.languages)
     if settings.telegram.mode not in ("polling", "webhook"):
         raise ConfigError("setting telegram.mode must be polling or webhook")
@@ -219,6 +240,33 @@ def load_settings(path: Path | None = None) -> Settings:
             f"setting desk.timezone: unknown time zone {settings.desk.timezone!r} "
             "(e.g. Asia/Jakarta, Asia/Makassar, Asia/Jayapura)"
         ) from exc
+    return settings
+
+
+def _renamed(raw: dict[str, Any]) -> dict[str, Any]:
+    """``storage.database`` (a SQLite file) is ``storage.url``'s older name: still read."""
+    storage = raw.get("storage")
+    if not isinstance(storage, dict) or "database" not in storage:
+        return raw
+    if "url" in storage:
+        raise ConfigError("set storage.url or storage.database (its older name), not both")
+    renamed = {("url" if key == "database" else key): value for key, value in storage.items()}
+    return raw | {"storage": renamed}
+
+
+def _check_storage(settings: StorageSettings, base: Path) -> StorageSettings:
+    url = settings.url
+    if not url:
+        raise ConfigError(
+            "setting storage.url must be a SQLite file (e.g. data/tanya.db) or a postgresql:// URL"
+        )
+    if not url.startswith(POSTGRESQL_SCHEMES):
+        return StorageSettings(url=str((base / url).resolve()))
+    if urlsplit(url).password:
+        raise ConfigError(
+            "setting storage.url must not hold the password: put it in PGPASSWORD "
+            "(in the environment or the git-ignored .env)"
+        )
     return settings
 
 

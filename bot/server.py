@@ -34,7 +34,6 @@ from bot.nlu.minilm import DeferredEncoder
 from bot.service import Live, Loaded, load_answerer
 from bot.store import Store
 from bot.store.outbox import NOT_DELIVERED
-from bot.store.retention import purge_daily
 
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 64 * 1024
@@ -172,7 +171,7 @@ def create_app(settings: Settings, loaded: Loaded, store: Store | None = None) -
     app[TASKS] = []
     worker = AnsweringWorker(loaded.answerer)
     app[WORKER] = worker
-    store = store or Store.open(settings.storage.database)
+    store = store or Store.open(settings.storage.location)
     app[STORE] = store
     answerer = loaded.answerer
     channels: dict[str, Channel] = {}  # filled below: channels and the outbox need each other
@@ -258,7 +257,9 @@ def create_app(settings: Settings, loaded: Loaded, store: Store | None = None) -
         app[TASKS].append(sending)
         # Citizens' words past the retention period go now, then once a day.
         days = settings.retention.message_days
-        purging = asyncio.get_running_loop().create_task(purge_daily(store.db, days), name="purge")
+        purging = asyncio.get_running_loop().create_task(
+            store.retention.purge_daily(days), name="purge"
+        )
         app[TASKS].append(purging)
         encoder = asyncio.get_running_loop().create_task(_load_encoder(embedder), name="encoder")
         app[TASKS].append(encoder)
@@ -284,7 +285,7 @@ def create_app(settings: Settings, loaded: Loaded, store: Store | None = None) -
         from bot.report.public import PublicReport, setup_public_report
 
         public = PublicReport(
-            store.db,
+            store.stats,
             lambda: live.faq,
             settings.desk.timezone,
             settings.languages,

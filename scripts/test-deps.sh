@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what the test suite needs beyond Python packages: the npm Telegram Bot API
-# emulator (telegram-test-api) and Debian's chromium for the browser tests (Playwright
-# drives it with executable_path; it never downloads a browser). Idempotent.
+# emulator (telegram-test-api), Debian's chromium for the browser tests (Playwright
+# drives it with executable_path; it never downloads a browser) and Debian's postgresql
+# for the store's tests on PostgreSQL. Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,19 +12,27 @@ if [[ ! -f "$emulator/node_modules/telegram-test-api/package.json" ]]; then
   npm install --prefix "$emulator" --no-audit --no-fund --loglevel=error >/dev/null
 fi
 
-if command -v chromium >/dev/null 2>&1; then
+# PostgreSQL's server for the store's tests on the second engine (tests/postgres.py starts
+# a throw-away cluster with its initdb and pg_ctl; nothing runs as a service).
+has_postgres() { compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; }
+
+missing=()
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+has_postgres || missing+=(postgresql)
+if [[ ${#missing[@]} -eq 0 ]]; then
   exit 0
 fi
-echo "Installing Debian's chromium for the browser tests"
+echo "Installing Debian's ${missing[*]} for the tests"
 if [[ $(id -u) -eq 0 ]]; then
   sudo=()
 elif command -v sudo >/dev/null 2>&1; then
   sudo=(sudo)
 else
-  echo "error: chromium is missing and this user cannot install it (apt-get install chromium)" >&2
+  echo "error: ${missing[*]} missing and this user cannot install it (apt-get install ${missing[*]})" >&2
   exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
 "${sudo[@]}" apt-get update -qq
-"${sudo[@]}" apt-get install -y -qq chromium >/dev/null
+"${sudo[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
 command -v chromium >/dev/null
+has_postgres

@@ -15,6 +15,7 @@ import pytest_asyncio
 from playwright.async_api import Browser, BrowserContext, async_playwright
 
 from bot.config import Settings, load_settings
+from tests.postgres import PostgresServer, server_binaries
 from tests.telegram_harness import Emulator
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,6 +37,34 @@ def write_config(directory: Path, faq_dir: Path, project_dir: Path, model: Path)
 @pytest.fixture(autouse=True)
 def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("TANYA_CONFIG", raising=False)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One throw-away PostgreSQL for the session; skipped where its server is not
+    installed, except on CI (CI=true), where a missing engine fails the run."""
+    binaries = server_binaries()
+    if binaries is None:
+        message = "PostgreSQL's server is not installed (scripts/test-deps.sh installs it)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    server = PostgresServer(binaries)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where a test's store lives, once per engine: a SQLite file, or a fresh migrated
+    PostgreSQL database."""
+    if request.param == "sqlite":
+        return str(tmp_path / "tanya.db")
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    return server.fresh_database()
 
 
 @pytest.fixture(scope="session")

@@ -8,8 +8,7 @@ import csv
 import html
 import io
 import re
-from collections.abc import AsyncIterator
-from pathlib import Path
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
@@ -24,8 +23,10 @@ from tests.desk_helpers import add_official, browser, csrf_of, post_form, runnin
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    return Store.open(tmp_path / "tanya.db")
+def store(store_url: str) -> Iterator[Store]:
+    store = Store.open(store_url)
+    yield store
+    store.close()
 
 
 @pytest.fixture

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from pathlib import Path
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -20,8 +19,10 @@ from bot.store import Store
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    return Store.open(tmp_path / "tanya.db")
+def store(store_url: str) -> Iterator[Store]:
+    store = Store.open(store_url)
+    yield store
+    store.close()
 
 
 def make_conversation(answerer: Answerer, store: Store) -> Conversation:
@@ -334,7 +335,7 @@ async def test_a_citizen_has_one_open_ticket_and_is_told_when_to_expect_an_answe
         text("c30", "halo? ada yang baca? sampah masih belum diangkut", "b")
     )
     assert "tiket #1" in again.text and "Nomor tiket" not in again.text
-    [(count, question)] = store.db.execute("SELECT count(*), question FROM escalations")
+    [(count, question)] = store.db.execute("SELECT count(*), min(question) FROM escalations")
     assert count == 1
     assert "gang mawar" in question and "ada yang baca" in question
     [asked] = await conversation.handle(Incoming("test", "c30", Kind.COMMAND, text="/petugas"))

@@ -16,7 +16,7 @@ import random
 import re
 import statistics
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,14 +26,14 @@ from zoneinfo import ZoneInfo
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from sqlite_utils import Database
 
 from bot.config import ReportSettings, Settings
-from bot.core.privacy import mask
+from bot.privacy import mask
 from bot.report.build import protect
 from bot.server import create_app
 from bot.service import Loaded
 from bot.store import Store
+from bot.store.engine import Engine
 from bot.store.stats import Period, last_complete_month, percentile
 from tests.conftest import ROOT, SMALL_FAQ, run_tanya, write_config
 from tests.desk_helpers import add_official, browser, running, sign_in
@@ -73,11 +73,17 @@ def personal_question(rng: random.Random, number: int) -> str:
     )
 
 
+def insert(db: Engine, table: str, row: dict[str, Any]) -> int:
+    """Write a row as the app would have stored it; its id."""
+    names, marks = ", ".join(row), ", ".join("?" for _ in row)
+    return db.insert(f"INSERT INTO {table} ({names}) VALUES ({marks})", list(row.values()))
+
+
 @dataclass
 class Traffic:
     """A month of generated traffic; ``texts`` are every citizen's and official's words."""
 
-    db: Database
+    db: Engine
     start: datetime
     end: datetime
     rng: random.Random
@@ -98,7 +104,7 @@ class Traffic:
             "first_seen": iso(self.start),
             "last_seen": iso(self.end),
         }
-        return int(self.db.table("citizens").insert(row).last_pk)
+        return insert(self.db, "citizens", row)
 
     def message(self, citizen: int, at: datetime, **values: Any) -> int:
         row = {
@@ -108,7 +114,7 @@ class Traffic:
             "created_at": iso(at),
             "status": "answered",
         } | values
-        return int(self.db.table("messages").insert(row).last_pk)
+        return insert(self.db, "messages", row)
 
     def question(self, citizen: int, at: datetime) -> None:
         """A question, the bot's reply, and what the citizen and officials did next."""
@@ -144,8 +150,10 @@ class Traffic:
         if action == "answer" and self.rng.random() < 0.5:
             # akta-lahir disappoints; the others mostly help.
             helpful = self.rng.random() < (0.1 if faq_id == "akta-lahir" else 0.9)
-            self.db.table("feedback").insert(
-                {"message_id": asked, "helpful": int(helpful), "created_at": iso(at + _MINUTE)}
+            insert(
+                self.db,
+                "feedback",
+                {"message_id": asked, "helpful": int(helpful), "created_at": iso(at + _MINUTE)},
             )
         if action == "escalate":
             self.escalation(citizen, asked, at + timedelta(seconds=1), text)
@@ -171,7 +179,7 @@ class Traffic:
         elif fate < 0.8:
             row |= {"status": "closed", "answered_at": iso(at + timedelta(hours=1))}
             row["closed_reason"] = "spam"
-        self.db.table("escalations").insert(row)
+        insert(self.db, "escalations", row)
 
 
 _MINUTE = timedelta(minutes=1)
@@ -202,7 +210,9 @@ def generate_month(store: Store, now: datetime, seed: int = 6) -> Traffic:
             text = personal_question(rng, len(traffic.texts) + 1)
             traffic.texts.append(text)
             asked = traffic.message(waiting, at, text=text, action="escalate", language="id")
-            store.db.table("escalations").insert(
+            insert(
+                store.db,
+                "escalations",
                 {
                     "citizen_id": waiting,
                     "message_id": asked,
@@ -211,7 +221,7 @@ def generate_month(store: Store, now: datetime, seed: int = 6) -> Traffic:
                     "created_at": iso(at),
                     "updated_at": iso(at),
                     "question": text,
-                }
+                },
             )
     return traffic
 
@@ -227,7 +237,7 @@ def _local_day(value: str) -> str:
     return _instant(value).astimezone(ZONE).date().isoformat()
 
 
-def expected(db: Database, start: datetime, end: datetime, now: datetime) -> dict[str, Any]:
+def expected(db: Engine, start: datetime, end: datetime, now: datetime) -> dict[str, Any]:
     def within(value: str | None) -> bool:
         return value is not None and start <= _instant(value) < end
 
@@ -321,10 +331,11 @@ def table_rows(page: str, table: str, *attributes: str) -> list[tuple[str, ...]]
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    store = Store.open(tmp_path / "data" / "tanya.db")
+def store(store_url: str) -> Iterator[Store]:
+    store = Store.open(store_url)
     add_official(store, "Budi", "agent")
-    return store
+    yield store
+    store.close()
 
 
 @pytest.fixture
@@ -449,14 +460,18 @@ def test_small_counts_are_suppressed_and_cannot_be_subtracted_out() -> None:
 
 @pytest.fixture
 def report_config(tmp_path: Path, store: Store, traffic: Traffic) -> Path:
-    """A config.yml whose storage.database (data/tanya.db beside it) is ``store``'s."""
-    return write_config(
+    """A config.yml whose storage.url is ``store``'s."""
+    config = write_config(
         tmp_path, SMALL_FAQ, ROOT / "rasa_project", tmp_path / "models" / "none.tar.gz"
     )
+    text = config.read_text(encoding="utf-8")
+    assert "  url: data/tanya.db\n" in text
+    config.write_text(text.replace("data/tanya.db", store.engine.url), encoding="utf-8")
+    return config
 
 
 def assert_nothing_personal(body: str, traffic: Traffic) -> None:
-    """No NIK, phone number or e-mail address (what bot.core.privacy masks), no text that
+    """No NIK, phone number or e-mail address (what bot.privacy masks), no text that
     a citizen or an official wrote, no citizen's platform id."""
     assert all(mask(text) != text for text in traffic.texts)  # the check can find them
     assert mask(body) == body

@@ -7,8 +7,7 @@ import asyncio
 import dataclasses
 import re
 import time
-from collections.abc import AsyncIterator
-from pathlib import Path
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
@@ -26,8 +25,10 @@ NIK = "3201234567890001"
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    return Store.open(tmp_path / "tanya.db")
+def store(store_url: str) -> Iterator[Store]:
+    store = Store.open(store_url)
+    yield store
+    store.close()
 
 
 @pytest.fixture
@@ -209,7 +210,11 @@ async def test_a_password_typed_into_the_name_field_is_stored_nowhere(
     async with browser(server) as client:
         assert (await sign_in(client, PASSWORD, "Budi")).status == 401
         assert (await sign_in(client, "Budi")).status == 303
-    dump = "\n".join(store.db.conn.iterdump())
+    dump = "\n".join(
+        repr(row)
+        for table in store.engine.tables()
+        for row in store.db.execute(f'SELECT * FROM "{table}"')
+    )
     assert PASSWORD not in dump and PASSWORD.casefold() not in dump.casefold()
     [failed] = [r for r in store.officials.audit_log() if r["action"] == "sign-in-failed"]
     assert failed["target"] == "" and failed["detail"] == "unknown name, from 127.0.0.1"

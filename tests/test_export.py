@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -20,7 +20,7 @@ from bot.server import create_app
 from bot.service import Loaded
 from bot.store import Store
 from bot.store.conversation_export import HEADER
-from bot.store.retention import cutoff, purge
+from bot.store.retention import cutoff
 from tests.conftest import ROOT, run_tanya, write_config
 from tests.desk_helpers import add_official, browser, post_form, running, sign_in
 
@@ -71,11 +71,12 @@ def rows_of(body: bytes) -> list[dict[str, str]]:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    store = Store.open(tmp_path / "tanya.db")
+def store(store_url: str) -> Iterator[Store]:
+    store = Store.open(store_url)
     add_official(store, "Ayu", "admin")
     add_official(store, "Budi", "agent")
-    return store
+    yield store
+    store.close()
 
 
 @pytest.fixture
@@ -173,7 +174,7 @@ async def test_erased_citizens_are_absent_and_removed_texts_empty(
     store.erase_citizen(ids["telegram"])
     with store.db.atomic():  # the Messenger conversation took place 400 days ago
         store.db.execute("UPDATE messages SET created_at = '2000-01-01T00:00:00.000+00:00'")
-    purge(store.db, cutoff(365))
+    store.retention.purge(cutoff(365))
 
     _, body, _ = await export(admin, **{"from": "1999-12-31", "to": str(TODAY)})
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.core.privacy import mask
+from bot.privacy import mask
 
 NIKS = [
     "3201234567890001",

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,9 +23,10 @@ from bot.core.surveys import parse_questions, questions_json
 from bot.server import create_app
 from bot.service import Loaded
 from bot.store import Store
+from bot.store.engine import Dialect
 from bot.store.escalations import InboxFilter
-from bot.store.retention import Purged, cutoff, purge, purge_daily, would_purge
-from bot.store.stats import Period, Stats
+from bot.store.retention import Purged, cutoff
+from bot.store.stats import Period
 from tests.conftest import ROOT, run_tanya, write_config
 from tests.desk_helpers import add_official, browser, running, sign_in
 
@@ -155,8 +157,8 @@ def _backdate(store: Store, citizen: int, moment: datetime) -> None:
 def words_in_database(store: Store, words: tuple[str, ...]) -> set[str]:
     """Which of ``words`` any value of any table holds (also the search index's blocks)."""
     found = set()
-    for table in store.db.table_names():
-        for row in store.db.execute(f"SELECT * FROM [{table}]"):
+    for table in store.engine.tables():
+        for row in store.db.execute(f'SELECT * FROM "{table}"'):
             for value in row:
                 if isinstance(value, bytes):
                     value = value.decode("utf-8", "ignore")
@@ -164,9 +166,15 @@ def words_in_database(store: Store, words: tuple[str, ...]) -> set[str]:
     return found
 
 
-def words_in_files(path: Path, words: tuple[str, ...]) -> set[str]:
-    """Which of ``words`` the database's files hold anywhere, free space included."""
+def words_in_files(store: Store, words: tuple[str, ...]) -> set[str]:
+    """Which of ``words`` a SQLite database's files hold anywhere, free space included.
+    (On PostgreSQL a changed row's old version stays in the table's file until
+    autovacuum reclaims the space: queries, backups and copies no longer see it.)"""
+    if store.dialect is not Dialect.SQLITE:
+        return set()
+    path = Path(store.engine.url)
     found = set()
+    assert path.is_file()
     for file in path.parent.glob(path.name + "*"):
         content = file.read_bytes()
         found |= {w for w in words if w.encode() in content}
@@ -176,7 +184,7 @@ def words_in_files(path: Path, words: tuple[str, ...]) -> set[str]:
 def aggregates(store: Store) -> dict[str, Any]:
     """The dashboard's figures over all time, and the other counts officials see."""
     period = Period.last_days(1000, NOW, "Asia/Jakarta")
-    figures: dict[str, Any] = {"dashboard": Stats(store.db).summary(period, NOW)}
+    figures: dict[str, Any] = {"dashboard": store.stats.summary(period, NOW)}
     for name, sql in {
         "messages": "SELECT c.channel, m.direction, m.kind, m.action, m.reason, m.status, "
         "m.faq_id, m.confidence, m.language, substr(m.created_at, 1, 10), count(*) "
@@ -200,8 +208,10 @@ def aggregates(store: Store) -> dict[str, Any]:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    return Store.open(tmp_path / "tanya.db")
+def store(store_url: str) -> Iterator[Store]:
+    store = Store.open(store_url)
+    yield store
+    store.close()
 
 
 def test_purge_removes_every_copy_of_old_words_and_keeps_the_rest(
@@ -211,10 +221,10 @@ def test_purge_removes_every_copy_of_old_words_and_keeps_the_rest(
     everything = OLD_WORDS + KEPT_WORDS
     assert words_in_database(store, everything) == set(everything)
 
-    purged = purge(store.db, cutoff(365))
+    purged = store.retention.purge(cutoff(365))
 
     assert words_in_database(store, everything) == set(KEPT_WORDS)
-    assert words_in_files(tmp_path / "tanya.db", OLD_WORDS) == set()
+    assert words_in_files(store, OLD_WORDS) == set()
     # Two questions and the bot's replies, the official's answer, the closed ticket's
     # question and reply, the open ticket's reply (not its question); not the unanswered one.
     assert purged == Purged(messages=8, escalations=2, survey_answers=1, audit_entries=2)
@@ -233,7 +243,7 @@ def test_purge_removes_every_copy_of_old_words_and_keeps_the_rest(
         (traffic.new_citizen, 0): "5",
         (traffic.new_citizen, 1): "saranbaru lebih cepat",
     }
-    assert purge(store.db, cutoff(365)) == Purged()  # nothing left to do
+    assert store.retention.purge(cutoff(365)) == Purged()  # nothing left to do
 
 
 def test_aggregates_are_the_same_after_a_purge(store: Store) -> None:
@@ -243,7 +253,7 @@ def test_aggregates_are_the_same_after_a_purge(store: Store) -> None:
     assert summary.questions >= 5 and summary.rated == 1 and summary.helpful == 1
     assert summary.tickets == {"opened": 4, "answered": 2, "closed": 1}
 
-    assert purge(store.db, cutoff(365)).total > 0
+    assert store.retention.purge(cutoff(365)).total > 0
 
     assert aggregates(store) == before
 
@@ -256,7 +266,7 @@ def test_a_purged_question_is_no_longer_found_by_the_desk_search(store: Store) -
 
     assert found("zebrarahasia") == [traffic.answered_ticket]
     assert found("lumbarahasia", "closed") == [traffic.closed_ticket]
-    purge(store.db, cutoff(365))
+    store.retention.purge(cutoff(365))
     assert found("zebrarahasia") == [] and found("lumbarahasia", "closed") == []
     assert found("harimaubaru") == [traffic.new_ticket]
     assert found("gajahrahasia", "open") == [traffic.open_ticket]
@@ -264,28 +274,26 @@ def test_a_purged_question_is_no_longer_found_by_the_desk_search(store: Store) -
 
 def test_dry_run_counts_and_changes_nothing(store: Store) -> None:
     build_traffic(store)
-    before = {
-        t: store.db.execute(f"SELECT * FROM [{t}]").fetchall() for t in store.db.table_names()
-    }
+    before = {t: store.db.execute(f'SELECT * FROM "{t}"').fetchall() for t in store.engine.tables()}
 
-    expected = would_purge(store.db, cutoff(365))
+    expected = store.retention.would_purge(cutoff(365))
 
-    after = {t: store.db.execute(f"SELECT * FROM [{t}]").fetchall() for t in store.db.table_names()}
+    after = {t: store.db.execute(f'SELECT * FROM "{t}"').fetchall() for t in store.engine.tables()}
     assert after == before
-    assert expected == purge(store.db, cutoff(365)) and expected.total > 0
+    assert expected == store.retention.purge(cutoff(365)) and expected.total > 0
 
 
 def test_small_batches_purge_the_same(store: Store, tmp_path: Path) -> None:
     build_traffic(store)
     other = Store.open(tmp_path / "other.db")
     build_traffic(other)
-    assert purge(store.db, cutoff(365), batch_rows=2) == purge(other.db, cutoff(365))
+    assert store.retention.purge(cutoff(365), batch_rows=2) == other.retention.purge(cutoff(365))
     assert words_in_database(store, OLD_WORDS) == set()
 
 
 def test_each_purge_is_in_the_audit_log_with_counts_only(store: Store) -> None:
     build_traffic(store)
-    purge(store.db, cutoff(365))
+    store.retention.purge(cutoff(365))
     [entry] = [r for r in store.officials.audit_log() if r["action"] == "retention-purge"]
     assert entry["official"] is None
     assert entry["detail"] == "8 messages, 2 escalations, 1 survey answers, 2 audit entries"
@@ -302,11 +310,11 @@ def test_erased_citizen_leaves_nothing_anywhere(store: Store, tmp_path: Path) ->
 
     store.erase_citizen(traffic.old_citizen)
 
-    for table in store.db.table_names():
-        columns = store.db.table(table).columns_dict
+    for table in store.engine.tables():
+        columns = store.engine.columns(table)
         if "citizen_id" in columns:
             rows = store.db.execute(
-                f"SELECT count(*) FROM [{table}] WHERE citizen_id = ?", [traffic.old_citizen]
+                f'SELECT count(*) FROM "{table}" WHERE citizen_id = ?', [traffic.old_citizen]
             ).fetchone()[0]
             assert rows == 0, table
     marks = ", ".join("?" for _ in message_ids)
@@ -320,7 +328,7 @@ def test_erased_citizen_leaves_nothing_anywhere(store: Store, tmp_path: Path) ->
     assert store.find_citizen("telegram", "5550001111") is None
     theirs = (*OLD_WORDS, "gajahrahasia", "rusarahasia", "5550001111")
     assert words_in_database(store, theirs) == set()
-    assert words_in_files(tmp_path / "tanya.db", theirs) == set()
+    assert words_in_files(store, theirs) == set()
     assert store.escalations.find(InboxFilter("open", search="gajahrahasia")) == []
     assert words_in_database(store, ("harimaubaru", "saranbaru")) == {"harimaubaru", "saranbaru"}
 
@@ -388,13 +396,13 @@ async def test_the_server_purges_at_start_up(
 
 async def test_no_purge_when_texts_are_kept_forever(store: Store) -> None:
     build_traffic(store)
-    await asyncio.wait_for(purge_daily(store.db, 0), timeout=5)  # returns at once
+    await asyncio.wait_for(store.retention.purge_daily(0), timeout=5)  # returns at once
     assert words_in_database(store, OLD_WORDS) == set(OLD_WORDS)
 
 
 async def test_daily_purge_runs_again(store: Store) -> None:
     build_traffic(store)
-    task = asyncio.create_task(purge_daily(store.db, 365, every=0.05))
+    task = asyncio.create_task(store.retention.purge_daily(365, every=0.05))
     try:
         for _ in range(100):
             runs = [r for r in store.officials.audit_log() if r["action"] == "retention-purge"]

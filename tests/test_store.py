@@ -1,15 +1,18 @@
-"""The conversation store on a real SQLite file: schema, de-duplication, recovery."""
+"""The conversation store on a real SQLite file and a real PostgreSQL database: schema,
+de-duplication, recovery."""
 
 from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
 
+import psycopg
 import pytest
 from sqlite_utils import Database
 
 from bot.core.decision import Action, Decision, EscalationReason
 from bot.store import MIGRATIONS, Store, migrate, schema_version
+from bot.store.engine import Dialect
 from bot.store.escalations import InboxFilter
 from bot.store.outbox import OutboxState
 
@@ -18,8 +21,8 @@ def test_new_database_is_migrated_and_in_wal_mode(tmp_path: Path) -> None:
     store = Store.open(tmp_path / "data" / "tanya.db")
     assert schema_version(store.db) == len(MIGRATIONS)
     assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert {"citizens", "messages", "feedback", "escalations"} <= set(store.db.table_names())
-    indexes = {i.name for i in store.db.table("messages").indexes}
+    assert {"citizens", "messages", "feedback", "escalations"} <= set(store.engine.tables())
+    indexes = {i.name for i in store.engine.db.table("messages").indexes}
     assert "idx_messages_channel_message" in indexes
 
 
@@ -49,8 +52,8 @@ def test_newer_database_is_refused(tmp_path: Path) -> None:
         migrate(db)
 
 
-def test_citizen_is_created_once_and_seen_again(tmp_path: Path) -> None:
-    store = Store.open(tmp_path / "tanya.db")
+def test_citizen_is_created_once_and_seen_again(store_url: str) -> None:
+    store = Store.open(store_url)
     first = store.citizen("telegram", "42", language="id")
     again = store.citizen("telegram", "42")
     other = store.citizen("messenger", "42")
@@ -60,8 +63,8 @@ def test_citizen_is_created_once_and_seen_again(tmp_path: Path) -> None:
     assert store.citizen("telegram", "42").language == "en"
 
 
-def test_redelivered_message_is_not_stored_twice(tmp_path: Path) -> None:
-    store = Store.open(tmp_path / "tanya.db")
+def test_redelivered_message_is_not_stored_twice(store_url: str) -> None:
+    store = Store.open(store_url)
     citizen = store.citizen("messenger", "p1")
     first = store.save_incoming(citizen.id, "mid.1", "text", "ktp hilang")
     again = store.save_incoming(citizen.id, "mid.1", "text", "ktp hilang")
@@ -69,8 +72,8 @@ def test_redelivered_message_is_not_stored_twice(tmp_path: Path) -> None:
     assert len(store.messages(citizen.id)) == 1
 
 
-def test_unanswered_survives_reopening_and_the_queued_reply_survives_too(tmp_path: Path) -> None:
-    path = tmp_path / "tanya.db"
+def test_unanswered_survives_reopening_and_the_queued_reply_survives_too(store_url: str) -> None:
+    path = store_url
     store = Store.open(path)
     citizen = store.citizen("telegram", "7")
     saved = store.save_incoming(citizen.id, "1", "text", "kapan vaksin?")
@@ -122,10 +125,10 @@ def test_unanswered_survives_reopening_and_the_queued_reply_survives_too(tmp_pat
     )
 
 
-def test_ids_are_never_handed_out_twice(tmp_path: Path) -> None:
+def test_ids_are_never_handed_out_twice(store_url: str) -> None:
     """After /hapusdata the next citizen must not get the erased citizen's ticket number
     (the audit log's "ticket #N" would then name someone else)."""
-    store = Store.open(tmp_path / "tanya.db")
+    store = Store.open(store_url)
     first = store.citizen("webchat", "session-one")
     saved = store.save_incoming(first.id, None, "text", "jalan rusak")
     ticket, _ = store.open_escalation(first.id, saved.id, "low_confidence")
@@ -142,7 +145,7 @@ def test_ids_survive_the_upgrade_to_never_reused_ids(tmp_path: Path) -> None:
 
     db = Database(tmp_path / "old.db")
     for migration in MIGRATIONS[:4]:
-        migration(db)
+        migration.sqlite(db)
     db.execute("PRAGMA user_version = 4")
     db.execute(
         "INSERT INTO citizens (id, channel, platform_id, first_seen, last_seen) "
@@ -169,23 +172,34 @@ def test_ids_survive_the_upgrade_to_never_reused_ids(tmp_path: Path) -> None:
     assert (citizen.id, saved.id, ticket) == (6, 41, 13)
 
 
-def test_foreign_keys_are_enforced(tmp_path: Path) -> None:
-    store = Store.open(tmp_path / "tanya.db")
-    with pytest.raises(sqlite3.IntegrityError):
+def test_foreign_keys_are_enforced(store_url: str) -> None:
+    store = Store.open(store_url)
+    with pytest.raises((sqlite3.IntegrityError, psycopg.IntegrityError)):
         store.save_feedback(message_id=999, helpful=True)
 
 
-def test_a_store_operation_that_fails_half_way_leaves_nothing_behind(tmp_path: Path) -> None:
+def test_a_store_operation_that_fails_half_way_leaves_nothing_behind(store_url: str) -> None:
     """Each operation is one transaction: if its last statement fails (here a trigger
     refuses the reply), the statements before it are rolled back, so the citizen's
     message is not left looking decided while its reply was never stored."""
-    store = Store.open(tmp_path / "tanya.db")
+    store = Store.open(store_url)
     citizen = store.citizen("telegram", "42", "id")
     saved = store.save_incoming(citizen.id, "m1", "text", "kapan posyandu buka?")
-    store.db.execute(
-        "CREATE TRIGGER refuse_replies BEFORE INSERT ON messages WHEN NEW.direction = 'out' "
-        "BEGIN SELECT RAISE(ABORT, 'disk full'); END"
-    )
+    if store.dialect is Dialect.SQLITE:
+        store.db.execute(
+            "CREATE TRIGGER refuse_replies BEFORE INSERT ON messages WHEN NEW.direction = 'out' "
+            "BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+        )
+    else:
+        store.db.execute(
+            "CREATE FUNCTION refuse_replies() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            "IF NEW.direction = 'out' THEN RAISE EXCEPTION 'disk full'; END IF; RETURN NEW; "
+            "END $$"
+        )
+        store.db.execute(
+            "CREATE TRIGGER refuse_replies BEFORE INSERT ON messages FOR EACH ROW "
+            "EXECUTE FUNCTION refuse_replies()"
+        )
     decision = Decision(
         text="kapan posyandu buka?",
         action=Action.ANSWER,
@@ -194,7 +208,7 @@ def test_a_store_operation_that_fails_half_way_leaves_nothing_behind(tmp_path: P
         confidence=0.9,
         faq_id="posyandu",
     )
-    with pytest.raises(sqlite3.IntegrityError, match="disk full"):
+    with pytest.raises((sqlite3.IntegrityError, psycopg.Error), match="disk full"):
         store.save_reply(saved.id, citizen.id, "Posyandu buka Senin.", decision)
     row = store.db.execute("SELECT action, faq_id FROM messages WHERE id = ?", [saved.id])
     assert row.fetchone() == (None, None)
@@ -207,7 +221,7 @@ def test_names_typed_at_failed_sign_ins_are_forgotten_on_upgrade(tmp_path: Path)
 
     db = Database(tmp_path / "old.db")
     for migration in MIGRATIONS[:4]:
-        migration(db)
+        migration.sqlite(db)
     db.execute("PRAGMA user_version = 4")
     db.execute(
         "INSERT INTO audit_log (at, official_id, action, target, detail) "

@@ -20,9 +20,9 @@ from tests.desk_helpers import add_official
 
 @pytest.fixture
 async def client(
-    trained_settings: Settings, loaded: Loaded, tmp_path: Path
+    trained_settings: Settings, loaded: Loaded, store_url: str
 ) -> AsyncIterator[TestClient]:
-    app = create_app(trained_settings, loaded, Store.open(tmp_path / "tanya.db"))
+    app = create_app(trained_settings, loaded, Store.open(store_url))
     async with TestClient(TestServer(app)) as test_client:
         page = await test_client.get("/chat")
         assert page.status == 200
@@ -110,7 +110,7 @@ async def test_works_in_a_frame_that_may_not_keep_cookies(
 
 
 async def test_an_open_page_polls_for_an_officials_answer_once(
-    client: TestClient, tmp_path: Path
+    client: TestClient, store_url: str
 ) -> None:
     await say(client, text="boleh bawa kucing ke taman kota?", id="u1")
     [handed_over] = await say(client, text="/petugas", id="u2")
@@ -119,9 +119,10 @@ async def test_an_open_page_polls_for_an_officials_answer_once(
     # The replies to the citizen's own messages came with them: nothing to poll yet.
     assert await updates(client, cursor) == ([], cursor)
 
-    store = Store.open(tmp_path / "tanya.db")
+    store = Store.open(store_url)  # the desk, as another process would
     official = add_official(store, "Budi")
     store.escalations.answer(ticket, official.id, "Boleh, asal kucingnya dalam kandang.", "[]")
+    store.close()
     [answer, rate], cursor = await updates(client, cursor)
     assert answer["text"].startswith(f"Petugas menjawab pertanyaan Anda (tiket #{ticket})")
     assert "asal kucingnya dalam kandang" in answer["text"]

@@ -61,7 +61,7 @@ from bot.config import TelegramSettings
 from bot.core.broadcasting import Pacer
 from bot.core.conversation import Conversation
 from bot.core.messages import Delivery, DeliveryState, Incoming, Kind, Outgoing, Reply
-from bot.core.privacy import mask
+from bot.privacy import mask
 from bot.store.escalations import AlreadyHandled
 
 if TYPE_CHECKING:

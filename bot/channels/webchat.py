@@ -44,7 +44,7 @@ from bot.core.messages import (
     Reply,
     replies_from_json,
 )
-from bot.store.store import Citizen, Store
+from bot.store.store import Citizen, MessageStatus, Store
 
 NAME = "webchat"
 COOKIE = "tanya_chat"
@@ -278,12 +278,13 @@ class WebChatChannel:
         pushed = [
             r
             for r in rows
-            if r["direction"] == "out" and (r["action"] in PUSHED or r["status"] == "waiting")
+            if r["direction"] == "out"
+            and (r["action"] in PUSHED or r["status"] == MessageStatus.WAITING)
         ]
         messages = self._render(citizen, pushed)
         if any(r["action"] == "official" for r in pushed):
             self.store.escalations.shown_in_webchat(citizen.id)
-        self.store.outbox.shown([r["id"] for r in pushed if r["status"] == "waiting"])
+        self.store.outbox.shown([r["id"] for r in pushed if r["status"] == MessageStatus.WAITING])
         return web.json_response(
             {"messages": messages, "cursor": rows[-1]["id"] if rows else after}
         )

@@ -28,12 +28,12 @@ from sklearn.cluster import AgglomerativeClustering
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
 
-from bot.core.privacy import mask
 from bot.nlu.normalize import normalise_text, stem
+from bot.privacy import mask
 
 DEFAULT_DISTANCE = 0.7
 DEFAULT_WORD_WEIGHT = 0.5
-_MASKED = re.compile(r"\S*\*{3,}\S*")  # what bot.core.privacy.mask left of a NIK, phone...
+_MASKED = re.compile(r"\S*\*{3,}\S*")  # what bot.privacy.mask left of a NIK, phone...
 
 
 def comparable(text: str) -> str:

@@ -22,6 +22,7 @@ from bot.core.conversation import Conversation
 from bot.core.dispatch import first_outcome
 from bot.core.messages import Delivery, DeliveryState, Reply, replies_to_json
 from bot.store import Store
+from bot.store.escalations import TicketStatus
 from bot.store.officials import Official
 from bot.store.outbox import OutboxState
 from bot.store.store import Citizen
@@ -109,7 +110,7 @@ class Handover:
         """Send a stored answer again after it was not delivered (an official's "send
         again"); returns how the first new attempt went."""
         row = self.store.escalations.get(ticket)
-        if row is None or row["status"] != "answered" or not row["answer"]:
+        if row is None or row["status"] != TicketStatus.ANSWERED or not row["answer"]:
             raise ValueError(f"ticket #{ticket} has no answer to deliver")
         item = self.store.outbox.for_official_answer(ticket)
         if item is None:

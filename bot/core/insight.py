@@ -26,7 +26,6 @@ from bot.core.rumours import Sign
 from bot.faq.loader import normalise_example
 from bot.faq.model import Entry, Faq
 from bot.store import Store
-from bot.store.insight import Insights
 
 log = logging.getLogger(__name__)
 
@@ -165,7 +164,7 @@ class Insight:
         settings: InsightSettings,
         answer_threshold: float,
     ) -> None:
-        self.queries = Insights(store.db)
+        self.queries = store.insights
         self.embed = embed
         self.settings = settings
         self.answer_threshold = answer_threshold

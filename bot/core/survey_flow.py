@@ -14,7 +14,7 @@ from bot.core.messages import Button, Reply
 from bot.core.payloads import number, numbers
 from bot.core.surveys import SCALE, Question, questions_of
 from bot.store import Store
-from bot.store.broadcasts import Broadcast
+from bot.store.broadcasts import Broadcast, BroadcastStatus
 from bot.store.store import Citizen
 
 MAX_TEXT_ANSWER = 2000
@@ -48,7 +48,7 @@ class SurveyFlow:
         return survey, questions_of(survey.options)
 
     def _open(self, survey: Broadcast) -> bool:
-        return survey.closed_at is None and survey.status != "cancelled"
+        return survey.closed_at is None and survey.status != BroadcastStatus.CANCELLED
 
     def button(self, citizen: Citizen, rest: str) -> list[Reply]:
         survey_text, _, step = rest.partition(":")

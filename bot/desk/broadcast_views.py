@@ -16,7 +16,6 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from bot.core.privacy import mask
 from bot.core.surveys import SCALE, SurveyFormatError, parse_questions, questions_json, questions_of
 from bot.csv_cells import Writer
 from bot.desk.auth import PATH
@@ -25,13 +24,16 @@ from bot.desk.context import CONTEXT, DeskContext, official_of
 from bot.desk.inputs import parse_id
 from bot.desk.texts import text
 from bot.desk.views import _flash, _language, page
-from bot.store.broadcasts import Broadcast
+from bot.privacy import mask
+from bot.store.broadcasts import Broadcast, BroadcastKind, BroadcastStatus
 from bot.store.clock import now_iso
 
 MAX_TEXT = 3000
 MAX_OPTIONS = 10
 MESSENGER_BUTTON_CHARS = 20  # a quick reply's title, as Messenger shows it
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+
+_UNDER_WAY = (BroadcastStatus.SCHEDULED, BroadcastStatus.SENDING)
 
 
 def _topics(ctx: DeskContext) -> dict[str, dict[str, str]]:
@@ -259,8 +261,9 @@ async def detail(request: web.Request) -> web.Response:
     if broadcast is None:
         raise web.HTTPNotFound(text=text("not_found", _language(request)))
     progress = ctx.store.broadcasts.progress(broadcast.id)
-    results = ctx.store.broadcasts.results(broadcast.id) if broadcast.kind == "poll" else None
-    survey = survey_results(ctx, broadcast) if broadcast.kind == "survey" else None
+    poll = broadcast.kind == BroadcastKind.POLL
+    results = ctx.store.broadcasts.results(broadcast.id) if poll else None
+    survey = survey_results(ctx, broadcast) if broadcast.kind == BroadcastKind.SURVEY else None
     return page(
         request,
         "announcement.html",
@@ -272,7 +275,7 @@ async def detail(request: web.Request) -> web.Response:
         survey=survey,
         survey_counts=ctx.store.surveys.counts(broadcast.id),
         topics=_topics(ctx),
-        refresh=3 if broadcast.status in ("scheduled", "sending") else 0,
+        refresh=3 if broadcast.status in _UNDER_WAY else 0,
     )
 
 
@@ -282,11 +285,11 @@ async def confirm_cancel(request: web.Request) -> web.Response:
     broadcast = ctx.store.broadcasts.get(_broadcast_id(request))
     if broadcast is None:
         raise web.HTTPNotFound()
-    if broadcast.status not in ("scheduled", "sending"):
+    if broadcast.status not in _UNDER_WAY:
         raise web.HTTPSeeOther(f"{PATH}/announcements/{broadcast.id}")
     progress = ctx.store.broadcasts.progress(broadcast.id)
     waiting = progress.get("pending", 0) + progress.get("sending", 0)
-    if broadcast.status == "scheduled" and not sum(progress.values()):
+    if broadcast.status == BroadcastStatus.SCHEDULED and not sum(progress.values()):
         # Not started: its recipients are chosen when it starts; this many subscribe now.
         audience = ctx.store.broadcasts.audience(list(broadcast.topics), list(broadcast.channels))
         waiting = sum(audience.values())
@@ -338,9 +341,9 @@ def survey_results(ctx: DeskContext, survey: Broadcast) -> list[dict[str, Any]]:
 async def chart(request: web.Request) -> web.Response:
     ctx: DeskContext = request.app[CONTEXT]
     broadcast = ctx.store.broadcasts.get(_broadcast_id(request))
-    if broadcast is None or broadcast.kind == "announcement":
+    if broadcast is None or broadcast.kind == BroadcastKind.ANNOUNCEMENT:
         raise web.HTTPNotFound()
-    if broadcast.kind == "survey":
+    if broadcast.kind == BroadcastKind.SURVEY:
         index = parse_id(request.query.get("q", "0"))
         results = survey_results(ctx, broadcast)
         if index is None or index >= len(results) or not results[index]["labels"]:
@@ -356,11 +359,11 @@ async def chart(request: web.Request) -> web.Response:
 async def results_csv(request: web.Request) -> web.Response:
     ctx: DeskContext = request.app[CONTEXT]
     broadcast = ctx.store.broadcasts.get(_broadcast_id(request))
-    if broadcast is None or broadcast.kind == "announcement":
+    if broadcast is None or broadcast.kind == BroadcastKind.ANNOUNCEMENT:
         raise web.HTTPNotFound()
     out = io.StringIO()
     writer = Writer(out)
-    if broadcast.kind == "survey":
+    if broadcast.kind == BroadcastKind.SURVEY:
         _survey_csv(ctx, broadcast, writer)
         return _csv_response(out, f"survey-{broadcast.id}.csv")
     counts, voters = ctx.store.broadcasts.results(broadcast.id)
@@ -405,21 +408,10 @@ async def campaigns(request: web.Request) -> web.Response:
     ctx: DeskContext = request.app[CONTEXT]
     telegram = ctx.channels.get("telegram")
     username = getattr(getattr(telegram, "bot", None), "username", None) if telegram else None
-    rows = list(
-        ctx.store.db.query(
-            "SELECT k.slug, k.title, k.created_at, "
-            "(SELECT count(*) FROM citizens c WHERE c.campaign = k.slug) AS citizens, "
-            "(SELECT count(*) FROM messages m JOIN citizens c ON c.id = m.citizen_id "
-            " WHERE c.campaign = k.slug AND m.direction = 'in' AND m.kind = 'text') AS questions, "
-            "(SELECT count(*) FROM subscriptions s JOIN citizens c ON c.id = s.citizen_id "
-            " WHERE c.campaign = k.slug) AS subscriptions "
-            "FROM campaigns k ORDER BY k.created_at DESC"
-        )
-    )
     return page(
         request,
         "campaigns.html",
-        rows=rows,
+        rows=ctx.store.campaigns.figures(),
         telegram_username=username,
         page_username=ctx.settings.messenger.page_username,
         base=f"{request.scheme}://{request.host}",
@@ -434,13 +426,7 @@ async def create_campaign(request: web.Request) -> web.StreamResponse:
     title = str(form.get("title", "")).strip()[:200]
     if not _SLUG.match(slug) or len(slug) > 60:
         raise _flash(request, f"{PATH}/campaigns", text("camp_bad_slug", language), "error")
-    with ctx.store.db.atomic():
-        cursor = ctx.store.db.execute(
-            "INSERT OR IGNORE INTO campaigns (slug, title, created_by, created_at) "
-            "VALUES (?, ?, ?, ?)",
-            [slug, title or slug, official_of(request).id, now_iso()],
-        )
-    if cursor.rowcount != 1:
+    if not ctx.store.campaigns.create(slug, title or slug, official_of(request).id):
         raise _flash(request, f"{PATH}/campaigns", text("camp_exists", language), "error")
     ctx.store.officials.audit(official_of(request), "campaign-created", slug, title)
     raise _flash(request, f"{PATH}/campaigns", text("camp_created", language, slug=slug))

@@ -25,7 +25,6 @@ from bot.store.stats import (
     OUTCOMES,
     UNDECIDED,
     Period,
-    Stats,
     Summary,
     months_between,
 )
@@ -94,7 +93,7 @@ async def dashboard(request: web.Request) -> web.Response:
     zone = ctx.settings.desk.timezone
     now = datetime.now(UTC)
     choice, period = _period(request, zone, now)
-    stats = Stats(ctx.store.db)
+    stats = ctx.store.stats
     summary = stats.summary(period, now)
     days = [day.isoformat() for day in period.days]
     languages = {code: _language_name(code, language) for code in summary.by_language}

@@ -15,15 +15,14 @@ from aiohttp import web
 from bot.desk.context import CONTEXT, DeskContext, official_of
 from bot.desk.texts import text
 from bot.desk.views import _language, page
-from bot.store.conversation_export import count_messages, export_csv, period_of_days
+from bot.store.conversation_export import period_of_days
 
 DEFAULT_DAYS = 30
 
 
 def _channels(ctx: DeskContext) -> list[str]:
     """Channels configured now and channels citizens came from before."""
-    stored = {r[0] for r in ctx.store.db.execute("SELECT DISTINCT channel FROM citizens")}
-    return sorted(stored | set(ctx.channels))
+    return sorted(ctx.store.channels() | set(ctx.channels))
 
 
 def _form(
@@ -64,7 +63,7 @@ async def export_download(request: web.Request) -> web.StreamResponse:
         return _form(request, first, last, channel, text("export_bad_period", _language(request)))
     if channel and channel not in _channels(ctx):
         return _form(request, first, last, "", text("export_bad_channel", _language(request)))
-    count = count_messages(ctx.store.db, period, channel or None)
+    count = ctx.store.conversations.count(period, channel or None)
     ctx.store.officials.audit(
         official_of(request),
         "conversations-exported",
@@ -81,7 +80,7 @@ async def export_download(request: web.Request) -> web.StreamResponse:
         }
     )
     await response.prepare(request)
-    for piece in export_csv(ctx.store.db, period, channel or None):
+    for piece in ctx.store.conversations.csv(period, channel or None):
         await response.write(piece.encode("utf-8"))
     await response.write_eof()
     return response

@@ -21,7 +21,6 @@ from aiohttp import web
 
 from bot.core.answerer import render_answer
 from bot.core.decision import Candidate
-from bot.core.privacy import mask
 from bot.desk.auth import LOGIN_COOKIE, PATH, Auth, TooManyAttempts, tokens_match
 from bot.desk.context import CONTEXT, DeskContext, official_of
 from bot.desk.faq_forms import (
@@ -37,7 +36,8 @@ from bot.desk.texts import has_text, text
 from bot.desk.translations import translate
 from bot.faq.edit import Edit, FaqEditError
 from bot.faq.model import Entry
-from bot.store.escalations import STATUSES, AlreadyHandled, InboxFilter
+from bot.privacy import mask
+from bot.store.escalations import STATUSES, AlreadyHandled, InboxFilter, TicketStatus
 from bot.store.officials import Official
 from bot.translatable import message_of, say
 
@@ -263,11 +263,11 @@ def _filter(request: web.Request, default_status: str) -> InboxFilter:
 
 
 async def inbox(request: web.Request) -> web.Response:
-    return _list(request, "open", "inbox")
+    return _list(request, TicketStatus.OPEN, "inbox")
 
 
 async def history(request: web.Request) -> web.Response:
-    return _list(request, "answered", "history")
+    return _list(request, TicketStatus.ANSWERED, "history")
 
 
 def _list(request: web.Request, default_status: str, view: str) -> web.Response:
@@ -347,10 +347,11 @@ async def ticket_page(
     if draft is None:
         draft = row["answer"] or ""
         used = request.query.get("use")
-        if used and (entry := faq.get(used)) is not None and row["status"] == "open":
+        if used and (entry := faq.get(used)) is not None and row["status"] == TicketStatus.OPEN:
             draft = render_answer(entry, entry.answer_language(language, ctx.languages))
-    similar = await ctx.handover.similar(number) if row["status"] == "open" else []
-    source = used_entry(row["answer"], faq, ctx.languages) if row["status"] == "answered" else None
+    similar = await ctx.handover.similar(number) if row["status"] == TicketStatus.OPEN else []
+    answered = row["status"] == TicketStatus.ANSWERED
+    source = used_entry(row["answer"], faq, ctx.languages) if answered else None
     if faq_form is None:
         faq_form = _faq_prefill(ctx, row, source, guesses, language)
     return page(
@@ -519,7 +520,7 @@ async def add_to_faq(request: web.Request) -> web.StreamResponse:
     language = _language(request)
     here = f"{PATH}/tickets/{number}"
     row = ctx.store.escalations.get(number)
-    if row is None or row["status"] != "answered":
+    if row is None or row["status"] != TicketStatus.ANSWERED:
         raise _flash(request, here, text("not_found", language), "error")
     me = official_of(request)
     mode = "entry" if form.get("mode") == "entry" else "example"

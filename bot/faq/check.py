@@ -14,11 +14,11 @@ from pathlib import Path
 
 from rapidfuzz import fuzz, process
 
-from bot.core.privacy import mask, personal_data
 from bot.faq.loader import load_faq, normalise_example
 from bot.faq.magnets import find_magnets
 from bot.faq.model import Entry, Faq
 from bot.faq.problems import Problem, Severity
+from bot.privacy import mask, personal_data
 from bot.translatable import say
 
 

@@ -28,7 +28,6 @@ from ruamel.yaml.scalarstring import FoldedScalarString, LiteralScalarString
 from ruamel.yaml.tokens import CommentToken
 
 from bot.atomic_file import replacing
-from bot.core.privacy import mask
 from bot.faq.loader import (
     ENTRY_KEYS,
     LANGUAGES,
@@ -40,6 +39,7 @@ from bot.faq.loader import (
 )
 from bot.faq.model import Entry, Faq
 from bot.faq.problems import Problem, Severity
+from bot.privacy import mask
 from bot.translatable import say
 
 __all__ = [

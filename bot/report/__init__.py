@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlite_utils import Database
-
 from bot.faq.model import Faq
 from bot.report.build import Report, build_report
 from bot.report.render import FORMATS, render
@@ -14,7 +12,7 @@ from bot.store.stats import Period, Stats
 __all__ = ["FORMATS", "Report", "monthly_report", "render"]
 
 
-def monthly_report(db: Database, faq: Faq, period: Period, now: datetime | None = None) -> Report:
+def monthly_report(stats: Stats, faq: Faq, period: Period, now: datetime | None = None) -> Report:
     """The transparency report of ``period`` (a month), built from the store's aggregates."""
     now = now or datetime.now(UTC)
-    return build_report(Stats(db).summary(period, now), faq, now)
+    return build_report(stats.summary(period, now), faq, now)

@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 from aiohttp import web
-from sqlite_utils import Database
 
 from bot.faq.model import Faq
 from bot.report import monthly_report
@@ -37,14 +36,14 @@ HEADERS = {
 class PublicReport:
     def __init__(
         self,
-        db: Database,
+        stats: Stats,
         faq: Callable[[], Faq],
         timezone: str,
         languages: tuple[str, ...],
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         government: str = "",
     ) -> None:
-        self.db = db
+        self.stats = stats
         self.government = government
         self.faq = faq
         self.timezone = timezone
@@ -56,7 +55,7 @@ class PublicReport:
     def months(self) -> list[str]:
         """Complete months with traffic, newest first (at least the last one)."""
         last = last_complete_month(self.clock(), self.timezone).days[0]
-        first = Stats(self.db).first_day(self.timezone) or last
+        first = self.stats.first_day(self.timezone) or last
         return months_between(min(first, last), last)[:MAX_MONTHS]
 
     async def handle(self, request: web.Request) -> web.Response:
@@ -81,7 +80,7 @@ class PublicReport:
 
     def _render(self, month: str, language: str, file_format: str, months: list[str]) -> str:
         period = Period.parse_month(month, self.timezone)
-        report = monthly_report(self.db, self.faq(), period, self.clock())
+        report = monthly_report(self.stats, self.faq(), period, self.clock())
         if file_format != "html":
             return render(report, file_format, language, self.government)
         here = {"month": month, "lang": language}

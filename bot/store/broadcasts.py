@@ -9,22 +9,47 @@ which is sent again (Telegram and Messenger cannot be asked whether it arrived).
 
 from __future__ import annotations
 
+import enum
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlite_utils import Database
-
 from bot.store.clock import now_iso
+from bot.store.engine import Engine
 
-DELIVERY_STATES = ("pending", "sending", "sent", "failed", "skipped", "blocked")
+
+class BroadcastKind(enum.StrEnum):
+    ANNOUNCEMENT = "announcement"
+    POLL = "poll"
+    SURVEY = "survey"
+
+
+class BroadcastStatus(enum.StrEnum):
+    SCHEDULED = "scheduled"
+    SENDING = "sending"
+    SENT = "sent"
+    CANCELLED = "cancelled"
+
+
+class RecipientState(enum.StrEnum):
+    """One recipient's copy: pending -> sending -> sent | failed | skipped | blocked."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    BLOCKED = "blocked"
+
+
+DELIVERY_STATES = tuple(RecipientState)
 
 
 @dataclass(frozen=True)
 class Broadcast:
     id: int
-    kind: str  # announcement | poll
+    kind: BroadcastKind
     text: str
     link: str | None
     image_url: str | None
@@ -32,7 +57,7 @@ class Broadcast:
     multiple: bool
     topics: tuple[str, ...]
     channels: tuple[str, ...]
-    status: str
+    status: BroadcastStatus
     send_at: str
     created_by: int | None
     created_at: str
@@ -44,7 +69,7 @@ class Broadcast:
     def from_row(cls, row: dict[str, Any]) -> Broadcast:
         return cls(
             id=row["id"],
-            kind=row["kind"],
+            kind=BroadcastKind(row["kind"]),
             text=row["text"],
             link=row["link"],
             image_url=row["image_url"],
@@ -52,7 +77,7 @@ class Broadcast:
             multiple=bool(row["multiple"]),
             topics=tuple(json.loads(row["topics"])),
             channels=tuple(json.loads(row["channels"])),
-            status=row["status"],
+            status=BroadcastStatus(row["status"]),
             send_at=row["send_at"],
             created_by=row["created_by"],
             created_at=row["created_at"],
@@ -74,15 +99,15 @@ class Recipient:
 
 
 class Subscriptions:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Engine) -> None:
         self.db = db
 
     def subscribe(self, citizen_id: int, topic: str) -> bool:
         """True when newly subscribed (False: was already)."""
         with self.db.atomic():
             cursor = self.db.execute(
-                "INSERT OR IGNORE INTO subscriptions (citizen_id, topic, created_at) "
-                "VALUES (?, ?, ?)",
+                "INSERT INTO subscriptions (citizen_id, topic, created_at) "
+                "VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                 [citizen_id, topic, now_iso()],
             )
             self.db.execute("UPDATE citizens SET blocked_at = NULL WHERE id = ?", [citizen_id])
@@ -112,8 +137,8 @@ class Subscriptions:
         """True the first time this topic is offered to this citizen, False afterwards."""
         with self.db.atomic():
             cursor = self.db.execute(
-                "INSERT OR IGNORE INTO subscription_offers (citizen_id, topic, created_at) "
-                "VALUES (?, ?, ?)",
+                "INSERT INTO subscription_offers (citizen_id, topic, created_at) "
+                "VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                 [citizen_id, topic, now_iso()],
             )
         return cursor.rowcount == 1
@@ -127,7 +152,7 @@ class Subscriptions:
 
 
 class Broadcasts:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Engine) -> None:
         self.db = db
 
     def create(
@@ -145,7 +170,7 @@ class Broadcasts:
         multiple: bool = False,
     ) -> int:
         with self.db.atomic():
-            cursor = self.db.execute(
+            return self.db.insert(
                 "INSERT INTO broadcasts (kind, text, link, image_url, options, multiple, topics, "
                 "channels, status, send_at, created_by, created_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'scheduled', ?, ?, ?)",
@@ -163,7 +188,6 @@ class Broadcasts:
                     now_iso(),
                 ],
             )
-        return int(cursor.lastrowid or 0)
 
     def get(self, broadcast_id: int) -> Broadcast | None:
         rows = list(self.db.query("SELECT * FROM broadcasts WHERE id = ?", [broadcast_id]))
@@ -222,11 +246,11 @@ class Broadcasts:
         with self.db.atomic():
             if broadcast.status == "scheduled":
                 self.db.execute(
-                    "INSERT OR IGNORE INTO deliveries (broadcast_id, citizen_id, status, "
-                    "updated_at) SELECT DISTINCT ?, c.id, 'pending', ? FROM subscriptions s "
-                    "JOIN citizens c ON c.id = s.citizen_id WHERE c.blocked_at IS NULL "
-                    f"AND s.topic IN ({_marks(broadcast.topics)}) "
-                    f"AND c.channel IN ({_marks(broadcast.channels)})",
+                    "INSERT INTO deliveries (broadcast_id, citizen_id, status, updated_at) "
+                    "SELECT DISTINCT CAST(? AS BIGINT), c.id, 'pending', CAST(? AS TEXT) "
+                    "FROM subscriptions s JOIN citizens c ON c.id = s.citizen_id "
+                    f"WHERE c.blocked_at IS NULL AND s.topic IN ({_marks(broadcast.topics)}) "
+                    f"AND c.channel IN ({_marks(broadcast.channels)}) ON CONFLICT DO NOTHING",
                     [broadcast_id, now, *broadcast.topics, *broadcast.channels],
                 )
                 self.db.execute(
@@ -335,7 +359,7 @@ class Broadcasts:
             "SELECT status, count(*) FROM deliveries WHERE broadcast_id = ? GROUP BY status",
             [broadcast_id],
         )
-        counts = {state: 0 for state in DELIVERY_STATES}
+        counts: dict[str, int] = {state.value: 0 for state in DELIVERY_STATES}
         counts.update({r[0]: r[1] for r in rows})
         return counts
 
@@ -451,7 +475,7 @@ def _marks(values: Sequence[Any]) -> str:
 class Surveys:
     """Each citizen's place in a survey and their answers (one per question)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Engine) -> None:
         self.db = db
 
     def progress(self, broadcast_id: int, citizen_id: int) -> tuple[int, str] | None:
@@ -465,8 +489,8 @@ class Surveys:
     def start(self, broadcast_id: int, citizen_id: int) -> None:
         with self.db.atomic():
             self.db.execute(
-                "INSERT OR IGNORE INTO survey_progress (broadcast_id, citizen_id, "
-                "next_question, status, updated_at) VALUES (?, ?, 0, 'answering', ?)",
+                "INSERT INTO survey_progress (broadcast_id, citizen_id, next_question, status, "
+                "updated_at) VALUES (?, ?, 0, 'answering', ?) ON CONFLICT DO NOTHING",
                 [broadcast_id, citizen_id, now_iso()],
             )
 
@@ -485,10 +509,11 @@ class Surveys:
                 [broadcast_id, citizen_id, question, answer, now],
             )
             self.db.execute(
-                "UPDATE survey_progress SET next_question = max(next_question, ?), "
-                "status = CASE WHEN max(next_question, ?) >= ? THEN 'done' ELSE status END, "
+                "UPDATE survey_progress SET "
+                "next_question = CASE WHEN next_question > ? THEN next_question ELSE ? END, "
+                "status = CASE WHEN next_question >= ? OR ? >= ? THEN 'done' ELSE status END, "
                 "updated_at = ? WHERE broadcast_id = ? AND citizen_id = ?",
-                [question + 1, question + 1, total, now, broadcast_id, citizen_id],
+                [question, question + 1, total, question + 1, total, now, broadcast_id, citizen_id],
             )
         progress = self.progress(broadcast_id, citizen_id)
         return progress[0] if progress else question + 1

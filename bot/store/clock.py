@@ -3,7 +3,21 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+@lru_cache(maxsize=16)
+def zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def local_day(iso: str, timezone: str) -> str:
+    """The date (YYYY-MM-DD) of a stored UTC time in ``timezone``: SQL ``tanya_local_day``
+    (on SQLite this function; on PostgreSQL a SQL function of the same name, made by the
+    migrations)."""
+    return datetime.fromisoformat(iso).astimezone(zone(timezone)).date().isoformat()

@@ -4,7 +4,7 @@ Officials study conversations in a spreadsheet (what citizens ask, where the bot
 and a file travels further than the desk: so a citizen is only a number within one
 export (citizen 1, 2, ... in order of appearance, never a platform id, and a different
 number in the next export), and NIKs, phone numbers and e-mail addresses in texts are
-masked (``bot.core.privacy``). Texts removed by retention are empty; erased citizens are
+masked (``bot.privacy``). Texts removed by retention are empty; erased citizens are
 simply absent. A text a spreadsheet would run as a formula gets a leading apostrophe
 (``bot.csv_cells``), so opening the file cannot run anything.
 
@@ -20,10 +20,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlite_utils import Database
-
-from bot.core.privacy import mask
 from bot.csv_cells import Writer
+from bot.privacy import mask
+from bot.store.engine import Engine
 from bot.store.stats import Period
 
 PAGE_ROWS = 1000
@@ -56,7 +55,7 @@ SELECT m.id, m.created_at, c.channel, m.citizen_id, m.direction, m.kind, m.text,
   CASE WHEN m.action = 'official' THEN (SELECT e.rating FROM escalations e
     WHERE e.message_id = m.reply_to ORDER BY e.id DESC LIMIT 1) END AS rating
 FROM messages m JOIN citizens c ON c.id = m.citizen_id
-WHERE m.created_at >= ? AND m.created_at < ? AND (? IS NULL OR c.channel = ?)
+WHERE m.created_at >= ? AND m.created_at < ? AND (CAST(? AS TEXT) IS NULL OR c.channel = ?)
 """
 
 
@@ -75,31 +74,37 @@ def period_of_days(first: date, last: date, timezone: str) -> Period:
         raise ValueError("the period is outside the calendar") from None
 
 
-def count_messages(db: Database, period: Period, channel: str | None = None) -> int:
-    """How many messages an export of this period (and channel) holds."""
-    row = db.execute(f"SELECT count(*) FROM ({_SELECT})", [*period.bounds(), channel, channel])
-    return int(row.fetchone()[0])
+class ConversationExport:
+    def __init__(self, db: Engine) -> None:
+        self.db = db
 
-
-def export_csv(
-    db: Database, period: Period, channel: str | None = None, page_rows: int = PAGE_ROWS
-) -> Iterator[str]:
-    """The CSV text in pieces: a byte-order mark and the header, then a piece per page."""
-    zone = ZoneInfo(period.timezone)
-    numbers: dict[int, int] = {}  # citizen id -> their number in this export
-    yield BOM + _csv([HEADER])
-    after = 0
-    while True:
-        rows = list(
-            db.query(
-                f"{_SELECT} AND m.id > ? ORDER BY m.id LIMIT ?",
-                [*period.bounds(), channel, channel, after, page_rows],
-            )
+    def count(self, period: Period, channel: str | None = None) -> int:
+        """How many messages an export of this period (and channel) holds."""
+        row = self.db.execute(
+            f"SELECT count(*) FROM ({_SELECT}) AS exported",
+            [*period.bounds(), channel, channel],
         )
-        if not rows:
-            return
-        yield _csv(_row(row, numbers, zone) for row in rows)
-        after = rows[-1]["id"]
+        return int(row.fetchone()[0])
+
+    def csv(
+        self, period: Period, channel: str | None = None, page_rows: int = PAGE_ROWS
+    ) -> Iterator[str]:
+        """The CSV text in pieces: a byte-order mark and the header, then a piece per page."""
+        zone = ZoneInfo(period.timezone)
+        numbers: dict[int, int] = {}  # citizen id -> their number in this export
+        yield BOM + _csv([HEADER])
+        after = 0
+        while True:
+            rows = list(
+                self.db.query(
+                    f"{_SELECT} AND m.id > ? ORDER BY m.id LIMIT ?",
+                    [*period.bounds(), channel, channel, after, page_rows],
+                )
+            )
+            if not rows:
+                return
+            yield _csv(_row(row, numbers, zone) for row in rows)
+            after = rows[-1]["id"]
 
 
 def _row(row: dict[str, Any], numbers: dict[int, int], zone: ZoneInfo) -> list[str]:

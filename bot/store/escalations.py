@@ -8,29 +8,43 @@ show it like any other reply; ``delivery`` says whether it reached the citizen.
 
 from __future__ import annotations
 
+import enum
+import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlite_utils import Database
-
 from bot.store.clock import now_iso
+from bot.store.engine import Dialect, Engine
 from bot.store.outbox import Outbox, OutboxKind
 
-STATUSES = ("open", "answered", "closed")
+
+class TicketStatus(enum.StrEnum):
+    OPEN = "open"
+    ANSWERED = "answered"
+    CLOSED = "closed"
+
+
+STATUSES = tuple(TicketStatus)
 # Between a ticket's question and what the citizen added while it was open.
 FOLLOW_UP_SEPARATOR = "\n＋ "
 # "retrying": the platform failed for now, the outbox tries again; "gave_up": it kept
 # failing until the platform's window to send it closed.
-DELIVERY_STATES = (
-    "pending",
-    "retrying",
-    "sent",
-    "waiting",
-    "failed",
-    "undeliverable",
-    "blocked",
-    "gave_up",
-)
+
+
+class AnswerDelivery(enum.StrEnum):
+    """Where an official's answer is on its way to the citizen (``escalations.delivery``)."""
+
+    PENDING = "pending"
+    RETRYING = "retrying"
+    SENT = "sent"
+    WAITING = "waiting"
+    FAILED = "failed"
+    UNDELIVERABLE = "undeliverable"
+    BLOCKED = "blocked"
+    GAVE_UP = "gave_up"
+
+
+DELIVERY_STATES = tuple(AnswerDelivery)
 
 _SELECT = (
     "SELECT e.*, c.channel, c.platform_id, c.language AS citizen_language, "
@@ -43,7 +57,7 @@ _SELECT = (
 
 @dataclass(frozen=True)
 class InboxFilter:
-    status: str = "open"
+    status: str = TicketStatus.OPEN
     topic: str | None = None
     channel: str | None = None
     assignee: int | None = None  # an official's id; 0 means "nobody"
@@ -62,13 +76,30 @@ def fts_query(text: str) -> str:
     return " ".join(quoted)
 
 
+# ASCII punctuation: what the PostgreSQL index turns into spaces (migrations' [[:punct:]]).
+_PUNCTUATION = re.compile(r"[!-/:-@\[-`{-~]+")
+
+
+def tsquery(text: str) -> str:
+    """The same search for PostgreSQL: each word (its pieces between punctuation, one
+    after the other) required, the last one also as a prefix; nothing left of the
+    citizen's text can be an operator."""
+    words = [[p for p in _PUNCTUATION.split(word) if p] for word in text.split()]
+    phrases = [" <-> ".join(f"'{piece}'" for piece in pieces) for pieces in words if pieces]
+    if not phrases:
+        return ""
+    phrases[-1] = f"{phrases[-1]}:*"
+    return " & ".join(phrases)
+
+
 class Escalations:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Engine) -> None:
         self.db = db
 
     def find(self, where: InboxFilter, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
         """Open escalations oldest first (who waited longest comes first); others newest first."""
-        clauses, params = ["e.status = ?"], [where.status]
+        clauses = ["e.status = ?"]
+        params: list[Any] = [str(where.status)]
         if where.topic:
             clauses.append("e.topic = ?")
             params.append(where.topic)
@@ -80,8 +111,14 @@ class Escalations:
                 clauses.append("e.assigned_to IS NULL")
             else:
                 clauses.append("e.assigned_to = ?")
-                params.append(str(where.assignee))
-        if where.search and (query := fts_query(where.search)):
+                params.append(where.assignee)
+        if where.search and self.db.dialect is Dialect.POSTGRESQL:
+            if query := tsquery(where.search):
+                clauses.append("e.question_words @@ to_tsquery('simple', ?)")
+                params.append(query)
+            elif where.search.strip():
+                clauses.append("1 = 0")  # only punctuation: no word to find, as in FTS5
+        elif where.search and (query := fts_query(where.search)):
             clauses.append(
                 "e.id IN (SELECT rowid FROM escalations_fts WHERE escalations_fts MATCH ?)"
             )
@@ -119,7 +156,7 @@ class Escalations:
         """The citizen's messages before the escalated one, and everything since."""
         rows = self.db.query(
             "SELECT * FROM (SELECT * FROM messages WHERE citizen_id = ? AND id <= ? "
-            "ORDER BY id DESC LIMIT ?) UNION SELECT * FROM messages WHERE citizen_id = ? "
+            "ORDER BY id DESC LIMIT ?) AS before UNION SELECT * FROM messages WHERE citizen_id = ? "
             "AND id > ? ORDER BY id",
             [citizen_id, up_to_message, limit, citizen_id, up_to_message],
         )
@@ -169,8 +206,11 @@ class Escalations:
 
     def _update(self, escalation_id: int, **fields: Any) -> None:
         fields["updated_at"] = now_iso()
+        assigned = ", ".join(f"{name} = ?" for name in fields)  # names from this module
         with self.db.atomic():
-            self.db.table("escalations").update(escalation_id, fields)
+            self.db.execute(
+                f"UPDATE escalations SET {assigned} WHERE id = ?", [*fields.values(), escalation_id]
+            )
 
     def assign(self, escalation_id: int, official_id: int | None) -> None:
         self._update(escalation_id, assigned_to=official_id)
@@ -201,14 +241,12 @@ class Escalations:
             row = self.db.execute(
                 "SELECT citizen_id, message_id FROM escalations WHERE id = ?", [escalation_id]
             ).fetchone()
-            cursor = self.db.execute(
+            message_id = self.db.insert(
                 "INSERT INTO messages (citizen_id, direction, kind, text, created_at, status, "
                 "action, reply_to) VALUES (?, 'out', 'text', ?, ?, 'pending', 'official', ?)",
                 [row[0], text, now, row[1]],
             )
-            return Outbox(self.db).add(
-                row[0], OutboxKind.OFFICIAL, replies, message_id=int(cursor.lastrowid or 0)
-            )
+            return Outbox(self.db).add(row[0], OutboxKind.OFFICIAL, replies, message_id=message_id)
 
     def close(self, escalation_id: int, official_id: int, reason: str) -> None:
         now = now_iso()

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlite_utils import Database
+from bot.store.engine import Engine
 
 # Escalations for these reasons carry no question: an empty or unreadable message, or
 # "I want an official" (whose question is the earlier message the escalation points to).
@@ -14,7 +14,7 @@ NOT_QUESTIONS = ("empty", "unsupported", "asked_human")
 
 
 class Insights:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Engine) -> None:
         self.db = db
 
     def unanswered(self, since: str, answer_threshold: float, limit: int) -> list[dict[str, Any]]:

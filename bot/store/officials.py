@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlite_utils import Database
+from bot.store.engine import Engine
 
 ROLES = ("admin", "agent")
 
@@ -67,7 +67,7 @@ class Session:
 
 
 class Officials:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Engine) -> None:
         self.db = db
 
     def add(
@@ -78,12 +78,12 @@ class Officials:
         if self.by_name(name) is not None:
             raise OfficialExists(name)
         with self.db.atomic():
-            cursor = self.db.execute(
+            official_id = self.db.insert(
                 "INSERT INTO officials (name, role, password_hash, telegram_user_id, created_at) "
                 "VALUES (?, ?, ?, ?, ?)",
                 [name, role, password_hash, telegram_user_id, _iso(_now())],
             )
-        official = self.by_id(int(cursor.lastrowid or 0))
+        official = self.by_id(official_id)
         assert official is not None
         return official
 
@@ -95,7 +95,9 @@ class Officials:
         return self._one("id = ?", official_id)
 
     def by_name(self, name: str) -> Official | None:
-        return self._one("name = ? COLLATE NOCASE", name)
+        # Without regard to case, as the unique index on names (migrations): SQLite folds
+        # ASCII letters, PostgreSQL every letter.
+        return self._one("lower(name) = lower(?)", name)
 
     def by_telegram_user(self, user_id: int) -> Official | None:
         official = self._one("telegram_user_id = ?", user_id)
@@ -111,8 +113,11 @@ class Officials:
         unknown = set(fields) - allowed
         if unknown:
             raise ValueError(f"cannot update {', '.join(sorted(unknown))}")
+        assigned = ", ".join(f"{name} = ?" for name in fields)  # names checked above
         with self.db.atomic():
-            self.db.table("officials").update(official_id, fields)
+            self.db.execute(
+                f"UPDATE officials SET {assigned} WHERE id = ?", [*fields.values(), official_id]
+            )
 
     def disable(self, official_id: int) -> None:
         """A disabled official keeps their history but can no longer sign in."""
@@ -166,10 +171,9 @@ class Officials:
         now = _now()
         with self.db.atomic():
             self.db.execute("DELETE FROM login_failures WHERE at < ?", [_iso(now - keep)])
-            cursor = self.db.execute(
+            return self.db.insert(
                 "INSERT INTO login_failures (key, at) VALUES (?, ?)", [key, _iso(now)]
             )
-        return int(cursor.lastrowid or 0)
 
     def forget_failures(self, ids: list[int]) -> None:
         with self.db.atomic():

@@ -20,9 +20,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlite_utils import Database
-
 from bot.store.clock import now_iso
+from bot.store.engine import Engine
 
 
 class OutboxState(enum.StrEnum):
@@ -101,7 +100,7 @@ _SELECT = (
 
 
 class Outbox:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Engine) -> None:
         self.db = db
 
     def add(
@@ -116,7 +115,7 @@ class Outbox:
     ) -> int:
         """Queue a message; call inside the transaction that stores what it answers."""
         now = now_iso()
-        cursor = self.db.execute(
+        return self.db.insert(
             "INSERT INTO outbox (citizen_id, message_id, kind, replies, state, next_attempt_at, "
             "give_up_at, then_erase, created_at, updated_at) "
             "VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?)",
@@ -132,7 +131,6 @@ class Outbox:
                 now,
             ],
         )
-        return int(cursor.lastrowid or 0)
 
     def get(self, item_id: int) -> OutboxItem | None:
         rows = list(self.db.query(f"{_SELECT} WHERE o.id = ?", [item_id]))

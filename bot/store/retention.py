@@ -27,8 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlite_utils import Database
-
+from bot.store.engine import Dialect, Engine
 from bot.store.officials import Officials
 
 log = logging.getLogger(__name__)
@@ -80,13 +79,13 @@ class _Step:
 
     field: str
     table: str
-    key: str  # the integer key the batches walk along: id, or the rowid
+    key: str  # the integer key the batches walk along: id, or the rowid; "": no batches
     where: str
     blank: str
     extra: tuple[str, ...] = ()
 
     def rows(self) -> str:
-        return f"SELECT {self.key} FROM {self.table} WHERE ({self.where})"
+        return f"SELECT {self.key or 1} FROM {self.table} WHERE ({self.where})"
 
 
 def cutoff(days: int, now: datetime | None = None) -> datetime:
@@ -99,7 +98,7 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds")
 
 
-def _steps(db: Database) -> list[_Step]:
+def _steps(db: Engine) -> list[_Step]:
     steps = [
         _Step(
             "messages",
@@ -134,7 +133,8 @@ def _steps(db: Database) -> list[_Step]:
             _Step(
                 "survey_answers",
                 "survey_answers",
-                "rowid",
+                # PostgreSQL has no rowid; its ctid is not ordered: one batch there.
+                "rowid" if db.dialect is Dialect.SQLITE else "",
                 # ``answer`` may not be NULL: an empty answer says "was given, now removed".
                 f"created_at < ? AND answer != '' AND broadcast_id || ':' || question IN ({marks})",
                 "answer = ''",
@@ -144,7 +144,7 @@ def _steps(db: Database) -> list[_Step]:
     return steps
 
 
-def _free_text_questions(db: Database) -> tuple[str, ...]:
+def _free_text_questions(db: Engine) -> tuple[str, ...]:
     """``"<survey id>:<question index>"`` of every free-text survey question: scale and
     choice answers are the survey's results and stay."""
     found = []
@@ -157,92 +157,112 @@ def _free_text_questions(db: Database) -> tuple[str, ...]:
     return tuple(found)
 
 
-def would_purge(db: Database, older_than: datetime) -> Purged:
-    """What a purge with this cut-off would blank; changes nothing."""
-    counts = {}
-    for step in _steps(db):
-        row = db.execute(
-            f"SELECT count(*) FROM ({step.rows()})", [_iso(older_than), *step.extra]
-        ).fetchone()
-        counts[step.field] = int(row[0])
-    return Purged(**counts)
+class Retention:
+    """Purges of citizens' words past the retention period, over the store's database."""
 
+    def __init__(self, db: Engine) -> None:
+        self.db = db
 
-def purging(db: Database, older_than: datetime, batch_rows: int = BATCH_ROWS) -> Iterator[Purged]:
-    """Purge one batch at a time, yielding what each committed batch blanked.
+    def would_purge(self, older_than: datetime) -> Purged:
+        """What a purge with this cut-off would blank; changes nothing."""
+        counts = {}
+        for step in _steps(self.db):
+            row = self.db.execute(
+                f"SELECT count(*) FROM ({step.rows()}) AS found", [_iso(older_than), *step.extra]
+            ).fetchone()
+            counts[step.field] = int(row[0])
+        return Purged(**counts)
 
-    When the last batch is done, the full-text index is compacted (until then it still
-    holds deleted words in its old segments), the WAL file is emptied of old page
-    images, and the audit log records the counts.
-    """
-    cut = _iso(older_than)
-    total = Purged()
-    for step in _steps(db):
-        after = -1
+    def purging(self, older_than: datetime, batch_rows: int = BATCH_ROWS) -> Iterator[Purged]:
+        """Purge one batch at a time, yielding what each committed batch blanked.
+
+        When the last batch is done, the full-text index is compacted (until then it still
+        holds deleted words in its old segments), the WAL file is emptied of old page
+        images, and the audit log records the counts.
+        """
+        db = self.db
+        cut = _iso(older_than)
+        total = Purged()
+        for step in _steps(db):
+            if not step.key:
+                with db.atomic():
+                    cursor = db.execute(
+                        f"UPDATE {step.table} SET {step.blank} WHERE ({step.where})",
+                        [cut, *step.extra],
+                    )
+                batch = Purged(**{step.field: cursor.rowcount})
+                total += batch
+                yield batch
+                continue
+            after = -1
+            while True:
+                last = db.execute(
+                    f"SELECT max({step.key}) FROM ({step.rows()} AND {step.key} > ? "
+                    f"ORDER BY {step.key} LIMIT ?) AS batch",
+                    [cut, *step.extra, after, batch_rows],
+                ).fetchone()[0]
+                if last is None:
+                    break
+                with db.atomic():
+                    cursor = db.execute(
+                        f"UPDATE {step.table} SET {step.blank} WHERE {step.key} IN "
+                        f"({step.rows()} AND {step.key} > ? AND {step.key} <= ?)",
+                        [cut, *step.extra, after, last],
+                    )
+                after = last
+                batch = Purged(**{step.field: cursor.rowcount})
+                total += batch
+                yield batch
+        compact(db, escalations=total.escalations > 0)
+        Officials(db).audit(
+            None, "retention-purge", f"texts before {older_than:%Y-%m-%d}", total.describe()
+        )
+
+    def purge(self, older_than: datetime, batch_rows: int = BATCH_ROWS) -> Purged:
+        """Blank every citizen's words from before ``older_than``; keep every row."""
+        return sum(self.purging(older_than, batch_rows), Purged())
+
+    async def purge_daily(self, days: int, every: float = DAY_SECONDS) -> None:
+        """Purge now and then every ``every`` seconds, letting the bot work between batches.
+
+        ``days`` of 0 keeps texts forever. A failed run (e.g. the database was locked by a
+        ``tanya`` command for too long) is logged and tried again at the next turn.
+        """
+        if days <= 0:
+            return
         while True:
-            last = db.execute(
-                f"SELECT max({step.key}) FROM ({step.rows()} AND {step.key} > ? "
-                f"ORDER BY {step.key} LIMIT ?)",
-                [cut, *step.extra, after, batch_rows],
-            ).fetchone()[0]
-            if last is None:
-                break
-            with db.atomic():
-                cursor = db.execute(
-                    f"UPDATE {step.table} SET {step.blank} WHERE {step.key} IN "
-                    f"({step.rows()} AND {step.key} > ? AND {step.key} <= ?)",
-                    [cut, *step.extra, after, last],
-                )
-            after = last
-            batch = Purged(**{step.field: cursor.rowcount})
-            total += batch
-            yield batch
-    compact(db, escalations=total.escalations > 0)
-    Officials(db).audit(
-        None, "retention-purge", f"texts before {older_than:%Y-%m-%d}", total.describe()
-    )
+            older_than = cutoff(days)
+            total = Purged()
+            try:
+                for batch in self.purging(older_than):
+                    total += batch
+                    await asyncio.sleep(0)
+            except Exception:
+                log.exception("retention: purging texts older than %s failed", older_than)
+            else:
+                log.info("retention: removed texts older than %d days: %s", days, total.describe())
+            await asyncio.sleep(every)
+
+    def vacuum(self) -> None:
+        """Rebuild the file without its free space; locks the database while it runs.
+        On PostgreSQL a plain VACUUM, which locks nothing (its space goes back to the
+        tables, not the file system)."""
+        self.db.execute("VACUUM")
+        if self.db.dialect is Dialect.POSTGRESQL:
+            return
+        # In WAL mode the rebuilt pages land in the -wal file; the checkpoint shrinks it.
+        self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
 
 
-def compact(db: Database, *, escalations: bool = True) -> None:
-    """Make removed words unreadable in the file itself, not only in queries."""
+def compact(db: Engine, *, escalations: bool = True) -> None:
+    """Make removed words unreadable in the file itself, not only in queries. (On
+    PostgreSQL a row's old version stays until autovacuum reclaims it: nothing to do.)"""
+    if db.dialect is Dialect.POSTGRESQL:
+        return
     if escalations:
         # FTS5 only marks deleted entries; merging the segments drops them for good.
         with db.atomic():
             db.execute("INSERT INTO escalations_fts (escalations_fts) VALUES ('optimize')")
     # Old versions of changed pages stay in the -wal file until it is truncated (this
     # waits for other connections' transactions, up to the busy timeout, and gives up).
-    db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
-
-
-def purge(db: Database, older_than: datetime, batch_rows: int = BATCH_ROWS) -> Purged:
-    """Blank every citizen's words from before ``older_than``; keep every row."""
-    return sum(purging(db, older_than, batch_rows), Purged())
-
-
-async def purge_daily(db: Database, days: int, every: float = DAY_SECONDS) -> None:
-    """Purge now and then every ``every`` seconds, letting the bot work between batches.
-
-    ``days`` of 0 keeps texts forever. A failed run (e.g. the database was locked by a
-    ``tanya`` command for too long) is logged and tried again at the next turn.
-    """
-    if days <= 0:
-        return
-    while True:
-        older_than = cutoff(days)
-        total = Purged()
-        try:
-            for batch in purging(db, older_than):
-                total += batch
-                await asyncio.sleep(0)
-        except Exception:
-            log.exception("retention: purging texts older than %s failed", older_than)
-        else:
-            log.info("retention: removed texts older than %d days: %s", days, total.describe())
-        await asyncio.sleep(every)
-
-
-def vacuum(db: Database) -> None:
-    """Rebuild the file without its free space; locks the database while it runs."""
-    db.execute("VACUUM")
-    # In WAL mode the rebuilt pages land in the -wal file; the checkpoint shrinks the file.
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()

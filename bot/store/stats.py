@@ -5,8 +5,8 @@ old texts are blanked by a retention purge, and nothing here can leak what a cit
 
 A period is a half-open range of instants ``[start, end)``, compared with the stored UTC
 ISO timestamps as text (they sort as time). Days are the officials' days: a message is
-counted on its date in ``desk.timezone`` (``tanya_local_day`` below), so "1 March" on the
-dashboard is 1 March in Jakarta, not in Greenwich.
+counted on its date in ``desk.timezone`` (SQL ``tanya_local_day``: ``bot.store.engine``), so
+"1 March" on the dashboard is 1 March in Jakarta, not in Greenwich.
 
 What is counted:
 
@@ -23,10 +23,9 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from functools import lru_cache
-from zoneinfo import ZoneInfo
 
-from sqlite_utils import Database
+from bot.store.clock import zone as time_zone
+from bot.store.engine import Engine
 
 OUTCOMES = ("answer", "clarify", "smalltalk", "escalate")
 # A question whose reply the platform has not confirmed (refused, window closed, or still
@@ -37,16 +36,6 @@ UNDECIDED = "none"  # a question without a decision (not answered yet, or a surv
 UNKNOWN_LANGUAGE = "?"
 # Upper bounds (hours) of the buckets of open escalations' ages; the last is "longer".
 AGE_BUCKETS_HOURS = (1, 4, 24, 72, 168)
-
-
-@lru_cache(maxsize=16)
-def _zone(name: str) -> ZoneInfo:
-    return ZoneInfo(name)
-
-
-def _local_day(iso: str, timezone: str) -> str:
-    """SQL function: the date (YYYY-MM-DD) of a stored UTC time in ``timezone``."""
-    return datetime.fromisoformat(iso).astimezone(_zone(timezone)).date().isoformat()
 
 
 def iso(moment: datetime) -> str:
@@ -65,7 +54,7 @@ class Period:
     @classmethod
     def month(cls, year: int, month: int, timezone: str) -> Period:
         """A calendar month in the officials' time zone."""
-        zone = _zone(timezone)
+        zone = time_zone(timezone)
         first = date(year, month, 1)
         following = date(year + month // 12, month % 12 + 1, 1)
         return cls(
@@ -86,7 +75,7 @@ class Period:
     @classmethod
     def last_days(cls, days: int, now: datetime, timezone: str) -> Period:
         """Today and the ``days - 1`` days before it, in the officials' time zone."""
-        zone = _zone(timezone)
+        zone = time_zone(timezone)
         today = now.astimezone(zone).date()
         first = today - timedelta(days=days - 1)
         return cls(
@@ -106,7 +95,7 @@ class Period:
     @property
     def days(self) -> list[date]:
         """Every local day in the period, in order."""
-        zone = _zone(self.timezone)
+        zone = time_zone(self.timezone)
         first = self.start.astimezone(zone).date()
         last = (self.end - timedelta(microseconds=1)).astimezone(zone).date()
         return [first + timedelta(days=n) for n in range((last - first).days + 1)]
@@ -117,7 +106,7 @@ class Period:
 
 def last_complete_month(now: datetime, timezone: str) -> Period:
     """The latest month that is over in the officials' time zone."""
-    first = now.astimezone(_zone(timezone)).date().replace(day=1)
+    first = now.astimezone(time_zone(timezone)).date().replace(day=1)
     previous = first - timedelta(days=1)
     return Period.month(previous.year, previous.month, timezone)
 
@@ -208,12 +197,16 @@ _QUESTIONS = (
 )
 
 
+def _count_if(condition: str) -> str:
+    """How many rows meet ``condition`` (PostgreSQL sums no booleans)."""
+    return f"coalesce(sum(CASE WHEN {condition} THEN 1 ELSE 0 END), 0)"
+
+
 class Stats:
     """The aggregate queries, over the conversation store's database."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Engine) -> None:
         self.db = db
-        db.register_function(_local_day, deterministic=True, name="tanya_local_day")
 
     def summary(self, period: Period, now: datetime) -> Summary:
         helpful, unhelpful = self.feedback(period)
@@ -248,7 +241,7 @@ class Stats:
         counts = dict.fromkeys((*OUTCOMES, NOT_DELIVERED, UNDECIDED), 0)
         rows = self.db.execute(
             "SELECT CASE WHEN EXISTS (SELECT 1 FROM messages r WHERE r.reply_to = m.id "
-            "AND r.direction = 'out' AND r.action IS NOT 'official' "
+            "AND r.direction = 'out' AND (r.action IS NULL OR r.action != 'official') "
             f"AND r.status NOT IN ('sent', 'waiting')) THEN '{NOT_DELIVERED}' "
             f"ELSE m.action END AS outcome, count(*) {_QUESTIONS} GROUP BY outcome",
             period.bounds(),
@@ -261,7 +254,7 @@ class Stats:
     def feedback(self, period: Period) -> tuple[int, int]:
         """(helpful, not helpful) verdicts given in the period."""
         row = self.db.execute(
-            "SELECT coalesce(sum(helpful = 1), 0), coalesce(sum(helpful = 0), 0) FROM feedback "
+            f"SELECT {_count_if('helpful = 1')}, {_count_if('helpful = 0')} FROM feedback "
             "WHERE created_at >= ? AND created_at < ?",
             period.bounds(),
         ).fetchone()
@@ -326,8 +319,8 @@ class Stats:
         """FAQ entry -> (helpful, not helpful) for feedback given in the period, the most
         "not helpful" first."""
         rows = self.db.execute(
-            "SELECT m.faq_id, coalesce(sum(f.helpful = 1), 0) AS yes, "
-            "coalesce(sum(f.helpful = 0), 0) AS no FROM feedback f "
+            f"SELECT m.faq_id, {_count_if('f.helpful = 1')} AS yes, "
+            f"{_count_if('f.helpful = 0')} AS no FROM feedback f "
             "JOIN messages m ON m.id = f.message_id WHERE m.faq_id IS NOT NULL "
             "AND f.created_at >= ? AND f.created_at < ? GROUP BY m.faq_id "
             "ORDER BY no DESC, yes ASC, m.faq_id",
@@ -342,7 +335,7 @@ class Stats:
         ).fetchone()
         if not row or row[0] is None:
             return None
-        return datetime.fromisoformat(row[0]).astimezone(_zone(timezone)).date()
+        return datetime.fromisoformat(row[0]).astimezone(time_zone(timezone)).date()
 
 
 def months_between(first: date, last: date) -> list[str]:

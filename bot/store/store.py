@@ -1,6 +1,7 @@
 """The conversation store: citizens, every message in and out, feedback, escalations.
 
-One SQLite file in WAL mode (readers never block the writer). Every incoming message is
+One SQLite file in WAL mode (readers never block the writer), or PostgreSQL for several
+workers (``storage.url``; ``bot.store.engine``). Every incoming message is
 written before it is answered, with status ``received``; the bot's reply is stored as
 ``pending`` and both become ``answered``/``sent`` once the channel delivered it. After a
 crash, :meth:`Store.unanswered` lists what still needs an answer (including replies that
@@ -9,24 +10,63 @@ were worked out but never sent), so no citizen is left without one.
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from sqlite_utils import Database
-
-from bot.core.decision import Decision
 from bot.store.broadcasts import Broadcasts, Subscriptions, Surveys
+from bot.store.campaigns import Campaigns
 from bot.store.clock import now_iso
+from bot.store.conversation_export import ConversationExport
+from bot.store.engine import Dialect, Engine, open_engine
 from bot.store.escalations import Escalations
+from bot.store.insight import Insights
 from bot.store.migrations import migrate
 from bot.store.officials import Officials
 from bot.store.outbox import Outbox, OutboxKind
-from bot.store.retention import AUDIT_KEPT, AUDIT_WORDS, compact
+from bot.store.retention import AUDIT_KEPT, AUDIT_WORDS, Retention, compact
+from bot.store.stats import Stats
 
-__all__ = ["Citizen", "Saved", "Store", "now_iso"]
+__all__ = ["Citizen", "Decided", "MessageStatus", "Saved", "Store", "now_iso"]
+
+
+class MessageStatus(enum.StrEnum):
+    """``messages.status``: a citizen's message is received, then answered (or failed:
+    working out a reply kept failing); a reply is pending until its outbox row ends,
+    then says how (``bot.store.outbox.OutboxState``)."""
+
+    RECEIVED = "received"
+    ANSWERED = "answered"
+    PENDING = "pending"
+    SENT = "sent"
+    WAITING = "waiting"
+    FAILED = "failed"
+    BLOCKED = "blocked"
+    UNDELIVERABLE = "undeliverable"
+    GAVE_UP = "gave_up"
+
+
+class Decided(Protocol):
+    """What the store records of the core's decision on a message (``bot.core.decision.
+    Decision`` has these): the store does not import the core, the core calls the store."""
+
+    @property
+    def action(self) -> enum.Enum: ...
+
+    @property
+    def reason(self) -> enum.Enum | None: ...
+
+    @property
+    def confidence(self) -> float: ...
+
+    @property
+    def faq_id(self) -> str | None: ...
+
+    @property
+    def language(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -50,35 +90,39 @@ class Saved:
 
 
 class Store:
-    def __init__(self, db: Database) -> None:
-        self.db = db
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.db = db = engine  # the sub-stores' name for it; nothing outside bot/store
         self.officials = Officials(db)
         self.escalations = Escalations(db)
         self.subscriptions = Subscriptions(db)
         self.broadcasts = Broadcasts(db)
         self.surveys = Surveys(db)
         self.outbox = Outbox(db)
+        self.stats = Stats(db)
+        self.insights = Insights(db)
+        self.retention = Retention(db)
+        self.conversations = ConversationExport(db)
+        self.campaigns = Campaigns(db)
 
     @classmethod
-    def open(cls, path: Path) -> Store:
-        """Open (creating and migrating when needed) the database at ``path``."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        db = Database(path)
-        db.enable_wal()
-        # In WAL mode, NORMAL still survives any crash of the process (a SIGKILL loses
-        # nothing committed); only a power cut may undo the last commits. FULL would fsync
-        # on every commit, several per message, and cap the bot at ~50 messages/s here.
-        db.execute("PRAGMA synchronous = NORMAL")
-        db.execute("PRAGMA foreign_keys = ON")
-        db.execute("PRAGMA busy_timeout = 5000")
-        # Deleted and blanked content (/hapusdata, retention) is overwritten with zeros
-        # instead of lingering in free space; the default depends on how SQLite was built.
-        db.execute("PRAGMA secure_delete = ON")
-        migrate(db)
-        return cls(db)
+    def open(cls, url: str | Path) -> Store:
+        """Open (creating and migrating when needed) the database at ``url``: a SQLite
+        file's path, or a ``postgresql://`` URL."""
+        engine = open_engine(url)
+        try:
+            migrate(engine)
+        except BaseException:
+            engine.close()
+            raise
+        return cls(engine)
+
+    @property
+    def dialect(self) -> Dialect:
+        return self.engine.dialect
 
     def close(self) -> None:
-        self.db.close()
+        self.engine.close()
 
     def secret(self, name: str) -> str:
         """The install's own secret called ``name`` (e.g. the key that signs web chat
@@ -91,6 +135,10 @@ class Store:
             )
             row = self.db.execute("SELECT value FROM secrets WHERE name = ?", [name]).fetchone()
         return str(row[0])
+
+    def channels(self) -> set[str]:
+        """Every channel a citizen has come from."""
+        return {r[0] for r in self.db.execute("SELECT DISTINCT channel FROM citizens")}
 
     def erased(self, channel: str, platform_id: str) -> str | None:
         """When this platform id's citizen had everything erased (/hapusdata), if ever."""
@@ -155,20 +203,20 @@ class Store:
             if row is not None:
                 return Saved(id=row[0], is_new=False, status=row[1])
         with self.db.atomic():
-            cursor = self.db.execute(
+            message_id = self.db.insert(
                 "INSERT INTO messages (citizen_id, direction, channel_message_id, kind, text, "
                 "created_at, status, rumour, attachment) "
                 "VALUES (?, 'in', ?, ?, ?, ?, 'received', ?, ?)",
                 [citizen_id, channel_message_id, kind, text, now_iso(), int(rumour), attachment],
             )
-        return Saved(id=int(cursor.lastrowid or 0), is_new=True, status="received")
+        return Saved(id=message_id, is_new=True, status="received")
 
     def save_reply(
         self,
         incoming_id: int,
         citizen_id: int,
         text: str,
-        decision: Decision | None,
+        decision: Decided | None,
         buttons: str | None = None,
     ) -> int:
         """Store the bot's reply as delivered (it went back in the same request, as in the
@@ -184,7 +232,7 @@ class Store:
         incoming_id: int,
         citizen_id: int,
         text: str,
-        decision: Decision | None,
+        decision: Decided | None,
         replies: str,
         *,
         give_up_at: str | None = None,
@@ -211,7 +259,7 @@ class Store:
         incoming_id: int,
         citizen_id: int,
         text: str,
-        decision: Decision | None,
+        decision: Decided | None,
         status: str,
         buttons: str | None = None,
     ) -> int:
@@ -221,13 +269,12 @@ class Store:
             "language = ? WHERE id = ?",
             [*fields, incoming_id],
         )
-        cursor = self.db.execute(
+        return self.db.insert(
             "INSERT INTO messages (citizen_id, direction, kind, text, created_at, status, "
             "action, reason, confidence, faq_id, language, reply_to, buttons) "
             "VALUES (?, 'out', 'text', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [citizen_id, text, now_iso(), status, *fields, incoming_id, buttons],
         )
-        return int(cursor.lastrowid or 0)
 
     def answer_failed(self, incoming_id: int, error: str, max_attempts: int) -> bool:
         """Working out a reply to this message raised ``error``; after ``max_attempts``
@@ -270,13 +317,13 @@ class Store:
             return int(existing[0]), False
         now = now_iso()
         with self.db.atomic():
-            cursor = self.db.execute(
+            ticket = self.db.insert(
                 "INSERT INTO escalations (citizen_id, message_id, reason, status, created_at, "
                 "updated_at, question, topic) VALUES (?, ?, ?, 'open', ?, ?, "
                 "(SELECT text FROM messages WHERE id = ?), ?)",
                 [citizen_id, message_id, reason, now, now, message_id, topic],
             )
-        return int(cursor.lastrowid or 0), True
+        return ticket, True
 
     def last_question(self, citizen_id: int, before: int) -> int | None:
         """The citizen's latest text message before ``before``: what "/petugas" is about."""
@@ -332,7 +379,8 @@ class Store:
         if found is None:
             return  # erased already
         had_tickets = (
-            self.db.execute(f"SELECT count(*) FROM ({tickets})", [citizen_id]).fetchone()[0] > 0
+            self.db.execute(f"SELECT count(*) FROM ({tickets}) AS t", [citizen_id]).fetchone()[0]
+            > 0
         )
         with self.db.atomic():
             self.db.execute(f"DELETE FROM feedback WHERE message_id IN ({messages})", [citizen_id])
@@ -395,14 +443,12 @@ class Store:
         closed), queued in the outbox like an official's answer; ``about`` is the
         citizen's message it concerns. Returns the outbox id."""
         with self.db.atomic():
-            cursor = self.db.execute(
+            message_id = self.db.insert(
                 "INSERT INTO messages (citizen_id, direction, kind, text, created_at, status, "
                 "action, reply_to) VALUES (?, 'out', 'text', ?, ?, 'pending', 'notice', ?)",
                 [citizen_id, text, now_iso(), about],
             )
-            return self.outbox.add(
-                citizen_id, OutboxKind.OFFICIAL, replies, message_id=int(cursor.lastrowid or 0)
-            )
+            return self.outbox.add(citizen_id, OutboxKind.OFFICIAL, replies, message_id=message_id)
 
     def unanswered(self) -> list[dict[str, Any]]:
         """Incoming messages stored but not answered (e.g. the process died in between)."""
@@ -429,7 +475,7 @@ def _platform_hash(channel: str, platform_id: str) -> str:
     return hashlib.sha256(f"{channel}\x00{platform_id}".encode()).hexdigest()
 
 
-def _decision_fields(decision: Decision | None) -> list[Any]:
+def _decision_fields(decision: Decided | None) -> list[Any]:
     if decision is None:
         return [None, None, None, None, None]
     return [
