@@ -262,7 +262,8 @@ def recorded_but_not_confirmed(database: Path, received: dict[str, dict[str, lis
     return len(unconfirmed)
 
 
-async def faults_run(args: argparse.Namespace) -> dict[str, Any]:
+async def start_graph_api() -> tuple[GraphApi, web.AppRunner, int]:
+    """The Graph API stand-in on a free loopback port (its runner is cleaned up by the caller)."""
     graph = GraphApi()
     app = web.Application()
     app.router.add_post("/v21.0/me/messages", graph.messages)
@@ -270,6 +271,11 @@ async def faults_run(args: argparse.Namespace) -> dict[str, Any]:
     await runner.setup()
     graph_port = free_port()
     await web.TCPSite(runner, "127.0.0.1", graph_port).start()
+    return graph, runner, graph_port
+
+
+async def faults_run(args: argparse.Namespace) -> dict[str, Any]:
+    graph, runner, graph_port = await start_graph_api()
     emulator = Emulator()
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
@@ -407,13 +413,7 @@ async def post(
 
 
 async def telegram_away_at_start(args: argparse.Namespace) -> dict[str, Any]:
-    graph = GraphApi()
-    app = web.Application()
-    app.router.add_post("/v21.0/me/messages", graph.messages)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    graph_port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", graph_port).start()
+    graph, runner, graph_port = await start_graph_api()
     telegram_port = free_port()  # nothing listens there yet
     result: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
