@@ -88,20 +88,11 @@ def write_config(workdir: Path, emulator: Emulator, rate: float, model: Path = M
 def seed(database: Path, subscribers: int) -> None:
     """``subscribers`` Telegram citizens following TOPIC, in one transaction."""
     store = Store.open(database)
-    now = now_iso()
-    with store.db.atomic():
-        for i in range(subscribers):
-            store.db.execute(
-                "INSERT INTO citizens (channel, platform_id, language, first_seen, last_seen) "
-                "VALUES ('telegram', ?, 'id', ?, ?)",
-                [str(FIRST_CHAT + i), now, now],
-            )
-        store.db.execute(
-            "INSERT INTO subscriptions (citizen_id, topic, created_at) "
-            "SELECT id, ?, ? FROM citizens",
-            [TOPIC, now],
-        )
-    store.close()
+    try:
+        chats = (str(FIRST_CHAT + i) for i in range(subscribers))
+        store.subscriptions.add_subscribers("telegram", chats, TOPIC, "id")
+    finally:
+        store.close()
 
 
 def announce(database: Path) -> int:

@@ -50,6 +50,7 @@ sys.path.insert(0, str(ROOT))
 
 from bot.channels.telegram import to_html  # noqa: E402
 from bot.store import Store  # noqa: E402
+from bot.store.messages import Direction, MessageStatus  # noqa: E402
 from tests.telegram_harness import (  # noqa: E402
     TOKEN,
     Citizen,
@@ -215,10 +216,7 @@ def arrival_order(
     how many questions were stored in another order than the citizen sent them."""
     store = Store.open(database)
     try:
-        rows = store.db.execute(
-            "SELECT c.channel, c.platform_id, m.text FROM messages m JOIN citizens c "
-            "ON c.id = m.citizen_id WHERE m.direction = 'in' AND m.kind = 'text' ORDER BY m.id"
-        ).fetchall()
+        rows = store.texts(Direction.IN)
     finally:
         store.close()
     arrived: dict[str, dict[str, list[str]]] = {ch: defaultdict(list) for ch in expected}
@@ -240,10 +238,7 @@ def recorded_but_not_confirmed(database: Path, received: dict[str, dict[str, lis
     """Replies the database calls sent that no platform received for that citizen."""
     store = Store.open(database)
     try:
-        rows = store.db.execute(
-            "SELECT c.channel, c.platform_id, m.text FROM messages m JOIN citizens c "
-            "ON c.id = m.citizen_id WHERE m.direction = 'out' AND m.status = 'sent'"
-        ).fetchall()
+        rows = store.texts(Direction.OUT, MessageStatus.SENT)
     finally:
         store.close()
     # The text as each platform got it.
@@ -252,6 +247,7 @@ def recorded_but_not_confirmed(database: Path, received: dict[str, dict[str, lis
         (channel, platform_id, text[:PREFIX])
         for channel, platform_id, text in rows
         if channel in received
+        and text is not None
         and not any(
             got[:PREFIX] == shown[channel](text)[:PREFIX]
             for got in received[channel].get(platform_id, [])

@@ -665,6 +665,7 @@ def _existing_store(ctx: click.Context) -> Any:
 @click.pass_context
 def purge(ctx: click.Context, dry_run: bool, vacuum: bool) -> None:
     """Remove citizens' texts older than retention.message_days; every count stays."""
+    from bot.store.engine import Dialect
     from bot.store.retention import cutoff
 
     days = _settings(ctx).retention.message_days
@@ -682,7 +683,7 @@ def purge(ctx: click.Context, dry_run: bool, vacuum: bool) -> None:
             )
         if vacuum and dry_run:
             click.echo("No vacuum in a dry run.")
-        elif vacuum and store.dialect != "sqlite":
+        elif vacuum and store.dialect is Dialect.POSTGRESQL:
             store.retention.vacuum()
             click.echo("Vacuumed (PostgreSQL: the freed space is reused by the tables).")
         elif vacuum:
@@ -749,12 +750,12 @@ def export_conversations(
 @click.pass_context
 def migrate(ctx: click.Context) -> None:
     """Create or upgrade the store's schema at storage.url (the bot also does it at start)."""
-    from bot.store import MIGRATIONS, schema_version
+    from bot.store import MIGRATIONS
     from bot.store.engine import describe
 
     store = _store(ctx)  # opening migrates
     try:
-        version = schema_version(store.engine)
+        version = store.schema_version()
     finally:
         store.close()
     where = describe(str(_settings(ctx).storage.location))
@@ -770,7 +771,6 @@ def copy_store(source: Path, target: str) -> None:
     with its ids, and check each table's rows and checksum on both sides."""
     from bot.store import Store
     from bot.store.copy import CopyError
-    from bot.store.copy import copy_store as copy
     from bot.store.engine import StoreUnavailable, describe, is_postgresql
 
     if not is_postgresql(target):
@@ -785,7 +785,7 @@ def copy_store(source: Path, target: str) -> None:
         origin.close()
         raise Failure(str(exc)) from exc
     try:
-        copies = copy(origin.engine, destination.engine)
+        copies = origin.copy_into(destination)
     except CopyError as exc:
         raise Failure(f"nothing was copied: {exc}") from exc
     finally:

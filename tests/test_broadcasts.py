@@ -139,8 +139,8 @@ async def test_delete_my_data_after_confirmation(citizen: ClientSession, store: 
     for table in ("citizens", "messages", "subscriptions", "escalations", "feedback"):
         assert store.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == 0, table
     assert await chat.history() == []
-    erased = [r for r in store.officials.audit_log() if r["action"] == "citizen-data-erased"]
-    assert len(erased) == 1 and erased[0]["detail"] is None  # no content in the log
+    erased = [r for r in store.officials.audit_log() if r.action == "citizen-data-erased"]
+    assert len(erased) == 1 and erased[0].detail is None  # no content in the log
 
 
 async def compose(official: ClientSession, **fields: Any) -> tuple[str, int]:

@@ -310,7 +310,7 @@ def test_officials_accounts_from_the_command_line(tmp_path: Path) -> None:
     assert budi.password_hash.startswith("$argon2id$")  # never the password itself
     citra = store.officials.by_name("Citra")
     assert citra is not None and verify_password(citra.password_hash, "sandi-citra-panjang")
-    actions = [row["action"] for row in store.officials.audit_log()]
+    actions = [row.action for row in store.officials.audit_log()]
     assert {"official-added", "password-changed", "official-disabled"} <= set(actions)
 
 

@@ -85,7 +85,7 @@ async def test_photo_gets_a_polite_reply_and_is_stored(
 ) -> None:
     [reply] = await conversation.handle(Incoming("test", "c4", Kind.PHOTO, message_id="p1"))
     assert reply.text.startswith("Maaf, saya hanya bisa membaca pesan teks")
-    assert [m["kind"] for m in store.messages(1)] == ["photo", "text"]
+    assert [m.kind for m in store.messages(1)] == ["photo", "text"]
 
 
 async def test_redelivered_message_is_answered_once(conversation: Conversation) -> None:
@@ -212,7 +212,7 @@ async def test_reply_not_confirmed_stays_queued_and_goes_out_in_order(
     await until(lambda: store.outbox.counts()["retrying"] == 1)
     second = conversation.accept(text("c9", "kapan jadwal vaksin booster", "m10"))
     assert second is not None and await conversation.answer(second)
-    statuses = [(m["direction"], m["status"]) for m in store.messages(first.citizen.id)]
+    statuses = [(m.direction, m.status) for m in store.messages(first.citizen.id)]
     assert statuses == [("in", "answered"), ("out", "pending")] * 2
     assert courier.sent == []
 
@@ -220,7 +220,7 @@ async def test_reply_not_confirmed_stays_queued_and_goes_out_in_order(
     await until(lambda: len(courier.sent) == 2, timeout=20)
     assert "Nomor tiket Anda" in courier.sent[0][1][0].text  # the first reply first
     assert courier.sent[1][1][0].text.startswith("Vaksinasi booster dibuka")
-    statuses = [(m["direction"], m["status"]) for m in store.messages(first.citizen.id)]
+    statuses = [(m.direction, m.status) for m in store.messages(first.citizen.id)]
     assert statuses == [("in", "answered"), ("out", "sent")] * 2
     await conversation.dispatcher.stop()  # type: ignore[union-attr]
 
@@ -281,8 +281,8 @@ async def test_a_message_that_always_fails_is_set_aside_and_the_others_are_answe
     await until(lambda: courier.sent)
     assert [who for who, _ in courier.sent] == ["c21"]
     [parked] = store.unanswerable()
-    assert parked["text"] == "pesan ini meledak" and "OverflowError" in parked["error"]
-    assert parked["attempts"] == conversation_module.MAX_ANSWER_ATTEMPTS
+    assert parked.text == "pesan ini meledak" and "OverflowError" in parked.error
+    assert parked.attempts == conversation_module.MAX_ANSWER_ATTEMPTS
     assert store.unanswered() == []  # not tried again at every start
 
 
@@ -318,7 +318,7 @@ async def test_reply_worked_out_but_not_sent_is_sent_after_a_restart(
     [(_, [again])] = courier.sent
     assert "Nomor tiket Anda: #1" in again.text  # the same ticket, not a second escalation
     assert store.db.execute("SELECT count(*) FROM escalations").fetchone() == (1,)
-    statuses = [(m["direction"], m["status"]) for m in store.messages(accepted.citizen.id)]
+    statuses = [(m.direction, m.status) for m in store.messages(accepted.citizen.id)]
     assert statuses == [("in", "answered"), ("out", "sent")]
     await conversation.dispatcher.stop()  # type: ignore[union-attr]
 

@@ -81,7 +81,7 @@ async def test_asking_for_an_official_escalates_the_question_once(
     [again] = await ask(citizen, "/petugas", "c3")
     assert f"#{first}" in again["text"]  # the same ticket as the question just before
     row = store.escalations.get(first)
-    assert row is not None and row["question"] == "boleh bawa kucing ke taman kota?"
+    assert row is not None and row.question == "boleh bawa kucing ke taman kota?"
     # Asked again while the ticket is open: it joins that ticket, not a second one.
     assert await escalate(citizen, "kucing boleh dibawa ke taman kota tidak?", "c2") == first
     # Another need is another ticket.
@@ -175,8 +175,8 @@ async def test_nobody_can_lock_an_official_out_from_elsewhere(
         assert blocked.status == 429  # the guesser is stopped, even with the right password
         # Budi, at the office behind the same proxy, signs in as usual.
         assert (await sign_in(budi, "Budi", via="198.51.100.5")).status == 303
-        failed = [r for r in store.officials.audit_log() if r["action"] == "sign-in-failed"]
-        assert len(failed) == 5 and {r["detail"] for r in failed} == {
+        failed = [r for r in store.officials.audit_log() if r.action == "sign-in-failed"]
+        assert len(failed) == 5 and {r.detail for r in failed} == {
             "wrong password, from 203.0.113.66"
         }
 
@@ -216,8 +216,8 @@ async def test_a_password_typed_into_the_name_field_is_stored_nowhere(
         for row in store.db.execute(f'SELECT * FROM "{table}"')
     )
     assert PASSWORD not in dump and PASSWORD.casefold() not in dump.casefold()
-    [failed] = [r for r in store.officials.audit_log() if r["action"] == "sign-in-failed"]
-    assert failed["target"] == "" and failed["detail"] == "unknown name, from 127.0.0.1"
+    [failed] = [r for r in store.officials.audit_log() if r.action == "sign-in-failed"]
+    assert failed.target == "" and failed.detail == "unknown name, from 127.0.0.1"
 
 
 async def test_signing_in_does_not_stall_the_channels(server: TestServer) -> None:
@@ -262,7 +262,7 @@ async def test_forms_without_csrf_token_or_from_another_site_are_refused(
         allow_redirects=False,
     )
     assert forged.status == 403
-    assert store.escalations.get(ticket)["status"] == "open"  # type: ignore[index]
+    assert store.escalations.get(ticket).status == "open"  # type: ignore[union-attr]
 
 
 async def test_official_answers_a_web_chat_citizen_who_rates_it(
@@ -279,16 +279,16 @@ async def test_official_answers_a_web_chat_citizen_who_rates_it(
     )
     assert response.status == 303
     row = store.escalations.get(ticket)
-    assert row is not None and row["status"] == "answered" and row["delivery"] == "waiting"
+    assert row is not None and row.status == "answered" and row.delivery == "waiting"
     history = await (await citizen.get("/chat/api/history")).json()
     answer, rate = history["messages"][-2:]
     assert "Silakan datang ke dinas sosial." in answer["text"] and f"#{ticket}" in answer["text"]
     assert [b["label"] for b in rate["buttons"]] == ["1", "2", "3", "4", "5"]
     row = store.escalations.get(ticket)
-    assert row is not None and row["delivery"] == "sent"  # shown to the citizen
+    assert row is not None and row.delivery == "sent"  # shown to the citizen
     [thanks] = await _press(citizen, rate["buttons"][3]["payload"])
     assert "Terima kasih" in thanks["text"]
-    assert store.escalations.get(ticket)["rating"] == 4  # type: ignore[index]
+    assert store.escalations.get(ticket).rating == 4  # type: ignore[union-attr]
     detail = await (await official.get(f"/desk/tickets/{ticket}")).text()
     assert "4/5" in detail and "terkirim" in detail
 
@@ -316,9 +316,9 @@ async def test_second_official_cannot_answer_twice(
         assert response.status == 409 and "sudah ditangani" in html
         # Nothing the second official typed is lost: it is on the page, not sent.
         assert re.search(r'<section class="card unsent"[^$]*<textarea[^>]*>B</textarea>', html)
-    assert store.escalations.get(ticket)["answer"] == "A"  # type: ignore[index]
-    messages = store.messages(store.escalations.get(ticket)["citizen_id"])  # type: ignore[index]
-    assert [m["text"] for m in messages if m["action"] == "official"] == ["A"]
+    assert store.escalations.get(ticket).answer == "A"  # type: ignore[union-attr]
+    messages = store.messages(store.escalations.get(ticket).citizen_id)  # type: ignore[union-attr]
+    assert [m.text for m in messages if m.action == "official"] == ["A"]
 
 
 async def test_close_without_answer_records_reason_in_audit_log(
@@ -327,9 +327,9 @@ async def test_close_without_answer_records_reason_in_audit_log(
     ticket = await escalate(citizen, "asdf qwerty", "c1")
     await post_form(official, f"/desk/tickets/{ticket}/close", reason="spam", note="tes")
     row = store.escalations.get(ticket)
-    assert row is not None and row["status"] == "closed" and row["closed_reason"] == "spam: tes"
-    [entry] = [r for r in store.officials.audit_log() if r["action"] == "close"]
-    assert entry["official"] == "Budi" and entry["target"] == f"ticket #{ticket}"
+    assert row is not None and row.status == "closed" and row.closed_reason == "spam: tes"
+    [entry] = [r for r in store.officials.audit_log() if r.action == "close"]
+    assert entry.official == "Budi" and entry.target == f"ticket #{ticket}"
     history = await (await official.get("/desk/history?status=closed")).text()
     assert f"#{ticket}" in history
 
@@ -362,7 +362,7 @@ async def test_similar_open_questions_get_the_same_answer_at_once(
         also=sorted(offered),
     )
     assert response.status == 303
-    states = [store.escalations.get(t)["status"] for t in tickets]  # type: ignore[index]
+    states = [store.escalations.get(t).status for t in tickets]  # type: ignore[union-attr]
     assert states == ["answered", "answered", "answered", "open"]
 
 
@@ -421,12 +421,12 @@ async def test_an_answer_with_personal_data_goes_to_its_citizen_only(
     assert response.status == 400 and "data pribadi" in page  # refused, with the reason
     assert f"Bapak Joko (NIK {NIK})" in page  # and the answer is still in the box
     assert f'name="also" value="{tickets[1]}" checked' in page
-    states = [store.escalations.get(t)["status"] for t in tickets]  # type: ignore[index]
+    states = [store.escalations.get(t).status for t in tickets]  # type: ignore[union-attr]
     assert states == ["open", "open"]
     assert (
         await post_form(official, f"/desk/tickets/{tickets[0]}/answer", answer=answer)
     ).status == 303
-    states = [store.escalations.get(t)["status"] for t in tickets]  # type: ignore[index]
+    states = [store.escalations.get(t).status for t in tickets]  # type: ignore[union-attr]
     assert states == ["answered", "open"]
 
 

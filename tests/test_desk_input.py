@@ -141,7 +141,7 @@ async def test_hostile_forms_get_a_clear_page(
         assert REFUSALS[status] in page or (status == 400 and UNREADABLE in page), page
         assert "Traceback" not in page
     row = store.escalations.get(ticket)
-    assert row is not None and row["status"] == "open"  # nothing was half done
+    assert row is not None and row.status == "open"  # nothing was half done
 
 
 async def test_bad_ids_among_ticked_boxes_are_ignored(
@@ -155,7 +155,7 @@ async def test_bad_ids_among_ticked_boxes_are_ignored(
     )
     assert response.status == 303
     row = store.escalations.get(ticket)
-    assert row is not None and row["status"] == "answered"
+    assert row is not None and row.status == "answered"
 
 
 async def test_dates_outside_the_calendar_are_explained(

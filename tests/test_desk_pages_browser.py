@@ -316,7 +316,7 @@ async def test_an_official_corrects_the_topic_and_the_audit_log_says_so(
     await form.get_by_role("button", name="Ubah topik").click()
     await status(page, "Topik diubah menjadi Vaksinasi.")
     await expect(page.locator("p.meta [data-topic]")).to_have_text("Vaksinasi")
-    assert store.escalations.get(number)["topic"] == "vaksinasi"  # type: ignore[index]
+    assert store.escalations.get(number).topic == "vaksinasi"  # type: ignore[union-attr]
     await page.goto(url(server, "/desk/?topic=vaksinasi"))
     row = page.locator("table.tickets tr", has=page.get_by_role("link", name=f"#{number}"))
     await expect(row.locator("td[data-topic]")).to_have_text("Vaksinasi")  # a title, not a code

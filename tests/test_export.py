@@ -131,7 +131,7 @@ async def test_admin_gets_every_message_masked_and_without_platform_ids(
         "low_confidence",
         "0.120",
     )
-    ticket = store.escalations.ticket_for_message(store.messages(ids["telegram"])[0]["id"])
+    ticket = store.escalations.ticket_for_message(store.messages(ids["telegram"])[0].id)
     assert question["ticket"] == reply["ticket"] == answer["ticket"] == str(ticket)
     assert answer["rating"] == "5"
     assert formula["text"] == '\'=HYPERLINK("http://x") zebrabaru'  # never a formula
@@ -139,8 +139,8 @@ async def test_admin_gets_every_message_masked_and_without_platform_ids(
     assert question["time"].startswith(str(TODAY)) or question["time"].startswith(
         str(TODAY - timedelta(days=1))
     )
-    [entry] = [r for r in store.officials.audit_log() if r["action"] == "conversations-exported"]
-    assert entry["official"] == "Ayu" and entry["detail"] == "5 messages, channel all"
+    [entry] = [r for r in store.officials.audit_log() if r.action == "conversations-exported"]
+    assert entry.official == "Ayu" and entry.detail == "5 messages, channel all"
 
 
 async def test_agents_may_not_export(store: Store, server: TestServer) -> None:
@@ -151,7 +151,7 @@ async def test_agents_may_not_export(store: Store, server: TestServer) -> None:
         assert (await agent.get("/desk/export")).status == 403
         status, body, _ = await export(agent)
         assert status == 403 and b"kucingrahasia" not in body
-    assert not [r for r in store.officials.audit_log() if r["action"] == "conversations-exported"]
+    assert not [r for r in store.officials.audit_log() if r.action == "conversations-exported"]
 
 
 async def test_channel_and_period_choose_the_messages(store: Store, admin: ClientSession) -> None:
@@ -217,8 +217,8 @@ def test_tanya_export_conversations(tmp_path: Path) -> None:
     assert [r["sender"] for r in rows] == ["citizen", "bot", "official"]
     assert NIK not in out.read_text(encoding="utf-8")
     store = Store.open(load_settings(config).storage.database)
-    [entry] = [r for r in store.officials.audit_log() if r["action"] == "conversations-exported"]
-    assert entry["detail"] == "3 messages, channel telegram (command line)"
+    [entry] = [r for r in store.officials.audit_log() if r.action == "conversations-exported"]
+    assert entry.detail == "3 messages, channel telegram (command line)"
     store.close()
     wrong = run_tanya(
         "--config",

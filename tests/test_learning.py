@@ -89,7 +89,7 @@ async def test_answer_added_to_faq_is_answered_by_the_bot_after_retraining(
         assert "Diukur pada pertanyaan FAQ sendiri: sekitar" in page
         replies = await ask(citizen, QUESTION, "q4")
         assert replies[0].split("\n\n")[0] == ANSWER  # then "was this helpful?"
-        audit = [row["action"] for row in server.app[LEARNING].officials.audit_log()]
+        audit = [row.action for row in server.app[LEARNING].officials.audit_log()]
         assert {"answer", "faq-add-entry", "training-succeeded"} <= set(audit)
 
 

@@ -336,8 +336,8 @@ async def test_reply_survives_a_send_api_outage_and_is_not_counted_before(
     store: Store = client.app[STORE]
     while len(api.refused) < 3:
         await asyncio.sleep(0.1)
-    [reply_row] = [m for m in store.messages(1) if m["direction"] == "out"]
-    assert reply_row["status"] == "pending"
+    [reply_row] = [m for m in store.messages(1) if m.direction == "out"]
+    assert reply_row.status == "pending"
     health = await (await client.get("/healthz")).json()
     assert health["outbox"]["retrying"] == 1
     await asyncio.sleep(4)  # longer than the old 4 tries with 0.5 s backoff
@@ -346,7 +346,7 @@ async def test_reply_survives_a_send_api_outage_and_is_not_counted_before(
     api.down = False
     [answer] = await api.wait_for(1, timeout=60)
     assert answer["message"]["text"].startswith("Bawa surat kehilangan")
-    while store.messages(1)[-1]["status"] != "sent":
+    while store.messages(1)[-1].status != "sent":
         await asyncio.sleep(0.05)
     health = await (await client.get("/healthz")).json()
     assert health["outbox"]["retrying"] == 0 and health["channels"]["messenger"]["up"]
@@ -367,7 +367,7 @@ async def test_refused_reply_is_recorded_as_not_delivered(
     [item] = store.outbox.not_delivered()
     assert (item.state, item.platform_id) == ("failed", "psid-9")
     assert "No matching user found" in (item.last_error or "")
-    assert [m["status"] for m in store.messages(item.citizen_id)] == ["answered", "failed"]
+    assert [m.status for m in store.messages(item.citizen_id)] == ["answered", "failed"]
     assert graph[0].sent == []
 
 
@@ -416,7 +416,7 @@ class Desk:
     def delivery(self, ticket: int) -> str:
         row = self.store.escalations.get(ticket)
         assert row is not None
-        return str(row["delivery"])
+        return str(row.delivery)
 
 
 StartDesk = Callable[..., Awaitable[Desk]]
@@ -692,19 +692,19 @@ async def test_rating_quick_reply_is_stored_only_for_the_asker(start_desk: Start
 
     # Someone else sends the rating payload of this ticket: not stored.
     await desk.exchange(stranger, quick_reply_event(stranger, f"rate:{ticket}:1", "1", "x.1"), 1)
-    assert desk.store.escalations.get(ticket)["rating"] is None  # type: ignore[index]
+    assert desk.store.escalations.get(ticket).rating is None  # type: ignore[union-attr]
     assert "Penilaian warga" not in await desk.page(f"/desk/tickets/{ticket}")
 
     [thanks] = await desk.exchange(
         psid, quick_reply_event(psid, five["payload"], five["title"], "rate.5"), 1
     )
     assert thanks["message"]["text"] == "Terima kasih atas penilaian Anda."
-    assert desk.store.escalations.get(ticket)["rating"] == 5  # type: ignore[index]
+    assert desk.store.escalations.get(ticket).rating == 5  # type: ignore[union-attr]
     page = await desk.page(f"/desk/tickets/{ticket}")
     assert "Penilaian warga: <strong>5/5</strong>" in page
 
     await desk.exchange(stranger, quick_reply_event(stranger, f"rate:{ticket}:1", "1", "x.2"), 1)
-    assert desk.store.escalations.get(ticket)["rating"] == 5  # type: ignore[index]
+    assert desk.store.escalations.get(ticket).rating == 5  # type: ignore[union-attr]
 
 
 def postback_event(psid: str, payload: str, mid: str) -> dict[str, Any]:

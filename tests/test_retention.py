@@ -230,13 +230,11 @@ def test_purge_removes_every_copy_of_old_words_and_keeps_the_rest(
     assert purged == Purged(messages=8, escalations=2, survey_answers=1, audit_entries=2)
     answered = store.escalations.get(traffic.answered_ticket)
     closed = store.escalations.get(traffic.closed_ticket)
-    assert answered is not None and answered["question"] is None and answered["answer"] is None
-    assert closed is not None and closed["closed_reason"] == "spam"  # the note went
+    assert answered is not None and answered.question is None and answered.answer is None
+    assert closed is not None and closed.closed_reason == "spam"  # the note went
     kept = store.escalations.get(traffic.open_ticket)
-    assert kept is not None and kept["question"] == "gajahrahasia belum dijawab"
-    survey = {
-        (a["citizen_id"], a["question"]): a["answer"] for a in store.surveys.answers(traffic.survey)
-    }
+    assert kept is not None and kept.question == "gajahrahasia belum dijawab"
+    survey = {(a.citizen_id, a.question): a.answer for a in store.surveys.answers(traffic.survey)}
     assert survey == {
         (traffic.old_citizen, 0): "4",  # a rating is a result, not words
         (traffic.old_citizen, 1): "",
@@ -262,7 +260,7 @@ def test_a_purged_question_is_no_longer_found_by_the_desk_search(store: Store) -
     traffic = build_traffic(store)
 
     def found(words: str, status: str = "answered") -> list[int]:
-        return [r["id"] for r in store.escalations.find(InboxFilter(status, search=words))]
+        return [r.id for r in store.escalations.find(InboxFilter(status, search=words))]
 
     assert found("zebrarahasia") == [traffic.answered_ticket]
     assert found("lumbarahasia", "closed") == [traffic.closed_ticket]
@@ -294,10 +292,10 @@ def test_small_batches_purge_the_same(store: Store, tmp_path: Path) -> None:
 def test_each_purge_is_in_the_audit_log_with_counts_only(store: Store) -> None:
     build_traffic(store)
     store.retention.purge(cutoff(365))
-    [entry] = [r for r in store.officials.audit_log() if r["action"] == "retention-purge"]
-    assert entry["official"] is None
-    assert entry["detail"] == "8 messages, 2 escalations, 1 survey answers, 2 audit entries"
-    assert entry["target"] == f"texts before {cutoff(365):%Y-%m-%d}"
+    [entry] = [r for r in store.officials.audit_log() if r.action == "retention-purge"]
+    assert entry.official is None
+    assert entry.detail == "8 messages, 2 escalations, 1 survey answers, 2 audit entries"
+    assert entry.target == f"texts before {cutoff(365):%Y-%m-%d}"
 
 
 def test_erased_citizen_leaves_nothing_anywhere(store: Store, tmp_path: Path) -> None:
@@ -306,7 +304,7 @@ def test_erased_citizen_leaves_nothing_anywhere(store: Store, tmp_path: Path) ->
     traffic = build_traffic(store)
     store.subscriptions.subscribe(traffic.old_citizen, "pengumuman")
     store.subscriptions.offer_once(traffic.old_citizen, "darurat")
-    message_ids = [m["id"] for m in store.messages(traffic.old_citizen)]
+    message_ids = [m.id for m in store.messages(traffic.old_citizen)]
 
     store.erase_citizen(traffic.old_citizen)
 
@@ -405,15 +403,15 @@ async def test_daily_purge_runs_again(store: Store) -> None:
     task = asyncio.create_task(store.retention.purge_daily(365, every=0.05))
     try:
         for _ in range(100):
-            runs = [r for r in store.officials.audit_log() if r["action"] == "retention-purge"]
+            runs = [r for r in store.officials.audit_log() if r.action == "retention-purge"]
             if len(runs) >= 3:
                 break
             await asyncio.sleep(0.05)
     finally:
         task.cancel()
     assert len(runs) >= 3
-    assert runs[-1]["detail"].startswith("8 messages")  # the first run, listed last
-    assert runs[0]["detail"].startswith("0 messages")
+    assert runs[-1].detail.startswith("8 messages")  # the first run, listed last
+    assert runs[0].detail.startswith("0 messages")
 
 
 def test_retention_setting_is_documented_and_checked(tmp_path: Path) -> None:

@@ -129,7 +129,7 @@ def test_the_conversation_stores_the_tag_with_the_message(
     accepted = conversation.accept(message)
     assert accepted is not None
     [row] = store.messages(accepted.citizen.id)
-    assert row["rumour"] == sign
+    assert row.rumour == sign
 
 
 # The desk

@@ -81,7 +81,7 @@ def test_unanswered_survives_reopening_and_the_queued_reply_survives_too(store_u
 
     store = Store.open(path)
     [pending] = store.unanswered()
-    assert (pending["id"], pending["text"], pending["platform_id"]) == (
+    assert (pending.id, pending.text, pending.citizen.platform_id) == (
         saved.id,
         "kapan vaksin?",
         "7",
@@ -107,18 +107,18 @@ def test_unanswered_survives_reopening_and_the_queued_reply_survives_too(store_u
     queued = store.outbox.next_for(citizen.id)
     assert queued is not None and (queued.id, queued.platform_id) == (item, "7")
     incoming, outgoing = store.messages(citizen.id)
-    assert outgoing["status"] == "pending"  # not "sent" before Telegram confirmed it
+    assert outgoing.status == "pending"  # not "sent" before Telegram confirmed it
     assert store.open_escalation(citizen.id, saved.id, "low_confidence") == (ticket, False)
     assert store.outbox.finish(item, OutboxState.SENT, "", 1)
     assert not store.outbox.finish(item, OutboxState.SENT, "", 1)  # once only
     assert store.outbox.waiting_citizens(["telegram"]) == []
     incoming, outgoing = store.messages(citizen.id)
-    assert (incoming["status"], incoming["action"], incoming["reason"]) == (
+    assert (incoming.status, incoming.action, incoming.reason) == (
         "answered",
         "escalate",
         "low_confidence",
     )
-    assert (outgoing["direction"], outgoing["reply_to"], outgoing["status"]) == (
+    assert (outgoing.direction, outgoing.reply_to, outgoing.status) == (
         "out",
         saved.id,
         "sent",
@@ -164,7 +164,7 @@ def test_ids_survive_the_upgrade_to_never_reused_ids(tmp_path: Path) -> None:
     store = Store.open(tmp_path / "old.db")
     assert schema_version(store.db) == len(MIGRATIONS)
     [row] = store.escalations.find(InboxFilter(search="sampah"))
-    assert (row["id"], row["citizen_id"], row["message_id"]) == (12, 5, 40)
+    assert (row.id, row.citizen_id, row.message_id) == (12, 5, 40)
     store.db.execute("DELETE FROM escalations WHERE id = 12")
     citizen = store.citizen("telegram", "10")
     saved = store.save_incoming(citizen.id, None, "text", "banjir")

@@ -62,7 +62,7 @@ def test_search_ids_and_states_alike_on_both_engines(store_url: str) -> None:
         assert schema_version(store.engine) == len(MIGRATIONS)
         # Full-text search: FTS5 on SQLite, tsvector on PostgreSQL; the last word is a prefix.
         [found] = store.escalations.find(InboxFilter(TicketStatus.OPEN, search="jalan berlub"))
-        assert found["id"] == made["open"]
+        assert found.id == made["open"]
         assert store.escalations.find(InboxFilter(TicketStatus.OPEN, search="rahasia")) == []
         assert store.escalations.find(InboxFilter(TicketStatus.OPEN, search="' & ! :*")) == []
         # An id of the erased citizen is never handed out again, on either engine.
@@ -122,9 +122,9 @@ def test_copy_store_moves_everything_with_its_ids(
             assert _sorted(theirs) == _sorted(rows), table
         # The desk works on the copy: search, the ticket's answer and its delivery.
         [found] = copied.escalations.find(InboxFilter(TicketStatus.OPEN, search="berlubang"))
-        assert found["id"] == made["open"]
+        assert found.id == made["open"]
         answered = copied.escalations.get(made["ticket"])
-        assert answered is not None and answered["answer"] == "Senin pagi."
+        assert answered is not None and answered.answer == "Senin pagi."
         # New rows continue after the highest id SQLite ever gave, the erased one's too.
         citizen = copied.citizen("telegram", "300")
         asked = copied.save_incoming(citizen.id, "9", "text", "halo")

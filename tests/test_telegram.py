@@ -129,7 +129,7 @@ async def test_photo_and_sticker_get_a_polite_reply(
     await citizen.send_photo()
     [reply] = await citizen.wait_for(1)
     assert reply["message"]["text"].startswith("Maaf, saya hanya bisa membaca pesan teks")
-    kinds = [m["kind"] for m in bot[1].messages(1)]
+    kinds = [m.kind for m in bot[1].messages(1)]
     assert kinds == ["photo", "text"]
 
 
@@ -228,7 +228,7 @@ async def test_replies_wait_out_telegram_errors_and_keep_their_order(
         await asyncio.sleep(0.1)
     await asyncio.sleep(2)
     assert len(await citizen.fetch()) == 0
-    assert [m["status"] for m in store.messages(1) if m["direction"] == "out"][1:] == [
+    assert [m.status for m in store.messages(1) if m.direction == "out"][1:] == [
         "pending",
         "pending",
     ]
@@ -238,7 +238,7 @@ async def test_replies_wait_out_telegram_errors_and_keep_their_order(
     assert texts(later)[1].startswith("Sama-sama")
     while store.outbox.counts()["queued"]:
         await asyncio.sleep(0.05)
-    assert {m["status"] for m in store.messages(1) if m["direction"] == "out"} == {"sent"}
+    assert {m.status for m in store.messages(1) if m.direction == "out"} == {"sent"}
 
 
 async def test_a_refused_reply_is_recorded_as_failed_not_sent(
@@ -254,7 +254,7 @@ async def test_a_refused_reply_is_recorded_as_failed_not_sent(
         await asyncio.sleep(0.05)
     [item] = store.outbox.not_delivered()
     assert item.state == "failed" and "chat not found" in (item.last_error or "").lower()
-    assert [m["status"] for m in store.messages(item.citizen_id)] == ["answered", "failed"]
+    assert [m.status for m in store.messages(item.citizen_id)] == ["answered", "failed"]
 
 
 async def test_telegram_away_at_start_stops_nothing_else(

@@ -19,7 +19,7 @@ from bot.config import Settings, TelegramSettings
 from bot.server import create_app
 from bot.service import Loaded
 from bot.store import Store
-from bot.store.officials import Official
+from bot.store.officials import AuditEntry, Official
 from tests.desk_helpers import add_official, browser, post_form, running, sign_in
 from tests.telegram_harness import (
     BOT_USER,
@@ -137,7 +137,7 @@ async def test_desk_answer_reaches_the_telegram_citizen_who_rates_it(
         assert thanks["message"]["text"] == "Terima kasih atas penilaian Anda."
         assert citizen.received.index(thanks) == citizen.received.index(rate) + 1
         row = store.escalations.get(ticket)
-        assert row is not None and row["rating"] == 4
+        assert row is not None and row.rating == 4
 
         page = await ticket_page(official, ticket)
         assert '<span class="delivery sent">terkirim</span>' in page
@@ -170,8 +170,8 @@ async def test_new_escalation_is_posted_masked_and_answered_by_replying_in_the_g
         assert f"#{ticket}" in answer["message"]["text"] and reply in answer["message"]["text"]
         assert button_labels(rate) == ["1", "2", "3", "4", "5"]
         row = store.escalations.get(ticket)
-        assert row is not None and row["status"] == "answered"
-        assert row["answered_by"] == budi.id and row["delivery"] == "sent"
+        assert row is not None and row.status == "answered"
+        assert row.answered_by == budi.id and row.delivery == "sent"
 
         [confirmation] = (await member.wait_for(2))[1:]
         assert confirmation["message"]["text"].startswith(f"✅ #{ticket}")
@@ -184,7 +184,7 @@ async def test_new_escalation_is_posted_masked_and_answered_by_replying_in_the_g
         assert already["message"]["text"].startswith(f"⚠️ #{ticket}")
         assert await citizen.fetch() == []
         row = store.escalations.get(ticket)
-        assert row is not None and row["answer"] == reply
+        assert row is not None and row.answer == reply
 
 
 async def test_group_replies_from_strangers_or_to_other_messages_are_ignored(
@@ -205,14 +205,14 @@ async def test_group_replies_from_strangers_or_to_other_messages_are_ignored(
         fake = "Hubungi saya saja, bisa dibantu cepat."
         await stranger.reply(post["messageId"], fake, author=BOT_USER)
 
-        def refusals() -> list[dict[str, Any]]:
-            return [r for r in store.officials.audit_log() if r["action"] == "refused"]
+        def refusals() -> list[AuditEntry]:
+            return [r for r in store.officials.audit_log() if r.action == "refused"]
 
         [refused] = await eventually(refusals)
-        assert refused["target"] == f"ticket #{ticket}"
-        assert str(STRANGER_TELEGRAM) in refused["detail"] and refused["official"] is None
+        assert refused.target == f"ticket #{ticket}"
+        assert str(STRANGER_TELEGRAM) in (refused.detail or "") and refused.official is None
         row = store.escalations.get(ticket)
-        assert row is not None and row["status"] == "open" and row["answered_by"] is None
+        assert row is not None and row.status == "open" and row.answered_by is None
         assert await citizen.fetch() == [] and await member.fetch() == []
 
         # An official replies to something that is not a ticket's post (the stranger's
@@ -230,8 +230,8 @@ async def test_group_replies_from_strangers_or_to_other_messages_are_ignored(
         assert confirmation["message"]["text"].startswith(f"✅ #{ticket}")
         assert await member.fetch() == []  # nothing said about the other reply
         row = store.escalations.get(ticket)
-        assert row is not None and row["answered_by"] == budi.id
-        assert row["answer"] == "Izin usaha mikro lewat OSS."
+        assert row is not None and row.answered_by == budi.id
+        assert row.answer == "Izin usaha mikro lewat OSS."
 
 
 async def test_answer_that_cannot_reach_telegram_is_retried_until_it_arrives(
@@ -255,14 +255,14 @@ async def test_answer_that_cannot_reach_telegram_is_retried_until_it_arrives(
             assert "belum terkirim, dicoba lagi otomatis" in page
             assert "Kirim ulang" not in page  # nothing for the official to do
             row = store.escalations.get(ticket)
-            assert row is not None and row["status"] == "answered"
-            assert row["delivery"] == "retrying"
+            assert row is not None and row.status == "answered"
+            assert row.delivery == "retrying"
 
             restarted = Emulator(port=emulator.port)
             answer, rate = await official_answer(citizen)
             assert "Setiap Selasa dan Jumat." in answer["message"]["text"]
             assert button_labels(rate) == ["1", "2", "3", "4", "5"]
-            await eventually(lambda: store.escalations.get(ticket)["delivery"] == "sent")  # type: ignore[index]
+            await eventually(lambda: store.escalations.get(ticket).delivery == "sent")  # type: ignore[union-attr]
             page = await ticket_page(official, ticket)
             assert '<span class="delivery sent">terkirim</span>' in page
         finally:

@@ -537,8 +537,8 @@ class TelegramChannel:
         if row is None:
             return
         text = (
-            f"🆕 <b>#{ticket}</b> · {html.escape(row['channel'])} · {html.escape(row['reason'])}\n"
-            f"{html.escape(mask(row['question'] or ''))}\n\n"
+            f"🆕 <b>#{ticket}</b> · {html.escape(row.channel)} · {html.escape(row.reason)}\n"
+            f"{html.escape(mask(row.question or ''))}\n\n"
             "<i>Balas pesan ini untuk menjawab warga. / Reply to this message to answer.</i>"
         )
         try:
@@ -565,20 +565,20 @@ class TelegramChannel:
         if official is None:
             log.warning(
                 "Telegram: ignored a reply to ticket #%d from %s, who is not a registered official",
-                row["id"],
+                row.id,
                 user.id if user else "an unknown sender",
             )
             store.officials.audit(
-                None, "refused", f"ticket #{row['id']}", f"Telegram user {user.id if user else '?'}"
+                None, "refused", f"ticket #{row.id}", f"Telegram user {user.id if user else '?'}"
             )
             return
         try:
-            delivery = await self.handover.answer(row["id"], official, message.text)
-            note = f"✅ #{row['id']}: {delivery.state.value}"
+            delivery = await self.handover.answer(row.id, official, message.text)
+            note = f"✅ #{row.id}: {delivery.state.value}"
             if delivery.detail:
                 note += f" ({delivery.detail})"
         except AlreadyHandled:
-            note = f"⚠️ #{row['id']}: sudah ditangani / already handled"
+            note = f"⚠️ #{row.id}: sudah ditangani / already handled"
         try:
             await self.bot.send_message(
                 chat_id=message.chat.id, text=note, reply_to_message_id=message.message_id

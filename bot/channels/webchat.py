@@ -44,7 +44,8 @@ from bot.core.messages import (
     Reply,
     replies_from_json,
 )
-from bot.store.store import Citizen, MessageStatus, Store
+from bot.store.messages import Direction, Message, MessageAction, MessageStatus
+from bot.store.store import Citizen, Store
 
 NAME = "webchat"
 COOKIE = "tanya_chat"
@@ -60,7 +61,7 @@ _SIGNATURE_CHARS = 22  # 16 bytes of HMAC-SHA256, URL-safe base64 without paddin
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _STATIC = resources.files("bot.channels") / "webchat_static"
 # Outgoing messages that no request of the citizen's page answered: polled for.
-PUSHED = ("official", "broadcast", "notice")
+PUSHED = frozenset({MessageAction.OFFICIAL, MessageAction.BROADCAST, MessageAction.NOTICE})
 WAITING_DETAIL = "shown within seconds if the citizen's chat is open, else at the next visit"
 
 
@@ -107,11 +108,11 @@ def session_cookie(session: str, request: web.Request) -> str:
     return "; ".join(attributes)
 
 
-def _page_command(row: dict[str, Any]) -> bool:
+def _page_command(row: Message) -> bool:
     """The chat page's own commands (its first /start, the language switch), which the
     citizen did not type: not shown back to them."""
-    text = (row["text"] or "").casefold()
-    return row["kind"] == "command" and text.split(" ")[0] in PAGE_COMMANDS
+    text = (row.text or "").casefold()
+    return row.kind == "command" and text.split(" ")[0] in PAGE_COMMANDS
 
 
 def reply_json(reply: Reply) -> dict[str, Any]:
@@ -246,20 +247,18 @@ class WebChatChannel:
         if citizen is None:
             return web.json_response({"messages": [], "cursor": 0})
         rows = self.store.messages(citizen.id)
-        shown = [r for r in rows if r["kind"] != "button" and not _page_command(r)]
+        shown = [r for r in rows if r.kind != "button" and not _page_command(r)]
         messages = self._render(citizen, shown)
         self.store.escalations.shown_in_webchat(citizen.id)
         if messages and messages[-1]["from"] == "bot" and not messages[-1]["buttons"]:
             # The buttons under the bot's last message still work: show them again.
             last = shown[-1]
-            if last.get("buttons"):
-                messages[-1]["buttons"] = reply_json(replies_from_json(last["buttons"])[0])[
-                    "buttons"
-                ]
+            if last.buttons:
+                messages[-1]["buttons"] = reply_json(replies_from_json(last.buttons)[0])["buttons"]
         return web.json_response(
             {
                 "messages": messages[-100:],
-                "cursor": rows[-1]["id"] if rows else 0,
+                "cursor": rows[-1].id if rows else 0,
                 "language": citizen.language,
             }
         )
@@ -278,35 +277,37 @@ class WebChatChannel:
         pushed = [
             r
             for r in rows
-            if r["direction"] == "out"
-            and (r["action"] in PUSHED or r["status"] == MessageStatus.WAITING)
+            if r.direction is Direction.OUT
+            and (r.action in PUSHED or r.status is MessageStatus.WAITING)
         ]
         messages = self._render(citizen, pushed)
-        if any(r["action"] == "official" for r in pushed):
+        if any(r.action is MessageAction.OFFICIAL for r in pushed):
             self.store.escalations.shown_in_webchat(citizen.id)
-        self.store.outbox.shown([r["id"] for r in pushed if r["status"] == MessageStatus.WAITING])
-        return web.json_response(
-            {"messages": messages, "cursor": rows[-1]["id"] if rows else after}
-        )
+        self.store.outbox.shown([r.id for r in pushed if r.status is MessageStatus.WAITING])
+        return web.json_response({"messages": messages, "cursor": rows[-1].id if rows else after})
 
-    def _render(self, citizen: Citizen, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def _render(self, citizen: Citizen, rows: list[Message]) -> list[dict[str, Any]]:
         """Stored messages as the page shows them, announcements and officials' answers
         rendered as the citizen receives them (with their buttons)."""
         messages: list[dict[str, Any]] = []
         for row in rows:
-            if row["action"] == "broadcast" and row["broadcast_id"]:
-                broadcast = self.store.broadcasts.get(row["broadcast_id"])
+            if row.action is MessageAction.BROADCAST and row.broadcast_id:
+                broadcast = self.store.broadcasts.get(row.broadcast_id)
                 if broadcast is not None:
                     replies = outgoing(broadcast).as_replies()
                     messages += [{"from": "bot", **reply_json(r)} for r in replies]
                 continue
-            if row["action"] == "official" and row["text"] is not None:
-                ticket = self.store.escalations.ticket_for_message(row["reply_to"])
-                replies = self.conversation.official_answer(citizen, ticket or 0, row["text"])
+            if row.action is MessageAction.OFFICIAL and row.text is not None:
+                ticket = (
+                    self.store.escalations.ticket_for_message(row.reply_to)
+                    if row.reply_to is not None
+                    else None
+                )
+                replies = self.conversation.official_answer(citizen, ticket or 0, row.text)
                 messages += [{"from": "bot", **reply_json(r)} for r in replies]
             else:
-                sender = "citizen" if row["direction"] == "in" else "bot"
-                messages.append({"from": sender, "text": row["text"] or "", "buttons": []})
+                sender = "citizen" if row.incoming else "bot"
+                messages.append({"from": sender, "text": row.text or "", "buttons": []})
         return messages
 
     async def message(self, request: web.Request) -> web.Response:

@@ -252,22 +252,16 @@ class Conversation:
         the outbox sends the replies. Returns how many got a reply queued."""
         count = 0
         for row in self.store.unanswered():
-            citizen = Citizen(
-                row["citizen_id"],
-                row["channel"],
-                row["platform_id"],
-                row["language"],
-                bool(row["language_chosen"]),
-            )
+            citizen = row.citizen
             message = Incoming(
-                channel=row["channel"],
-                citizen=row["platform_id"],
-                kind=Kind(row["kind"]) if row["kind"] in KINDS else Kind.OTHER,
-                text=row["text"] or "",
-                payload=row["text"] if row["kind"] == Kind.BUTTON else None,
+                channel=citizen.channel,
+                citizen=citizen.platform_id,
+                kind=Kind(row.kind) if row.kind in KINDS else Kind.OTHER,
+                text=row.text or "",
+                payload=row.text if row.kind == Kind.BUTTON else None,
             )
-            received = datetime.fromisoformat(row["created_at"])
-            if await self.answer(Accepted(citizen, row["id"], message, received)):
+            received = datetime.fromisoformat(row.created_at)
+            if await self.answer(Accepted(citizen, row.id, message, received)):
                 count += 1
         return count
 
@@ -378,10 +372,10 @@ class Conversation:
         row = escalations.get(ticket) if ticket is not None else None
         if row is None:
             return None
-        if not same_need(self.store.text_of(message_id) or "", row["question"] or ""):
+        if not same_need(self.store.text_of(message_id) or "", row.question or ""):
             return None
-        escalations.add_follow_up(row["id"], message_id)
-        return int(row["id"])
+        escalations.add_follow_up(row.id, message_id)
+        return row.id
 
     def _expectation(self, citizen: Citizen) -> str:
         """When to expect an official's answer (desk.sla_hours)."""

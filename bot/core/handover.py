@@ -78,14 +78,12 @@ class Handover:
         if row is None:
             return
         code, _, note = reason.partition(": ")
-        citizen = Citizen(
-            row["citizen_id"], row["channel"], row["platform_id"], row["citizen_language"]
-        )
+        citizen = Citizen(row.citizen_id, row.channel, row.platform_id, row.citizen_language)
         replies = self.conversation.closed_notice(citizen, ticket, code, note.strip())
         if replies is None:
             return
         item = self.store.queue_notice(
-            citizen.id, row["message_id"], replies[0].text, replies_to_json(replies)
+            citizen.id, row.message_id, replies[0].text, replies_to_json(replies)
         )
         if self.conversation.dispatcher is not None and citizen.channel in self.senders:
             self.conversation.dispatcher.submit(item, citizen.id)
@@ -97,9 +95,7 @@ class Handover:
         row = self.store.escalations.get(ticket)
         if row is None:
             raise ValueError(f"no ticket #{ticket}")
-        citizen = Citizen(
-            row["citizen_id"], row["channel"], row["platform_id"], row["citizen_language"]
-        )
+        citizen = Citizen(row.citizen_id, row.channel, row.platform_id, row.citizen_language)
         replies = self.conversation.official_answer(citizen, ticket, text)
         item = self.store.escalations.answer(ticket, official.id, text, replies_to_json(replies))
         self.store.officials.audit(official, "answer", f"ticket #{ticket}", text)
@@ -110,13 +106,13 @@ class Handover:
         """Send a stored answer again after it was not delivered (an official's "send
         again"); returns how the first new attempt went."""
         row = self.store.escalations.get(ticket)
-        if row is None or row["status"] != TicketStatus.ANSWERED or not row["answer"]:
+        if row is None or row.status is not TicketStatus.ANSWERED or not row.answer:
             raise ValueError(f"ticket #{ticket} has no answer to deliver")
         item = self.store.outbox.for_official_answer(ticket)
         if item is None:
             raise ValueError(f"ticket #{ticket} has no answer to deliver")
-        if item.state.value in ("sent", "waiting"):  # a stale "send again": it arrived
-            return Delivery(DeliveryState.SENT, row["delivery_detail"] or "")
+        if item.state in (OutboxState.SENT, OutboxState.WAITING):  # a stale "send again"
+            return Delivery(DeliveryState.SENT, row.delivery_detail or "")
         self.store.outbox.requeue(item.id)
         return await self._first_attempt(item.id, item.citizen_id, item.channel)
 
@@ -144,10 +140,10 @@ class Handover:
         tickets. ``bench/clusters.py`` measures it against the former rule (MiniLM
         cosine >= 0.8, which only near-verbatim pairs passed)."""
         row = self.store.escalations.get(ticket)
-        if row is None or self.embed is None or not row["question"]:
+        if row is None or self.embed is None or not row.question:
             return []
         questions = dict(self.store.escalations.open_questions())
-        questions.setdefault(ticket, row["question"])
+        questions.setdefault(ticket, row.question)
         if len(questions) < 2:
             return []
         try:

@@ -16,7 +16,6 @@ from collections import Counter, OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import numpy as np
 
@@ -26,6 +25,8 @@ from bot.core.rumours import Sign
 from bot.faq.loader import normalise_example
 from bot.faq.model import Entry, Faq
 from bot.store import Store
+from bot.store.insight import RumourMessage, UnansweredQuestion
+from bot.store.messages import MessageAction
 
 log = logging.getLogger(__name__)
 
@@ -193,8 +194,8 @@ class Insight:
         rows = self.queries.unanswered(since, self.answer_threshold, self.settings.max_questions)
         if faq is not None:
             known = {normalise_example(q) for e in faq.entries for _, q in e.all_questions()}
-            rows = [r for r in rows if normalise_example(comparable(r["text"])) not in known]
-        key = (len(rows), rows[0]["id"], rows[-1]["id"]) if rows else (0,)
+            rows = [r for r in rows if normalise_example(comparable(r.text)) not in known]
+        key = (len(rows), rows[0].id, rows[-1].id) if rows else (0,)
         cached = self._reports.get(days)
         if cached and cached[0] == key and _age(cached[1].computed_at) < REPORT_MAX_AGE:
             return cached[1]
@@ -208,11 +209,10 @@ class Insight:
         except TimeoutError:
             return None
 
-    async def _report(self, days: int, rows: list[dict[str, Any]], key: tuple[int, ...]) -> Report:
-        questions = [
-            Question(r["id"], r["text"], _time(r["created_at"]), r["language"] or None)
-            for r in rows
-        ]
+    async def _report(
+        self, days: int, rows: list[UnansweredQuestion], key: tuple[int, ...]
+    ) -> Report:
+        questions = [Question(r.id, r.text, _time(r.created_at), r.language or None) for r in rows]
         texts = [comparable(q.text) for q in questions]
         vectors = await self.vectors([(q.id, t) for q, t in zip(questions, texts, strict=True)])
         s = self.settings
@@ -273,13 +273,11 @@ class Insight:
         with the hoax clarification it is most like (when similar enough)."""
         entries = self.hoax_entries(faq)
         rows = self.queries.rumours(_since(days), [e.id for e in entries], MAX_RUMOURS)
-        readable = [r for r in rows if r["kind"] == "text" and r["text"]]
+        readable = [r for r in rows if r.kind == "text" and r.text]
         matches: dict[int, HoaxMatch] = {}
         if self._matcher is not None and readable and entries:
-            texts = [comparable(r["text"]) for r in readable]
-            vectors = await self.vectors(
-                [(r["id"], t) for r, t in zip(readable, texts, strict=True)]
-            )
+            texts = [comparable(r.text or "") for r in readable]
+            vectors = await self.vectors([(r.id, t) for r, t in zip(readable, texts, strict=True)])
             matcher = self._matcher
             scores = await asyncio.get_running_loop().run_in_executor(
                 None, lambda: matcher.scores(texts, vectors, entries)
@@ -287,30 +285,30 @@ class Insight:
             for row, row_scores in zip(readable, scores, strict=True):
                 found = _match(row, row_scores, entries, self.settings.hoax_similarity)
                 if found is not None:
-                    matches[row["id"]] = found
+                    matches[row.id] = found
         return [
             Rumour(
-                id=r["id"],
-                text=r["text"] or "",
-                kind=r["kind"],
-                at=_time(r["created_at"]),
-                channel=r["channel"],
-                signs=Sign(r["rumour"] or 0),
-                answered_with=r["faq_id"] if r["action"] == "answer" else None,
-                ticket=r["ticket"],
-                match=matches.get(r["id"]),
+                id=r.id,
+                text=r.text or "",
+                kind=r.kind,
+                at=_time(r.created_at),
+                channel=r.channel,
+                signs=Sign(r.rumour or 0),
+                answered_with=r.faq_id if r.action is MessageAction.ANSWER else None,
+                ticket=r.ticket,
+                match=matches.get(r.id),
             )
             for r in rows
         ]
 
 
 def _match(
-    row: dict[str, Any], scores: np.ndarray, entries: Sequence[Entry], threshold: float
+    row: RumourMessage, scores: np.ndarray, entries: Sequence[Entry], threshold: float
 ) -> HoaxMatch | None:
     """The clarification the bot answered with, if it did; else the most similar one."""
-    if row["action"] == "answer":
+    if row.action is MessageAction.ANSWER:
         for index, entry in enumerate(entries):
-            if entry.id == row["faq_id"]:
+            if entry.id == row.faq_id:
                 return HoaxMatch(entry, float(scores[index]))
     index = int(np.argmax(scores))
     if float(scores[index]) < threshold:

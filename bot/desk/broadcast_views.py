@@ -321,7 +321,7 @@ def survey_results(ctx: DeskContext, survey: Broadcast) -> list[dict[str, Any]]:
     answers = ctx.store.surveys.answers(survey.id)
     results = []
     for index, question in enumerate(questions):
-        given = [a["answer"] for a in answers if a["question"] == index]
+        given = [a.answer for a in answers if a.question == index]
         labels = list(SCALE) if question.kind == "scale" else list(question.choices)
         counts = [given.count(label) for label in labels]
         ratings = [r for a in given if question.kind == "scale" and (r := parse_id(a)) is not None]
@@ -372,9 +372,9 @@ async def results_csv(request: web.Request) -> web.Response:
         writer.writerow([option, count, f"{count / voters:.3f}" if voters else "0"])
     writer.writerow([])
     writer.writerow(["voter", "channel", "option", "voted_at"])
-    for row in ctx.store.broadcasts.vote_rows(broadcast.id):
+    for vote in ctx.store.broadcasts.votes(broadcast.id):
         writer.writerow(
-            [row["citizen_id"], row["channel"], broadcast.options[row["option"]], row["created_at"]]
+            [vote.citizen_id, vote.channel, broadcast.options[vote.option], vote.created_at]
         )
     return _csv_response(out, f"poll-{broadcast.id}.csv")
 
@@ -385,9 +385,9 @@ def _survey_csv(ctx: DeskContext, survey: Broadcast, writer: Writer) -> None:
     writer.writerow(["respondent", *[q.text for q in questions]])
     rows: dict[int, list[str]] = {}
     for answer in ctx.store.surveys.answers(survey.id):
-        row = rows.setdefault(answer["citizen_id"], [""] * len(questions))
-        if answer["question"] < len(questions):
-            row[answer["question"]] = mask(answer["answer"])
+        row = rows.setdefault(answer.citizen_id, [""] * len(questions))
+        if answer.question < len(questions):
+            row[answer.question] = mask(answer.answer)
     for number, (_, row) in enumerate(sorted(rows.items()), start=1):
         writer.writerow([number, *row])
 

@@ -37,7 +37,7 @@ from bot.desk.translations import translate
 from bot.faq.edit import Edit, FaqEditError
 from bot.faq.model import Entry
 from bot.privacy import mask
-from bot.store.escalations import STATUSES, AlreadyHandled, InboxFilter, TicketStatus
+from bot.store.escalations import STATUSES, AlreadyHandled, InboxFilter, Ticket, TicketStatus
 from bot.store.officials import Official
 from bot.translatable import message_of, say
 
@@ -334,31 +334,31 @@ async def ticket_page(
     if row is None:
         raise web.HTTPNotFound()
     faq = ctx.live.faq
-    language = row["citizen_language"] or ctx.languages[0]
+    language = row.citizen_language or ctx.languages[0]
     official_language = _language(request)
     guesses: list[tuple[Candidate, Entry]] = []
-    if row["question"]:
-        decision = await ctx.decide(row["question"], row["citizen_language"])
+    if row.question:
+        decision = await ctx.decide(row.question, row.citizen_language)
         for candidate in decision.candidates[:5]:
             if candidate.confidence < MIN_GUESS:
                 break  # ranked best first: the rest are noise
             if (known := faq.get(candidate.faq_id)) is not None:
                 guesses.append((candidate, known))
     if draft is None:
-        draft = row["answer"] or ""
+        draft = row.answer or ""
         used = request.query.get("use")
-        if used and (entry := faq.get(used)) is not None and row["status"] == TicketStatus.OPEN:
+        if used and (entry := faq.get(used)) is not None and row.status is TicketStatus.OPEN:
             draft = render_answer(entry, entry.answer_language(language, ctx.languages))
-    similar = await ctx.handover.similar(number) if row["status"] == TicketStatus.OPEN else []
-    answered = row["status"] == TicketStatus.ANSWERED
-    source = used_entry(row["answer"], faq, ctx.languages) if answered else None
+    similar = await ctx.handover.similar(number) if row.status is TicketStatus.OPEN else []
+    answered = row.status is TicketStatus.ANSWERED
+    source = used_entry(row.answer, faq, ctx.languages) if answered else None
     if faq_form is None:
         faq_form = _faq_prefill(ctx, row, source, guesses, language)
     return page(
         request,
         "ticket.html",
         row=row,
-        messages=ctx.store.escalations.conversation(row["citizen_id"], row["message_id"]),
+        messages=ctx.store.escalations.conversation(row.citizen_id, row.message_id),
         guesses=guesses,
         draft=draft,
         ticked=ticked,
@@ -371,7 +371,7 @@ async def ticket_page(
         used_entry=source.id if source else "",
         f=faq_form,
         faq_mode=faq_mode or ("example" if source else "entry"),
-        topics=_topic_choices(ctx, row["topic"], official_language),
+        topics=_topic_choices(ctx, row.topic, official_language),
         min_questions=MIN_NEW_ENTRY_QUESTIONS,
         learning=ctx.learning,
         languages=ctx.languages,
@@ -382,7 +382,7 @@ async def ticket_page(
 
 def _faq_prefill(
     ctx: DeskContext,
-    row: dict[str, Any],
+    row: Ticket,
     source: Entry | None,
     guesses: list[tuple[Candidate, Entry]],
     language: str,
@@ -390,8 +390,8 @@ def _faq_prefill(
     """What "add to FAQ" starts with: the question without personal data; the entry
     whose answer was sent (never the model's guess) or else a new entry in the topic of
     the ticket, with the official's answer."""
-    question = masked_question(row["question"])
-    topic = source.topic if source else (row["topic"] or (guesses[0][1].topic if guesses else ""))
+    question = masked_question(row.question)
+    topic = source.topic if source else (row.topic or (guesses[0][1].topic if guesses else ""))
     return {
         "entry": source.id if source else "",
         "question": question,
@@ -399,7 +399,7 @@ def _faq_prefill(
         "topic": topic,
         "entry_id": suggested_id(question, ctx.live.faq),
         f"questions_{language}": question,
-        f"answer_{language}": row["answer"] or "",
+        f"answer_{language}": row.answer or "",
     }
 
 
@@ -488,13 +488,13 @@ async def set_topic(request: web.Request) -> web.StreamResponse:
     here = f"{PATH}/tickets/{number}"
     row = ctx.store.escalations.get(number)
     topic = str(form.get("topic", "")).strip()
-    known = {slug for slug, _ in _topic_choices(ctx, row["topic"] if row else None, language)}
+    known = {slug for slug, _ in _topic_choices(ctx, row.topic if row else None, language)}
     if row is None or topic not in known:
         raise _flash(request, here, text("topic_unknown", language), "error")
-    if topic != row["topic"]:
+    if topic != row.topic:
         ctx.store.escalations.set_topic(number, topic)
         ctx.store.officials.audit(
-            official_of(request), "topic", f"ticket #{number}", f"{row['topic'] or '-'} -> {topic}"
+            official_of(request), "topic", f"ticket #{number}", f"{row.topic or '-'} -> {topic}"
         )
     raise _flash(
         request, here, text("topic_changed", language, topic=topic_title(ctx, topic, language))
@@ -520,7 +520,7 @@ async def add_to_faq(request: web.Request) -> web.StreamResponse:
     language = _language(request)
     here = f"{PATH}/tickets/{number}"
     row = ctx.store.escalations.get(number)
-    if row is None or row["status"] != TicketStatus.ANSWERED:
+    if row is None or row.status is not TicketStatus.ANSWERED:
         raise _flash(request, here, text("not_found", language), "error")
     me = official_of(request)
     mode = "entry" if form.get("mode") == "entry" else "example"

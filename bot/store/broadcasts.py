@@ -13,7 +13,7 @@ import enum
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from bot.store.clock import now_iso
 from bot.store.engine import Engine
@@ -149,6 +149,42 @@ class Subscriptions:
             "WHERE c.blocked_at IS NULL GROUP BY s.topic"
         )
         return {r[0]: r[1] for r in rows}
+
+    def add_subscribers(
+        self, channel: str, platform_ids: Iterable[str], topic: str, language: str | None
+    ) -> None:
+        """Citizens of ``channel`` (created when new) following ``topic``, in one
+        transaction: a list of subscribers brought from elsewhere, or a benchmark's."""
+        now = now_iso()
+        with self.db.atomic():
+            for platform_id in platform_ids:
+                self.db.execute(
+                    "INSERT INTO citizens (channel, platform_id, language, first_seen, "
+                    "last_seen) VALUES (?, ?, ?, ?, ?) ON CONFLICT (channel, platform_id) "
+                    "DO NOTHING",
+                    [channel, platform_id, language, now, now],
+                )
+                self.db.execute(
+                    "INSERT INTO subscriptions (citizen_id, topic, created_at) SELECT id, ?, ? "
+                    "FROM citizens WHERE channel = ? AND platform_id = ? ON CONFLICT DO NOTHING",
+                    [topic, now, channel, platform_id],
+                )
+
+
+class Vote(NamedTuple):
+    """One citizen's vote in a poll: who is a channel and a number, never a name."""
+
+    citizen_id: int
+    channel: str
+    option: int  # index into the poll's options
+    created_at: str
+
+
+class SurveyAnswer(NamedTuple):
+    citizen_id: int
+    question: int  # index into the survey's questions
+    answer: str
+    created_at: str
 
 
 class Broadcasts:
@@ -456,16 +492,15 @@ class Broadcasts:
                 [now_iso(), broadcast_id],
             )
 
-    def vote_rows(self, broadcast_id: int) -> list[dict[str, Any]]:
-        """Every vote, for the CSV export: who is a channel and a number, never a name."""
-        return list(
-            self.db.query(
-                "SELECT v.citizen_id, c.channel, v.option, v.created_at FROM votes v "
-                "JOIN citizens c ON c.id = v.citizen_id WHERE v.broadcast_id = ? "
-                "ORDER BY v.created_at",
-                [broadcast_id],
-            )
+    def votes(self, broadcast_id: int) -> list[Vote]:
+        """Every vote, for the CSV export."""
+        rows = self.db.execute(
+            "SELECT v.citizen_id, c.channel, v.option, v.created_at FROM votes v "
+            "JOIN citizens c ON c.id = v.citizen_id WHERE v.broadcast_id = ? "
+            "ORDER BY v.created_at",
+            [broadcast_id],
         )
+        return [Vote(*row) for row in rows]
 
 
 def _marks(values: Sequence[Any]) -> str:
@@ -528,14 +563,13 @@ class Surveys:
         ).fetchone()
         return int(row[0]) if row else None
 
-    def answers(self, broadcast_id: int) -> list[dict[str, Any]]:
-        return list(
-            self.db.query(
-                "SELECT citizen_id, question, answer, created_at FROM survey_answers "
-                "WHERE broadcast_id = ? ORDER BY citizen_id, question",
-                [broadcast_id],
-            )
+    def answers(self, broadcast_id: int) -> list[SurveyAnswer]:
+        rows = self.db.execute(
+            "SELECT citizen_id, question, answer, created_at FROM survey_answers "
+            "WHERE broadcast_id = ? ORDER BY citizen_id, question",
+            [broadcast_id],
         )
+        return [SurveyAnswer(*row) for row in rows]
 
     def counts(self, broadcast_id: int) -> dict[str, int]:
         rows = self.db.execute(

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import enum
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from bot.store.clock import now_iso
 from bot.store.engine import Dialect, Engine
+from bot.store.messages import MESSAGE_COLUMNS, Message
 from bot.store.outbox import Outbox, OutboxKind
 
 
@@ -46,8 +47,52 @@ class AnswerDelivery(enum.StrEnum):
 
 DELIVERY_STATES = tuple(AnswerDelivery)
 
+
+@dataclass(frozen=True, slots=True)
+class Ticket:
+    """An escalation as the desk shows it, with its citizen's address and the names of
+    the officials it is assigned to and answered by."""
+
+    id: int
+    citizen_id: int
+    message_id: int  # the citizen's message that was escalated
+    reason: str
+    status: TicketStatus
+    created_at: str
+    updated_at: str
+    question: str | None  # None once the retention purge blanked it
+    topic: str | None
+    assigned_to: int | None
+    answer: str | None
+    answered_by: int | None
+    answered_at: str | None
+    closed_reason: str | None
+    delivery: AnswerDelivery | None
+    delivery_detail: str | None
+    delivered_at: str | None
+    rating: int | None
+    group_message_id: int | None
+    faq_entry: str | None
+    channel: str
+    platform_id: str
+    citizen_language: str | None
+    assignee: str | None
+    answered_by_name: str | None
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Ticket:
+        values = {name: row[name] for name in _TICKET_FIELDS}
+        values["status"] = TicketStatus(row["status"])
+        values["delivery"] = AnswerDelivery(row["delivery"]) if row["delivery"] else None
+        return cls(**values)
+
+
+_TICKET_FIELDS = tuple(f.name for f in fields(Ticket))
+_JOINED = ("channel", "platform_id", "citizen_language", "assignee", "answered_by_name")
 _SELECT = (
-    "SELECT e.*, c.channel, c.platform_id, c.language AS citizen_language, "
+    "SELECT "
+    + ", ".join(f"e.{name}" for name in _TICKET_FIELDS if name not in _JOINED)
+    + ", c.channel, c.platform_id, c.language AS citizen_language, "
     "a.name AS assignee, o.name AS answered_by_name "
     "FROM escalations e JOIN citizens c ON c.id = e.citizen_id "
     "LEFT JOIN officials a ON a.id = e.assigned_to "
@@ -96,7 +141,7 @@ class Escalations:
     def __init__(self, db: Engine) -> None:
         self.db = db
 
-    def find(self, where: InboxFilter, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
+    def find(self, where: InboxFilter, limit: int = 100, offset: int = 0) -> list[Ticket]:
         """Open escalations oldest first (who waited longest comes first); others newest first."""
         clauses = ["e.status = ?"]
         params: list[Any] = [str(where.status)]
@@ -125,7 +170,7 @@ class Escalations:
             params.append(query)
         order = "e.created_at ASC" if where.status == "open" else "e.updated_at DESC"
         sql = f"{_SELECT} WHERE {' AND '.join(clauses)} ORDER BY {order} LIMIT ? OFFSET ?"
-        return list(self.db.query(sql, [*params, limit, offset]))
+        return [Ticket.from_row(row) for row in self.db.query(sql, [*params, limit, offset])]
 
     def count_open(self) -> int:
         return int(
@@ -142,25 +187,24 @@ class Escalations:
         )
         return [r[0] for r in rows]
 
-    def get(self, escalation_id: int) -> dict[str, Any] | None:
-        rows = list(self.db.query(f"{_SELECT} WHERE e.id = ?", [escalation_id]))
-        return rows[0] if rows else None
+    def get(self, escalation_id: int) -> Ticket | None:
+        rows = self.db.query(f"{_SELECT} WHERE e.id = ?", [escalation_id])
+        return Ticket.from_row(rows[0]) if rows else None
 
-    def by_group_post(self, group_message_id: int) -> dict[str, Any] | None:
-        rows = list(self.db.query(f"{_SELECT} WHERE e.group_message_id = ?", [group_message_id]))
-        return rows[0] if rows else None
+    def by_group_post(self, group_message_id: int) -> Ticket | None:
+        rows = self.db.query(f"{_SELECT} WHERE e.group_message_id = ?", [group_message_id])
+        return Ticket.from_row(rows[0]) if rows else None
 
-    def conversation(
-        self, citizen_id: int, up_to_message: int, limit: int = 20
-    ) -> list[dict[str, Any]]:
+    def conversation(self, citizen_id: int, up_to_message: int, limit: int = 20) -> list[Message]:
         """The citizen's messages before the escalated one, and everything since."""
         rows = self.db.query(
-            "SELECT * FROM (SELECT * FROM messages WHERE citizen_id = ? AND id <= ? "
-            "ORDER BY id DESC LIMIT ?) AS before UNION SELECT * FROM messages WHERE citizen_id = ? "
+            f"SELECT * FROM (SELECT {MESSAGE_COLUMNS} FROM messages WHERE citizen_id = ? "
+            "AND id <= ? ORDER BY id DESC LIMIT ?) AS before "
+            f"UNION SELECT {MESSAGE_COLUMNS} FROM messages WHERE citizen_id = ? "
             "AND id > ? ORDER BY id",
             [citizen_id, up_to_message, limit, citizen_id, up_to_message],
         )
-        return list(rows)
+        return [Message.from_row(row) for row in rows]
 
     def ticket_for_message(self, message_id: int) -> int | None:
         row = self.db.execute(

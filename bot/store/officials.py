@@ -59,6 +59,20 @@ class Official:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """Who did what, when: ``official`` is the name at the time (None: the system or the
+    command line)."""
+
+    id: int
+    at: str
+    official_id: int | None
+    official: str | None
+    action: str
+    target: str | None
+    detail: str | None
+
+
 @dataclass(frozen=True)
 class Session:
     official: Official
@@ -210,9 +224,11 @@ class Officials:
                 ],
             )
 
-    def audit_log(self, limit: int = 200, offset: int = 0) -> list[dict[str, Any]]:
-        return list(
-            self.db.query(
-                "SELECT * FROM audit_log ORDER BY id DESC LIMIT ? OFFSET ?", [limit, offset]
-            )
+    def audit_log(self, limit: int = 200, offset: int = 0) -> list[AuditEntry]:
+        """The newest entries first."""
+        rows = self.db.execute(
+            "SELECT id, at, official_id, official, action, target, detail FROM audit_log "
+            "ORDER BY id DESC LIMIT ? OFFSET ?",
+            [limit, offset],
         )
+        return [AuditEntry(*row) for row in rows]

@@ -15,38 +15,34 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from bot.store.broadcasts import Broadcasts, Subscriptions, Surveys
 from bot.store.campaigns import Campaigns
 from bot.store.clock import now_iso
 from bot.store.conversation_export import ConversationExport
+from bot.store.copy import TableCopy, copy_store
 from bot.store.engine import Dialect, Engine, open_engine
 from bot.store.escalations import Escalations
 from bot.store.insight import Insights
-from bot.store.migrations import migrate
+from bot.store.messages import MESSAGE_COLUMNS, Direction, Message, MessageStatus
+from bot.store.migrations import migrate, schema_version
 from bot.store.officials import Officials
 from bot.store.outbox import Outbox, OutboxKind
 from bot.store.retention import AUDIT_KEPT, AUDIT_WORDS, Retention, compact
 from bot.store.stats import Stats
 
-__all__ = ["Citizen", "Decided", "MessageStatus", "Saved", "Store", "now_iso"]
-
-
-class MessageStatus(enum.StrEnum):
-    """``messages.status``: a citizen's message is received, then answered (or failed:
-    working out a reply kept failing); a reply is pending until its outbox row ends,
-    then says how (``bot.store.outbox.OutboxState``)."""
-
-    RECEIVED = "received"
-    ANSWERED = "answered"
-    PENDING = "pending"
-    SENT = "sent"
-    WAITING = "waiting"
-    FAILED = "failed"
-    BLOCKED = "blocked"
-    UNDELIVERABLE = "undeliverable"
-    GAVE_UP = "gave_up"
+__all__ = [
+    "AddressedText",
+    "Citizen",
+    "Decided",
+    "MessageStatus",
+    "Saved",
+    "Store",
+    "Unanswerable",
+    "Unanswered",
+    "now_iso",
+]
 
 
 class Decided(Protocol):
@@ -89,6 +85,40 @@ class Saved:
     status: str
 
 
+@dataclass(frozen=True, slots=True)
+class Unanswered:
+    """A citizen's message stored but not answered (the process stopped in between),
+    with who sent it."""
+
+    id: int
+    citizen: Citizen
+    kind: str
+    text: str | None
+    created_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class Unanswerable:
+    """A citizen's message set aside because working out a reply kept failing."""
+
+    id: int
+    citizen_id: int
+    channel: str
+    kind: str
+    text: str | None
+    created_at: str
+    error: str | None
+    attempts: int | None
+
+
+class AddressedText(NamedTuple):
+    """A message's text with the platform address of its citizen."""
+
+    channel: str
+    platform_id: str
+    text: str | None
+
+
 class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -123,6 +153,15 @@ class Store:
 
     def close(self) -> None:
         self.engine.close()
+
+    def schema_version(self) -> int:
+        """How many of ``MIGRATIONS`` this database has had."""
+        return schema_version(self.engine)
+
+    def copy_into(self, target: Store) -> list[TableCopy]:
+        """``tanya copy-store``: every table, ids kept, into ``target``'s empty database,
+        checked table by table before it commits (``bot.store.copy``)."""
+        return copy_store(self.engine, target.engine)
 
     def secret(self, name: str) -> str:
         """The install's own secret called ``name`` (e.g. the key that signs web chat
@@ -292,16 +331,15 @@ class Store:
             ).fetchone()
         return row is not None and row[0] == "failed"
 
-    def unanswerable(self, limit: int = 100) -> list[dict[str, Any]]:
+    def unanswerable(self, limit: int = 100) -> list[Unanswerable]:
         """Citizens' messages set aside because working out a reply kept failing."""
-        return list(
-            self.db.query(
-                "SELECT m.id, m.citizen_id, m.text, m.kind, m.created_at, m.error, m.attempts, "
-                "c.channel FROM messages m JOIN citizens c ON c.id = m.citizen_id "
-                "WHERE m.direction = 'in' AND m.status = 'failed' ORDER BY m.id DESC LIMIT ?",
-                [limit],
-            )
+        rows = self.db.execute(
+            "SELECT m.id, m.citizen_id, c.channel, m.kind, m.text, m.created_at, m.error, "
+            "m.attempts FROM messages m JOIN citizens c ON c.id = m.citizen_id "
+            "WHERE m.direction = 'in' AND m.status = 'failed' ORDER BY m.id DESC LIMIT ?",
+            [limit],
         )
+        return [Unanswerable(*row) for row in rows]
 
     def open_escalation(
         self, citizen_id: int, message_id: int, reason: str, topic: str | None = None
@@ -450,25 +488,43 @@ class Store:
             )
             return self.outbox.add(citizen_id, OutboxKind.OFFICIAL, replies, message_id=message_id)
 
-    def unanswered(self) -> list[dict[str, Any]]:
+    def unanswered(self) -> list[Unanswered]:
         """Incoming messages stored but not answered (e.g. the process died in between)."""
-        return list(
-            self.db.query(
-                "SELECT m.id, m.citizen_id, m.text, m.kind, m.created_at, c.channel, "
-                "c.platform_id, c.language, c.language_chosen "
-                "FROM messages m JOIN citizens c ON c.id = m.citizen_id "
-                "WHERE m.direction = 'in' AND m.status = 'received' ORDER BY m.id"
-            )
+        rows = self.db.execute(
+            "SELECT m.id, m.kind, m.text, m.created_at, m.citizen_id, c.channel, "
+            "c.platform_id, c.language, c.language_chosen "
+            "FROM messages m JOIN citizens c ON c.id = m.citizen_id "
+            "WHERE m.direction = 'in' AND m.status = 'received' ORDER BY m.id"
         )
+        return [
+            Unanswered(
+                id, Citizen(citizen_id, channel, platform_id, language, bool(chosen)), *message
+            )
+            for id, *message, citizen_id, channel, platform_id, language, chosen in rows
+        ]
 
-    def messages(self, citizen_id: int, after: int = 0) -> list[dict[str, Any]]:
+    def messages(self, citizen_id: int, after: int = 0) -> list[Message]:
         """A citizen's messages in and out, oldest first; only those after message ``after``."""
-        return list(
-            self.db.query(
-                "SELECT * FROM messages WHERE citizen_id = ? AND id > ? ORDER BY id",
-                [citizen_id, after],
-            )
+        rows = self.db.query(
+            f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE citizen_id = ? AND id > ? ORDER BY id",
+            [citizen_id, after],
         )
+        return [Message.from_row(row) for row in rows]
+
+    def texts(
+        self, direction: Direction, status: MessageStatus | None = None
+    ) -> list[AddressedText]:
+        """Every text message in one direction (and status), oldest first, with its
+        citizen's address: what benchmarks compare with what the platforms received."""
+        where, params = "m.direction = ? AND m.kind = 'text'", [str(direction)]
+        if status is not None:
+            where, params = f"{where} AND m.status = ?", [*params, str(status)]
+        rows = self.db.execute(
+            "SELECT c.channel, c.platform_id, m.text FROM messages m "
+            f"JOIN citizens c ON c.id = m.citizen_id WHERE {where} ORDER BY m.id",
+            params,
+        )
+        return [AddressedText(*row) for row in rows]
 
 
 def _platform_hash(channel: str, platform_id: str) -> str:
