@@ -63,7 +63,7 @@ class SurveyFlow:
         if step == "start":
             surveys.start(survey.id, citizen.id)
             progress = surveys.progress(survey.id, citizen.id)
-            return self._ask(citizen, survey, questions, progress[0] if progress else 0)
+            return self._ask(citizen, survey, questions, progress.next_question if progress else 0)
         answered = numbers(step, 2)
         if answered is None:
             return [Reply(self.text("utter_button_unknown", citizen))]
@@ -94,14 +94,13 @@ class SurveyFlow:
             return None
         survey, questions = found
         progress = self.store.surveys.progress(survey.id, citizen.id)
-        if not self._open(survey) or progress is None or progress[0] >= len(questions):
+        if not self._open(survey) or progress is None:
             return None
-        if questions[progress[0]].kind != "text" or not message.strip():
-            return None  # a choice is awaited: the text is an ordinary question
+        asked = progress.next_question
+        if asked >= len(questions) or questions[asked].kind != "text" or not message.strip():
+            return None  # finished, or a choice is awaited: the text is an ordinary question
         answer = message.strip()[:MAX_TEXT_ANSWER]
-        following = self.store.surveys.answer(
-            survey.id, citizen.id, progress[0], answer, len(questions)
-        )
+        following = self.store.surveys.answer(survey.id, citizen.id, asked, answer, len(questions))
         return self._ask(citizen, survey, questions, following)
 
     def resume(self, citizen: Citizen) -> list[Reply]:
@@ -111,7 +110,7 @@ class SurveyFlow:
             return [Reply(self.text("utter_survey_none", citizen))]
         survey, questions = found
         progress = self.store.surveys.progress(survey.id, citizen.id)
-        return self._ask(citizen, survey, questions, progress[0] if progress else 0)
+        return self._ask(citizen, survey, questions, progress.next_question if progress else 0)
 
     def _ask(
         self, citizen: Citizen, survey: Broadcast, questions: list[Question], index: int

@@ -180,6 +180,18 @@ class Vote(NamedTuple):
     created_at: str
 
 
+class SurveyState(enum.StrEnum):
+    """``survey_progress.status``: a citizen's place in a survey."""
+
+    ANSWERING = "answering"
+    DONE = "done"
+
+
+class SurveyProgress(NamedTuple):
+    next_question: int  # index into the survey's questions
+    state: SurveyState
+
+
 class SurveyAnswer(NamedTuple):
     citizen_id: int
     question: int  # index into the survey's questions
@@ -513,13 +525,13 @@ class Surveys:
     def __init__(self, db: Engine) -> None:
         self.db = db
 
-    def progress(self, broadcast_id: int, citizen_id: int) -> tuple[int, str] | None:
+    def progress(self, broadcast_id: int, citizen_id: int) -> SurveyProgress | None:
         row = self.db.execute(
             "SELECT next_question, status FROM survey_progress "
             "WHERE broadcast_id = ? AND citizen_id = ?",
             [broadcast_id, citizen_id],
         ).fetchone()
-        return (int(row[0]), str(row[1])) if row else None
+        return SurveyProgress(int(row[0]), SurveyState(row[1])) if row else None
 
     def start(self, broadcast_id: int, citizen_id: int) -> None:
         with self.db.atomic():
@@ -551,7 +563,7 @@ class Surveys:
                 [question, question + 1, total, question + 1, total, now, broadcast_id, citizen_id],
             )
         progress = self.progress(broadcast_id, citizen_id)
-        return progress[0] if progress else question + 1
+        return progress.next_question if progress else question + 1
 
     def unfinished(self, citizen_id: int, since: str | None = None) -> int | None:
         """The survey this citizen started most recently and has not finished (and, with
