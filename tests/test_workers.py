@@ -4,11 +4,17 @@ SQLite and on PostgreSQL (the ``store_url`` fixture)."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
+import time
 from collections.abc import Callable
+from datetime import timedelta
 from typing import TypeVar
 
+from bot.core.dispatch import Dispatcher
+from bot.core.messages import Delivery, DeliveryState, Reply, replies_from_json, replies_to_json
 from bot.store import Store
+from bot.store.outbox import OutboxState
 
 T = TypeVar("T")
 
@@ -62,3 +68,156 @@ def test_a_webhook_delivered_to_two_workers_at_once_is_answered_once(store_url: 
     incoming = store.db.execute("SELECT count(*) FROM messages WHERE direction = 'in'")
     assert incoming.fetchone()[0] == messages
     assert store.unanswered() == []
+
+
+class Courier:
+    """A channel shared by every worker's dispatcher: what reached the platform, in the
+    order it arrived, and by which worker. ``hang`` makes sends never return (a worker
+    that dies in the middle of a send)."""
+
+    reply_window: timedelta | None = None
+
+    def __init__(self, sent: list[tuple[str, str, str]], worker: str, hang: bool = False):
+        self.sent = sent
+        self.worker = worker
+        self.hang = hang
+        self.calls = 0
+
+    async def send(self, citizen: str, replies: list[Reply], skip: int = 0) -> Delivery:
+        self.calls += 1
+        if self.hang:
+            await asyncio.Event().wait()
+        await asyncio.sleep(0.001)  # the platform's round trip: other tasks run meanwhile
+        for reply in replies[skip:]:
+            self.sent.append((citizen, reply.text, self.worker))
+        return Delivery(DeliveryState.SENT, parts=len(replies) - skip)
+
+    async def deliver_official(
+        self, citizen: str, replies: list[Reply], last_inbound: object, skip: int = 0
+    ) -> Delivery:
+        return await self.send(citizen, replies, skip)
+
+
+def queue_replies(store: Store, citizens: int, each: int) -> dict[str, list[str]]:
+    """``each`` replies queued for each of ``citizens`` citizens, interleaved as a busy
+    bot queues them; what each citizen must receive, in order."""
+    expected: dict[str, list[str]] = {}
+    for n in range(each):
+        for c in range(citizens):
+            citizen = store.citizen("test", f"c{c}")
+            saved = store.save_incoming(citizen.id, f"m{c}.{n}", "text", "tanya")
+            text = f"jawaban {n} untuk c{c}"
+            store.queue_reply(saved.id, citizen.id, text, None, replies_to_json([Reply(text)]))
+            expected.setdefault(f"c{c}", []).append(text)
+    return expected
+
+
+def received(sent: list[tuple[str, str, str]]) -> dict[str, list[str]]:
+    by_citizen: dict[str, list[str]] = {}
+    for citizen, text, _ in sent:
+        by_citizen.setdefault(citizen, []).append(text)
+    return by_citizen
+
+
+def test_two_workers_drain_one_outbox_each_reply_once_in_order(store_url: str) -> None:
+    Store.open(store_url).close()
+    total, citizens = 500, 25
+    sent: list[tuple[str, str, str]] = []
+
+    def work(store: Store, worker: int) -> int:
+        """A load balancer spreads the citizens' messages over both workers: each stores
+        and answers its share, and its dispatcher sends what it can claim."""
+
+        async def serve() -> int:
+            courier = Courier(sent, f"w{worker}")
+            dispatcher = Dispatcher(store, {"test": courier}, sweep_every=0.1)
+            dispatcher.start()
+            for n in range(worker, total, 2):
+                citizen = store.citizen("test", f"c{n % citizens}")
+                saved = store.save_incoming(citizen.id, f"m{n}", "text", "tanya")
+                text = f"jawaban {n}"
+                replies = replies_to_json([Reply(text)])
+                item = store.queue_reply(saved.id, citizen.id, text, None, replies)
+                dispatcher.submit(item, citizen.id)
+                await asyncio.sleep(0)
+            deadline = time.monotonic() + 60
+            while len(sent) < total and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(0.5)  # a duplicate on its way would arrive now
+            await dispatcher.stop()
+            return courier.calls
+
+        return asyncio.run(serve())
+
+    calls = race(store_url, 2, work)
+    store = Store.open(store_url)
+    queued: dict[str, list[str]] = {}  # each citizen's replies in the outbox's order
+    for platform_id, replies in store.db.execute(
+        "SELECT c.platform_id, o.replies FROM outbox o JOIN citizens c ON c.id = o.citizen_id "
+        "ORDER BY o.id"
+    ):
+        queued.setdefault(platform_id, []).extend(r.text for r in replies_from_json(replies))
+    assert sum(len(texts) for texts in queued.values()) == total
+    assert received(sent) == queued  # each once, in order per citizen
+    assert sum(calls) == total and min(calls) > 0  # both workers sent
+    assert store.outbox.counts()["sent"] == total
+
+
+async def test_a_worker_that_dies_mid_send_leaves_its_messages_to_another_after_the_lease(
+    store_url: str,
+) -> None:
+    lease = 1.5
+    first, second = Store.open(store_url), Store.open(store_url)
+    expected = queue_replies(first, citizens=4, each=3)
+    sent: list[tuple[str, str, str]] = []
+    dying = Courier(sent, "dying", hang=True)
+    a = Dispatcher(first, {"test": dying}, lease=lease, sweep_every=0.1)
+    a.start()
+    await until(lambda: dying.calls == 4)  # one claimed message per citizen, on its way
+    claimed_at = time.monotonic()
+    await a.stop(timeout=0)  # the worker dies: its claims stay in the database
+    heir = Courier(sent, "heir")
+    b = Dispatcher(second, {"test": heir}, lease=lease, sweep_every=0.1)
+    b.start()
+    if second.single_process:
+        # SQLite serves one process: b is a restarted a, and sends what a left at once.
+        await until(lambda: len(sent) == 12, timeout=20)
+        assert time.monotonic() - claimed_at < lease
+    else:
+        await asyncio.sleep(lease * 0.6)
+        assert sent == []  # the dead worker's claims still hold: nothing sent twice meanwhile
+        await until(lambda: len(sent) == 12, timeout=20)
+        assert time.monotonic() - claimed_at >= lease
+    await b.stop()
+    assert received(sent) == expected  # in order per citizen, each once
+    assert {worker for _, _, worker in sent} == {"heir"}
+    assert second.outbox.counts()["sent"] == 12
+
+
+def test_only_the_claimant_reschedules_and_a_citizens_later_message_waits(
+    store_url: str,
+) -> None:
+    store = Store.open(store_url)
+    queue_replies(store, citizens=1, each=2)
+    citizen = store.citizen("test", "c0")
+    first = store.outbox.next_for(citizen.id)
+    assert first is not None
+    later = first.id + 1
+    t0, t1, t2, t3 = (f"2030-01-01T00:00:0{s}.000+00:00" for s in range(4))
+    assert store.outbox.claim(later, "a", t0, t2) is None  # the first is unfinished
+    assert store.outbox.claim(first.id, "a", t0, t2) is not None
+    assert store.outbox.claim(first.id, "b", t1, t3) is None  # a's lease holds
+    taken = store.outbox.claim(first.id, "b", t3, "2030-01-01T00:01:00.000+00:00")
+    assert taken is not None and taken.claimed_by == "b"  # a's lease lapsed
+    # a comes back late: its failure no longer counts; b's confirmation does, once.
+    assert not store.outbox.retry_later(first.id, t3, "timeout", 0, worker="a")
+    assert store.outbox.finish(first.id, OutboxState.SENT, "", 1)
+    assert not store.outbox.finish(first.id, OutboxState.SENT, "", 1)
+    assert store.outbox.claim(later, "a", t3, "2030-01-01T00:01:00.000+00:00") is not None
+
+
+async def until(condition: Callable[[], object], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.02)

@@ -121,6 +121,13 @@ class Store:
     def dialect(self) -> Dialect:
         return self.engine.dialect
 
+    @property
+    def single_process(self) -> bool:
+        """Whether one process serves this database (SQLite: one bot on one file). Then
+        claims and locks found at start are its own dead predecessor's and are let go at
+        once; on PostgreSQL other workers may hold them, and they lapse with their lease."""
+        return self.engine.dialect is Dialect.SQLITE
+
     def close(self) -> None:
         self.engine.close()
 
