@@ -7,13 +7,23 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
 from typing import TypeVar
 
+from bot.core.broadcasting import Broadcaster
 from bot.core.dispatch import Dispatcher
-from bot.core.messages import Delivery, DeliveryState, Reply, replies_from_json, replies_to_json
+from bot.core.messages import (
+    Delivery,
+    DeliveryState,
+    Outgoing,
+    Reply,
+    replies_from_json,
+    replies_to_json,
+)
 from bot.store import Store
+from bot.store.clock import now_iso
 from bot.store.outbox import OutboxState
 
 T = TypeVar("T")
@@ -221,3 +231,100 @@ async def until(condition: Callable[[], object], timeout: float = 10.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "timed out"
         await asyncio.sleep(0.02)
+
+
+class Platform:
+    """A broadcast channel shared by every worker: when each message reached it, and for
+    whom; ``broadcast_rate`` is the channel's configured limit."""
+
+    def __init__(self, rate: float, arrivals: list[tuple[float, str]]) -> None:
+        self.broadcast_rate: float | None = rate
+        self.arrivals = arrivals
+
+    async def broadcast(self, citizen: str, item: Outgoing, last_inbound: object) -> Delivery:
+        self.arrivals.append((time.monotonic(), citizen))
+        await asyncio.sleep(0.005)
+        return Delivery(DeliveryState.SENT)
+
+
+def busiest_second(moments: list[float]) -> int:
+    """The most messages that arrived within any one second."""
+    moments = sorted(moments)
+    most, start = 0, 0
+    for end, moment in enumerate(moments):
+        while moment - moments[start] >= 1.0:
+            start += 1
+        most = max(most, end - start + 1)
+    return most
+
+
+def test_three_workers_share_a_broadcast_each_recipient_once_within_the_rate(
+    store_url: str,
+) -> None:
+    audience, rate = 2000, 200.0  # a rate a test can wait for; Telegram's is 30
+    store = Store.open(store_url)
+    for n in range(audience):
+        citizen = store.citizen("telegram", f"t{n}")
+        store.subscriptions.subscribe(citizen.id, "pengumuman")
+    number = store.broadcasts.create(
+        kind="announcement",
+        text="Jalan Merdeka ditutup Minggu pagi.",
+        topics=["pengumuman"],
+        channels=["telegram"],
+        send_at=now_iso(),
+        created_by=None,
+    )
+    store.close()
+    arrivals: list[tuple[float, str]] = []
+
+    def work(store: Store, worker: int) -> int:
+        async def broadcast() -> int:
+            platform = Platform(rate, arrivals)
+            broadcaster = Broadcaster(store, {"telegram": platform}, alone=False)
+            running = asyncio.get_running_loop().create_task(broadcaster.run())
+            deadline = time.monotonic() + 90
+            while store.broadcasts.status_of(number) != "sent":
+                assert time.monotonic() < deadline, "the broadcast did not finish"
+                await asyncio.sleep(0.1)
+            await broadcaster.stop()
+            await asyncio.wait_for(running, 10)
+            return sum(1 for _ in platform.arrivals)
+
+        return asyncio.run(broadcast())
+
+    race(store_url, 3, work)
+    store = Store.open(store_url)
+    assert Counter(citizen for _, citizen in arrivals) == {f"t{n}": 1 for n in range(audience)}
+    assert store.broadcasts.progress(number)["sent"] == audience
+    busiest = busiest_second([moment for moment, _ in arrivals])
+    assert busiest <= rate * 1.05, busiest  # the three together, not three times the rate
+    took = max(m for m, _ in arrivals) - min(m for m, _ in arrivals)
+    assert took >= (audience - 1) / rate * 0.95
+
+
+def test_a_dead_broadcasters_recipients_go_to_another_after_the_lease(store_url: str) -> None:
+    store = Store.open(store_url)
+    for n in range(5):
+        citizen = store.citizen("telegram", f"t{n}")
+        store.subscriptions.subscribe(citizen.id, "pengumuman")
+    number = store.broadcasts.create(
+        kind="announcement",
+        text="Posyandu buka Sabtu.",
+        topics=["pengumuman"],
+        channels=["telegram"],
+        send_at=now_iso(),
+        created_by=None,
+    )
+    store.broadcasts.start(number)
+    t0, t1, t2 = (f"2030-01-01T00:00:0{s}.000+00:00" for s in range(3))
+    later = "2030-01-01T00:01:00.000+00:00"
+    dead = store.broadcasts.claim(number, "telegram", "dead", 3, t0, t1)
+    assert len(dead) == 3
+    alive = store.broadcasts.claim(number, "telegram", "alive", 10, t0, later)
+    assert {r.delivery_id for r in alive}.isdisjoint(r.delivery_id for r in dead)
+    assert len(alive) == 2  # the dead worker's claims still hold
+    taken = store.broadcasts.claim(number, "telegram", "alive", 10, t2, later)
+    assert sorted(r.delivery_id for r in taken) == sorted(r.delivery_id for r in dead)
+    # The dead worker was only slow: its claim is gone, so it does not send them too.
+    assert not any(store.broadcasts.still_mine(r.delivery_id, "dead", later) for r in dead)
+    assert store.broadcasts.still_mine(taken[0].delivery_id, "alive", later)

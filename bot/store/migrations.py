@@ -462,6 +462,18 @@ def _outbox_claims(db: Database) -> None:
             db.table("outbox").add_column(name, str)
 
 
+def _broadcast_claims(db: Database) -> None:
+    """Broadcast recipients claimed by a worker with a lease, as the outbox's messages are,
+    and one pace per channel that every worker's announcements share (its rate limit)."""
+    columns = db.table("deliveries").columns_dict
+    for name in ("claimed_by", "lease_until"):
+        if name not in columns:
+            db.table("deliveries").add_column(name, str)
+    db.table("send_pace").create(
+        {"channel": str, "next_at": float}, pk="channel", if_not_exists=True
+    )
+
+
 # PostgreSQL: the same schema. Ids are identity columns (never reused, and settable, so
 # `tanya copy-store` keeps them); times stay ISO 8601 text (they compare as text, as on
 # SQLite); references are DEFERRABLE so a copy can load rows in any order in one
@@ -636,6 +648,11 @@ _PG_OUTBOX_CLAIMS = """
 ALTER TABLE outbox ADD COLUMN claimed_by TEXT, ADD COLUMN lease_until TEXT;
 """
 
+_PG_BROADCAST_CLAIMS = """
+ALTER TABLE deliveries ADD COLUMN claimed_by TEXT, ADD COLUMN lease_until TEXT;
+CREATE TABLE send_pace (channel TEXT PRIMARY KEY, next_at DOUBLE PRECISION NOT NULL);
+"""
+
 
 @dataclass(frozen=True)
 class Migration:
@@ -660,6 +677,7 @@ MIGRATIONS: list[Migration] = [
     Migration("citizen_flow", _citizen_flow, _PG_CITIZEN_FLOW),
     Migration("language_choice", _language_choice, _PG_LANGUAGE_CHOICE),
     Migration("outbox_claims", _outbox_claims, _PG_OUTBOX_CLAIMS),
+    Migration("broadcast_claims", _broadcast_claims, _PG_BROADCAST_CLAIMS),
 ]
 
 # Any number, the same in every worker: held while one of them migrates.
