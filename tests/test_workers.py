@@ -13,18 +13,24 @@ from datetime import timedelta
 from typing import TypeVar
 
 from bot.core.broadcasting import Broadcaster
+from bot.core.conversation import Conversation
+from bot.core.decision import Decision
 from bot.core.dispatch import Dispatcher
 from bot.core.messages import (
     Delivery,
     DeliveryState,
+    Kind,
     Outgoing,
     Reply,
     replies_from_json,
     replies_to_json,
 )
+from bot.core.replies import Replies
+from bot.faq.loader import load_faq
 from bot.store import Store
 from bot.store.clock import now_iso
 from bot.store.outbox import OutboxState
+from tests.conftest import ROOT
 
 T = TypeVar("T")
 
@@ -328,3 +334,53 @@ def test_a_dead_broadcasters_recipients_go_to_another_after_the_lease(store_url:
     # The dead worker was only slow: its claim is gone, so it does not send them too.
     assert not any(store.broadcasts.still_mine(r.delivery_id, "dead", later) for r in dead)
     assert store.broadcasts.still_mine(taken[0].delivery_id, "alive", later)
+
+
+def test_a_once_a_period_job_is_taken_by_one_worker_of_several(store_url: str) -> None:
+    Store.open(store_url).close()
+    taken = race(store_url, 4, lambda store, n: store.jobs.take_every("purge", f"w{n}", 3600))
+    assert sorted(taken) == [False, False, False, True]
+
+
+async def test_two_workers_purge_once_a_day_between_them(store_url: str) -> None:
+    stores = [Store.open(store_url) for _ in range(2)]
+    tasks = [
+        asyncio.create_task(store.retention.purge_daily(365, worker=f"w{n}"))
+        for n, store in enumerate(stores)
+    ]
+    try:
+        await asyncio.sleep(0.5)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    runs = [r for r in stores[0].officials.audit_log() if r["action"] == "retention-purge"]
+    assert len(runs) == 1
+
+
+def test_messages_a_dead_worker_left_are_answered_once_by_the_others(store_url: str) -> None:
+    store = Store.open(store_url)
+    citizen = store.citizen("test", "c1")
+    for n in range(10):  # stored by a worker that died before answering
+        store.save_incoming(citizen.id, f"s{n}", Kind.STICKER.value, "")
+    store.close()
+    replies = Replies.load(ROOT / "rasa_project" / "domain.yml")
+    faq, _ = load_faq(ROOT / "tests" / "fixtures" / "faq_small")
+
+    async def no_model(text: str, language: str | None) -> Decision:
+        raise AssertionError("a sticker needs no decision")
+
+    def answer_left(store: Store, worker: int) -> int:
+        async def left() -> int:
+            dispatcher = Dispatcher(store, {})  # the replies stay queued, to be counted
+            conversation = Conversation(store, no_model, replies, faq, dispatcher=dispatcher)
+            return await conversation.answer_pending(now_iso())
+
+        return asyncio.run(left())
+
+    answered = race(store_url, 2, answer_left)  # two passes at once, on every message
+    store = Store.open(store_url)
+    assert sum(answered) == 10  # between them, each message once
+    assert store.outbox.counts()["queued"] == 10
+    assert store.unanswered() == []
+

@@ -474,6 +474,14 @@ def _broadcast_claims(db: Database) -> None:
     )
 
 
+def _jobs(db: Database) -> None:
+    """When each once-per-period job (the purge, the pass over abandoned messages) last
+    started, and in which worker (``bot.store.leases.Jobs``)."""
+    db.table("jobs").create(
+        {"name": str, "last_run": str, "holder": str}, pk="name", if_not_exists=True
+    )
+
+
 # PostgreSQL: the same schema. Ids are identity columns (never reused, and settable, so
 # `tanya copy-store` keeps them); times stay ISO 8601 text (they compare as text, as on
 # SQLite); references are DEFERRABLE so a copy can load rows in any order in one
@@ -653,6 +661,10 @@ ALTER TABLE deliveries ADD COLUMN claimed_by TEXT, ADD COLUMN lease_until TEXT;
 CREATE TABLE send_pace (channel TEXT PRIMARY KEY, next_at DOUBLE PRECISION NOT NULL);
 """
 
+_PG_JOBS = """
+CREATE TABLE jobs (name TEXT PRIMARY KEY, last_run TEXT, holder TEXT);
+"""
+
 
 @dataclass(frozen=True)
 class Migration:
@@ -678,6 +690,7 @@ MIGRATIONS: list[Migration] = [
     Migration("language_choice", _language_choice, _PG_LANGUAGE_CHOICE),
     Migration("outbox_claims", _outbox_claims, _PG_OUTBOX_CLAIMS),
     Migration("broadcast_claims", _broadcast_claims, _PG_BROADCAST_CLAIMS),
+    Migration("jobs", _jobs, _PG_JOBS),
 ]
 
 # Any number, the same in every worker: held while one of them migrates.
