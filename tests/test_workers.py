@@ -12,6 +12,9 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import TypeVar
 
+import pytest
+
+from bot.config import DeskSettings
 from bot.core.broadcasting import Broadcaster
 from bot.core.conversation import Conversation
 from bot.core.decision import Decision
@@ -26,6 +29,7 @@ from bot.core.messages import (
     replies_to_json,
 )
 from bot.core.replies import Replies
+from bot.desk.auth import Auth, TooManyAttempts, hash_password
 from bot.faq.loader import load_faq
 from bot.store import Store
 from bot.store.clock import now_iso
@@ -384,3 +388,26 @@ def test_messages_a_dead_worker_left_are_answered_once_by_the_others(store_url: 
     assert store.outbox.counts()["queued"] == 10
     assert store.unanswered() == []
 
+
+async def test_sign_in_limits_hold_across_two_workers(store_url: str) -> None:
+    """Failed sign-ins are counted in the database: an attacker spreading guesses over
+    the workers behind a load balancer gets no more tries than against one."""
+    first, second = Store.open(store_url), Store.open(store_url)
+    password = "kunci-rahasia-panjang-sekali"
+    first.officials.add("siti", "agent", hash_password(password))
+    settings = DeskSettings(max_login_failures=3, max_address_login_failures=5)
+    workers = [Auth(settings, store.officials) for store in (first, second)]
+    for n in range(3):  # the guesses alternate between the workers
+        assert await workers[n % 2].sign_in("siti", f"tebakan {n}", "203.0.113.7") is None
+    for auth in workers:  # ... and both refuse the next, even with the right password
+        with pytest.raises(TooManyAttempts):
+            await auth.sign_in("siti", password, "203.0.113.7")
+    # Siti herself, from her office, signs in on either worker.
+    assert await workers[1].sign_in("siti", password, "198.51.100.2") is not None
+    # The address's budget over all names holds across workers too (unknown names are
+    # counted per worker, under a key that lives only in memory; the budget is shared).
+    for n in range(2):
+        assert await workers[n % 2].sign_in(f"admin{n}", "x", "203.0.113.7") is None
+    for auth in workers:
+        with pytest.raises(TooManyAttempts):
+            await auth.sign_in("budi", "x", "203.0.113.7")
