@@ -28,6 +28,7 @@ from bot.core.dispatch import Dispatcher
 from bot.core.handover import Handover
 from bot.core.learning import Learning
 from bot.core.messages import clean_text
+from bot.core.model_sync import ModelSync
 from bot.core.worker import AnsweringWorker
 from bot.http_security import secure
 from bot.nlu.minilm import DeferredEncoder
@@ -216,6 +217,8 @@ def create_app(settings: Settings, loaded: Loaded, store: Store | None = None) -
         conversation.faq = fresh.answerer.faq
         live.loaded = fresh
 
+    # A model trained on any worker (or by `tanya train`) is loaded by every worker.
+    models = ModelSync(store.models, settings.nlu.model_path, install)
     learning = Learning(
         settings.faq.dir,
         settings.nlu.project_dir,
@@ -224,6 +227,7 @@ def create_app(settings: Settings, loaded: Loaded, store: Store | None = None) -
         store.officials,
         variants=settings.nlu.generated_variants,
         max_wrong_answers=settings.nlu.max_wrong_answers,
+        announce=models.announce,
     )
     app[LEARNING] = learning
     broadcaster = Broadcaster(store, channels, breaker=dispatcher.breaker)
@@ -263,6 +267,8 @@ def create_app(settings: Settings, loaded: Loaded, store: Store | None = None) -
         app[TASKS].append(purging)
         encoder = asyncio.get_running_loop().create_task(_load_encoder(embedder), name="encoder")
         app[TASKS].append(encoder)
+        models.started()
+        app[TASKS].append(asyncio.get_running_loop().create_task(models.follow(), name="models"))
         yield
         worker.close()
         store.close()
