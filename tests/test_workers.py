@@ -259,6 +259,21 @@ class Platform:
         return Delivery(DeliveryState.SENT)
 
 
+def announcement(store: Store, audience: int) -> int:
+    """An announcement due now to ``audience`` Telegram subscribers t0, t1, ..."""
+    for n in range(audience):
+        citizen = store.citizen("telegram", f"t{n}")
+        store.subscriptions.subscribe(citizen.id, "pengumuman")
+    return store.broadcasts.create(
+        kind="announcement",
+        text="Jalan Merdeka ditutup Minggu pagi.",
+        topics=["pengumuman"],
+        channels=["telegram"],
+        send_at=now_iso(),
+        created_by=None,
+    )
+
+
 def busiest_second(moments: list[float]) -> int:
     """The most messages that arrived within any one second."""
     moments = sorted(moments)
@@ -275,17 +290,7 @@ def test_three_workers_share_a_broadcast_each_recipient_once_within_the_rate(
 ) -> None:
     audience, rate = 2000, 200.0  # a rate a test can wait for; Telegram's is 30
     store = Store.open(store_url)
-    for n in range(audience):
-        citizen = store.citizen("telegram", f"t{n}")
-        store.subscriptions.subscribe(citizen.id, "pengumuman")
-    number = store.broadcasts.create(
-        kind="announcement",
-        text="Jalan Merdeka ditutup Minggu pagi.",
-        topics=["pengumuman"],
-        channels=["telegram"],
-        send_at=now_iso(),
-        created_by=None,
-    )
+    number = announcement(store, audience)
     store.close()
     arrivals: list[tuple[float, str]] = []
 
@@ -316,17 +321,7 @@ def test_three_workers_share_a_broadcast_each_recipient_once_within_the_rate(
 
 def test_a_dead_broadcasters_recipients_go_to_another_after_the_lease(store_url: str) -> None:
     store = Store.open(store_url)
-    for n in range(5):
-        citizen = store.citizen("telegram", f"t{n}")
-        store.subscriptions.subscribe(citizen.id, "pengumuman")
-    number = store.broadcasts.create(
-        kind="announcement",
-        text="Posyandu buka Sabtu.",
-        topics=["pengumuman"],
-        channels=["telegram"],
-        send_at=now_iso(),
-        created_by=None,
-    )
+    number = announcement(store, 5)
     store.broadcasts.start(number)
     t0, t1, t2 = (f"2030-01-01T00:00:0{s}.000+00:00" for s in range(3))
     later = "2030-01-01T00:01:00.000+00:00"
