@@ -9,7 +9,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
@@ -35,6 +35,7 @@ from bot.desk.auth import Auth, TooManyAttempts, hash_password
 from bot.faq.loader import load_faq
 from bot.store import Store
 from bot.store.clock import now_iso
+from bot.store.leases import iso
 from bot.store.outbox import OutboxState
 from tests.conftest import ROOT
 
@@ -359,25 +360,50 @@ async def test_two_workers_purge_once_a_day_between_them(store_url: str) -> None
     assert len(runs) == 1
 
 
-def test_messages_a_dead_worker_left_are_answered_once_by_the_others(store_url: str) -> None:
-    store = Store.open(store_url)
-    citizen = store.citizen("test", "c1")
-    for n in range(10):  # stored by a worker that died before answering
-        store.save_incoming(citizen.id, f"s{n}", Kind.STICKER.value, "")
-    store.close()
+def sticker_conversation(store: Store) -> Conversation:
+    """A worker's conversation without a model: stickers are answered without one."""
     replies = Replies.load(ROOT / "rasa_project" / "domain.yml")
     faq, _ = load_faq(ROOT / "tests" / "fixtures" / "faq_small")
 
     async def no_model(text: str, language: str | None) -> Decision:
         raise AssertionError("a sticker needs no decision")
 
-    def answer_left(store: Store, worker: int) -> int:
-        async def left() -> int:
-            dispatcher = Dispatcher(store, {})  # the replies stay queued, to be counted
-            conversation = Conversation(store, no_model, replies, faq, dispatcher=dispatcher)
-            return await conversation.answer_pending(now_iso())
+    dispatcher = Dispatcher(store, {})  # the replies stay queued, to be counted
+    return Conversation(store, no_model, replies, faq, dispatcher=dispatcher)
 
-        return asyncio.run(left())
+
+async def test_a_worker_answers_what_a_dead_one_left_not_what_a_live_one_holds(
+    store_url: str,
+) -> None:
+    store = Store.open(store_url)
+    citizen = store.citizen("test", "c1")
+    left = store.save_incoming(citizen.id, "old", Kind.STICKER.value, "")
+    with store.db.atomic():  # stored two minutes ago by a worker that then died
+        store.db.execute(
+            "UPDATE messages SET created_at = ? WHERE id = ?",
+            [iso(datetime.now(UTC) - timedelta(minutes=2)), left.id],
+        )
+    fresh = store.save_incoming(citizen.id, "new", Kind.STICKER.value, "")  # a live one's
+    other = sticker_conversation(Store.open(store_url))
+    survivor = asyncio.create_task(other.answer_left_behind(every=0.1))
+    try:
+        await until(lambda: store.unanswered() != [] and store.unanswered()[0]["id"] == fresh.id)
+        await asyncio.sleep(0.3)  # later passes leave the young message alone too
+        assert [row["id"] for row in store.unanswered()] == [fresh.id]
+    finally:
+        survivor.cancel()
+        await asyncio.gather(survivor, return_exceptions=True)
+
+
+def test_messages_a_dead_worker_left_are_answered_once_by_the_others(store_url: str) -> None:
+    store = Store.open(store_url)
+    citizen = store.citizen("test", "c1")
+    for n in range(10):  # stored by a worker that died before answering
+        store.save_incoming(citizen.id, f"s{n}", Kind.STICKER.value, "")
+    store.close()
+
+    def answer_left(store: Store, worker: int) -> int:
+        return asyncio.run(sticker_conversation(store).answer_pending(now_iso()))
 
     answered = race(store_url, 2, answer_left)  # two passes at once, on every message
     store = Store.open(store_url)
