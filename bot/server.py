@@ -28,6 +28,7 @@ from bot.core.dispatch import Dispatcher
 from bot.core.handover import Handover
 from bot.core.learning import Learning
 from bot.core.messages import clean_text
+from bot.core.model_sync import ModelSync
 from bot.core.worker import AnsweringWorker
 from bot.http_security import secure
 from bot.nlu.minilm import DeferredEncoder
@@ -216,6 +217,8 @@ def create_app(settings: Settings, loaded: Loaded, store: Store | None = None) -
         conversation.faq = fresh.answerer.faq
         live.loaded = fresh
 
+    # A model trained on any worker (or by `tanya train`) is loaded by every worker.
+    models = ModelSync(store.models, settings.nlu.model_path, install)
     learning = Learning(
         settings.faq.dir,
         settings.nlu.project_dir,
@@ -224,6 +227,7 @@ def create_app(settings: Settings, loaded: Loaded, store: Store | None = None) -
         store.officials,
         variants=settings.nlu.generated_variants,
         max_wrong_answers=settings.nlu.max_wrong_answers,
+        announce=models.announce,
     )
     app[LEARNING] = learning
     broadcaster = Broadcaster(store, channels, breaker=dispatcher.breaker)
@@ -250,7 +254,7 @@ def create_app(settings: Settings, loaded: Loaded, store: Store | None = None) -
         # Replies queued before a crash or restart go out; messages stored but never
         # answered are answered, in the background: nothing in them can stop the start.
         dispatcher.start()
-        pending = asyncio.get_running_loop().create_task(_answer_pending(conversation))
+        pending = asyncio.get_running_loop().create_task(_answer_pending(conversation, store))
         app[TASKS].append(pending)
         # Announcements due or interrupted by a restart are sent (or resumed) now.
         sending = asyncio.get_running_loop().create_task(broadcaster.run(), name="broadcaster")
@@ -263,6 +267,8 @@ def create_app(settings: Settings, loaded: Loaded, store: Store | None = None) -
         app[TASKS].append(purging)
         encoder = asyncio.get_running_loop().create_task(_load_encoder(embedder), name="encoder")
         app[TASKS].append(encoder)
+        models.started()
+        app[TASKS].append(asyncio.get_running_loop().create_task(models.follow(), name="models"))
         yield
         worker.close()
         store.close()
@@ -295,7 +301,10 @@ def create_app(settings: Settings, loaded: Loaded, store: Store | None = None) -
     return app
 
 
-async def _answer_pending(conversation: Conversation) -> None:
+async def _answer_pending(conversation: Conversation, store: Store) -> None:
+    if not store.single_process:  # other workers may be answering the young ones
+        await conversation.answer_left_behind()  # until the server stops
+        return
     try:
         answered = await conversation.answer_pending()
     except Exception:  # e.g. the database: logged, and the bot serves on

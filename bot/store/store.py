@@ -25,8 +25,10 @@ from bot.store.copy import TableCopy, copy_store
 from bot.store.engine import Dialect, Engine, open_engine
 from bot.store.escalations import Escalations
 from bot.store.insight import Insights
+from bot.store.leases import Jobs
 from bot.store.messages import MESSAGE_COLUMNS, Direction, Message, MessageStatus
 from bot.store.migrations import migrate, schema_version
+from bot.store.models import ModelVersions
 from bot.store.officials import Officials
 from bot.store.outbox import Outbox, OutboxKind
 from bot.store.retention import AUDIT_KEPT, AUDIT_WORDS, Retention, compact
@@ -34,6 +36,7 @@ from bot.store.stats import Stats
 
 __all__ = [
     "AddressedText",
+    "AlreadyAnswered",
     "Citizen",
     "Decided",
     "MessageStatus",
@@ -43,6 +46,10 @@ __all__ = [
     "Unanswered",
     "now_iso",
 ]
+
+
+class AlreadyAnswered(Exception):
+    """The message was answered meanwhile (by another worker): this reply is not kept."""
 
 
 class Decided(Protocol):
@@ -134,6 +141,8 @@ class Store:
         self.retention = Retention(db)
         self.conversations = ConversationExport(db)
         self.campaigns = Campaigns(db)
+        self.jobs = Jobs(db)
+        self.models = ModelVersions(db)
 
     @classmethod
     def open(cls, url: str | Path) -> Store:
@@ -150,6 +159,13 @@ class Store:
     @property
     def dialect(self) -> Dialect:
         return self.engine.dialect
+
+    @property
+    def single_process(self) -> bool:
+        """Whether one process serves this database (SQLite: one bot on one file). Then
+        claims and locks found at start are its own dead predecessor's and are let go at
+        once; on PostgreSQL other workers may hold them, and they lapse with their lease."""
+        return self.engine.dialect is Dialect.SQLITE
 
     def close(self) -> None:
         self.engine.close()
@@ -233,22 +249,30 @@ class Store:
         attachment: str | None = None,
     ) -> Saved:
         """Store a citizen's message before anything else happens to it; ``rumour`` tags
-        it as possible misinformation (``bot.core.rumours.Sign`` flags) for the desk."""
-        if channel_message_id is not None:
-            row = self.db.execute(
-                "SELECT id, status FROM messages WHERE citizen_id = ? AND channel_message_id = ?",
-                [citizen_id, channel_message_id],
-            ).fetchone()
-            if row is not None:
-                return Saved(id=row[0], is_new=False, status=row[1])
+        it as possible misinformation (``bot.core.rumours.Sign`` flags) for the desk.
+
+        One statement keyed by (citizen, platform message id), the unique index
+        ``idx_messages_channel_message``: when a platform delivers the same webhook to two
+        workers at once, exactly one insert makes a row (``is_new``), the other waits for
+        it to commit and gets ``is_new=False``, so the message is answered once. A check
+        before the insert would let both see nothing and both answer."""
         with self.db.atomic():
-            message_id = self.db.insert(
+            rows = self.db.execute(
                 "INSERT INTO messages (citizen_id, direction, channel_message_id, kind, text, "
                 "created_at, status, rumour, attachment) "
-                "VALUES (?, 'in', ?, ?, ?, ?, 'received', ?, ?)",
+                "VALUES (?, 'in', ?, ?, ?, ?, 'received', ?, ?) "
+                "ON CONFLICT (citizen_id, channel_message_id) WHERE channel_message_id IS NOT NULL "
+                "DO NOTHING RETURNING id",
                 [citizen_id, channel_message_id, kind, text, now_iso(), int(rumour), attachment],
-            )
-        return Saved(id=message_id, is_new=True, status="received")
+            ).fetchall()  # read whole: SQLite finishes the insert only once it is stepped out
+        if rows:
+            return Saved(id=int(rows[0][0]), is_new=True, status="received")
+        found = self.db.execute(
+            "SELECT id, status FROM messages WHERE citizen_id = ? AND channel_message_id = ?",
+            [citizen_id, channel_message_id],
+        ).fetchone()
+        assert found is not None  # the conflicting row is committed: the insert waited on it
+        return Saved(id=int(found[0]), is_new=False, status=found[1])
 
     def save_reply(
         self,
@@ -279,8 +303,18 @@ class Store:
     ) -> int:
         """Store the bot's reply and queue it in the outbox, in one transaction: from then
         on the message counts as answered, and the outbox owns getting the reply out.
-        ``replies`` is what the channel renders (JSON); returns the outbox id."""
+        ``replies`` is what the channel renders (JSON); returns the outbox id.
+
+        Raises :class:`AlreadyAnswered` (and keeps nothing) when the message is no longer
+        waiting for an answer: two workers that both worked one out (a pass over messages
+        a dead worker left, racing a live one that was only slow) queue one reply."""
         with self.db.atomic():
+            taken = self.db.execute(
+                "UPDATE messages SET status = 'answered' WHERE id = ? AND status = 'received'",
+                [incoming_id],
+            )
+            if taken.rowcount != 1:
+                raise AlreadyAnswered(f"message {incoming_id} was answered already")
             reply_id = self._reply(incoming_id, citizen_id, text, decision, "pending")
             item = self.outbox.add(
                 citizen_id,
@@ -290,7 +324,6 @@ class Store:
                 give_up_at=give_up_at,
                 then_erase=then_erase,
             )
-            self.db.execute("UPDATE messages SET status = 'answered' WHERE id = ?", [incoming_id])
         return item
 
     def _reply(
@@ -488,13 +521,17 @@ class Store:
             )
             return self.outbox.add(citizen_id, OutboxKind.OFFICIAL, replies, message_id=message_id)
 
-    def unanswered(self) -> list[Unanswered]:
-        """Incoming messages stored but not answered (e.g. the process died in between)."""
+    def unanswered(self, before: str | None = None) -> list[Unanswered]:
+        """Incoming messages stored but not answered (e.g. the process died in between);
+        with ``before``, only those stored before then (with several workers, younger
+        ones may be in a live worker's hands)."""
+        since = "" if before is None else "AND m.created_at < ? "
         rows = self.db.execute(
             "SELECT m.id, m.kind, m.text, m.created_at, m.citizen_id, c.channel, "
             "c.platform_id, c.language, c.language_chosen "
             "FROM messages m JOIN citizens c ON c.id = m.citizen_id "
-            "WHERE m.direction = 'in' AND m.status = 'received' ORDER BY m.id"
+            f"WHERE m.direction = 'in' AND m.status = 'received' {since}ORDER BY m.id",
+            [] if before is None else [before],
         )
         return [
             Unanswered(
