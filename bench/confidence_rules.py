@@ -1,6 +1,7 @@
 """Rules that would lower the confidence of near misses answered as if the FAQ covered them.
 
     python bench/confidence_rules.py   # StackFAQ, the sample cut to one question, the sample
+    python bench/confidence_rules.py --rules "knn floor"   # only these, kept beside the rest
 
 On the sample bot "air pdam mati dari kemarin" (a water outage) is answered with the
 PDAM-poison hoax clarification at confidence 1.0, and "surat keterangan domisili usaha"
@@ -23,6 +24,7 @@ train` does, and measured on the held-out questions. Writes bench/results/confid
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from collections.abc import Callable
@@ -116,7 +118,7 @@ def rules() -> dict[str, tuple[Callable[..., np.ndarray], float | None]]:
         result[f"coverage^{power:g}, every word"] = (coverage(power), None)
     for share in (0.05, 0.1, 0.2):
         result[f"coverage, words of <= {share:.0%} of entries"] = (coverage(1.0, share), None)
-    for floor in (0.45, 0.5, 0.55, 0.6, 0.65, 0.7):
+    for floor in (0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7):
         result[f"knn floor {floor:g}"] = (knn_floor(floor), None)
     for score in (1.0, 1.5, 2.0):
         result[f"background score {score:g}"] = (unchanged, score)
@@ -149,10 +151,18 @@ def measure(name: str, rule: Callable[..., np.ndarray], background: float | None
 
 
 def main() -> None:
-    names = sys.argv[1:] or ["stackfaq", "sample-first", "sample"]
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("names", nargs="*", default=["stackfaq", "sample-first", "sample"])
+    parser.add_argument("--rules", default="", help="only the rules whose names start so")
+    args = parser.parse_args()
+    out = RESULTS / "confidence_rules.json"
     results: dict[str, Any] = {}
+    if args.rules and out.is_file():
+        results = json.loads(out.read_text(encoding="utf-8"))
     for label, (rule, background) in rules().items():
-        results[label] = {name: measure(name, rule, background) for name in names}
+        if not label.startswith(args.rules):
+            continue
+        results[label] = {name: measure(name, rule, background) for name in args.names}
         print(
             f"{label:38}"
             + " | ".join(
@@ -162,7 +172,6 @@ def main() -> None:
             ),
             flush=True,
         )
-    out = RESULTS / "confidence_rules.json"
     out.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
     print(f"written {out}")
 
