@@ -18,6 +18,7 @@ from bot.store.escalations import InboxFilter
 from bot.store.outbox import OutboxState
 
 
+@pytest.mark.sqlite_only
 def test_new_database_is_migrated_and_in_wal_mode(tmp_path: Path) -> None:
     store = Store.open(tmp_path / "data" / "tanya.db")
     assert schema_version(store.db) == len(MIGRATIONS)
@@ -140,6 +141,7 @@ def test_ids_are_never_handed_out_twice(store_url: str) -> None:
     assert (second.id, again.id, next_ticket) == (first.id + 1, saved.id + 1, ticket + 1)
 
 
+@pytest.mark.sqlite_only
 def test_ids_survive_the_upgrade_to_never_reused_ids(tmp_path: Path) -> None:
     """A database from before the change keeps its rows, ids and search index."""
     from sqlite_utils import Database
@@ -216,6 +218,7 @@ def test_a_store_operation_that_fails_half_way_leaves_nothing_behind(store_url: 
     store.close()
 
 
+@pytest.mark.sqlite_only
 def test_names_typed_at_failed_sign_ins_are_forgotten_on_upgrade(tmp_path: Path) -> None:
     """Before, a password typed into the name field stayed in the audit log."""
     from sqlite_utils import Database

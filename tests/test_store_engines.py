@@ -98,6 +98,7 @@ def _config(tmp_path: Path, url: str) -> Path:
     return config
 
 
+@pytest.mark.sqlite_only
 def test_copy_store_moves_everything_with_its_ids(
     tmp_path: Path, postgres_server: PostgresServer
 ) -> None:
@@ -197,6 +198,7 @@ def test_a_server_without_unaccent_starts_and_searches_without_folding(
         store.close()
 
 
+@pytest.mark.sqlite_only
 def test_storage_url_settings(tmp_path: Path) -> None:
     config = _config(tmp_path, "elsewhere/city.db")
     assert load_settings(config).storage.location == tmp_path / "elsewhere" / "city.db"
@@ -229,6 +231,7 @@ def test_unreachable_postgresql_is_a_clear_message(
         Store.open(postgres_server.url("nowhere"))
 
 
+@pytest.mark.sqlite_only
 def test_copy_store_refuses_what_postgresql_cannot_hold_and_copies_nothing(
     tmp_path: Path, postgres_server: PostgresServer
 ) -> None:
