@@ -1,5 +1,5 @@
 # The two commands a newcomer needs:  make run  and  make test
-.PHONY: run test install install-test check-code model clean
+.PHONY: run test test-postgresql install install-test check-code model clean
 
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
@@ -13,6 +13,10 @@ run: install
 
 test: install-test
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+# The whole suite with every store on PostgreSQL (a throw-away cluster; tests/store_switch.py).
+test-postgresql: install-test
+	TANYA_TEST_STORE=postgresql $(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 install:
 	@scripts/install.sh

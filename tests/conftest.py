@@ -15,6 +15,7 @@ import pytest_asyncio
 from playwright.async_api import Browser, BrowserContext, async_playwright
 
 from bot.config import Settings, load_settings
+from tests import store_switch
 from tests.postgres import PostgresServer, server_binaries
 from tests.telegram_harness import Emulator
 
@@ -35,8 +36,10 @@ def write_config(directory: Path, faq_dir: Path, project_dir: Path, model: Path)
 
 
 @pytest.fixture(autouse=True)
-def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+def _clean_environment(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("TANYA_CONFIG", raising=False)
+    if request.node.get_closest_marker("sqlite_only"):
+        monkeypatch.delenv(store_switch.SERVER_VARIABLE, raising=False)
 
 
 @pytest.fixture(scope="session")
@@ -57,7 +60,31 @@ def postgres_server() -> Iterator[PostgresServer]:
         server.stop()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(scope="session", autouse=True)
+def _stores_on_postgresql(request: pytest.FixtureRequest) -> Iterator[None]:
+    """With TANYA_TEST_STORE=postgresql, every store the session's tests and their child
+    processes open is a database on the throw-away cluster (tests/store_switch.py)."""
+    if store_switch.engine() != "postgresql":
+        yield
+        return
+    if server_binaries() is None:
+        pytest.fail("TANYA_TEST_STORE=postgresql needs PostgreSQL's server (scripts/test-deps.sh)")
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    saved = {k: os.environ.get(k) for k in (store_switch.SERVER_VARIABLE, "PYTHONPATH")}
+    os.environ[store_switch.SERVER_VARIABLE] = server.url("").rstrip("/")
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(store_switch.SITE), saved["PYTHONPATH"]) if p
+    )
+    store_switch.install()
+    yield
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+@pytest.fixture(params=store_switch.PARAMETRISED)
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """Where a test's store lives, once per engine: a SQLite file, or a fresh migrated
     PostgreSQL database."""

@@ -304,7 +304,7 @@ def test_officials_accounts_from_the_command_line(tmp_path: Path) -> None:
     assert "Sari\tadmin (disabled)" in tanya("list").stdout.decode()
     assert tanya("disable", "Nobody").returncode == 1
 
-    store = Store.open(load_settings(config).storage.database)
+    store = Store.open(load_settings(config).storage.location)
     budi = store.officials.by_name("budi")
     assert budi is not None and verify_password(budi.password_hash, "sandi-baru-123")
     assert budi.password_hash.startswith("$argon2id$")  # never the password itself

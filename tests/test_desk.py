@@ -458,6 +458,17 @@ async def test_search_finds_questions_by_words(
     assert f"#{second}" in prefix and f"#{first}" not in prefix
 
 
+async def test_search_finds_words_typed_without_their_accents(
+    citizen: ClientSession, official: ClientSession
+) -> None:
+    """Officials type "jose" for José, as SQLite's index folds it (PostgreSQL: unaccent)."""
+    jose = await escalate(citizen, "Pak José belum terima bantuan sosial", "c1")
+    other = await escalate(citizen, "jalan rusak di depan pasar", "c2")
+    for search in ("jose", "JOSÉ", "josé bantuan"):
+        page = await (await official.get("/desk/", params={"q": search})).text()
+        assert f"#{jose}" in page and f"#{other}" not in page, search
+
+
 async def test_desk_can_be_turned_off(
     trained_settings: Settings, loaded: Loaded, store: Store
 ) -> None:

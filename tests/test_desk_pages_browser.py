@@ -60,7 +60,7 @@ def project(tmp_path_factory: pytest.TempPathFactory, trained: Path) -> Settings
 
 @pytest.fixture(scope="module")
 def store(project: Settings) -> Store:
-    store = Store.open(project.storage.database)
+    store = Store.open(project.storage.location)
     add_official(store, "Ayu", "admin")
     add_official(store, "Budi", "agent")
     return store

@@ -188,7 +188,7 @@ async def test_erased_citizens_are_absent_and_removed_texts_empty(
 
 def test_tanya_export_conversations(tmp_path: Path) -> None:
     config = write_config(tmp_path, ROOT / "faq", ROOT / "rasa_project", tmp_path / "m.tar.gz")
-    store = Store.open(load_settings(config).storage.database)
+    store = Store.open(load_settings(config).storage.location)
     add_official(store, "Ayu", "admin")
     conversations(store)
     store.close()
@@ -216,7 +216,7 @@ def test_tanya_export_conversations(tmp_path: Path) -> None:
     rows = rows_of(out.read_bytes())
     assert [r["sender"] for r in rows] == ["citizen", "bot", "official"]
     assert NIK not in out.read_text(encoding="utf-8")
-    store = Store.open(load_settings(config).storage.database)
+    store = Store.open(load_settings(config).storage.location)
     [entry] = [r for r in store.officials.audit_log() if r.action == "conversations-exported"]
     assert entry.detail == "3 messages, channel telegram (command line)"
     store.close()

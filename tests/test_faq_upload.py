@@ -76,7 +76,7 @@ def project(trained: Path, tmp_path: Path) -> Settings:
 
 @pytest.fixture
 async def server(project: Settings) -> AsyncIterator[TestServer]:
-    store = Store.open(project.storage.database)
+    store = Store.open(project.storage.location)
     add_official(store, "Ayu", "admin")
     add_official(store, "Budi", "agent")
     async with running(create_app(project, load_answerer(project), store)) as server:

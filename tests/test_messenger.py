@@ -14,7 +14,6 @@ import hmac
 import html
 import json
 import re
-import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from bot.server import STORE, create_app
 from bot.service import Loaded
 from bot.store import Store
 from tests.desk_helpers import add_official, browser, post_form, running, sign_in
+from tests.store_switch import engine_at
 
 SECRET = "test-app-secret"
 VERIFY = "test-verify-token"
@@ -479,22 +479,16 @@ async def escalate(
 
 def age_conversation(database: Path, psid: str, by: timedelta) -> None:
     """Move the citizen's stored messages back in time (ISO UTC strings in the file)."""
-    db = sqlite3.connect(database)
-    try:
-        with db:
-            rows = db.execute(
-                "SELECT m.id, m.created_at FROM messages m JOIN citizens c "
-                "ON c.id = m.citizen_id WHERE c.channel = 'messenger' AND c.platform_id = ?",
-                [psid],
-            ).fetchall()
-            assert rows, psid
-            older = [
-                ((datetime.fromisoformat(at) - by).isoformat(timespec="milliseconds"), id_)
-                for id_, at in rows
-            ]
-            db.executemany("UPDATE messages SET created_at = ? WHERE id = ?", older)
-    finally:
-        db.close()
+    with engine_at(database) as db:
+        rows = db.execute(
+            "SELECT m.id, m.created_at FROM messages m JOIN citizens c "
+            "ON c.id = m.citizen_id WHERE c.channel = 'messenger' AND c.platform_id = ?",
+            [psid],
+        ).fetchall()
+        assert rows, psid
+        for id_, at in rows:
+            older = (datetime.fromisoformat(at) - by).isoformat(timespec="milliseconds")
+            db.execute("UPDATE messages SET created_at = ? WHERE id = ?", [older, id_])
 
 
 def delivery_shown(page: str) -> tuple[str, str]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import sqlite3
 import subprocess
 import time
 from collections.abc import AsyncIterator
@@ -18,6 +17,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from tests.conftest import ROOT
+from tests.store_switch import engine_at
 from tests.telegram_harness import (
     TOKEN,
     Citizen,
@@ -66,7 +66,7 @@ def start_bot(config: Path, port: int, slow: float) -> subprocess.Popen[bytes]:
 
 
 def stored(database: Path) -> list[tuple[str, str]]:
-    with sqlite3.connect(database) as db:
+    with engine_at(database) as db:
         return db.execute("SELECT status, text FROM messages WHERE direction = 'in'").fetchall()
 
 
@@ -155,7 +155,7 @@ async def test_sigkill_while_replies_are_on_their_way_resends_them_at_most_once(
             await asyncio.sleep(0.05)
         first.send_signal(signal.SIGKILL)  # replies arrived, their confirmations did not
         first.wait(timeout=10)
-        with sqlite3.connect(database) as db:
+        with engine_at(database) as db:
             recorded = db.execute(
                 "SELECT count(*) FROM messages WHERE direction = 'out' AND status = 'sent'"
             ).fetchone()[0]
@@ -175,7 +175,7 @@ async def test_sigkill_while_replies_are_on_their_way_resends_them_at_most_once(
             copies = [len(citizen.received) for citizen in citizens]
             assert all(n in (1, 2) for n in copies), copies
             assert sum(n - 1 for n in copies) <= in_flight  # only what was on its way
-            with sqlite3.connect(database) as db:
+            with engine_at(database) as db:
                 statuses = db.execute(
                     "SELECT status FROM messages WHERE direction = 'out'"
                 ).fetchall()

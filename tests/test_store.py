@@ -4,6 +4,7 @@ de-duplication, recovery."""
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 
 import psycopg
@@ -17,6 +18,7 @@ from bot.store.escalations import InboxFilter
 from bot.store.outbox import OutboxState
 
 
+@pytest.mark.sqlite_only
 def test_new_database_is_migrated_and_in_wal_mode(tmp_path: Path) -> None:
     store = Store.open(tmp_path / "data" / "tanya.db")
     assert schema_version(store.db) == len(MIGRATIONS)
@@ -139,6 +141,7 @@ def test_ids_are_never_handed_out_twice(store_url: str) -> None:
     assert (second.id, again.id, next_ticket) == (first.id + 1, saved.id + 1, ticket + 1)
 
 
+@pytest.mark.sqlite_only
 def test_ids_survive_the_upgrade_to_never_reused_ids(tmp_path: Path) -> None:
     """A database from before the change keeps its rows, ids and search index."""
     from sqlite_utils import Database
@@ -215,6 +218,7 @@ def test_a_store_operation_that_fails_half_way_leaves_nothing_behind(store_url: 
     store.close()
 
 
+@pytest.mark.sqlite_only
 def test_names_typed_at_failed_sign_ins_are_forgotten_on_upgrade(tmp_path: Path) -> None:
     """Before, a password typed into the name field stayed in the audit log."""
     from sqlite_utils import Database
@@ -234,3 +238,23 @@ def test_names_typed_at_failed_sign_ins_are_forgotten_on_upgrade(tmp_path: Path)
     [(target, detail)] = store.db.execute("SELECT target, detail FROM audit_log").fetchall()
     assert (target, detail) == ("", "10.0.0.7")
     assert store.db.execute("SELECT count(*) FROM login_failures").fetchone() == (0,)
+
+
+def test_a_second_ticket_on_the_same_question_gets_its_own_answer(store_url: str) -> None:
+    """A citizen asks for an official again about a question whose first ticket was
+    answered (/petugas after the answer): the second answer's outbox item names the second
+    ticket (PostgreSQL refused the query when one question had two tickets; SQLite named
+    the first)."""
+    store = Store.open(store_url)
+    citizen = store.citizen("telegram", "7", "id")
+    asked = store.save_incoming(citizen.id, "1", "text", "kapan bantuan sosial cair")
+    first, _ = store.open_escalation(citizen.id, asked.id, "low_confidence")
+    store.escalations.answer(first, 0, "Bulan depan.", '[{"text": "Bulan depan."}]')
+    time.sleep(0.002)  # the citizen asks again in between: never the same millisecond
+    second, opened = store.open_escalation(citizen.id, asked.id, "asked_human")
+    assert opened and second != first
+    store.escalations.answer(second, 0, "Tanggal 5.", '[{"text": "Tanggal 5."}]')
+    for ticket in (first, second):
+        item = store.outbox.for_official_answer(ticket)
+        assert item is not None and item.ticket == ticket
+    store.close()

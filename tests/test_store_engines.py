@@ -5,8 +5,10 @@ city's SQLite history into PostgreSQL without losing a row or an id."""
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from bot.config import ConfigError, load_settings
@@ -96,6 +98,7 @@ def _config(tmp_path: Path, url: str) -> Path:
     return config
 
 
+@pytest.mark.sqlite_only
 def test_copy_store_moves_everything_with_its_ids(
     tmp_path: Path, postgres_server: PostgresServer
 ) -> None:
@@ -166,6 +169,36 @@ def test_tanya_migrate_on_postgresql(tmp_path: Path, postgres_server: PostgresSe
     assert again.returncode == 0, again.stderr.decode()
 
 
+def test_a_server_without_unaccent_starts_and_searches_without_folding(
+    postgres_server: PostgresServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A managed server where Tanya's role may not create the unaccent extension (no
+    CREATE on the database): the store still migrates and searches, only "jose" no longer
+    finds "José", and the log says why, once."""
+    url = postgres_server.fresh_database(migrated=False)
+    database = url.rsplit("/", 1)[1]
+    role = f"plain_{database}"
+    postgres_server.admin(f"CREATE ROLE {role} LOGIN")
+    postgres_server.admin(f"REVOKE CREATE ON DATABASE {database} FROM PUBLIC")
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"ALTER SCHEMA public OWNER TO {role}")  # type: ignore[arg-type]
+    with caplog.at_level(logging.WARNING, logger="bot.store.migrations"):
+        store = Store.open(url.replace("//tanya@", f"//{role}@"))
+    try:
+        [warning] = [r.getMessage() for r in caplog.records if "unaccent" in r.getMessage()]
+        assert "permission denied" in warning and "will not fold diacritics" in warning
+        assert schema_version(store.engine) == len(MIGRATIONS)
+        citizen = store.citizen("telegram", "1", "id")
+        said = store.save_incoming(citizen.id, "1", "text", "Pak José belum terima bantuan")
+        ticket, _ = store.open_escalation(citizen.id, said.id, "low_confidence")
+        [found] = store.escalations.find(InboxFilter(TicketStatus.OPEN, search="josé bantuan"))
+        assert found.id == ticket
+        assert store.escalations.find(InboxFilter(TicketStatus.OPEN, search="jose")) == []
+    finally:
+        store.close()
+
+
+@pytest.mark.sqlite_only
 def test_storage_url_settings(tmp_path: Path) -> None:
     config = _config(tmp_path, "elsewhere/city.db")
     assert load_settings(config).storage.location == tmp_path / "elsewhere" / "city.db"
@@ -198,6 +231,7 @@ def test_unreachable_postgresql_is_a_clear_message(
         Store.open(postgres_server.url("nowhere"))
 
 
+@pytest.mark.sqlite_only
 def test_copy_store_refuses_what_postgresql_cannot_hold_and_copies_nothing(
     tmp_path: Path, postgres_server: PostgresServer
 ) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import signal
-import sqlite3
 import subprocess
 import time
 from collections import Counter
@@ -32,6 +31,7 @@ from bot.server import create_app
 from bot.service import Loaded
 from bot.store import Store
 from tests.desk_helpers import add_official, browser, post_form, running, sign_in
+from tests.store_switch import engine_at
 from tests.telegram_harness import (
     TOKEN,
     Citizen,
@@ -232,7 +232,7 @@ def start_telegram_child(config: Path, port: int, log: Path) -> subprocess.Popen
 
 def read_deliveries(database: Path, broadcast_id: int) -> dict[str, str]:
     """Telegram chat id -> delivery state, read from the bot's database file."""
-    with sqlite3.connect(database) as db:
+    with engine_at(database) as db:
         rows = db.execute(
             "SELECT c.platform_id, d.status FROM deliveries d "
             "JOIN citizens c ON c.id = d.citizen_id WHERE d.broadcast_id = ?",
@@ -242,7 +242,7 @@ def read_deliveries(database: Path, broadcast_id: int) -> dict[str, str]:
 
 
 def broadcast_status(database: Path, broadcast_id: int) -> str | None:
-    with sqlite3.connect(database) as db:
+    with engine_at(database) as db:
         row = db.execute("SELECT status FROM broadcasts WHERE id = ?", [broadcast_id]).fetchone()
     return row[0] if row else None
 

@@ -158,7 +158,9 @@ class Escalations:
                 clauses.append("e.assigned_to = ?")
                 params.append(where.assignee)
         if where.search and self.db.dialect is Dialect.POSTGRESQL:
-            if query := tsquery(where.search):
+            # Folded as the index was (diacritics), before it is split into words.
+            [(folded,)] = self.db.execute("SELECT tanya_fold(?)", [where.search]).fetchall()
+            if query := tsquery(folded):
                 clauses.append("e.question_words @@ to_tsquery('simple', ?)")
                 params.append(query)
             elif where.search.strip():

@@ -16,6 +16,7 @@ that has shipped.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +24,8 @@ from dataclasses import dataclass
 from sqlite_utils import Database
 
 from bot.store.engine import Dialect, Engine, SqliteEngine
+
+log = logging.getLogger(__name__)
 
 
 def _initial(db: Database) -> None:
@@ -492,6 +495,11 @@ def _model_versions(db: Database) -> None:
     )
 
 
+def _fold_diacritics(db: Database) -> None:
+    """Nothing to do on SQLite: FTS5's unicode61 tokenizer already removes diacritics
+    (a search for "jose" finds "José"); the PostgreSQL step brings its search level."""
+
+
 # PostgreSQL: the same schema. Ids are identity columns (never reused, and settable, so
 # `tanya copy-store` keeps them); times stay ISO 8601 text (they compare as text, as on
 # SQLite); references are DEFERRABLE so a copy can load rows in any order in one
@@ -683,14 +691,70 @@ CREATE TABLE model_versions (
 """
 
 
+# The desk's search folds diacritics as SQLite's FTS5 does: the question's words and the
+# search's go through tanya_fold, an IMMUTABLE wrapper (a generated column needs one) of
+# the unaccent extension with its schema spelled out. Where the extension cannot be
+# created (a managed server that does not allow it), tanya_fold leaves text as it is.
+_PG_FOLD_DIACRITICS = """
+CREATE FUNCTION tanya_fold(words TEXT) RETURNS TEXT
+  LANGUAGE SQL IMMUTABLE STRICT PARALLEL SAFE
+  AS $$ SELECT {body} $$;
+ALTER TABLE escalations DROP COLUMN question_words;
+ALTER TABLE escalations ADD COLUMN question_words tsvector GENERATED ALWAYS AS
+  (to_tsvector('simple',
+    regexp_replace(tanya_fold(coalesce(question, '')), '[[:punct:]]', ' ', 'g')))
+  STORED;
+CREATE INDEX idx_escalations_question_words ON escalations USING GIN (question_words);
+"""
+
+
+def _pg_fold_diacritics(engine: Engine) -> None:
+    schema = _unaccent_schema(engine)
+    body = "words"
+    if schema is not None:
+        body = f"{schema[0]}.unaccent({schema[1]}::regdictionary, words)"
+    for statement in _statements(_PG_FOLD_DIACRITICS.format(body=body)):
+        engine.execute(statement)
+
+
+def _unaccent_schema(engine: Engine) -> tuple[str, str] | None:
+    """Where the unaccent extension is, after creating it when it is not there yet: the
+    schema as an identifier and its dictionary's name as a literal (spelled out, so that
+    the function does not depend on the search path and may be IMMUTABLE). None, said
+    once in the log, where it cannot be created."""
+    import psycopg
+
+    try:
+        with engine.atomic():  # a savepoint: a refusal leaves the migration going
+            engine.execute("CREATE EXTENSION IF NOT EXISTS unaccent")
+    except psycopg.Error as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        log.warning(
+            "PostgreSQL's unaccent extension cannot be created (%s): the desk's search "
+            'will not fold diacritics ("jose" will not find "José"). To have it, '
+            "a superuser runs CREATE EXTENSION unaccent in this database before Tanya's "
+            "first start.",
+            reason,
+        )
+        return None
+    row = engine.execute(
+        "SELECT quote_ident(n.nspname), quote_literal(quote_ident(n.nspname) || '.unaccent') "
+        "FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace "
+        "WHERE e.extname = 'unaccent'"
+    ).fetchone()
+    return (str(row[0]), str(row[1])) if row else None
+
+
 @dataclass(frozen=True)
 class Migration:
     """One schema change, for each engine: a function of the SQLite database, and the
-    PostgreSQL statements (run in one transaction; empty: nothing to do there)."""
+    PostgreSQL statements (run in one transaction; empty: nothing to do there), or a
+    function of the engine where the step must look before it acts (in that transaction
+    too)."""
 
     name: str
     sqlite: Callable[[Database], None]
-    postgresql: str
+    postgresql: str | Callable[[Engine], None]
 
 
 MIGRATIONS: list[Migration] = [
@@ -709,6 +773,7 @@ MIGRATIONS: list[Migration] = [
     Migration("broadcast_claims", _broadcast_claims, _PG_BROADCAST_CLAIMS),
     Migration("jobs", _jobs, _PG_JOBS),
     Migration("model_versions", _model_versions, _PG_MODEL_VERSIONS),
+    Migration("fold_diacritics", _fold_diacritics, _pg_fold_diacritics),
 ]
 
 # Any number, the same in every worker: held while one of them migrates.
@@ -762,8 +827,11 @@ def _migrate_postgresql(engine: Engine) -> int:
         version = _check(schema_version(engine))
         for number, migration in enumerate(MIGRATIONS[version:], start=version + 1):
             with engine.atomic():
-                for statement in _statements(migration.postgresql):
-                    engine.execute(statement)
+                if callable(migration.postgresql):
+                    migration.postgresql(engine)
+                else:
+                    for statement in _statements(migration.postgresql):
+                        engine.execute(statement)
                 engine.execute(
                     "INSERT INTO tanya_schema (version, name, applied_at) "
                     "VALUES (?, ?, to_char(now() AT TIME ZONE 'UTC', "

@@ -114,11 +114,19 @@ class OutboxItem:
         )
 
 
+# The ticket an official's answer (message ``{}``) answers. Answers point at the
+# citizen's question, which a second ticket may share (asked for an official again after
+# the first answer): the ticket is the one answered when the answer was written
+# (Escalations.answer stamps both alike), else the latest.
+_TICKET_OF_ANSWER = (
+    "(SELECT e.id FROM escalations e JOIN messages m ON m.reply_to = e.message_id "
+    "WHERE m.id = {} ORDER BY CASE WHEN e.answered_at = m.created_at THEN 0 ELSE 1 END, "
+    "e.id DESC LIMIT 1)"
+)
 _SELECT = (
     "SELECT o.*, c.channel, c.platform_id, c.language, "
-    "(SELECT e.id FROM escalations e JOIN messages m ON m.reply_to = e.message_id "
-    "WHERE m.id = o.message_id AND o.kind = 'official') AS ticket "
-    "FROM outbox o JOIN citizens c ON c.id = o.citizen_id"
+    f"CASE WHEN o.kind = 'official' THEN {_TICKET_OF_ANSWER.format('o.message_id')} END "
+    "AS ticket FROM outbox o JOIN citizens c ON c.id = o.citizen_id"
 )
 
 
@@ -302,8 +310,7 @@ class Outbox:
             self.db.execute(
                 "UPDATE escalations SET delivery = ?, delivery_detail = ?, updated_at = ?, "
                 "delivered_at = CASE WHEN ? = 'sent' THEN ? ELSE delivered_at END "
-                "WHERE message_id = (SELECT reply_to FROM messages WHERE id = ?) "
-                "AND status = 'answered'",
+                f"WHERE id = {_TICKET_OF_ANSWER.format('?')} AND status = 'answered'",
                 [state, detail or None, now, state, now, message_id],
             )
 
@@ -368,10 +375,11 @@ class Outbox:
         """The latest outbox message carrying an official's answer to ``ticket``."""
         rows = list(
             self.db.query(
-                f"{_SELECT} WHERE o.kind = 'official' AND o.message_id IN (SELECT m.id FROM "
-                "messages m JOIN escalations e ON e.message_id = m.reply_to WHERE e.id = ? "
-                "AND m.action = 'official') ORDER BY o.id DESC LIMIT 1",
-                [ticket],
+                f"SELECT * FROM ({_SELECT} WHERE o.kind = 'official' AND o.message_id IN "
+                "(SELECT m.id FROM messages m JOIN escalations e ON e.message_id = m.reply_to "
+                "WHERE e.id = ? AND m.action = 'official')) AS answers WHERE ticket = ? "
+                "ORDER BY id DESC LIMIT 1",
+                [ticket, ticket],
             )
         )
         return OutboxItem.from_row(rows[0]) if rows else None
