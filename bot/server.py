@@ -109,6 +109,8 @@ async def health(request: web.Request) -> web.Response:
         {
             "status": "ok" if all(c["up"] for c in channels.values()) else "degraded",
             "version": __version__,
+            # Which process answered: with `tanya run --workers N`, one of N.
+            "pid": os.getpid(),
             "faq_entries": len(loaded.answerer.faq),
             "model": str(loaded.model.path),
             "model_trained_at": loaded.model.info.trained_at,
@@ -313,13 +315,16 @@ def start_lines(settings: Settings, app: web.Application, base: str) -> list[str
     return lines
 
 
-def serve(settings: Settings, loaded: Loaded, listening: socket.socket) -> None:
-    """Serve on the bound socket (see ``listen``) until interrupted."""
+def serve(
+    settings: Settings, loaded: Loaded, listening: socket.socket, describe: bool = True
+) -> None:
+    """Serve on the bound socket (see ``listen``) until interrupted; ``describe``: say
+    what runs where first (one worker of several says it for all)."""
     app = create_app(settings, loaded)
     host, port = listening.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
     base = f"http://{shown}:{port}"
-    for line in start_lines(settings, app, base):
+    for line in start_lines(settings, app, base) if describe else ():
         log.info("%s", line)
     web.run_app(
         app,
