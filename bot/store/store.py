@@ -194,22 +194,30 @@ class Store:
         attachment: str | None = None,
     ) -> Saved:
         """Store a citizen's message before anything else happens to it; ``rumour`` tags
-        it as possible misinformation (``bot.core.rumours.Sign`` flags) for the desk."""
-        if channel_message_id is not None:
-            row = self.db.execute(
-                "SELECT id, status FROM messages WHERE citizen_id = ? AND channel_message_id = ?",
-                [citizen_id, channel_message_id],
-            ).fetchone()
-            if row is not None:
-                return Saved(id=row[0], is_new=False, status=row[1])
+        it as possible misinformation (``bot.core.rumours.Sign`` flags) for the desk.
+
+        One statement keyed by (citizen, platform message id), the unique index
+        ``idx_messages_channel_message``: when a platform delivers the same webhook to two
+        workers at once, exactly one insert makes a row (``is_new``), the other waits for
+        it to commit and gets ``is_new=False``, so the message is answered once. A check
+        before the insert would let both see nothing and both answer."""
         with self.db.atomic():
-            message_id = self.db.insert(
+            rows = self.db.execute(
                 "INSERT INTO messages (citizen_id, direction, channel_message_id, kind, text, "
                 "created_at, status, rumour, attachment) "
-                "VALUES (?, 'in', ?, ?, ?, ?, 'received', ?, ?)",
+                "VALUES (?, 'in', ?, ?, ?, ?, 'received', ?, ?) "
+                "ON CONFLICT (citizen_id, channel_message_id) WHERE channel_message_id IS NOT NULL "
+                "DO NOTHING RETURNING id",
                 [citizen_id, channel_message_id, kind, text, now_iso(), int(rumour), attachment],
-            )
-        return Saved(id=message_id, is_new=True, status="received")
+            ).fetchall()  # read whole: SQLite finishes the insert only once it is stepped out
+        if rows:
+            return Saved(id=int(rows[0][0]), is_new=True, status="received")
+        found = self.db.execute(
+            "SELECT id, status FROM messages WHERE citizen_id = ? AND channel_message_id = ?",
+            [citizen_id, channel_message_id],
+        ).fetchone()
+        assert found is not None  # the conflicting row is committed: the insert waited on it
+        return Saved(id=int(found[0]), is_new=False, status=found[1])
 
     def save_reply(
         self,
