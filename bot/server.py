@@ -190,7 +190,9 @@ def create_app(settings: Settings, loaded: Loaded, store: Store | None = None) -
         # Replies queued before a crash or restart go out; messages stored but never
         # answered are answered, in the background: nothing in them can stop the start.
         dispatcher.start()
-        pending = asyncio.get_running_loop().create_task(_answer_pending(services.conversation))
+        pending = asyncio.get_running_loop().create_task(
+            _answer_pending(services.conversation, store)
+        )
         app[TASKS].append(pending)
         # Announcements due or interrupted by a restart are sent (or resumed) now.
         sending = asyncio.get_running_loop().create_task(broadcaster.run(), name="broadcaster")
@@ -237,7 +239,10 @@ def create_app(settings: Settings, loaded: Loaded, store: Store | None = None) -
     return app
 
 
-async def _answer_pending(conversation: Conversation) -> None:
+async def _answer_pending(conversation: Conversation, store: Store) -> None:
+    if not store.single_process:  # other workers may be answering the young ones
+        await conversation.answer_left_behind()  # until the server stops
+        return
     try:
         answered = await conversation.answer_pending()
     except Exception:  # e.g. the database: logged, and the bot serves on

@@ -4,11 +4,37 @@ SQLite and on PostgreSQL (the ``store_url`` fixture)."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
+import time
+from collections import Counter
 from collections.abc import Callable
+from datetime import timedelta
 from typing import TypeVar
 
+import pytest
+
+from bot.config import DeskSettings
+from bot.core.broadcasting import Broadcaster
+from bot.core.conversation import Conversation
+from bot.core.decision import Decision
+from bot.core.dispatch import Dispatcher
+from bot.core.messages import (
+    Delivery,
+    DeliveryState,
+    Kind,
+    Outgoing,
+    Reply,
+    replies_from_json,
+    replies_to_json,
+)
+from bot.core.replies import Replies
+from bot.desk.auth import Auth, TooManyAttempts, hash_password
+from bot.faq.loader import load_faq
 from bot.store import Store
+from bot.store.clock import now_iso
+from bot.store.outbox import OutboxState
+from tests.conftest import ROOT
 
 T = TypeVar("T")
 
@@ -62,3 +88,326 @@ def test_a_webhook_delivered_to_two_workers_at_once_is_answered_once(store_url: 
     incoming = store.db.execute("SELECT count(*) FROM messages WHERE direction = 'in'")
     assert incoming.fetchone()[0] == messages
     assert store.unanswered() == []
+
+
+class Courier:
+    """A channel shared by every worker's dispatcher: what reached the platform, in the
+    order it arrived, and by which worker. ``hang`` makes sends never return (a worker
+    that dies in the middle of a send)."""
+
+    reply_window: timedelta | None = None
+
+    def __init__(self, sent: list[tuple[str, str, str]], worker: str, hang: bool = False):
+        self.sent = sent
+        self.worker = worker
+        self.hang = hang
+        self.calls = 0
+
+    async def send(self, citizen: str, replies: list[Reply], skip: int = 0) -> Delivery:
+        self.calls += 1
+        if self.hang:
+            await asyncio.Event().wait()
+        await asyncio.sleep(0.001)  # the platform's round trip: other tasks run meanwhile
+        for reply in replies[skip:]:
+            self.sent.append((citizen, reply.text, self.worker))
+        return Delivery(DeliveryState.SENT, parts=len(replies) - skip)
+
+    async def deliver_official(
+        self, citizen: str, replies: list[Reply], last_inbound: object, skip: int = 0
+    ) -> Delivery:
+        return await self.send(citizen, replies, skip)
+
+
+def queue_replies(store: Store, citizens: int, each: int) -> dict[str, list[str]]:
+    """``each`` replies queued for each of ``citizens`` citizens, interleaved as a busy
+    bot queues them; what each citizen must receive, in order."""
+    expected: dict[str, list[str]] = {}
+    for n in range(each):
+        for c in range(citizens):
+            citizen = store.citizen("test", f"c{c}")
+            saved = store.save_incoming(citizen.id, f"m{c}.{n}", "text", "tanya")
+            text = f"jawaban {n} untuk c{c}"
+            store.queue_reply(saved.id, citizen.id, text, None, replies_to_json([Reply(text)]))
+            expected.setdefault(f"c{c}", []).append(text)
+    return expected
+
+
+def received(sent: list[tuple[str, str, str]]) -> dict[str, list[str]]:
+    by_citizen: dict[str, list[str]] = {}
+    for citizen, text, _ in sent:
+        by_citizen.setdefault(citizen, []).append(text)
+    return by_citizen
+
+
+def test_two_workers_drain_one_outbox_each_reply_once_in_order(store_url: str) -> None:
+    Store.open(store_url).close()
+    total, citizens = 500, 25
+    sent: list[tuple[str, str, str]] = []
+
+    def work(store: Store, worker: int) -> int:
+        """A load balancer spreads the citizens' messages over both workers: each stores
+        and answers its share, and its dispatcher sends what it can claim."""
+
+        async def serve() -> int:
+            courier = Courier(sent, f"w{worker}")
+            dispatcher = Dispatcher(store, {"test": courier}, sweep_every=0.1)
+            dispatcher.start()
+            for n in range(worker, total, 2):
+                citizen = store.citizen("test", f"c{n % citizens}")
+                saved = store.save_incoming(citizen.id, f"m{n}", "text", "tanya")
+                text = f"jawaban {n}"
+                replies = replies_to_json([Reply(text)])
+                item = store.queue_reply(saved.id, citizen.id, text, None, replies)
+                dispatcher.submit(item, citizen.id)
+                await asyncio.sleep(0)
+            deadline = time.monotonic() + 60
+            while len(sent) < total and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(0.5)  # a duplicate on its way would arrive now
+            await dispatcher.stop()
+            return courier.calls
+
+        return asyncio.run(serve())
+
+    calls = race(store_url, 2, work)
+    store = Store.open(store_url)
+    queued: dict[str, list[str]] = {}  # each citizen's replies in the outbox's order
+    for platform_id, replies in store.db.execute(
+        "SELECT c.platform_id, o.replies FROM outbox o JOIN citizens c ON c.id = o.citizen_id "
+        "ORDER BY o.id"
+    ):
+        queued.setdefault(platform_id, []).extend(r.text for r in replies_from_json(replies))
+    assert sum(len(texts) for texts in queued.values()) == total
+    assert received(sent) == queued  # each once, in order per citizen
+    assert sum(calls) == total and min(calls) > 0  # both workers sent
+    assert store.outbox.counts()["sent"] == total
+
+
+async def test_a_worker_that_dies_mid_send_leaves_its_messages_to_another_after_the_lease(
+    store_url: str,
+) -> None:
+    lease = 1.5
+    first, second = Store.open(store_url), Store.open(store_url)
+    expected = queue_replies(first, citizens=4, each=3)
+    sent: list[tuple[str, str, str]] = []
+    dying = Courier(sent, "dying", hang=True)
+    a = Dispatcher(first, {"test": dying}, lease=lease, sweep_every=0.1)
+    a.start()
+    await until(lambda: dying.calls == 4)  # one claimed message per citizen, on its way
+    claimed_at = time.monotonic()
+    await a.stop(timeout=0)  # the worker dies: its claims stay in the database
+    heir = Courier(sent, "heir")
+    b = Dispatcher(second, {"test": heir}, lease=lease, sweep_every=0.1)
+    b.start()
+    if second.single_process:
+        # SQLite serves one process: b is a restarted a, and sends what a left at once.
+        await until(lambda: len(sent) == 12, timeout=20)
+        assert time.monotonic() - claimed_at < lease
+    else:
+        await asyncio.sleep(lease * 0.6)
+        assert sent == []  # the dead worker's claims still hold: nothing sent twice meanwhile
+        await until(lambda: len(sent) == 12, timeout=20)
+        assert time.monotonic() - claimed_at >= lease
+    await b.stop()
+    assert received(sent) == expected  # in order per citizen, each once
+    assert {worker for _, _, worker in sent} == {"heir"}
+    assert second.outbox.counts()["sent"] == 12
+
+
+def test_only_the_claimant_reschedules_and_a_citizens_later_message_waits(
+    store_url: str,
+) -> None:
+    store = Store.open(store_url)
+    queue_replies(store, citizens=1, each=2)
+    citizen = store.citizen("test", "c0")
+    first = store.outbox.next_for(citizen.id)
+    assert first is not None
+    later = first.id + 1
+    t0, t1, t2, t3 = (f"2030-01-01T00:00:0{s}.000+00:00" for s in range(4))
+    assert store.outbox.claim(later, "a", t0, t2) is None  # the first is unfinished
+    assert store.outbox.claim(first.id, "a", t0, t2) is not None
+    assert store.outbox.claim(first.id, "b", t1, t3) is None  # a's lease holds
+    taken = store.outbox.claim(first.id, "b", t3, "2030-01-01T00:01:00.000+00:00")
+    assert taken is not None and taken.claimed_by == "b"  # a's lease lapsed
+    # a comes back late: its failure no longer counts; b's confirmation does, once.
+    assert not store.outbox.retry_later(first.id, t3, "timeout", 0, worker="a")
+    assert store.outbox.finish(first.id, OutboxState.SENT, "", 1)
+    assert not store.outbox.finish(first.id, OutboxState.SENT, "", 1)
+    assert store.outbox.claim(later, "a", t3, "2030-01-01T00:01:00.000+00:00") is not None
+
+
+async def until(condition: Callable[[], object], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.02)
+
+
+class Platform:
+    """A broadcast channel shared by every worker: when each message reached it, and for
+    whom; ``broadcast_rate`` is the channel's configured limit."""
+
+    def __init__(self, rate: float, arrivals: list[tuple[float, str]]) -> None:
+        self.broadcast_rate: float | None = rate
+        self.arrivals = arrivals
+
+    async def broadcast(self, citizen: str, item: Outgoing, last_inbound: object) -> Delivery:
+        self.arrivals.append((time.monotonic(), citizen))
+        await asyncio.sleep(0.005)
+        return Delivery(DeliveryState.SENT)
+
+
+def busiest_second(moments: list[float]) -> int:
+    """The most messages that arrived within any one second."""
+    moments = sorted(moments)
+    most, start = 0, 0
+    for end, moment in enumerate(moments):
+        while moment - moments[start] >= 1.0:
+            start += 1
+        most = max(most, end - start + 1)
+    return most
+
+
+def test_three_workers_share_a_broadcast_each_recipient_once_within_the_rate(
+    store_url: str,
+) -> None:
+    audience, rate = 2000, 200.0  # a rate a test can wait for; Telegram's is 30
+    store = Store.open(store_url)
+    for n in range(audience):
+        citizen = store.citizen("telegram", f"t{n}")
+        store.subscriptions.subscribe(citizen.id, "pengumuman")
+    number = store.broadcasts.create(
+        kind="announcement",
+        text="Jalan Merdeka ditutup Minggu pagi.",
+        topics=["pengumuman"],
+        channels=["telegram"],
+        send_at=now_iso(),
+        created_by=None,
+    )
+    store.close()
+    arrivals: list[tuple[float, str]] = []
+
+    def work(store: Store, worker: int) -> int:
+        async def broadcast() -> int:
+            platform = Platform(rate, arrivals)
+            broadcaster = Broadcaster(store, {"telegram": platform}, alone=False)
+            running = asyncio.get_running_loop().create_task(broadcaster.run())
+            deadline = time.monotonic() + 90
+            while store.broadcasts.status_of(number) != "sent":
+                assert time.monotonic() < deadline, "the broadcast did not finish"
+                await asyncio.sleep(0.1)
+            await broadcaster.stop()
+            await asyncio.wait_for(running, 10)
+            return sum(1 for _ in platform.arrivals)
+
+        return asyncio.run(broadcast())
+
+    race(store_url, 3, work)
+    store = Store.open(store_url)
+    assert Counter(citizen for _, citizen in arrivals) == {f"t{n}": 1 for n in range(audience)}
+    assert store.broadcasts.progress(number)["sent"] == audience
+    busiest = busiest_second([moment for moment, _ in arrivals])
+    assert busiest <= rate * 1.05, busiest  # the three together, not three times the rate
+    took = max(m for m, _ in arrivals) - min(m for m, _ in arrivals)
+    assert took >= (audience - 1) / rate * 0.95
+
+
+def test_a_dead_broadcasters_recipients_go_to_another_after_the_lease(store_url: str) -> None:
+    store = Store.open(store_url)
+    for n in range(5):
+        citizen = store.citizen("telegram", f"t{n}")
+        store.subscriptions.subscribe(citizen.id, "pengumuman")
+    number = store.broadcasts.create(
+        kind="announcement",
+        text="Posyandu buka Sabtu.",
+        topics=["pengumuman"],
+        channels=["telegram"],
+        send_at=now_iso(),
+        created_by=None,
+    )
+    store.broadcasts.start(number)
+    t0, t1, t2 = (f"2030-01-01T00:00:0{s}.000+00:00" for s in range(3))
+    later = "2030-01-01T00:01:00.000+00:00"
+    dead = store.broadcasts.claim(number, "telegram", "dead", 3, t0, t1)
+    assert len(dead) == 3
+    alive = store.broadcasts.claim(number, "telegram", "alive", 10, t0, later)
+    assert {r.delivery_id for r in alive}.isdisjoint(r.delivery_id for r in dead)
+    assert len(alive) == 2  # the dead worker's claims still hold
+    taken = store.broadcasts.claim(number, "telegram", "alive", 10, t2, later)
+    assert sorted(r.delivery_id for r in taken) == sorted(r.delivery_id for r in dead)
+    # The dead worker was only slow: its claim is gone, so it does not send them too.
+    assert not any(store.broadcasts.still_mine(r.delivery_id, "dead", later) for r in dead)
+    assert store.broadcasts.still_mine(taken[0].delivery_id, "alive", later)
+
+
+def test_a_once_a_period_job_is_taken_by_one_worker_of_several(store_url: str) -> None:
+    Store.open(store_url).close()
+    taken = race(store_url, 4, lambda store, n: store.jobs.take_every("purge", f"w{n}", 3600))
+    assert sorted(taken) == [False, False, False, True]
+
+
+async def test_two_workers_purge_once_a_day_between_them(store_url: str) -> None:
+    stores = [Store.open(store_url) for _ in range(2)]
+    tasks = [
+        asyncio.create_task(store.retention.purge_daily(365, worker=f"w{n}"))
+        for n, store in enumerate(stores)
+    ]
+    try:
+        await asyncio.sleep(0.5)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    runs = [r for r in stores[0].officials.audit_log() if r["action"] == "retention-purge"]
+    assert len(runs) == 1
+
+
+def test_messages_a_dead_worker_left_are_answered_once_by_the_others(store_url: str) -> None:
+    store = Store.open(store_url)
+    citizen = store.citizen("test", "c1")
+    for n in range(10):  # stored by a worker that died before answering
+        store.save_incoming(citizen.id, f"s{n}", Kind.STICKER.value, "")
+    store.close()
+    replies = Replies.load(ROOT / "rasa_project" / "domain.yml")
+    faq, _ = load_faq(ROOT / "tests" / "fixtures" / "faq_small")
+
+    async def no_model(text: str, language: str | None) -> Decision:
+        raise AssertionError("a sticker needs no decision")
+
+    def answer_left(store: Store, worker: int) -> int:
+        async def left() -> int:
+            dispatcher = Dispatcher(store, {})  # the replies stay queued, to be counted
+            conversation = Conversation(store, no_model, replies, faq, dispatcher=dispatcher)
+            return await conversation.answer_pending(now_iso())
+
+        return asyncio.run(left())
+
+    answered = race(store_url, 2, answer_left)  # two passes at once, on every message
+    store = Store.open(store_url)
+    assert sum(answered) == 10  # between them, each message once
+    assert store.outbox.counts()["queued"] == 10
+    assert store.unanswered() == []
+
+
+async def test_sign_in_limits_hold_across_two_workers(store_url: str) -> None:
+    """Failed sign-ins are counted in the database: an attacker spreading guesses over
+    the workers behind a load balancer gets no more tries than against one."""
+    first, second = Store.open(store_url), Store.open(store_url)
+    password = "kunci-rahasia-panjang-sekali"
+    first.officials.add("siti", "agent", hash_password(password))
+    settings = DeskSettings(max_login_failures=3, max_address_login_failures=5)
+    workers = [Auth(settings, store.officials) for store in (first, second)]
+    for n in range(3):  # the guesses alternate between the workers
+        assert await workers[n % 2].sign_in("siti", f"tebakan {n}", "203.0.113.7") is None
+    for auth in workers:  # ... and both refuse the next, even with the right password
+        with pytest.raises(TooManyAttempts):
+            await auth.sign_in("siti", password, "203.0.113.7")
+    # Siti herself, from her office, signs in on either worker.
+    assert await workers[1].sign_in("siti", password, "198.51.100.2") is not None
+    # The address's budget over all names holds across workers too (unknown names are
+    # counted per worker, under a key that lives only in memory; the budget is shared).
+    for n in range(2):
+        assert await workers[n % 2].sign_in(f"admin{n}", "x", "203.0.113.7") is None
+    for auth in workers:
+        with pytest.raises(TooManyAttempts):
+            await auth.sign_in("budi", "x", "203.0.113.7")

@@ -13,6 +13,13 @@ A temporary failure (timeout, 5xx, a platform that is away) puts the recipient b
 line, tried again after a backoff; while the dispatcher's breaker says the channel is
 down, nothing is tried (no attempt is wasted on an outage), and after ``MAX_ATTEMPTS``
 failures that were not an outage the recipient is recorded as failed.
+
+Several workers (processes on one PostgreSQL) share a broadcast: each claims a batch of
+recipients in the store with a lease (``Broadcasts.claim``), checks its claim right
+before each send (``still_mine``), and reserves each message's start in the channel's
+one pace (``Broadcasts.reserve_start``), so the recipients are shared out, each gets it
+once while its worker lives, and the channel's rate holds for all workers together. A
+worker that dies leaves its claims to lapse; the others take them over after the lease.
 """
 
 from __future__ import annotations
@@ -30,10 +37,12 @@ from bot.core.messages import Delivery, DeliveryState, Outgoing
 from bot.store import Store
 from bot.store.broadcasts import Broadcast, Recipient
 from bot.store.clock import now_iso
+from bot.store.leases import lease_end, worker_name
 
 log = logging.getLogger(__name__)
 
-BATCH = 200
+BATCH = 50  # recipients claimed at once by one worker
+LEASE = 60.0  # seconds a claim on recipients holds (renewed for each one as it is sent)
 IN_FLIGHT = 8
 MAX_ATTEMPTS = 8  # temporary failures before a recipient is recorded as failed
 CHECK_EVERY = 5.0  # seconds between looks for scheduled broadcasts
@@ -75,6 +84,26 @@ class Pacer:
             await asyncio.sleep(start - now)
 
 
+class SharedPacer:
+    """The same spacing as :class:`Pacer`, for every worker on the database together:
+    each message's start is reserved in the store (``Broadcasts.reserve_start``), so N
+    workers start at most ``rate`` messages per second between them, not N times it.
+    Clocks of the workers' machines are assumed in step (NTP)."""
+
+    def __init__(self, store: Store, channel: str, rate: float | None) -> None:
+        self.store = store
+        self.channel = channel
+        self.interval = 1.0 / rate if rate else 0.0
+
+    async def wait(self) -> None:
+        if not self.interval:
+            return
+        now = time.time()
+        start = self.store.broadcasts.reserve_start(self.channel, self.interval, now)
+        if start > now:
+            await asyncio.sleep(start - now)
+
+
 def outgoing(broadcast: Broadcast) -> Outgoing:
     return Outgoing(
         broadcast_id=broadcast.id,
@@ -94,8 +123,16 @@ class Broadcaster:
         senders: Mapping[str, BroadcastSender],
         breaker: Callable[[str], Breaker] | None = None,
         policy: RetryPolicy | None = None,
+        *,
+        worker: str | None = None,
+        alone: bool | None = None,
     ) -> None:
+        """``worker`` names this process in the recipients' claims (unique by default);
+        ``alone``: no other worker uses the database, so claims found at the start are a
+        dead predecessor's and are let go at once (default: a SQLite store)."""
         self.store = store
+        self.worker = worker or worker_name()
+        self.alone = store.single_process if alone is None else alone
         self.senders = senders
         self.policy = policy or RetryPolicy()
         own: dict[str, Breaker] = {}
@@ -103,7 +140,9 @@ class Broadcaster:
         # channel is down.
         self._breaker = breaker or (lambda name: own.setdefault(name, Breaker(self.policy)))
         self._wake = asyncio.Event()
-        self._pacers = {name: Pacer(s.broadcast_rate) for name, s in senders.items()}
+        self._pacers = {
+            name: SharedPacer(store, name, s.broadcast_rate) for name, s in senders.items()
+        }
         self._stopping = False
         self._in_flight: set[asyncio.Task[None]] = set()
 
@@ -113,6 +152,11 @@ class Broadcaster:
 
     async def run(self) -> None:
         """Work until :meth:`stop` (the server starts this and stops it at shutdown)."""
+        if self.alone:
+            try:
+                self.store.broadcasts.release_claims()
+            except Exception:  # the loop below tries the database again
+                log.exception("letting go of the previous run's claims failed")
         while True:
             try:
                 for broadcast_id in self.store.broadcasts.due(now_iso()):
@@ -143,7 +187,8 @@ class Broadcaster:
                 ", ".join(f"{n} {state}" for state, n in counts.items() if n),
             )
             return
-        broadcasts.finish(broadcast_id)
+        if broadcasts.finish(broadcast_id):
+            log.info("broadcast %d: sent", broadcast_id)
 
     async def stop(self, timeout: float = STOP_TIMEOUT) -> None:
         """Start no new message and wait until those on their way are answered and
@@ -167,7 +212,10 @@ class Broadcaster:
         slots = asyncio.Semaphore(IN_FLIGHT)
         running: set[asyncio.Task[None]] = set()
         while not self._stopping and broadcasts.status_of(broadcast.id) == "sending":
-            batch = broadcasts.pending(broadcast.id, channel, BATCH)
+            now = datetime.now(UTC)
+            batch = broadcasts.claim(
+                broadcast.id, channel, self.worker, BATCH, now_iso(), lease_end(now, LEASE)
+            )
             if not batch and running:
                 await asyncio.gather(*running)  # their failures may be due again soon
                 continue
@@ -183,22 +231,28 @@ class Broadcaster:
                     [r.delivery_id for r in batch], "skipped", f"the {channel} channel is off"
                 )
                 continue
+            unsent = [r.delivery_id for r in batch]
             for recipient in batch:
                 if broadcasts.status_of(broadcast.id) != "sending":
-                    break  # cancelled: the rest stay pending and are marked skipped
+                    break  # cancelled: the rest are marked skipped
                 await self._breaker(channel).admit()  # an outage: wait, try nothing
                 await slots.acquire()
                 await self._pacers[channel].wait()
                 if self._stopping:
                     slots.release()
-                    break  # this one and the rest stay pending for the next start
-                broadcasts.mark(recipient.delivery_id, "sending")
+                    break  # this one and the rest are pending again, for the next start
+                unsent.remove(recipient.delivery_id)
+                until = lease_end(datetime.now(UTC), LEASE)
+                if not broadcasts.still_mine(recipient.delivery_id, self.worker, until):
+                    slots.release()  # another worker took it over after the lease
+                    continue
                 task = asyncio.get_running_loop().create_task(
                     self._one(sender, item, recipient, slots)
                 )
                 for tasks in (running, self._in_flight):
                     tasks.add(task)
                     task.add_done_callback(tasks.discard)
+            broadcasts.release(unsent, self.worker)
             if running:  # the next batch is read after this one is recorded
                 await asyncio.gather(*running)
         if running:

@@ -30,7 +30,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from rapidfuzz import fuzz
 
@@ -46,7 +46,8 @@ from bot.core.replies import Replies
 from bot.core.rumours import signs
 from bot.core.survey_flow import SurveyFlow
 from bot.faq.model import Faq
-from bot.store.store import Citizen, Store
+from bot.store.leases import iso, worker_name
+from bot.store.store import AlreadyAnswered, Citizen, Store
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,11 @@ RATINGS = ("1", "2", "3", "4", "5")
 # Working out a reply that raises is tried this many times, then set aside for officials.
 MAX_ANSWER_ATTEMPTS = 3
 ANSWER_RETRY_DELAYS = (1.0, 5.0)
+# Several workers: how often one of them looks for messages a dead worker left
+# unanswered, and how old a message must be to count as left (a live worker answers
+# within seconds; one that was only slow loses nothing: the store keeps one reply).
+LEFT_BEHIND_EVERY = 30.0
+LEFT_BEHIND_AFTER = 60.0
 KINDS = frozenset(Kind)
 # How alike (0-100) a word of /langganan's must be to a word of a topic's name.
 TOPIC_MATCH = 80
@@ -193,8 +199,7 @@ class Conversation:
         delays = iter(ANSWER_RETRY_DELAYS)
         while True:
             try:
-                self._queue(accepted, *(await self._respond_to(accepted)))
-                return True
+                return self._queue(accepted, *(await self._respond_to(accepted)))
             except Exception as exc:
                 log.exception("could not answer message %d", accepted.message_id)
                 if self.store.answer_failed(
@@ -206,21 +211,27 @@ class Conversation:
     async def _respond_to(self, accepted: Accepted) -> tuple[list[Reply], Decision | None]:
         return await self._respond(accepted.citizen, accepted.message_id, accepted.message)
 
-    def _queue(self, accepted: Accepted, replies: list[Reply], decision: Decision | None) -> None:
+    def _queue(self, accepted: Accepted, replies: list[Reply], decision: Decision | None) -> bool:
+        """Queue the reply; False when another worker's reply to it is queued already."""
         if self.dispatcher is None:
             raise RuntimeError("no outbox: this conversation only answers in the request")
         erase = accepted.message_id in self._erase_after_delivery
         self._erase_after_delivery.discard(accepted.message_id)
-        item = self.store.queue_reply(
-            accepted.message_id,
-            accepted.citizen.id,
-            "\n\n".join(r.text for r in replies),
-            decision,
-            replies_to_json(replies),
-            give_up_at=self.dispatcher.give_up_at(accepted.citizen.channel, accepted.received),
-            then_erase=erase,
-        )
+        try:
+            item = self.store.queue_reply(
+                accepted.message_id,
+                accepted.citizen.id,
+                "\n\n".join(r.text for r in replies),
+                decision,
+                replies_to_json(replies),
+                give_up_at=self.dispatcher.give_up_at(accepted.citizen.channel, accepted.received),
+                then_erase=erase,
+            )
+        except AlreadyAnswered:  # another worker's reply is queued: the citizen gets one
+            log.info("message %d was answered by another worker", accepted.message_id)
+            return False
         self.dispatcher.submit(item, accepted.citizen.id)
+        return True
 
     async def handle(self, message: Incoming) -> list[Reply]:
         """Store, answer and store the answer, for channels that reply in the same request
@@ -250,11 +261,34 @@ class Conversation:
             self.store.erase_citizen(accepted.citizen.id)
         return replies
 
-    async def answer_pending(self) -> int:
-        """Answer messages stored but never answered (the process stopped in between);
-        the outbox sends the replies. Returns how many got a reply queued."""
+    async def answer_left_behind(
+        self,
+        worker: str | None = None,
+        every: float = LEFT_BEHIND_EVERY,
+        after: float = LEFT_BEHIND_AFTER,
+    ) -> None:
+        """With several workers on one database: every ``every`` seconds one worker of
+        all (``Jobs``, job "left-behind") answers the messages stored over ``after``
+        seconds ago and still unanswered, which a worker that died left. Runs until
+        cancelled."""
+        worker = worker or worker_name()
+        while True:
+            try:
+                if self.store.jobs.take_every("left-behind", worker, every):
+                    before = iso(datetime.now(UTC) - timedelta(seconds=after))
+                    answered = await self.answer_pending(before)
+                    if answered:
+                        log.info("answered %d message(s) another worker left", answered)
+            except Exception:  # e.g. the database: logged, tried again at the next turn
+                log.exception("answering messages left by other workers failed")
+            await asyncio.sleep(every)
+
+    async def answer_pending(self, before: str | None = None) -> int:
+        """Answer messages stored but never answered (the process stopped in between;
+        ``before``: only those stored before then); the outbox sends the replies.
+        Returns how many got a reply queued."""
         count = 0
-        for row in self.store.unanswered():
+        for row in self.store.unanswered(before):
             citizen = Citizen(
                 row["citizen_id"],
                 row["channel"],

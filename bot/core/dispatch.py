@@ -16,6 +16,11 @@ Delivery is at least once: a message on its way when the process dies is sent ag
 the next start, since neither Telegram nor Messenger can be asked whether it arrived.
 At most ``max_in_flight`` messages are on their way at any moment, which bounds those
 duplicates.
+
+Several workers (processes) may each run a dispatcher on one database: a message is sent
+only by the worker that claimed it in the store (``bot.store.outbox.Outbox.claim``, with
+a lease), so each goes out once while its worker lives; when a worker dies, the others'
+sweeps find its messages once its claims lapse and send them (at least once, as above).
 """
 
 from __future__ import annotations
@@ -33,6 +38,8 @@ from typing import Protocol
 from bot.core.messages import Delivery, DeliveryState, Reply, replies_from_json
 from bot.store import Store
 from bot.store.clock import now_iso
+from bot.store.leases import OUTBOX_LEASE, lease_end, worker_name
+from bot.store.leases import iso as _iso
 from bot.store.outbox import OutboxItem, OutboxKind, OutboxState
 
 log = logging.getLogger(__name__)
@@ -163,8 +170,18 @@ class Dispatcher:
         policy: RetryPolicy | None = None,
         max_in_flight: int = 64,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        worker: str | None = None,
+        lease: float = OUTBOX_LEASE,
+        sweep_every: float = SWEEP_EVERY,
     ) -> None:
+        """``worker`` names this process in the outbox's claims (unique by default);
+        ``lease`` is how long a claim holds; ``sweep_every`` how often queued messages
+        no task of this worker is sending are looked for (another worker's lapsed claims
+        among them)."""
         self.store = store
+        self.worker = worker or worker_name()
+        self.lease = lease
+        self.sweep_every = sweep_every
         self.couriers = couriers
         self.policy = policy or RetryPolicy()
         self.now = now
@@ -205,16 +222,21 @@ class Dispatcher:
 
     def start(self) -> None:
         """Pick up what an earlier run left queued, then keep looking now and then."""
+        if self.store.single_process:  # the claims found are a dead predecessor's
+            self.store.outbox.release_claims()
         self._sweeper = asyncio.get_running_loop().create_task(self._sweep(), name="outbox")
 
     async def _sweep(self) -> None:
         while not self._stopping:
             try:
-                for citizen_id in self.store.outbox.waiting_citizens(list(self.couriers)):
+                waiting = self.store.outbox.waiting_citizens(
+                    list(self.couriers), worker=self.worker, now=_iso(self.now())
+                )
+                for citizen_id in waiting:
                     self._wake(citizen_id)
             except Exception:  # e.g. the database is locked for a moment: look again later
                 log.exception("looking for queued messages failed")
-            await asyncio.sleep(SWEEP_EVERY)
+            await asyncio.sleep(self.sweep_every)
 
     async def stop(self, timeout: float = STOP_TIMEOUT) -> None:
         """Start nothing new; wait for the messages on their way to be confirmed and
@@ -261,8 +283,8 @@ class Dispatcher:
         try:
             while not self._stopping:
                 item = self.store.outbox.next_for(citizen_id)
-                if item is None:
-                    return
+                if item is None or item.claimed_by_other(self.worker, _iso(self.now())):
+                    return  # nothing to send, or another worker is sending it
                 wait = (_parse(item.next_attempt_at) - self.now()).total_seconds()
                 if wait > 0 and not now_anyway:
                     # Waiting to retry; a channel that comes back ends the wait at once.
@@ -291,6 +313,13 @@ class Dispatcher:
                 async with self._slots:
                     if self._stopping:
                         return
+                    now = self.now()
+                    claimed = self.store.outbox.claim(
+                        item.id, self.worker, _iso(now), lease_end(now, self.lease)
+                    )
+                    if claimed is None:
+                        return  # another worker took it meanwhile: it sends it
+                    item = claimed
                     self._attempting.add(task)
                     try:
                         delivery = await self._attempt(courier, item)
@@ -327,7 +356,9 @@ class Dispatcher:
             breaker.failure(delivery.detail)
             delay = self.policy.delay(item.attempts + 1, delivery.retry_after)
             at = self.now() + timedelta(seconds=delay)
-            self.store.outbox.retry_later(item.id, _iso(at), delivery.detail, parts)
+            self.store.outbox.retry_later(
+                item.id, _iso(at), delivery.detail, parts, worker=self.worker
+            )
             log.info(
                 "%s: message %d to citizen %d not sent (%s); retrying in %.1f s",
                 item.channel,
@@ -389,10 +420,6 @@ class Dispatcher:
 
 def _parse(stamp: str) -> datetime:
     return datetime.fromisoformat(stamp)
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
 
 
 async def first_outcome(future: asyncio.Future[Delivery], timeout: float) -> Delivery:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.store.clock import now_iso
-from bot.store.engine import Engine
+from bot.store.engine import Dialect, Engine
 
 
 class BroadcastKind(enum.StrEnum):
@@ -238,13 +238,19 @@ class Broadcasts:
         return [r[0] for r in rows]
 
     def start(self, broadcast_id: int) -> int:
-        """Write down the recipients (once) and mark the broadcast as sending; a message
-        that was on its way when the process died is pending again. Returns the count."""
+        """Write down the recipients (once: the worker whose update moves the broadcast
+        from scheduled to sending does it; another one starting at the same moment waits
+        for it and finds it done) and mark the broadcast as sending. Returns the count."""
         broadcast = self.get(broadcast_id)
         assert broadcast is not None
         now = now_iso()
         with self.db.atomic():
-            if broadcast.status == "scheduled":
+            started = self.db.execute(
+                "UPDATE broadcasts SET status = 'sending', started_at = ? "
+                "WHERE id = ? AND status = 'scheduled'",
+                [now, broadcast_id],
+            )
+            if started.rowcount == 1:
                 self.db.execute(
                     "INSERT INTO deliveries (broadcast_id, citizen_id, status, updated_at) "
                     "SELECT DISTINCT CAST(? AS BIGINT), c.id, 'pending', CAST(? AS TEXT) "
@@ -253,15 +259,6 @@ class Broadcasts:
                     f"AND c.channel IN ({_marks(broadcast.channels)}) ON CONFLICT DO NOTHING",
                     [broadcast_id, now, *broadcast.topics, *broadcast.channels],
                 )
-                self.db.execute(
-                    "UPDATE broadcasts SET status = 'sending', started_at = ? WHERE id = ?",
-                    [now, broadcast_id],
-                )
-            self.db.execute(
-                "UPDATE deliveries SET status = 'pending', detail = 'sent again after a restart' "
-                "WHERE broadcast_id = ? AND status = 'sending'",
-                [broadcast_id],
-            )
         row = self.db.execute(
             "SELECT count(*) FROM deliveries WHERE broadcast_id = ?", [broadcast_id]
         ).fetchone()
@@ -283,6 +280,90 @@ class Broadcasts:
         )
         return [Recipient(*row) for row in rows]
 
+    def claim(
+        self, broadcast_id: int, channel: str, worker: str, limit: int, now: str, until: str
+    ) -> list[Recipient]:
+        """Up to ``limit`` recipients on ``channel`` for ``worker`` to send to, claimed
+        until ``until``: pending ones (due, if they failed before) and ``sending`` ones
+        whose claim lapsed (their worker died: they may have got the message already;
+        delivery is at least once). They become ``sending``, in id order. One statement;
+        on PostgreSQL rows another worker is claiming are skipped (``SKIP LOCKED``), so
+        workers claiming at once get different recipients and never wait on each other.
+        A claimant checks :meth:`still_mine` right before each send."""
+        lock = " FOR UPDATE OF d SKIP LOCKED" if self.db.dialect is Dialect.POSTGRESQL else ""
+        with self.db.atomic():
+            claimed = self.db.execute(
+                "UPDATE deliveries SET status = 'sending', claimed_by = ?, lease_until = ?, "
+                "updated_at = ? WHERE id IN (SELECT d.id FROM deliveries d "
+                "JOIN citizens c ON c.id = d.citizen_id WHERE d.broadcast_id = ? "
+                "AND c.channel = ? AND ((d.status = 'pending' AND (d.retry_at IS NULL "
+                "OR d.retry_at <= ?)) OR (d.status = 'sending' AND (d.lease_until IS NULL "
+                f"OR d.lease_until < ?))) ORDER BY d.id LIMIT ?{lock}) RETURNING id",
+                [worker, until, now, broadcast_id, channel, now, now, limit],
+            ).fetchall()
+        ids = sorted(r[0] for r in claimed)
+        if not ids:
+            return []
+        rows = self.db.execute(
+            "SELECT d.id, c.id, c.channel, c.platform_id, c.language, "
+            "(SELECT max(created_at) FROM messages m WHERE m.citizen_id = c.id "
+            "AND m.direction = 'in'), coalesce(d.attempts, 0) "
+            "FROM deliveries d JOIN citizens c ON c.id = d.citizen_id "
+            f"WHERE d.id IN ({_marks(ids)}) ORDER BY d.id",
+            ids,
+        )
+        return [Recipient(*row) for row in rows]
+
+    def still_mine(self, delivery_id: int, worker: str, until: str) -> bool:
+        """Right before sending: whether ``worker``'s claim on this recipient still holds
+        (renewed until ``until`` if so). False when another worker took it over after the
+        lease, or the broadcast was cancelled: then it is not sent."""
+        with self.db.atomic():
+            cursor = self.db.execute(
+                "UPDATE deliveries SET lease_until = ? WHERE id = ? AND claimed_by = ? "
+                "AND status = 'sending'",
+                [until, delivery_id, worker],
+            )
+        return cursor.rowcount == 1
+
+    def release(self, delivery_ids: Sequence[int], worker: str) -> None:
+        """Claimed recipients this worker will not send to after all (it is stopping):
+        pending again, for any worker."""
+        if not delivery_ids:
+            return
+        with self.db.atomic():
+            self.db.execute(
+                "UPDATE deliveries SET status = 'pending', claimed_by = NULL, lease_until = NULL "
+                f"WHERE id IN ({_marks(delivery_ids)}) AND claimed_by = ? AND status = 'sending'",
+                [*delivery_ids, worker],
+            )
+
+    def release_claims(self) -> int:
+        """Every recipient claimed and not finished is pending again: at the start of the
+        only process on a database (``Store.single_process``), whose claims are its dead
+        predecessor's, so what a crash interrupted is sent again at once."""
+        with self.db.atomic():
+            cursor = self.db.execute(
+                "UPDATE deliveries SET status = 'pending', detail = 'sent again after a restart', "
+                "claimed_by = NULL, lease_until = NULL WHERE status = 'sending'"
+            )
+        return max(cursor.rowcount, 0)
+
+    def reserve_start(self, channel: str, interval: float, now: float) -> float:
+        """The time (seconds since the epoch) at which the next message on ``channel`` may
+        start, ``interval`` after the one reserved before it, whichever worker reserved
+        that: the channel's rate limit held by all workers together. One upsert, so two
+        workers never get the same moment; a worker that dies leaves a gap, never a
+        burst."""
+        with self.db.atomic():
+            row = self.db.execute(
+                "INSERT INTO send_pace (channel, next_at) VALUES (?, ?) ON CONFLICT (channel) "
+                "DO UPDATE SET next_at = CASE WHEN send_pace.next_at > ? THEN send_pace.next_at "
+                "ELSE ? END + ? RETURNING next_at",
+                [channel, now + interval, now, now, interval],
+            ).fetchall()[0]
+        return float(row[0]) - interval
+
     def next_retry(self, broadcast_id: int, channel: str) -> str | None:
         """When the earliest recipient waiting to be tried again is due, if any is."""
         row = self.db.execute(
@@ -298,7 +379,8 @@ class Broadcasts:
         with self.db.atomic():
             self.db.execute(
                 "UPDATE deliveries SET status = 'pending', attempts = coalesce(attempts, 0) + 1, "
-                "retry_at = ?, detail = ?, updated_at = ? WHERE id = ?",
+                "retry_at = ?, detail = ?, updated_at = ?, claimed_by = NULL, lease_until = NULL "
+                "WHERE id = ?",
                 [at, detail[:500] or None, now_iso(), delivery_id],
             )
 
@@ -310,7 +392,8 @@ class Broadcasts:
         with self.db.atomic():
             self.db.execute(
                 "UPDATE deliveries SET status = ?, detail = ?, updated_at = ?, "
-                "platform_ref = coalesce(?, platform_ref) WHERE id = ?",
+                "platform_ref = coalesce(?, platform_ref), claimed_by = NULL, lease_until = NULL "
+                "WHERE id = ?",
                 [status, detail or None, now_iso(), platform_ref, delivery_id],
             )
 
@@ -320,18 +403,22 @@ class Broadcasts:
             return
         with self.db.atomic():
             self.db.execute(
-                f"UPDATE deliveries SET status = ?, detail = ?, updated_at = ? "
-                f"WHERE id IN ({_marks(ids)})",
+                "UPDATE deliveries SET status = ?, detail = ?, updated_at = ?, "
+                f"claimed_by = NULL, lease_until = NULL WHERE id IN ({_marks(ids)})",
                 [status, detail or None, now_iso(), *ids],
             )
 
-    def finish(self, broadcast_id: int) -> None:
+    def finish(self, broadcast_id: int) -> bool:
+        """Mark the broadcast sent once no recipient is pending or being sent to (other
+        workers may still be sending: the last one to finish marks it). True if it did."""
         with self.db.atomic():
-            self.db.execute(
+            cursor = self.db.execute(
                 "UPDATE broadcasts SET status = 'sent', finished_at = ? "
-                "WHERE id = ? AND status = 'sending'",
-                [now_iso(), broadcast_id],
+                "WHERE id = ? AND status = 'sending' AND NOT EXISTS (SELECT 1 FROM deliveries "
+                "WHERE broadcast_id = ? AND status IN ('pending', 'sending'))",
+                [now_iso(), broadcast_id, broadcast_id],
             )
+        return cursor.rowcount == 1
 
     def cancel(self, broadcast_id: int) -> bool:
         """Stop a scheduled or sending broadcast; who has not got it yet is skipped."""
@@ -342,8 +429,9 @@ class Broadcasts:
                 [now_iso(), broadcast_id],
             )
             self.db.execute(
-                "UPDATE deliveries SET status = 'skipped', detail = 'cancelled' "
-                "WHERE broadcast_id = ? AND status = 'pending'",
+                "UPDATE deliveries SET status = 'skipped', detail = 'cancelled', "
+                "claimed_by = NULL, lease_until = NULL "
+                "WHERE broadcast_id = ? AND status IN ('pending', 'sending')",
                 [broadcast_id],
             )
         return cursor.rowcount == 1

@@ -453,6 +453,35 @@ def _language_choice(db: Database) -> None:
         db.table("citizens").add_column("language_chosen", int, not_null_default=0)
 
 
+def _outbox_claims(db: Database) -> None:
+    """Which worker is sending an outbox message, and until when its claim holds (several
+    workers on one database; DEVELOPERS.md, "Several workers on one database")."""
+    columns = db.table("outbox").columns_dict
+    for name in ("claimed_by", "lease_until"):
+        if name not in columns:
+            db.table("outbox").add_column(name, str)
+
+
+def _broadcast_claims(db: Database) -> None:
+    """Broadcast recipients claimed by a worker with a lease, as the outbox's messages are,
+    and one pace per channel that every worker's announcements share (its rate limit)."""
+    columns = db.table("deliveries").columns_dict
+    for name in ("claimed_by", "lease_until"):
+        if name not in columns:
+            db.table("deliveries").add_column(name, str)
+    db.table("send_pace").create(
+        {"channel": str, "next_at": float}, pk="channel", if_not_exists=True
+    )
+
+
+def _jobs(db: Database) -> None:
+    """When each once-per-period job (the purge, the pass over abandoned messages) last
+    started, and in which worker (``bot.store.leases.Jobs``)."""
+    db.table("jobs").create(
+        {"name": str, "last_run": str, "holder": str}, pk="name", if_not_exists=True
+    )
+
+
 # PostgreSQL: the same schema. Ids are identity columns (never reused, and settable, so
 # `tanya copy-store` keeps them); times stay ISO 8601 text (they compare as text, as on
 # SQLite); references are DEFERRABLE so a copy can load rows in any order in one
@@ -623,6 +652,19 @@ DELETE FROM feedback WHERE id NOT IN (SELECT max(id) FROM feedback GROUP BY mess
 CREATE UNIQUE INDEX idx_feedback_one_per_message ON feedback (message_id);
 """
 
+_PG_OUTBOX_CLAIMS = """
+ALTER TABLE outbox ADD COLUMN claimed_by TEXT, ADD COLUMN lease_until TEXT;
+"""
+
+_PG_BROADCAST_CLAIMS = """
+ALTER TABLE deliveries ADD COLUMN claimed_by TEXT, ADD COLUMN lease_until TEXT;
+CREATE TABLE send_pace (channel TEXT PRIMARY KEY, next_at DOUBLE PRECISION NOT NULL);
+"""
+
+_PG_JOBS = """
+CREATE TABLE jobs (name TEXT PRIMARY KEY, last_run TEXT, holder TEXT);
+"""
+
 
 @dataclass(frozen=True)
 class Migration:
@@ -646,6 +688,9 @@ MIGRATIONS: list[Migration] = [
     Migration("forget_typed_names", _forget_typed_names, _PG_FORGET_TYPED_NAMES),
     Migration("citizen_flow", _citizen_flow, _PG_CITIZEN_FLOW),
     Migration("language_choice", _language_choice, _PG_LANGUAGE_CHOICE),
+    Migration("outbox_claims", _outbox_claims, _PG_OUTBOX_CLAIMS),
+    Migration("broadcast_claims", _broadcast_claims, _PG_BROADCAST_CLAIMS),
+    Migration("jobs", _jobs, _PG_JOBS),
 ]
 
 # Any number, the same in every worker: held while one of them migrates.

@@ -11,6 +11,17 @@ before it is finished, so a reply never overtakes the one before it.
 The conversation's own record follows the outbox: the outgoing message's status becomes
 ``sent`` only with the platform's confirmation, and an official's answer's ``delivery``
 on the escalation says the same as its row here.
+
+Several workers may send from one outbox (PostgreSQL). A worker sends a message only
+after :meth:`Outbox.claim` gave it to it: the claim names the worker and holds until its
+lease runs out, so no other worker sends that message meanwhile, and only the citizen's
+oldest unfinished message can be claimed, so their order holds across workers too. A
+worker that dies holding a claim leaves it to lapse: after the lease another worker
+claims and sends the message (which the dead one may have sent already: delivery stays
+at least once, bounded by the messages in flight). Claims are ended by what the send
+recorded: :meth:`finish` (idempotent, the first end wins, from whichever worker) or
+:meth:`retry_later` (only the claimant's, so a stale attempt cannot reschedule a message
+another worker has taken over).
 """
 
 from __future__ import annotations
@@ -21,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.store.clock import now_iso
-from bot.store.engine import Engine
+from bot.store.engine import Dialect, Engine
 
 
 class OutboxState(enum.StrEnum):
@@ -66,6 +77,8 @@ class OutboxItem:
     created_at: str
     sent_at: str | None = None
     ticket: int | None = None  # for an official's answer
+    claimed_by: str | None = None  # the worker sending it (see :meth:`Outbox.claim`)
+    lease_until: str | None = None  # when that worker's claim lapses
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> OutboxItem:
@@ -88,6 +101,16 @@ class OutboxItem:
             created_at=row["created_at"],
             sent_at=row["sent_at"],
             ticket=row.get("ticket"),
+            claimed_by=row.get("claimed_by"),
+            lease_until=row.get("lease_until"),
+        )
+
+    def claimed_by_other(self, worker: str, now: str) -> bool:
+        """Whether another worker's claim on it holds at ``now``."""
+        return (
+            self.claimed_by is not None
+            and self.claimed_by != worker
+            and (self.lease_until or "") >= now
         )
 
 
@@ -113,7 +136,17 @@ class Outbox:
         give_up_at: str | None = None,
         then_erase: bool = False,
     ) -> int:
-        """Queue a message; call inside the transaction that stores what it answers."""
+        """Queue a message; call inside the transaction that stores what it answers.
+
+        A citizen's messages are sent in id order, so their ids must follow the order in
+        which they are committed: on PostgreSQL the citizen's row is locked first, and a
+        second worker queueing for the same citizen at once waits for this commit before
+        it draws its id (otherwise it could commit a later id first, and have it sent
+        before this one). SQLite's write transactions are one at a time already."""
+        if self.db.dialect is Dialect.POSTGRESQL:
+            # NO KEY UPDATE: not in conflict with the key-share locks that inserting rows
+            # referring to the citizen take (FOR UPDATE would deadlock with those).
+            self.db.execute("SELECT id FROM citizens WHERE id = ? FOR NO KEY UPDATE", [citizen_id])
         now = now_iso()
         return self.db.insert(
             "INSERT INTO outbox (citizen_id, message_id, kind, replies, state, next_attempt_at, "
@@ -146,29 +179,85 @@ class Outbox:
         )
         return OutboxItem.from_row(rows[0]) if rows else None
 
-    def waiting_citizens(self, channels: Sequence[str]) -> list[int]:
+    def waiting_citizens(
+        self, channels: Sequence[str], *, worker: str | None = None, now: str | None = None
+    ) -> list[int]:
         """Citizens on these channels with something queued (at start: what a crash or a
-        stop left)."""
+        stop left); with ``worker`` and ``now``, not those whose message another worker's
+        live claim holds (that worker is sending it)."""
         if not channels:
             return []
         marks = ", ".join("?" for _ in channels)
+        params: list[Any] = list(channels)
+        others = ""
+        if worker is not None and now is not None:
+            others = (
+                "AND NOT EXISTS (SELECT 1 FROM outbox q WHERE q.citizen_id = o.citizen_id "
+                "AND q.state = 'queued' AND q.claimed_by <> ? AND q.lease_until >= ?) "
+            )
+            params += [worker, now]
         rows = self.db.execute(
             "SELECT o.citizen_id, min(o.id) AS first FROM outbox o "
             "JOIN citizens c ON c.id = o.citizen_id "
-            f"WHERE o.state = 'queued' AND c.channel IN ({marks}) "
+            f"WHERE o.state = 'queued' AND c.channel IN ({marks}) {others}"
             "GROUP BY o.citizen_id ORDER BY first",
-            list(channels),
+            params,
         )
         return [r[0] for r in rows]
 
-    def retry_later(self, item_id: int, at: str, error: str, parts_sent: int) -> None:
+    def claim(self, item_id: int, worker: str, now: str, until: str) -> OutboxItem | None:
+        """Give this message to ``worker`` to send, its claim holding until ``until``;
+        the message as claimed, or None when it is not to be sent by this worker now:
+        finished, another worker's claim holds (its lease runs past ``now``), or an
+        earlier message of the citizen is still unfinished (order per citizen).
+
+        One statement. On PostgreSQL the row is picked ``FOR UPDATE SKIP LOCKED``: a
+        worker never waits on another's claim in progress, it leaves the row to it (and
+        an earlier message being finished meanwhile is still seen as unfinished, so a
+        later one is never claimed before it). On SQLite the statement is the write
+        transaction, one at a time."""
+        lock = " FOR UPDATE SKIP LOCKED" if self.db.dialect is Dialect.POSTGRESQL else ""
         with self.db.atomic():
-            self.db.execute(
-                "UPDATE outbox SET attempts = attempts + 1, parts_sent = ?, next_attempt_at = ?, "
-                "last_error = ?, updated_at = ? WHERE id = ? AND state = 'queued'",
-                [parts_sent, at, error[:500], now_iso(), item_id],
+            cursor = self.db.execute(
+                "UPDATE outbox SET claimed_by = ?, lease_until = ? WHERE id IN ("
+                "SELECT o.id FROM outbox o WHERE o.id = ? AND o.state = 'queued' "
+                "AND (o.claimed_by IS NULL OR o.claimed_by = ? OR o.lease_until < ?) "
+                "AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.citizen_id = o.citizen_id "
+                f"AND p.state = 'queued' AND p.id < o.id){lock})",
+                [worker, until, item_id, worker, now],
             )
+        return self.get(item_id) if cursor.rowcount == 1 else None
+
+    def release_claims(self) -> int:
+        """Let go of every claim on unfinished messages: at the start of the only process
+        on a database (``Store.single_process``), whose claims are its predecessor's, so
+        what a crash interrupted goes out at once instead of after the lease."""
+        with self.db.atomic():
+            cursor = self.db.execute(
+                "UPDATE outbox SET claimed_by = NULL, lease_until = NULL "
+                "WHERE state = 'queued' AND claimed_by IS NOT NULL"
+            )
+        return max(cursor.rowcount, 0)
+
+    def retry_later(
+        self, item_id: int, at: str, error: str, parts_sent: int, *, worker: str | None = None
+    ) -> bool:
+        """An attempt failed for now: try again at ``at``; the claim ends. With ``worker``,
+        only while that worker's claim is the one on it (another worker may have taken it
+        over after the lease, and its record counts). True when recorded."""
+        mine = "" if worker is None else " AND claimed_by = ?"
+        with self.db.atomic():
+            cursor = self.db.execute(
+                "UPDATE outbox SET attempts = attempts + 1, parts_sent = ?, next_attempt_at = ?, "
+                "last_error = ?, updated_at = ?, claimed_by = NULL, lease_until = NULL "
+                f"WHERE id = ? AND state = 'queued'{mine}",
+                [parts_sent, at, error[:500], now_iso(), item_id]
+                + ([] if worker is None else [worker]),
+            )
+            if cursor.rowcount != 1:
+                return False
             self._follow(item_id, "retrying", error)
+        return True
 
     def finish(self, item_id: int, state: OutboxState, detail: str, parts_sent: int) -> bool:
         """Record how a message ended; the conversation and the escalation follow along.
@@ -179,7 +268,7 @@ class Outbox:
         with self.db.atomic():
             cursor = self.db.execute(
                 "UPDATE outbox SET state = ?, attempts = attempts + 1, parts_sent = ?, "
-                "last_error = ?, updated_at = ?, "
+                "last_error = ?, updated_at = ?, claimed_by = NULL, lease_until = NULL, "
                 "sent_at = CASE WHEN ? IN ('sent', 'waiting') THEN ? ELSE sent_at END "
                 "WHERE id = ? AND state = 'queued'",
                 [

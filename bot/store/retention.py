@@ -28,12 +28,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from bot.store.engine import Dialect, Engine
+from bot.store.leases import Jobs, worker_name
 from bot.store.officials import Officials
 
 log = logging.getLogger(__name__)
 
 BATCH_ROWS = 5000
 DAY_SECONDS = 24 * 3600
+# How often each worker looks whether the day's purge is due (one of them runs it).
+PURGE_CHECK_SECONDS = 600.0
 # Officials close a ticket with "<reason code>: <their note>"; the note goes, the code stays.
 CLOSE_CODE = "CASE WHEN instr({0}, ':') > 0 THEN substr({0}, 1, instr({0}, ':') - 1) ELSE {0} END"
 # Audit entries that repeat words about a citizen (an answer's text, a closing note)...
@@ -222,15 +225,28 @@ class Retention:
         """Blank every citizen's words from before ``older_than``; keep every row."""
         return sum(self.purging(older_than, batch_rows), Purged())
 
-    async def purge_daily(self, days: int, every: float = DAY_SECONDS) -> None:
-        """Purge now and then every ``every`` seconds, letting the bot work between batches.
+    async def purge_daily(
+        self, days: int, every: float = DAY_SECONDS, worker: str | None = None
+    ) -> None:
+        """Purge once every ``every`` seconds, letting the bot work between batches: the
+        first run at start unless one ran less than ``every`` ago. With several workers
+        every one runs this and one of them purges per period (``Jobs``, job "purge").
 
         ``days`` of 0 keeps texts forever. A failed run (e.g. the database was locked by a
         ``tanya`` command for too long) is logged and tried again at the next turn.
         """
         if days <= 0:
             return
+        jobs, worker = Jobs(self.db), worker or worker_name()
         while True:
+            try:
+                due = jobs.take_every("purge", worker, every)
+            except Exception:
+                log.exception("retention: could not tell whether the purge is due")
+                due = False
+            if not due:
+                await asyncio.sleep(min(every, PURGE_CHECK_SECONDS))
+                continue
             older_than = cutoff(days)
             total = Purged()
             try:
@@ -241,7 +257,7 @@ class Retention:
                 log.exception("retention: purging texts older than %s failed", older_than)
             else:
                 log.info("retention: removed texts older than %d days: %s", days, total.describe())
-            await asyncio.sleep(every)
+            await asyncio.sleep(min(every, PURGE_CHECK_SECONDS))
 
     def vacuum(self) -> None:
         """Rebuild the file without its free space; locks the database while it runs.

@@ -24,13 +24,18 @@ from bot.store.conversation_export import ConversationExport
 from bot.store.engine import Dialect, Engine, open_engine
 from bot.store.escalations import Escalations
 from bot.store.insight import Insights
+from bot.store.leases import Jobs
 from bot.store.migrations import migrate
 from bot.store.officials import Officials
 from bot.store.outbox import Outbox, OutboxKind
 from bot.store.retention import AUDIT_KEPT, AUDIT_WORDS, Retention, compact
 from bot.store.stats import Stats
 
-__all__ = ["Citizen", "Decided", "MessageStatus", "Saved", "Store", "now_iso"]
+__all__ = ["AlreadyAnswered", "Citizen", "Decided", "MessageStatus", "Saved", "Store", "now_iso"]
+
+
+class AlreadyAnswered(Exception):
+    """The message was answered meanwhile (by another worker): this reply is not kept."""
 
 
 class MessageStatus(enum.StrEnum):
@@ -104,6 +109,7 @@ class Store:
         self.retention = Retention(db)
         self.conversations = ConversationExport(db)
         self.campaigns = Campaigns(db)
+        self.jobs = Jobs(db)
 
     @classmethod
     def open(cls, url: str | Path) -> Store:
@@ -120,6 +126,13 @@ class Store:
     @property
     def dialect(self) -> Dialect:
         return self.engine.dialect
+
+    @property
+    def single_process(self) -> bool:
+        """Whether one process serves this database (SQLite: one bot on one file). Then
+        claims and locks found at start are its own dead predecessor's and are let go at
+        once; on PostgreSQL other workers may hold them, and they lapse with their lease."""
+        return self.engine.dialect is Dialect.SQLITE
 
     def close(self) -> None:
         self.engine.close()
@@ -248,8 +261,18 @@ class Store:
     ) -> int:
         """Store the bot's reply and queue it in the outbox, in one transaction: from then
         on the message counts as answered, and the outbox owns getting the reply out.
-        ``replies`` is what the channel renders (JSON); returns the outbox id."""
+        ``replies`` is what the channel renders (JSON); returns the outbox id.
+
+        Raises :class:`AlreadyAnswered` (and keeps nothing) when the message is no longer
+        waiting for an answer: two workers that both worked one out (a pass over messages
+        a dead worker left, racing a live one that was only slow) queue one reply."""
         with self.db.atomic():
+            taken = self.db.execute(
+                "UPDATE messages SET status = 'answered' WHERE id = ? AND status = 'received'",
+                [incoming_id],
+            )
+            if taken.rowcount != 1:
+                raise AlreadyAnswered(f"message {incoming_id} was answered already")
             reply_id = self._reply(incoming_id, citizen_id, text, decision, "pending")
             item = self.outbox.add(
                 citizen_id,
@@ -259,7 +282,6 @@ class Store:
                 give_up_at=give_up_at,
                 then_erase=then_erase,
             )
-            self.db.execute("UPDATE messages SET status = 'answered' WHERE id = ?", [incoming_id])
         return item
 
     def _reply(
@@ -458,14 +480,18 @@ class Store:
             )
             return self.outbox.add(citizen_id, OutboxKind.OFFICIAL, replies, message_id=message_id)
 
-    def unanswered(self) -> list[dict[str, Any]]:
-        """Incoming messages stored but not answered (e.g. the process died in between)."""
+    def unanswered(self, before: str | None = None) -> list[dict[str, Any]]:
+        """Incoming messages stored but not answered (e.g. the process died in between);
+        with ``before``, only those stored before then (with several workers, younger
+        ones may be in a live worker's hands)."""
+        since = "" if before is None else "AND m.created_at < ? "
         return list(
             self.db.query(
                 "SELECT m.id, m.citizen_id, m.text, m.kind, m.created_at, c.channel, "
                 "c.platform_id, c.language, c.language_chosen "
                 "FROM messages m JOIN citizens c ON c.id = m.citizen_id "
-                "WHERE m.direction = 'in' AND m.status = 'received' ORDER BY m.id"
+                f"WHERE m.direction = 'in' AND m.status = 'received' {since}ORDER BY m.id",
+                [] if before is None else [before],
             )
         )
 
