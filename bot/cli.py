@@ -199,6 +199,28 @@ def train(ctx: click.Context, faq_dir: Path | None, out: Path | None, if_stale: 
                 f"config.yml sets nlu.{' and nlu.'.join(explicit)}, which the bot uses "
                 "instead of the calibrated value."
             )
+    if out.resolve() == settings.nlu.model_path.resolve():
+        _announce_model(settings, out)
+
+
+def _announce_model(settings: Any, model: Path) -> None:
+    """Record the new model in the store: every running worker loads it within seconds
+    (``bot.core.model_sync``). A store that cannot be reached only means a running bot
+    keeps its model until it restarts."""
+    from bot.core.model_sync import record_model
+    from bot.store import Store
+    from bot.store.engine import StoreUnavailable
+
+    try:
+        store = Store.open(settings.storage.location)
+    except StoreUnavailable as exc:
+        click.echo(f"Running workers were not told about the new model ({exc}).")
+        return
+    try:
+        version = record_model(store.models, model, "tanya train")
+    finally:
+        store.close()
+    click.echo(f"Model version {version.id}: running workers load it within seconds.")
 
 
 def _load(ctx: click.Context, model: Path | None, faq_dir: Path | None = None) -> Any:

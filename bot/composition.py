@@ -21,6 +21,7 @@ from bot.core.conversation import Conversation
 from bot.core.dispatch import Dispatcher
 from bot.core.handover import Handover
 from bot.core.learning import Learning
+from bot.core.model_sync import ModelSync
 from bot.core.worker import AnsweringWorker
 from bot.nlu.minilm import DeferredEncoder
 from bot.service import Live, Loaded, load_answerer
@@ -46,10 +47,7 @@ class Services:
     learning: Learning
     broadcaster: Broadcaster
     embedder: DeferredEncoder
-
-    async def install(self) -> None:
-        """Load the model on disk (just trained) and switch every reader to it."""
-        await _install(self.settings, self.worker, self.conversation, self.live)
+    models: ModelSync
 
     def desk_context(self) -> DeskContext:
         from bot.desk.auth import Auth
@@ -107,6 +105,8 @@ def build_services(settings: Settings, loaded: Loaded, store: Store | None = Non
     async def install() -> None:
         await _install(settings, worker, conversation, live)
 
+    # A model trained on any worker (or by `tanya train`) is loaded by every worker.
+    models = ModelSync(store.models, settings.nlu.model_path, install)
     learning = Learning(
         settings.faq.dir,
         settings.nlu.project_dir,
@@ -115,6 +115,7 @@ def build_services(settings: Settings, loaded: Loaded, store: Store | None = Non
         store.officials,
         variants=settings.nlu.generated_variants,
         max_wrong_answers=settings.nlu.max_wrong_answers,
+        announce=models.announce,
     )
     return Services(
         settings=settings,
@@ -128,6 +129,7 @@ def build_services(settings: Settings, loaded: Loaded, store: Store | None = Non
         learning=learning,
         broadcaster=Broadcaster(store, channels, breaker=dispatcher.breaker),
         embedder=embedder,
+        models=models,
     )
 
 

@@ -207,6 +207,11 @@ def create_app(settings: Settings, loaded: Loaded, store: Store | None = None) -
             _load_encoder(services.embedder), name="encoder"
         )
         app[TASKS].append(encoder)
+        # A model trained on any worker (or by `tanya train`) is loaded by every worker.
+        services.models.started()
+        app[TASKS].append(
+            asyncio.get_running_loop().create_task(services.models.follow(), name="models")
+        )
         yield
         worker.close()
         store.close()

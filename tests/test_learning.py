@@ -54,9 +54,16 @@ async def wait_for_training(server: TestServer, timeout: float = 240) -> None:
 
 
 async def test_answer_added_to_faq_is_answered_by_the_bot_after_retraining(
-    server: TestServer, settings: Settings
+    server: TestServer, settings: Settings, tmp_path: Path
 ) -> None:
-    async with browser(server) as citizen, browser(server) as official:
+    # A second worker of the same bot, on the same database and model folder.
+    second_worker = create_app(settings, load_answerer(settings), Store.open(tmp_path / "tanya.db"))
+    async with (
+        running(second_worker) as second,
+        browser(server) as citizen,
+        browser(server) as official,
+        browser(second) as other_citizen,
+    ):
         await citizen.get("/chat")
         first = await ask(citizen, QUESTION, "q1")
         assert not any(ANSWER in text for text in first)
@@ -89,6 +96,16 @@ async def test_answer_added_to_faq_is_answered_by_the_bot_after_retraining(
         assert "Diukur pada pertanyaan FAQ sendiri: sekitar" in page
         replies = await ask(citizen, QUESTION, "q4")
         assert replies[0].split("\n\n")[0] == ANSWER  # then "was this helpful?"
+        # The other worker answers with the new model too, within 10 s.
+        await other_citizen.get("/chat")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 10
+        for attempt in range(100):
+            replies = await ask(other_citizen, QUESTION, f"w{attempt}")
+            if replies[0].split("\n\n")[0] == ANSWER:
+                break
+            assert loop.time() < deadline, "the other worker still answers with the old model"
+            await asyncio.sleep(0.5)
         audit = [row["action"] for row in server.app[LEARNING].officials.audit_log()]
         assert {"answer", "faq-add-entry", "training-succeeded"} <= set(audit)
 

@@ -8,8 +8,9 @@ import asyncio
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import TypeVar
 
 import pytest
@@ -28,6 +29,7 @@ from bot.core.messages import (
     replies_from_json,
     replies_to_json,
 )
+from bot.core.model_sync import ModelSync, record_model
 from bot.core.replies import Replies
 from bot.desk.auth import Auth, TooManyAttempts, hash_password
 from bot.faq.loader import load_faq
@@ -150,7 +152,7 @@ def test_two_workers_drain_one_outbox_each_reply_once_in_order(store_url: str) -
 
         async def serve() -> int:
             courier = Courier(sent, f"w{worker}")
-            dispatcher = Dispatcher(store, {"test": courier}, sweep_every=0.1)
+            dispatcher = Dispatcher(store, {"test": courier}, sweep_every=0.1, alone=False)
             dispatcher.start()
             for n in range(worker, total, 2):
                 citizen = store.citizen("test", f"c{n % citizens}")
@@ -411,3 +413,51 @@ async def test_sign_in_limits_hold_across_two_workers(store_url: str) -> None:
     for auth in workers:
         with pytest.raises(TooManyAttempts):
             await auth.sign_in("budi", "x", "203.0.113.7")
+
+
+async def test_a_model_trained_on_one_worker_is_loaded_by_every_other(
+    store_url: str, tmp_path: Path
+) -> None:
+    model = tmp_path / "tanya.tar.gz"  # the model folder the workers share
+    model.write_bytes(b"model 1")
+    loads: dict[str, int] = {"trainer": 0, "other": 0, "elsewhere": 0}
+
+    def counting(name: str) -> Callable[[], Awaitable[None]]:
+        async def install() -> None:
+            loads[name] += 1
+
+        return install
+
+    trainer = ModelSync(Store.open(store_url).models, model, counting("trainer"), every=0.05)
+    other = ModelSync(Store.open(store_url).models, model, counting("other"), every=0.05)
+    # A worker on a machine that does not see the same file.
+    elsewhere_file = tmp_path / "elsewhere.tar.gz"
+    elsewhere_file.write_bytes(b"model 1")
+    elsewhere = ModelSync(
+        Store.open(store_url).models, elsewhere_file, counting("elsewhere"), every=0.05
+    )
+    for sync in (trainer, other, elsewhere):
+        sync.started()
+    following = [asyncio.create_task(s.follow()) for s in (trainer, other, elsewhere)]
+    try:
+        await asyncio.sleep(0.2)
+        assert loads == {"trainer": 0, "other": 0, "elsewhere": 0}  # nothing new yet
+        model.write_bytes(b"model 2")  # the trainer retrained and loaded it, and says so
+        written = time.monotonic()
+        await trainer.announce()
+        await until(lambda: loads["other"] == 1, timeout=10)
+        assert time.monotonic() - written < 2
+        await asyncio.sleep(0.3)
+        # The trainer does not load its own model twice; the worker whose file differs
+        # keeps answering with its model rather than load something else.
+        assert loads == {"trainer": 0, "other": 1, "elsewhere": 0}
+        elsewhere_file.write_bytes(b"model 2")  # the file arrives there too
+        await until(lambda: loads["elsewhere"] == 1, timeout=10)
+        # `tanya train` records a model it wrote the same way.
+        model.write_bytes(b"model 3")
+        record_model(Store.open(store_url).models, model, "tanya train")
+        await until(lambda: loads["trainer"] == 1 and loads["other"] == 2, timeout=10)
+    finally:
+        for task in following:
+            task.cancel()
+        await asyncio.gather(*following, return_exceptions=True)

@@ -173,12 +173,15 @@ class Dispatcher:
         worker: str | None = None,
         lease: float = OUTBOX_LEASE,
         sweep_every: float = SWEEP_EVERY,
+        alone: bool | None = None,
     ) -> None:
         """``worker`` names this process in the outbox's claims (unique by default);
         ``lease`` is how long a claim holds; ``sweep_every`` how often queued messages
         no task of this worker is sending are looked for (another worker's lapsed claims
-        among them)."""
+        among them); ``alone``: no other worker uses the database, so claims found at the
+        start are a dead predecessor's and are let go at once (default: a SQLite store)."""
         self.store = store
+        self.alone = store.single_process if alone is None else alone
         self.worker = worker or worker_name()
         self.lease = lease
         self.sweep_every = sweep_every
@@ -222,7 +225,7 @@ class Dispatcher:
 
     def start(self) -> None:
         """Pick up what an earlier run left queued, then keep looking now and then."""
-        if self.store.single_process:  # the claims found are a dead predecessor's
+        if self.alone:  # the claims found are a dead predecessor's
             self.store.outbox.release_claims()
         self._sweeper = asyncio.get_running_loop().create_task(self._sweep(), name="outbox")
 

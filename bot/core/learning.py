@@ -72,7 +72,11 @@ class Learning:
         *,
         variants: bool = False,
         max_wrong_answers: float = DEFAULT_MAX_WRONG_ANSWERS,
+        announce: Install | None = None,
     ) -> None:
+        """``announce`` tells the other workers about the model once it is installed
+        here (``bot.core.model_sync.ModelSync.announce``)."""
+        self.announce = announce
         self.variants = variants
         self.max_wrong_answers = max_wrong_answers
         self.faq_dir = faq_dir
@@ -161,6 +165,11 @@ class Learning:
             )
             progress(say("loading the new model"))
             await self.install()
+            if self.announce is not None:
+                try:
+                    await self.announce()
+                except Exception:  # this worker answers with it; the others keep theirs
+                    log.exception("telling the other workers about the new model failed")
         except (TrainingFailed, FaqError) as exc:
             self._finish(run, RunState.FAILED, say(KEPT, reason=str(exc)))
         except Exception as exc:  # anything else also keeps the old model, and says so

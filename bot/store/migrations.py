@@ -482,6 +482,16 @@ def _jobs(db: Database) -> None:
     )
 
 
+def _model_versions(db: Database) -> None:
+    """The model files written by training, so every worker loads the newest one
+    (``bot.store.models``)."""
+    db.execute(
+        'CREATE TABLE IF NOT EXISTS model_versions ("id" INTEGER PRIMARY KEY AUTOINCREMENT, '
+        "path TEXT NOT NULL, checksum TEXT NOT NULL, trained_at TEXT NOT NULL, "
+        "recorded_at TEXT NOT NULL, recorded_by TEXT NOT NULL)"
+    )
+
+
 # PostgreSQL: the same schema. Ids are identity columns (never reused, and settable, so
 # `tanya copy-store` keeps them); times stay ISO 8601 text (they compare as text, as on
 # SQLite); references are DEFERRABLE so a copy can load rows in any order in one
@@ -665,6 +675,13 @@ _PG_JOBS = """
 CREATE TABLE jobs (name TEXT PRIMARY KEY, last_run TEXT, holder TEXT);
 """
 
+_PG_MODEL_VERSIONS = f"""
+CREATE TABLE model_versions (
+  id {_ID}, path TEXT NOT NULL, checksum TEXT NOT NULL, trained_at TEXT NOT NULL,
+  recorded_at TEXT NOT NULL, recorded_by TEXT NOT NULL
+);
+"""
+
 
 @dataclass(frozen=True)
 class Migration:
@@ -691,6 +708,7 @@ MIGRATIONS: list[Migration] = [
     Migration("outbox_claims", _outbox_claims, _PG_OUTBOX_CLAIMS),
     Migration("broadcast_claims", _broadcast_claims, _PG_BROADCAST_CLAIMS),
     Migration("jobs", _jobs, _PG_JOBS),
+    Migration("model_versions", _model_versions, _PG_MODEL_VERSIONS),
 ]
 
 # Any number, the same in every worker: held while one of them migrates.

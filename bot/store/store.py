@@ -26,6 +26,7 @@ from bot.store.escalations import Escalations
 from bot.store.insight import Insights
 from bot.store.leases import Jobs
 from bot.store.migrations import migrate
+from bot.store.models import ModelVersions
 from bot.store.officials import Officials
 from bot.store.outbox import Outbox, OutboxKind
 from bot.store.retention import AUDIT_KEPT, AUDIT_WORDS, Retention, compact
@@ -110,6 +111,7 @@ class Store:
         self.conversations = ConversationExport(db)
         self.campaigns = Campaigns(db)
         self.jobs = Jobs(db)
+        self.models = ModelVersions(db)
 
     @classmethod
     def open(cls, url: str | Path) -> Store:
