@@ -357,20 +357,65 @@ def evaluate(
     type=click.IntRange(1, 65535),
     help="Port to listen on (default: server.port).",
 )
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Bot processes serving the port (more than 1 needs PostgreSQL in storage.url, and "
+    "Telegram, if on, in webhook mode).",
+)
+@click.option("--worker", type=int, default=None, hidden=True)  # set by the supervisor
+@click.option("--socket-fd", type=int, default=None, hidden=True)  # its listening socket
 @click.pass_context
-def run(ctx: click.Context, host: str | None, port: int | None) -> None:
+def run(
+    ctx: click.Context,
+    host: str | None,
+    port: int | None,
+    workers: int,
+    worker: int | None,
+    socket_fd: int | None,
+) -> None:
     """Start the bot: load the model and serve until interrupted."""
+    import socket
+
     from bot.server import CannotListen, listen, serve
+    from bot.supervisor import Supervisor, refusal, shared_environment
 
     settings = _settings(ctx)
-    try:  # first: a port in use is said at once, not after loading the model
-        listening = listen(host or settings.server.host, port or settings.server.port)
-    except CannotListen as exc:
-        raise Failure(str(exc)) from exc
+    problem = refusal(settings, workers)
+    if problem:
+        raise Failure(problem)
     # Our own lines (channels, address, "ready") at INFO, whatever Rasa does to the root.
     logging.getLogger("bot").setLevel(logging.INFO)
+    if socket_fd is not None:  # a worker of `--workers N`: the parent bound the port
+        listening = socket.socket(fileno=socket_fd)
+    else:
+        try:  # first: a port in use is said at once, not after loading the model
+            listening = listen(host or settings.server.host, port or settings.server.port)
+        except CannotListen as exc:
+            raise Failure(str(exc)) from exc
+    if workers > 1:
+        root = ctx.find_root()
+        command = [sys.executable, "-m", "bot"]
+        if root.obj.get("config_path"):
+            command += ["--config", str(root.obj["config_path"])]
+        if root.params.get("verbose"):
+            command.append("-v")
+        command.append("run")
+        supervisor = Supervisor(command, workers, listening, shared_environment(settings))
+        host_shown, port_shown = listening.getsockname()[:2]
+        logging.getLogger(__name__).info(
+            "%d workers serving %s port %s (Ctrl+C stops them)", workers, host_shown, port_shown
+        )
+        sys.exit(supervisor.run())
+    if worker is not None:
+        for handler in logging.getLogger().handlers:
+            handler.setFormatter(
+                logging.Formatter(f"worker {worker}: %(levelname)s %(name)s: %(message)s")
+            )
     loaded = _load(ctx, None)
-    serve(settings, loaded, listening)
+    serve(settings, loaded, listening, describe=worker in (None, 1))
 
 
 @cli.group()

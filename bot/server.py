@@ -19,20 +19,17 @@ from typing import Any
 from aiohttp import web
 
 from bot import __version__
-from bot.channels import Channel, build_channels
-from bot.channels.telegram import TelegramChannel
+from bot.composition import build_services
 from bot.config import Settings
 from bot.core.broadcasting import Broadcaster
 from bot.core.conversation import Conversation
 from bot.core.dispatch import Dispatcher
-from bot.core.handover import Handover
 from bot.core.learning import Learning
 from bot.core.messages import clean_text
-from bot.core.model_sync import ModelSync
 from bot.core.worker import AnsweringWorker
 from bot.http_security import secure
 from bot.nlu.minilm import DeferredEncoder
-from bot.service import Live, Loaded, load_answerer
+from bot.service import Live, Loaded
 from bot.store import Store
 from bot.store.outbox import NOT_DELIVERED
 
@@ -112,6 +109,8 @@ async def health(request: web.Request) -> web.Response:
         {
             "status": "ok" if all(c["up"] for c in channels.values()) else "degraded",
             "version": __version__,
+            # Which process answered: with `tanya run --workers N`, one of N.
+            "pid": os.getpid(),
             "faq_entries": len(loaded.answerer.faq),
             "model": str(loaded.model.path),
             "model_trained_at": loaded.model.info.trained_at,
@@ -163,98 +162,37 @@ async def ask(request: web.Request) -> web.Response:
 
 
 def create_app(settings: Settings, loaded: Loaded, store: Store | None = None) -> web.Application:
-    """The application: pages, API, the desk and every configured channel, sharing one
-    conversation and one model (which the learning loop may replace while running)."""
+    """The application: pages, API, the desk and every configured channel, on the
+    services of :func:`bot.composition.build_services` (one conversation and one model,
+    which the learning loop may replace while running)."""
+    services = build_services(settings, loaded, store)
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     secure(app, settings.server)  # headers, error pages, the client's address behind a proxy
-    live = Live(loaded, settings.faq.dir, settings.nlu.project_dir)
-    app[LIVE] = live
+    app[LIVE] = services.live
     app[TASKS] = []
-    worker = AnsweringWorker(loaded.answerer)
-    app[WORKER] = worker
-    store = store or Store.open(settings.storage.location)
-    app[STORE] = store
-    answerer = loaded.answerer
-    channels: dict[str, Channel] = {}  # filled below: channels and the outbox need each other
-    dispatcher = Dispatcher(store, channels)
-    app[DISPATCHER] = dispatcher
-    conversation = Conversation(
-        store,
-        worker.decide,
-        answerer.replies,
-        answerer.faq,
-        settings.languages,
-        dispatcher,
-        answer_hours=settings.desk.sla_hours,
-    )
-    conversation.announcement_topics = dict(settings.announcements.topics)
-    channels.update(build_channels(settings, conversation, store))
-    for channel in channels.values():
+    app[WORKER] = services.worker
+    app[STORE] = services.store
+    app[DISPATCHER] = services.dispatcher
+    app[CHANNELS] = services.channels
+    app[LEARNING] = services.learning
+    app[BROADCASTER] = services.broadcaster
+    for channel in services.channels.values():
         channel.setup(app)
-    app[CHANNELS] = channels
-    # English MiniLM for the desk's similar questions (and Clusters' measure; the NLU
-    # pipeline's encoder is USE-m; bench/clusters.py measured both), loaded once serving.
-    embedder = DeferredEncoder()
-    handover = Handover(
-        store,
-        conversation,
-        channels,
-        embed=embedder,
-        cluster_distance=settings.insight.cluster_distance,
-        word_weight=settings.insight.cluster_word_weight,
-    )
-    telegram = channels.get("telegram")
-    if isinstance(telegram, TelegramChannel):
-        telegram.handover = handover
-        conversation.escalation_listeners.append(telegram.post_escalation)
-        telegram.up_listeners.append(dispatcher.channel_up)
-
-    async def install() -> None:
-        """Load the freshly trained model on the model's own thread, then switch to it
-        between two batches: messages arriving meanwhile wait, none is lost."""
-        fresh = await worker.run(lambda: load_answerer(settings))
-        worker.answerer = fresh.answerer
-        conversation.faq = fresh.answerer.faq
-        live.loaded = fresh
-
-    # A model trained on any worker (or by `tanya train`) is loaded by every worker.
-    models = ModelSync(store.models, settings.nlu.model_path, install)
-    learning = Learning(
-        settings.faq.dir,
-        settings.nlu.project_dir,
-        settings.nlu.model_path,
-        install,
-        store.officials,
-        variants=settings.nlu.generated_variants,
-        max_wrong_answers=settings.nlu.max_wrong_answers,
-        announce=models.announce,
-    )
-    app[LEARNING] = learning
-    broadcaster = Broadcaster(store, channels, breaker=dispatcher.breaker)
-    app[BROADCASTER] = broadcaster
     if settings.desk.enabled:
         from bot.desk import create_desk
-        from bot.desk.auth import Auth
-        from bot.desk.context import DeskContext
 
-        context = DeskContext(
-            settings=settings,
-            store=store,
-            auth=Auth(settings.desk, store.officials),
-            handover=handover,
-            learning=learning,
-            live=live,
-            decide=worker.decide,
-            channels=channels,
-            broadcaster=broadcaster,
-        )
-        app.add_subapp("/desk", create_desk(context))
+        app.add_subapp("/desk", create_desk(services.desk_context()))
+    store = services.store
+    dispatcher, broadcaster = services.dispatcher, services.broadcaster
+    worker, learning = services.worker, services.learning
 
     async def lifetime(app: web.Application) -> AsyncIterator[None]:
         # Replies queued before a crash or restart go out; messages stored but never
         # answered are answered, in the background: nothing in them can stop the start.
         dispatcher.start()
-        pending = asyncio.get_running_loop().create_task(_answer_pending(conversation, store))
+        pending = asyncio.get_running_loop().create_task(
+            _answer_pending(services.conversation, store)
+        )
         app[TASKS].append(pending)
         # Announcements due or interrupted by a restart are sent (or resumed) now.
         sending = asyncio.get_running_loop().create_task(broadcaster.run(), name="broadcaster")
@@ -265,10 +203,15 @@ def create_app(settings: Settings, loaded: Loaded, store: Store | None = None) -
             store.retention.purge_daily(days), name="purge"
         )
         app[TASKS].append(purging)
-        encoder = asyncio.get_running_loop().create_task(_load_encoder(embedder), name="encoder")
+        encoder = asyncio.get_running_loop().create_task(
+            _load_encoder(services.embedder), name="encoder"
+        )
         app[TASKS].append(encoder)
-        models.started()
-        app[TASKS].append(asyncio.get_running_loop().create_task(models.follow(), name="models"))
+        # A model trained on any worker (or by `tanya train`) is loaded by every worker.
+        services.models.started()
+        app[TASKS].append(
+            asyncio.get_running_loop().create_task(services.models.follow(), name="models")
+        )
         yield
         worker.close()
         store.close()
@@ -292,7 +235,7 @@ def create_app(settings: Settings, loaded: Loaded, store: Store | None = None) -
 
         public = PublicReport(
             store.stats,
-            lambda: live.faq,
+            lambda: services.live.faq,
             settings.desk.timezone,
             settings.languages,
             government=settings.desk.government_name,
@@ -382,13 +325,16 @@ def start_lines(settings: Settings, app: web.Application, base: str) -> list[str
     return lines
 
 
-def serve(settings: Settings, loaded: Loaded, listening: socket.socket) -> None:
-    """Serve on the bound socket (see ``listen``) until interrupted."""
+def serve(
+    settings: Settings, loaded: Loaded, listening: socket.socket, describe: bool = True
+) -> None:
+    """Serve on the bound socket (see ``listen``) until interrupted; ``describe``: say
+    what runs where first (one worker of several says it for all)."""
     app = create_app(settings, loaded)
     host, port = listening.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
     base = f"http://{shown}:{port}"
-    for line in start_lines(settings, app, base):
+    for line in start_lines(settings, app, base) if describe else ():
         log.info("%s", line)
     web.run_app(
         app,

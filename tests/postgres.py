@@ -33,8 +33,11 @@ def _free_port() -> int:
 
 
 class PostgresServer:
-    def __init__(self, binaries: Path) -> None:
+    def __init__(self, binaries: Path, durable: bool = False) -> None:
+        """``durable``: PostgreSQL's default fsync and commit settings (for benchmarks that
+        compare it with SQLite); else none of them, which makes each test's database cheap."""
         self.binaries = binaries
+        self.durable = durable
         self.folder = Path(tempfile.mkdtemp(prefix="tanya-pg-"))
         self.data = self.folder / "data"
         self.port = _free_port()
@@ -61,11 +64,11 @@ class PostgresServer:
             "--no-locale",
             "--no-sync",
         )
-        # Durability is not under test here: no fsync makes each test's database cheap.
         options = (
-            f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.folder} -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+            f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.folder} -c max_connections=200"
         )
+        if not self.durable:  # durability is not under test in the tests
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         self._run(
             str(self.binaries / "pg_ctl"),
             "-D",

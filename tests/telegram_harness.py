@@ -145,6 +145,11 @@ class Emulator:
         meanwhile are stamped together when it resumes."""
         return list(await self._call("GET", "/admin/stalls"))
 
+    async def webhook_deliveries(self) -> list[dict[str, Any]]:
+        """Every POST of an update to the bot's webhook: time, update_id, HTTP status."""
+        result: list[dict[str, Any]] = await self._call("GET", "/admin/webhook")
+        return result
+
     async def stats(self) -> dict[str, int]:
         """``sent`` (accepted), ``too_many_requests`` (429s) and ``forbidden`` (403s)."""
         return dict(await self._call("GET", "/admin/stats"))

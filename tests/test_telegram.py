@@ -23,7 +23,7 @@ from bot.core.dispatch import Dispatcher
 from bot.server import create_app
 from bot.service import Loaded, with_thresholds
 from bot.store import Store
-from tests.telegram_harness import TOKEN, Citizen, Emulator, free_port
+from tests.telegram_harness import TOKEN, Citizen, Emulator, eventually, free_port
 
 PACE = 0.3
 
@@ -208,6 +208,51 @@ async def test_webhook_mode(emulator: Emulator, loaded: Loaded, tmp_path: Path) 
             headers={"X-Telegram-Bot-Api-Secret-Token": channel.webhook_secret},
         )
         assert garbage.status == 400
+
+
+async def test_webhook_mode_end_to_end_with_the_secret_from_the_environment(
+    emulator: Emulator, loaded: Loaded, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Webhook mode as Telegram runs it: at start the bot registers its URL and the secret
+    from the environment (setWebhook), the emulator POSTs each update there with the secret
+    in X-Telegram-Bot-Api-Secret-Token, and the citizen gets the answer. Every worker
+    serving one webhook shares that secret; a forged call gets 403, deeply nested or
+    non-JSON bodies 400, never a 500."""
+    monkeypatch.setenv("TELEGRAM_WEBHOOK_SECRET", "rahasia-bersama-semua-worker")
+    port = free_port()
+    settings = TelegramSettings(
+        api_url=emulator.url,
+        mode="webhook",
+        webhook_url=f"http://127.0.0.1:{port}",
+        per_chat_interval=0,
+    )
+    channel, app = telegram_only(settings, loaded.answerer, Store.open(tmp_path / "w.db"))
+    assert channel.webhook_secret == "rahasia-bersama-semua-worker"
+    async with TestClient(TestServer(app, host="127.0.0.1", port=port)) as client:
+        await eventually(lambda: channel.up)
+        citizen = Citizen(emulator, 106)
+        await citizen.say("halo")
+        [reply] = await citizen.wait_for(1)
+        assert reply["message"]["text"].startswith("Halo! Saya Tanya")
+        deliveries = await emulator.webhook_deliveries()
+        assert [d["status"] for d in deliveries] == [200]
+        forged = await client.post(
+            "/webhooks/telegram",
+            json={"update_id": 1},
+            headers={"X-Telegram-Bot-Api-Secret-Token": "tebakan"},
+        )
+        assert forged.status == 403
+        secret = {"X-Telegram-Bot-Api-Secret-Token": channel.webhook_secret}
+        for body in (
+            b"[" * 100_000,
+            b"\xff\xfe",
+            b'"just a string"',
+            b'{"update_id": 5, "message": "no"}',
+        ):
+            answer = await client.post("/webhooks/telegram", data=body, headers=secret)
+            assert answer.status == 400, body[:20]
+        assert len(await citizen.fetch()) == 0  # nothing else reached the citizen
+        await channel.bot.delete_webhook()
 
 
 async def test_replies_wait_out_telegram_errors_and_keep_their_order(

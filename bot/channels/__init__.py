@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from aiohttp import web
 
@@ -13,6 +13,9 @@ from bot.config import Settings
 from bot.core.conversation import Conversation
 from bot.core.messages import Delivery, Outgoing, Reply
 from bot.store import Store
+
+if TYPE_CHECKING:
+    from bot.core.handover import Handover
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +48,13 @@ class Channel(Protocol):
 
 
 def build_channels(
-    settings: Settings, conversation: Conversation, store: Store
+    settings: Settings,
+    conversation: Conversation,
+    store: Store,
+    handover: Handover | None = None,
 ) -> dict[str, Channel]:
-    """The channels that are configured; a channel without its secrets stays off."""
+    """The channels that are configured, each built whole; a channel without its secrets
+    stays off. ``handover`` serves officials answering from Telegram's officials' group."""
     channels: dict[str, Channel] = {}
     if settings.webchat.enabled:
         from bot.channels.webchat import WebChatChannel
@@ -57,9 +64,12 @@ def build_channels(
     if credentials:
         from bot.channels.messenger import MessengerChannel
 
-        messenger = MessengerChannel(settings.messenger, credentials, conversation)
-        messenger.announcement_tag = settings.announcements.messenger_tag
-        channels["messenger"] = messenger
+        channels["messenger"] = MessengerChannel(
+            settings.messenger,
+            credentials,
+            conversation,
+            announcement_tag=settings.announcements.messenger_tag,
+        )
     else:
         log.debug(
             "Messenger is off: set %s, %s and %s to turn it on",
@@ -71,9 +81,13 @@ def build_channels(
     if token:
         from bot.channels.telegram import TelegramChannel
 
-        telegram = TelegramChannel(settings.telegram, token, conversation)
-        telegram.broadcast_rate = settings.announcements.messages_per_second
-        channels["telegram"] = telegram
+        channels["telegram"] = TelegramChannel(
+            settings.telegram,
+            token,
+            conversation,
+            broadcast_rate=settings.announcements.messages_per_second,
+            handover=handover,
+        )
     else:
         log.debug("Telegram is off: set %s to turn it on", settings.telegram.token_env)
     return channels

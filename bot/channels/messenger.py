@@ -277,6 +277,7 @@ class MessengerChannel:
         settings: MessengerSettings,
         credentials: tuple[str, str, str],
         conversation: Conversation,
+        announcement_tag: str = "",
     ) -> None:
         self.settings = settings
         self.page_token, self.app_secret, self.verify_token = credentials
@@ -285,7 +286,8 @@ class MessengerChannel:
         self._session: aiohttp.ClientSession | None = None
         self.api: SendApi | None = None
         self.broadcast_rate: float | None = 20.0
-        self.announcement_tag = ""
+        # The message tag announcements go with outside the 24-hour window ("" : none).
+        self.announcement_tag = announcement_tag
         # Replies of type RESPONSE are allowed within 24 hours of the citizen's message.
         self.reply_window: timedelta | None = STANDARD_WINDOW
 

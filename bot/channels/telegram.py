@@ -222,12 +222,16 @@ class TelegramChannel:
         token: str,
         conversation: Conversation,
         request_class: type[HTTPXRequest] = HTTPXRequest,
+        *,
+        broadcast_rate: float | None = 25.0,
+        handover: Handover | None = None,
     ) -> None:
         self.settings = settings
         self.conversation = conversation
         api = settings.api_url.rstrip("/")
-        self._broadcast_rate: float | None = 25.0
-        self._limiter = SpacedRateLimiter(self._broadcast_rate, max_retries=5)
+        # Announcements per second (``announcements.messages_per_second``).
+        self.broadcast_rate = broadcast_rate
+        self._limiter = SpacedRateLimiter(broadcast_rate, max_retries=5)
         self.bot: ExtBot[Any] = ExtBot(
             token,
             base_url=f"{api}/bot",
@@ -236,13 +240,16 @@ class TelegramChannel:
             get_updates_request=request_class(read_timeout=settings.poll_timeout + 10),
             rate_limiter=self._limiter,
         )
-        # Telegram echoes this in every webhook call; a fresh one per start is fine, since
-        # the webhook is registered again at every start.
+        # Telegram echoes this in every webhook call. Workers serving one webhook share the
+        # one in the environment (`tanya run --workers N` sets one for its workers when
+        # none is); a single process may make a fresh one per start, since the webhook is
+        # registered again at every start.
         self.webhook_secret = os.environ.get(
             settings.webhook_secret_env, ""
         ).strip() or secrets.token_urlsafe(24)
         self._background = BackgroundTasks(NAME)
-        self.handover: Handover | None = None
+        # Answers officials give in the officials' group (None: the group is not served).
+        self.handover = handover
         self._last_sent: dict[str, float] = {}
         # One lock per chat, kept only while someone holds or awaits it.
         self._chat_locks: dict[str, asyncio.Lock] = {}
@@ -253,16 +260,6 @@ class TelegramChannel:
         self.detail = "not connected yet"
         self.up_listeners: list[Callable[[str], None]] = []
         self.reply_window: timedelta | None = None  # a bot may write to a chat any time
-
-    @property
-    def broadcast_rate(self) -> float | None:
-        """Announcements per second (set from ``announcements.messages_per_second``)."""
-        return self._broadcast_rate
-
-    @broadcast_rate.setter
-    def broadcast_rate(self, rate: float | None) -> None:
-        self._broadcast_rate = rate
-        self._limiter.spacing = Pacer(rate)
 
     def setup(self, app: web.Application) -> None:
         if self.settings.mode == "webhook":
@@ -385,7 +382,7 @@ class TelegramChannel:
             if not isinstance(data, dict):
                 raise ValueError("an update is a JSON object")
             update = Update.de_json(data, self.bot)
-        except (ValueError, KeyError, TypeError, AttributeError):
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
             log.warning("Telegram webhook: malformed update from %s", request.remote)
             return web.Response(status=400, text="invalid update")
         self.receive(update)

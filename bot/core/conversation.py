@@ -28,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
@@ -123,6 +123,7 @@ class Conversation:
         languages: tuple[str, ...] = ("id", "en"),
         dispatcher: Dispatcher | None = None,
         answer_hours: float = 8,
+        announcement_topics: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
         self.store = store
         # How soon officials answer (desk.sla_hours): citizens are told what to expect.
@@ -134,7 +135,9 @@ class Conversation:
         self.languages = languages
         self.escalation_listeners: list[EscalationListener] = []
         # Topics citizens may follow besides the FAQ's: slug -> {language: title}.
-        self.announcement_topics: dict[str, dict[str, str]] = {}
+        self.announcement_topics: dict[str, dict[str, str]] = {
+            slug: dict(titles) for slug, titles in (announcement_topics or {}).items()
+        }
         self._erase_after_delivery: set[int] = set()
         # Citizen id -> the payloads of the choices last offered, numbered, oldest first.
         self._choices: dict[int, tuple[str, ...]] = {}

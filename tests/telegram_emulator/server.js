@@ -40,8 +40,12 @@
 //           GET  /admin/stats?token=T       counts: sent, 429s (too_many_requests), 403s
 //           GET|POST /admin/limits          read or change the flood limits at run time
 //           POST /admin/latency {latency_ms} change the latency of answers to sends
+//           GET  /admin/webhook             webhook deliveries: time, update_id, HTTP status
+// Webhooks  after setWebhook {url, secret_token}, client updates are POSTed to the url with
+//           X-Telegram-Bot-Api-Secret-Token, retried each second until a 2xx (20 tries).
 const routes = require('telegram-test-api/lib/routes/index').routes;
 const TelegramServer = require('telegram-test-api');
+const axios = require('axios');
 
 const positional = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const flags = Object.fromEntries(process.argv.slice(2).filter((a) => a.startsWith('--'))
@@ -310,6 +314,7 @@ function admin(app) {
     res.json({ ok: true, result: sentLog.get(String(req.query.token)) || [] });
   });
   app.get('/admin/stalls', (_req, res) => res.json({ ok: true, result: stalls }));
+  app.get('/admin/webhook', (_req, res) => res.json({ ok: true, result: webhookLog }));
   app.get('/admin/refused', (req, res) => {
     res.json({ ok: true, result: refusedLog.get(String(req.query.token)) || [] });
   });
@@ -449,7 +454,41 @@ TelegramServer.formatUpdate = (update) => {
   return formatUpdate(update);
 };
 
+// Webhook mode as Telegram does it: every update is POSTed to the registered URL with the
+// secret_token given to setWebhook in the X-Telegram-Bot-Api-Secret-Token header (the
+// package posts without it); an update the bot does not take with a 2xx is kept and posted
+// again a second later, up to 20 times (Telegram retries for longer; a test needs an end).
+const WEBHOOK_RETRIES = 20;
+const webhookLog = []; // {time, update_id, status}: every delivery attempt
+TelegramServer.prototype.addUserUpdate = async function addUserUpdate(update) {
+  const webhook = this.webhooks[update.botToken];
+  if (!webhook) {
+    this.storage.userMessages.push(update);
+    this.updateId++;
+    return;
+  }
+  this.updateId++;
+  const body = TelegramServer.formatUpdate(update);
+  const headers = webhook.secret_token
+    ? { 'X-Telegram-Bot-Api-Secret-Token': String(webhook.secret_token) } : {};
+  for (let attempt = 0; attempt < WEBHOOK_RETRIES; attempt += 1) {
+    let status = 0;
+    try {
+      const resp = await axios({
+        url: webhook.url, method: 'POST', data: body, headers, validateStatus: () => true,
+      });
+      status = resp.status;
+    } catch (err) {
+      status = -1; // the bot is not reachable
+    }
+    webhookLog.push({ time: nowMs(), update_id: body.update_id, status });
+    if (status >= 200 && status < 300) return;
+    await new Promise((resolve) => { setTimeout(resolve, 1000); });
+  }
+};
+
 const server = new TelegramServer({ port, host: '127.0.0.1', storeTimeout });
+server.webhookLog = webhookLog;
 // The emulator's client routes do not await their promises: a rejected one would kill the
 // process (e.g. an unreachable webhook). Log instead, so a test fails on its assertion.
 process.on('unhandledRejection', (err) => {

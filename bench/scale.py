@@ -1,0 +1,637 @@
+"""Scale-out benchmark (issue 17): several `tanya run` workers on one PostgreSQL, loopback.
+
+    .venv/bin/python bench/scale.py [--workers 3] [--rate 100] [--seconds 60]
+        [--throughput-seconds 20] [--recipients 10000] [--skip PART,...]
+
+Parts (each can be skipped: throughput, failover, broadcast, retrain):
+
+throughput  one worker, closed loop as in bench/load.py (200 simulated Messenger citizens,
+            each sending its next question when the previous is answered), on SQLite, on
+            PostgreSQL with synchronous_commit off (the durability of SQLite's WAL with
+            synchronous=NORMAL, which the store uses) and on PostgreSQL with its default
+            (every commit flushed to disk), one after the other in the same run: messages
+            answered per second, p50/p99, the worker's peak memory (VmHWM), start to ready.
+failover    ``--workers`` workers (`tanya run --workers N`) on PostgreSQL; signed Messenger
+            webhooks at ``--rate``/s for ``--seconds`` s, each from a citizen of its own;
+            half-way one worker is killed with SIGKILL (the parent starts it again). A
+            webhook POST that fails (the connection cut by the kill) is sent again a second
+            later, as Facebook does (up to 5 times). Counted from what reached the Graph API
+            stand-in: messages never answered (lost), messages answered twice (the same
+            reply body twice to one citizen), Send API calls per message; latency; each
+            worker's peak memory; start to ready (first /healthz, and every worker up).
+broadcast   ``--recipients`` Telegram subscribers written into the database, one
+            announcement created, ``--workers`` workers (Telegram in webhook mode against
+            the Bot API emulator with Telegram's limits: 30 messages/s per bot, 1/s per
+            chat): each recipient once?, total rate, 429s.
+retrain     ``--workers`` workers; a new FAQ entry is written and an official starts the
+            retraining on the desk (on whichever worker takes the request); then /api/ask
+            is asked the new entry's question on fresh connections until every worker
+            answers with it: seconds from the new model being written to the last worker
+            answering with it (the target is 10 s).
+
+PostgreSQL is a throw-away cluster (tests/postgres.py, Debian's server binaries) with its
+default durability (fsync on), on loopback; SQLite is a file, as `tanya run` uses it.
+Figures are printed and written to bench/results/scale.json, with the load average.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import hmac
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.broadcast import TELEGRAM_LIMIT, announce, busiest_second, seed  # noqa: E402
+from bench.load import Replies, closed_loop, percentiles, questions  # noqa: E402
+from tests.postgres import PostgresServer, server_binaries  # noqa: E402
+from tests.telegram_harness import TOKEN, Emulator, free_port  # noqa: E402
+
+SECRET = "bench-app-secret"
+MODEL = ROOT / "rasa_project" / "models" / "tanya.tar.gz"
+RESULTS = ROOT / "bench" / "results" / "scale.json"
+# SQLite (WAL, synchronous=NORMAL: a commit is not flushed to disk, a power cut may lose
+# the last ones, a crash of the process none); PostgreSQL with synchronous_commit off (the
+# same promise); PostgreSQL with its default (every commit flushed before it returns).
+ENGINES = ("sqlite", "postgresql", "postgresql_synchronous_commit")
+PARTS = ("throughput", "failover", "broadcast", "retrain")
+PASSWORD = "Bench-Scale-Password-2026!"
+NEW_ENTRY = "bench-scale-kucing"
+NEW_QUESTION = "kucing hitam lewat depan kantor kelurahan pertanda apa"
+
+
+def signed(psid: str, text: str, mid: str) -> tuple[bytes, dict[str, str]]:
+    body = json.dumps(
+        {
+            "object": "page",
+            "entry": [
+                {
+                    "id": "1",
+                    "time": 0,
+                    "messaging": [
+                        {
+                            "sender": {"id": psid},
+                            "recipient": {"id": "1"},
+                            "timestamp": 0,
+                            "message": {"mid": mid, "text": text},
+                        }
+                    ],
+                }
+            ],
+        }
+    ).encode()
+    digest = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+    return body, {"X-Hub-Signature-256": f"sha256={digest}", "Content-Type": "application/json"}
+
+
+def load_average() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def memory_mb(pid: int, field: str = "VmHWM") -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(f"{field}:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return 0.0
+
+
+def store_bytes(storage: str) -> int:
+    """The store's size on disk: the SQLite file with its WAL, or the PostgreSQL database."""
+    if not storage.startswith("postgresql"):
+        return sum(
+            Path(storage + suffix).stat().st_size
+            for suffix in ("", "-wal")
+            if Path(storage + suffix).exists()
+        )
+    import psycopg
+
+    with psycopg.connect(storage, autocommit=True) as connection:
+        row = connection.execute("SELECT pg_database_size(current_database())").fetchone()
+    return int(row[0]) if row else 0
+
+
+def children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(p) for p in text.split()]
+
+
+class Cluster:
+    """`tanya run [--workers N]` in a child process, on its own port and config."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        storage: str,
+        workers: int,
+        graph_url: str = "http://127.0.0.1:9/v21.0",
+        telegram_url: str = "",
+        faq_dir: Path = ROOT / "faq",
+        project_dir: Path = ROOT / "rasa_project",
+        model: Path = MODEL,
+    ) -> None:
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.workers = workers
+        replacements = [
+            ("graph_api_url: https://graph.facebook.com/v21.0", f"graph_api_url: {graph_url}"),
+            ("dir: faq", f"dir: {faq_dir}"),
+            ("project_dir: rasa_project", f"project_dir: {project_dir}"),
+            ("model_path: rasa_project/models/tanya.tar.gz", f"model_path: {model}"),
+            ("url: data/tanya.db", f"url: {storage}"),
+        ]
+        if telegram_url:
+            replacements += [
+                ("api_url: https://api.telegram.org", f"api_url: {telegram_url}"),
+                ("mode: polling", "mode: webhook"),
+                ('webhook_url: ""', f"webhook_url: {self.url}"),
+            ]
+        config = (ROOT / "config.yml").read_text(encoding="utf-8")
+        for old, new in replacements:
+            assert old in config, old
+            config = config.replace(old, new)
+        self.config = workdir / "config.yml"
+        self.config.write_text(config, encoding="utf-8")
+        self.env = {
+            **os.environ,
+            "FACEBOOK_PAGE_ACCESS_TOKEN": "bench",
+            "FACEBOOK_APP_SECRET": SECRET,
+            "FACEBOOK_VERIFY_TOKEN": "bench",
+            "TELEGRAM_WEBHOOK_SECRET": "bench-webhook-secret",
+        }
+        self.env.pop("TELEGRAM_BOT_TOKEN", None)
+        if telegram_url:
+            self.env["TELEGRAM_BOT_TOKEN"] = TOKEN
+        self.log = workdir / "bot.log"
+        self.workdir = workdir
+        self.process: subprocess.Popen[bytes] | None = None
+        self.started = 0.0
+
+    def tanya(self, *args: str, stdin: bytes | None = None) -> None:
+        subprocess.run(
+            [sys.executable, "-m", "bot", "--config", str(self.config), *args],
+            cwd=self.workdir,
+            env=self.env,
+            input=stdin,
+            check=True,
+            capture_output=True,
+        )
+
+    def start(self) -> None:
+        command = [sys.executable, "-m", "bot", "--config", str(self.config), "run"]
+        command += ["--port", str(self.port)]
+        if self.workers > 1:
+            command += ["--workers", str(self.workers)]
+        self.started = time.monotonic()
+        with self.log.open("ab") as output:
+            self.process = subprocess.Popen(
+                command, cwd=self.workdir, env=self.env, stdout=output, stderr=output
+            )
+
+    async def pid(self, session: aiohttp.ClientSession) -> int:
+        async with session.get(f"{self.url}/healthz", headers={"Connection": "close"}) as r:
+            return int((await r.json())["pid"])
+
+    async def wait_until_ready(self, timeout: float = 300) -> dict[str, float]:
+        """Seconds from the start to the first /healthz 200, and to every worker's."""
+        assert self.process is not None
+        first, seen = 0.0, set()
+        deadline = time.monotonic() + timeout
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
+            while time.monotonic() < deadline:
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"the bot exited:\n{self.log.read_text()[-3000:]}")
+                try:
+                    seen.add(await self.pid(session))
+                    first = first or time.monotonic() - self.started
+                    if len(seen) >= self.workers:
+                        return {
+                            "first_ready_s": round(first, 1),
+                            "all_ready_s": round(time.monotonic() - self.started, 1),
+                        }
+                except (aiohttp.ClientError, TimeoutError):
+                    await asyncio.sleep(0.2)
+        raise RuntimeError(f"not every worker came up: {len(seen)} of {self.workers}")
+
+    def worker_pids(self) -> list[int]:
+        assert self.process is not None
+        return children(self.process.pid) if self.workers > 1 else [self.process.pid]
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+class GraphApi:
+    """The Graph API stand-in: every Send API body, per citizen, with its arrival time."""
+
+    def __init__(self) -> None:
+        self.sent: dict[str, list[tuple[float, str]]] = defaultdict(list)
+
+    async def messages(self, request: web.Request) -> web.Response:
+        try:
+            body = await request.json()
+        except ConnectionError:  # the worker sending it was killed: it never arrived
+            return web.Response(status=400)
+        psid = body["recipient"]["id"]
+        self.sent[psid].append((time.perf_counter(), json.dumps(body["message"], sort_keys=True)))
+        return web.json_response({"recipient_id": psid, "message_id": f"m{len(self.sent)}"})
+
+
+async def start_graph(handler: Any) -> tuple[web.AppRunner, str]:
+    app = web.Application()
+    app.router.add_post("/v21.0/me/messages", handler)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return runner, f"http://127.0.0.1:{port}/v21.0"
+
+
+# Parts
+
+
+async def throughput(
+    pg: PostgresServer, base: Path, seconds: float, texts: list[str]
+) -> dict[str, Any]:
+    replies = Replies()
+    runner, graph_url = await start_graph(replies.messages)
+    results: dict[str, Any] = {}
+    try:
+        for engine in ENGINES:
+            storage = str(base / engine / "tanya.db") if engine == "sqlite" else pg.fresh_database()
+            if engine == "postgresql":  # as durable as SQLite's WAL with synchronous=NORMAL
+                pg.admin(f"ALTER DATABASE {storage.rsplit('/', 1)[1]} SET synchronous_commit = off")
+            cluster = Cluster(base / engine, storage, 1, graph_url)
+            cluster.tanya("migrate")
+            empty = store_bytes(storage)
+            cluster.start()
+            try:
+                ready = await cluster.wait_until_ready()
+                warm = await closed_loop(cluster, replies, texts, 5)
+                figures = await closed_loop(cluster, replies, texts, seconds)
+                figures |= ready | {"peak_memory_mb": memory_mb(cluster.worker_pids()[0])}
+                figures["load_average"] = load_average()
+            finally:
+                cluster.stop()
+            # The store's growth per message answered (question, reply, outbox row, index
+            # entries), from 200 citizens: what docs/capacity.md's size per year uses.
+            messages = warm["answered"] + figures["answered"]
+            figures["store_bytes_per_message"] = round((store_bytes(storage) - empty) / messages)
+            results[engine] = figures
+            print(f"  {engine}: {figures}", flush=True)
+    finally:
+        await runner.cleanup()
+    for engine in ENGINES[1:]:
+        results[f"{engine}_vs_sqlite"] = round(
+            results[engine]["answered_per_second"] / results["sqlite"]["answered_per_second"], 3
+        )
+    return results
+
+
+async def _post_until_taken(
+    session: aiohttp.ClientSession, url: str, body: bytes, headers: dict[str, str]
+) -> int:
+    """POST as Facebook does: again after a second when it fails, up to 5 times; the
+    number of attempts it took (0: never taken)."""
+    for attempt in range(1, 6):
+        try:
+            async with session.post(url, data=body, headers=headers) as response:
+                if response.status == 200:
+                    return attempt
+        except (aiohttp.ClientError, TimeoutError):
+            pass
+        await asyncio.sleep(1)
+    return 0
+
+
+async def failover(
+    pg: PostgresServer, base: Path, workers: int, rate: float, seconds: float, texts: list[str]
+) -> dict[str, Any]:
+    graph = GraphApi()
+    runner, graph_url = await start_graph(graph.messages)
+    cluster = Cluster(base / "failover", pg.fresh_database(), workers, graph_url)
+    cluster.start()
+    rng = random.Random(17)
+    attempts: list[int] = []
+    sent_at: dict[str, float] = {}
+    killed: dict[str, Any] = {}
+    try:
+        ready = await cluster.wait_until_ready()
+        print(f"  {workers} workers ready: {ready}", flush=True)
+        pids_before = cluster.worker_pids()
+        timeout = aiohttp.ClientTimeout(total=30)
+        connector = aiohttp.TCPConnector(limit=300, force_close=True)
+        async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
+            url = f"{cluster.url}/webhooks/messenger"
+
+            async def send(psid: str, text: str) -> None:
+                body, headers = signed(psid, text, f"mid.{psid}")
+                sent_at[psid] = time.perf_counter()
+                attempts.append(await _post_until_taken(session, url, body, headers))
+
+            total = int(rate * seconds)
+            tasks = []
+            started = time.perf_counter()
+            for i in range(total):
+                await asyncio.sleep(max(0.0, started + i / rate - time.perf_counter()))
+                if i == total // 2:
+                    victim = rng.choice(pids_before)
+                    os.kill(victim, signal.SIGKILL)
+                    killed = {"pid": victim, "at_message": i, "at_s": round(i / rate, 1)}
+                    print(f"  SIGKILL worker {victim} at message {i}", flush=True)
+                tasks.append(asyncio.create_task(send(f"f{i:06d}", rng.choice(texts))))
+            await asyncio.gather(*tasks)
+            offered = time.perf_counter() - started
+        deadline = time.monotonic() + 120
+        while len(graph.sent) < total and time.monotonic() < deadline:
+            await asyncio.sleep(0.5)
+        await asyncio.sleep(3)  # late duplicates would arrive meanwhile
+        pids_after = cluster.worker_pids()
+        memory = {str(pid): memory_mb(pid) for pid in pids_after}
+    finally:
+        cluster.stop()
+        await runner.cleanup()
+    # "lost": not answered 120 s after the last webhook was taken (on an overloaded machine
+    # some are merely late); a webhook the bot never took (5 tries) counts there too.
+    answered = [p for p in sent_at if graph.sent.get(p)]
+    twice = [p for p in answered if max(Counter(b for _, b in graph.sent[p]).values()) > 1]
+    latencies = [graph.sent[p][0][0] - sent_at[p] for p in answered]
+    calls = Counter(len(graph.sent[p]) for p in answered)
+    restarted = "starting it again" in cluster.log.read_text(errors="replace")
+    return {
+        "workers": workers,
+        "offered_per_second": rate,
+        "seconds": seconds,
+        "offered_in_s": round(offered, 1),
+        "messages": len(sent_at),
+        "killed": killed,
+        "worker_started_again": restarted,
+        "webhook_posts_needing_a_retry": sum(1 for a in attempts if a > 1),
+        "webhook_posts_never_taken": sum(1 for a in attempts if a == 0),
+        "lost": len(sent_at) - len(answered),
+        "answered_twice": len(twice),
+        "answered_twice_examples": twice[:5],
+        "send_api_calls_per_message": {str(k): v for k, v in sorted(calls.items())},
+        **percentiles(latencies),
+        **ready,
+        "peak_memory_mb_per_worker": memory,
+        "load_average": load_average(),
+    }
+
+
+async def broadcast(
+    pg: PostgresServer, base: Path, workers: int, recipients: int
+) -> dict[str, Any]:
+    emulator = Emulator(limits=True, global_limit=TELEGRAM_LIMIT, store_timeout=24 * 3600)
+    database = pg.fresh_database()
+    cluster = Cluster(base / "broadcast", database, workers, telegram_url=emulator.url)
+    seed(database, recipients)
+    cluster.start()
+    stopped_early = ""
+    try:
+        await cluster.wait_until_ready()
+        started = time.monotonic()
+        announce(database)
+        # Every recipient once takes recipients / 30 s at Telegram's limit; a bot sending
+        # more than that (duplicates) is stopped at 1.5 times as long.
+        deadline = started + recipients / TELEGRAM_LIMIT * 1.5 + 60
+        while True:
+            sent = await emulator.sent_messages()
+            reached = len({m["chat_id"] for m in sent})
+            if reached >= recipients:
+                break
+            if time.monotonic() > deadline:
+                stopped_early = f"stopped after {time.monotonic() - started:.0f} s"
+                break
+            await asyncio.sleep(2)
+        await asyncio.sleep(5)  # duplicates still on their way
+        sent = await emulator.sent_messages()
+        refused = await emulator.refused()
+    finally:
+        cluster.stop()
+        emulator.stop()
+    times = sorted(m["time"] for m in sent)
+    counts = Counter(str(m["chat_id"]) for m in sent)
+    span = (times[-1] - times[0]) / 1000 if len(times) > 1 else 0.0
+    return {
+        "workers": workers,
+        "recipients": recipients,
+        "messages_sent": len(sent),
+        "recipients_reached": len(counts),
+        "recipients_more_than_once": sum(1 for n in counts.values() if n > 1),
+        "messages_per_second": round((len(times) - 1) / span, 1) if span else 0.0,
+        "busiest_second": busiest_second(times),
+        "too_many_requests_429": len(refused),
+        "stopped_early": stopped_early,
+        "load_average": load_average(),
+    }
+
+
+def _private_project(base: Path) -> tuple[Path, Path, Path]:
+    faq, project = base / "faq", base / "rasa_project"
+    shutil.copytree(ROOT / "faq", faq)
+    shutil.copytree(ROOT / "rasa_project", project, ignore=shutil.ignore_patterns("models"))
+    (project / "models").mkdir()
+    model = project / "models" / "tanya.tar.gz"
+    shutil.copy(MODEL, model)
+    shutil.copy(MODEL.with_name(MODEL.name + ".json"), model.with_name(model.name + ".json"))
+    return faq, project, model
+
+
+def _new_entry(faq: Path) -> None:
+    (faq / f"{NEW_ENTRY}.yml").write_text(
+        f"""topic: {NEW_ENTRY}
+title: {{id: Uji skala, en: Scale test}}
+entries:
+  - id: {NEW_ENTRY}
+    questions:
+      id:
+        - {NEW_QUESTION}
+        - kucing hitam di depan kantor kelurahan artinya apa
+        - apa arti kucing hitam lewat di kelurahan
+        - kucing hitam menyeberang jalan di depan kantor kelurahan
+        - ada kucing hitam di kelurahan, pertanda buruk ga
+      en:
+        - a black cat crossed in front of the village office, what does it mean
+        - black cat at the kelurahan office meaning
+    answer:
+      id: Kucing hitam tidak pertanda apa-apa. Layanan kelurahan tetap buka.
+      en: A black cat means nothing. The village office stays open.
+    source: Uji kinerja
+    updated: 2026-12-07
+""",
+        encoding="utf-8",
+    )
+
+
+async def retrain(pg: PostgresServer, base: Path, workers: int) -> dict[str, Any]:
+    workdir = base / "retrain"
+    workdir.mkdir()
+    faq, project, model = _private_project(workdir)
+    cluster = Cluster(
+        workdir, pg.fresh_database(), workers, faq_dir=faq, project_dir=project, model=model
+    )
+    cluster.tanya(
+        "officials",
+        "add",
+        "bench",
+        "--role",
+        "admin",
+        "--password-stdin",
+        stdin=f"{PASSWORD}\n".encode(),
+    )
+    cluster.start()
+    try:
+        await cluster.wait_until_ready()
+        _new_entry(faq)
+        before = model.stat().st_mtime
+        # Like a browser on localhost: the desk's Secure cookies over plain HTTP.
+        jar = aiohttp.CookieJar(unsafe=True, treat_as_secure_origin=[cluster.url])
+        # One connection: the desk's pages and forms on one worker, as a browser's keep-alive.
+        connector = aiohttp.TCPConnector(limit=1)
+        async with aiohttp.ClientSession(
+            base_url=cluster.url, cookie_jar=jar, connector=connector
+        ) as desk:
+            page = await (await desk.get("/desk/login")).text()
+            csrf = page.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+            await desk.post(
+                "/desk/login",
+                data={"csrf": csrf, "name": "bench", "password": PASSWORD, "next": ""},
+            )
+            page = await (await desk.get("/desk/training")).text()
+            csrf = page.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+            response = await desk.post("/desk/training", data={"csrf": csrf}, allow_redirects=False)
+            if response.status != 303:
+                raise RuntimeError(f"the desk refused the retraining: {response.status}")
+            async with desk.get("/healthz") as r:  # the same connection: the same worker
+                trained_on = int((await r.json())["pid"])
+        deadline = time.monotonic() + 900
+        while model.stat().st_mtime == before:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the retraining did not write a model in 15 minutes")
+            await asyncio.sleep(0.5)
+        written = time.monotonic()
+        print(f"  model written after retraining on worker {trained_on}", flush=True)
+        new: dict[int, float] = {}
+        seen: set[int] = set()
+        wait_until = written + 120
+        while len(new) < workers and time.monotonic() < wait_until:
+            # One connection per look: /healthz says which worker, /api/ask on the same
+            # connection what that worker answers.
+            async with aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=1), timeout=aiohttp.ClientTimeout(total=30)
+            ) as session:
+                async with session.get(f"{cluster.url}/healthz") as r:
+                    pid = int((await r.json())["pid"])
+                async with session.post(f"{cluster.url}/api/ask", json={"text": NEW_QUESTION}) as r:
+                    decision = await r.json()
+            seen.add(pid)
+            if decision.get("faq_id") == NEW_ENTRY:
+                new.setdefault(pid, time.monotonic() - written)
+            await asyncio.sleep(0.1)
+    finally:
+        cluster.stop()
+    return {
+        "workers": workers,
+        "retrained_on_worker": trained_on,
+        "workers_seen": len(seen),
+        "workers_answering_with_the_new_model": len(new),
+        "seconds_after_the_model_was_written": {str(k): round(v, 1) for k, v in new.items()},
+        "all_within_s": round(max(new.values()), 1) if len(new) == workers else None,
+        "watched_for_s": 120,
+        "load_average": load_average(),
+    }
+
+
+async def main_async(args: argparse.Namespace) -> dict[str, Any]:
+    binaries = server_binaries()
+    if binaries is None:
+        raise SystemExit("PostgreSQL's server is not installed (scripts/test-deps.sh)")
+    skip = {p.strip() for p in args.skip.split(",") if p.strip()}
+    texts = questions()
+    pg = PostgresServer(binaries, durable=True)
+    pg.start()
+    results: dict[str, Any] = {"command": " ".join(sys.argv), "cores": os.cpu_count()}
+    # Another failover rate than the target's is kept beside it (a machine too small for
+    # 100/s still shows whether a kill loses or doubles answers).
+    failover_key = "failover" if args.rate == 100 else f"failover_{args.rate:g}_per_s"
+    try:
+        with tempfile.TemporaryDirectory(prefix="tanya-scale-") as directory:
+            base = Path(directory)
+            parts = {
+                "throughput": lambda: throughput(pg, base, args.throughput_seconds, texts),
+                failover_key: lambda: failover(
+                    pg, base, args.workers, args.rate, args.seconds, texts
+                ),
+                "broadcast": lambda: broadcast(pg, base, args.workers, args.recipients),
+                "retrain": lambda: retrain(pg, base, args.workers),
+            }
+            for name, run in parts.items():
+                if name.split("_")[0] in skip:
+                    continue
+                print(f"{name}: {args.workers} workers where several", flush=True)
+                try:
+                    results[name] = await run()
+                except Exception as exc:  # the other parts' figures are kept
+                    results[name] = {"failed": f"{type(exc).__name__}: {exc}"}
+                print(f"  {results[name]}", flush=True)
+                save(args.out, results)  # each part as soon as it is measured
+    finally:
+        pg.stop()
+    return results
+
+
+def save(out: Path, results: dict[str, Any]) -> None:
+    previous = json.loads(out.read_text()) if out.is_file() else {}
+    out.write_text(json.dumps(previous | results, indent=2) + "\n", encoding="utf-8")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument("--rate", type=float, default=100)
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--throughput-seconds", type=float, default=20)
+    parser.add_argument("--recipients", type=int, default=10_000)
+    parser.add_argument("--skip", default="", help=f"parts to skip, of {', '.join(PARTS)}")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    if not MODEL.is_file():
+        raise SystemExit(f"no trained model at {MODEL}: run `tanya train` first")
+    results = asyncio.run(main_async(args))
+    print(json.dumps(results, indent=2))
+    print(f"written to {args.out}")
+
+
+if __name__ == "__main__":
+    main()
