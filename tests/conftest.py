@@ -24,6 +24,16 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SMALL_FAQ = FIXTURES / "faq_small"
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests of the PostgreSQL run itself are deselected on SQLite: they test nothing there."""
+    if store_switch.engine() == "postgresql":
+        return
+    away = [item for item in items if item.get_closest_marker("postgresql_run_only")]
+    if away:
+        config.hook.pytest_deselected(items=away)
+        items[:] = [item for item in items if item not in away]
+
+
 def write_config(directory: Path, faq_dir: Path, project_dir: Path, model: Path) -> Path:
     """A config.yml for tests, based on the real one (so its defaults are exercised)."""
     text = (ROOT / "config.yml").read_text(encoding="utf-8")
