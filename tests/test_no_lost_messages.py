@@ -70,6 +70,11 @@ def stored(database: Path) -> list[tuple[str, str]]:
         return db.execute("SELECT status, text FROM messages WHERE direction = 'in'").fetchall()
 
 
+# A restart on SQLite (one process per file) lets its predecessor's work go at once, which is
+# what these tests time. On PostgreSQL a restarted worker cannot tell its predecessor's
+# claims from a live worker's: they lapse with their lease (60 s, then the 30 s sweep), as
+# tests/test_workers.py checks on both engines and bench/scale.py's SIGKILL run measures.
+@pytest.mark.sqlite_only
 async def test_sigkill_between_receiving_and_answering(
     trained: Path, tmp_path: Path, graph: tuple[GraphApi, str]
 ) -> None:
@@ -133,6 +138,11 @@ def test_launcher_is_test_only() -> None:
     )
 
 
+# A restart on SQLite (one process per file) lets its predecessor's work go at once, which is
+# what these tests time. On PostgreSQL a restarted worker cannot tell its predecessor's
+# claims from a live worker's: they lapse with their lease (60 s, then the 30 s sweep), as
+# tests/test_workers.py checks on both engines and bench/scale.py's SIGKILL run measures.
+@pytest.mark.sqlite_only
 async def test_sigkill_while_replies_are_on_their_way_resends_them_at_most_once(
     trained: Path, tmp_path: Path, graph: tuple[GraphApi, str]
 ) -> None:

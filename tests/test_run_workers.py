@@ -13,6 +13,7 @@ from collections import Counter
 from pathlib import Path
 
 import httpx
+import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
@@ -23,6 +24,7 @@ from tests.telegram_harness import free_port, wait_until_up, write_child_config
 from tests.test_messenger import SECRET, VERIFY, GraphApi, signed, text_event
 
 
+@pytest.mark.sqlite_only  # the refusal is about a SQLite file
 def test_several_workers_are_refused_where_they_cannot_work(trained: Path, tmp_path: Path) -> None:
     """SQLite (one writer) and Telegram long polling (one poller) are one process's: the
     command says so and what to change, before loading anything."""
