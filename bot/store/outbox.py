@@ -225,15 +225,14 @@ class Outbox:
         later one is never claimed before it). On SQLite the statement is the write
         transaction, one at a time."""
         lock = " FOR UPDATE SKIP LOCKED" if self.db.dialect is Dialect.POSTGRESQL else ""
-        with self.db.atomic():
-            cursor = self.db.execute(
-                "UPDATE outbox SET claimed_by = ?, lease_until = ? WHERE id IN ("
-                "SELECT o.id FROM outbox o WHERE o.id = ? AND o.state = 'queued' "
-                "AND (o.claimed_by IS NULL OR o.claimed_by = ? OR o.lease_until < ?) "
-                "AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.citizen_id = o.citizen_id "
-                f"AND p.state = 'queued' AND p.id < o.id){lock})",
-                [worker, until, item_id, worker, now],
-            )
+        cursor = self.db.execute_atomic(
+            "UPDATE outbox SET claimed_by = ?, lease_until = ? WHERE id IN ("
+            "SELECT o.id FROM outbox o WHERE o.id = ? AND o.state = 'queued' "
+            "AND (o.claimed_by IS NULL OR o.claimed_by = ? OR o.lease_until < ?) "
+            "AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.citizen_id = o.citizen_id "
+            f"AND p.state = 'queued' AND p.id < o.id){lock})",
+            [worker, until, item_id, worker, now],
+        )
         return self.get(item_id) if cursor.rowcount == 1 else None
 
     def release_claims(self) -> int:
@@ -330,6 +329,15 @@ class Outbox:
     def reopen_officials(self, citizen_id: int) -> list[int]:
         """Queue again the officials' messages to this citizen that the platform's window
         kept from them (they just wrote, which opens it again); returns their ids."""
+        waiting = "SELECT 1 FROM outbox WHERE citizen_id = ? AND kind = 'official' AND state IN ("
+        # Almost always none: a plain read then, without a transaction's round trips.
+        if (
+            self.db.execute(
+                f"{waiting}'undeliverable', 'gave_up') LIMIT 1", [citizen_id]
+            ).fetchone()
+            is None
+        ):
+            return []
         now = now_iso()
         with self.db.atomic():
             rows = self.db.execute(

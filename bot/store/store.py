@@ -206,13 +206,12 @@ class Store:
     def citizen(self, channel: str, platform_id: str, language: str | None = None) -> Citizen:
         """The citizen with this platform id, created on first contact; marks them seen."""
         now = now_iso()
-        with self.db.atomic():
-            self.db.execute(
-                "INSERT INTO citizens (channel, platform_id, language, first_seen, last_seen) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (channel, platform_id) "
-                "DO UPDATE SET last_seen = excluded.last_seen",
-                [channel, platform_id, language, now, now],
-            )
+        self.db.execute_atomic(
+            "INSERT INTO citizens (channel, platform_id, language, first_seen, last_seen) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (channel, platform_id) "
+            "DO UPDATE SET last_seen = excluded.last_seen",
+            [channel, platform_id, language, now, now],
+        )
         citizen = self.find_citizen(channel, platform_id)
         assert citizen is not None  # just inserted or updated
         return citizen
@@ -228,16 +227,15 @@ class Store:
     def set_language(self, citizen_id: int, language: str, *, chosen: bool = False) -> None:
         """Record the citizen's language; ``chosen`` when they picked it themselves (a
         detected language never overrides a chosen one: callers check first)."""
-        with self.db.atomic():
-            if chosen:
-                self.db.execute(
-                    "UPDATE citizens SET language = ?, language_chosen = 1 WHERE id = ?",
-                    [language, citizen_id],
-                )
-            else:
-                self.db.execute(
-                    "UPDATE citizens SET language = ? WHERE id = ?", [language, citizen_id]
-                )
+        if chosen:
+            self.db.execute_atomic(
+                "UPDATE citizens SET language = ?, language_chosen = 1 WHERE id = ?",
+                [language, citizen_id],
+            )
+        else:
+            self.db.execute_atomic(
+                "UPDATE citizens SET language = ? WHERE id = ?", [language, citizen_id]
+            )
 
     def save_incoming(
         self,
@@ -256,15 +254,14 @@ class Store:
         workers at once, exactly one insert makes a row (``is_new``), the other waits for
         it to commit and gets ``is_new=False``, so the message is answered once. A check
         before the insert would let both see nothing and both answer."""
-        with self.db.atomic():
-            rows = self.db.execute(
-                "INSERT INTO messages (citizen_id, direction, channel_message_id, kind, text, "
-                "created_at, status, rumour, attachment) "
-                "VALUES (?, 'in', ?, ?, ?, ?, 'received', ?, ?) "
-                "ON CONFLICT (citizen_id, channel_message_id) WHERE channel_message_id IS NOT NULL "
-                "DO NOTHING RETURNING id",
-                [citizen_id, channel_message_id, kind, text, now_iso(), int(rumour), attachment],
-            ).fetchall()  # read whole: SQLite finishes the insert only once it is stepped out
+        rows = self.db.execute_atomic(
+            "INSERT INTO messages (citizen_id, direction, channel_message_id, kind, text, "
+            "created_at, status, rumour, attachment) "
+            "VALUES (?, 'in', ?, ?, ?, ?, 'received', ?, ?) "
+            "ON CONFLICT (citizen_id, channel_message_id) WHERE channel_message_id IS NOT NULL "
+            "DO NOTHING RETURNING id",
+            [citizen_id, channel_message_id, kind, text, now_iso(), int(rumour), attachment],
+        ).fetchall()
         if rows:
             return Saved(id=int(rows[0][0]), is_new=True, status="received")
         found = self.db.execute(
