@@ -273,11 +273,11 @@ class Outbox:
             raise ValueError("finish() records an end state")
         now = now_iso()
         with self.db.atomic():
-            cursor = self.db.execute(
+            ended = self.db.execute(
                 "UPDATE outbox SET state = ?, attempts = attempts + 1, parts_sent = ?, "
                 "last_error = ?, updated_at = ?, claimed_by = NULL, lease_until = NULL, "
                 "sent_at = CASE WHEN ? IN ('sent', 'waiting') THEN ? ELSE sent_at END "
-                "WHERE id = ? AND state = 'queued'",
+                "WHERE id = ? AND state = 'queued' RETURNING kind, message_id",
                 [
                     state.value,
                     parts_sent,
@@ -287,18 +287,22 @@ class Outbox:
                     now,
                     item_id,
                 ],
-            )
-            if cursor.rowcount != 1:
+            ).fetchall()  # read whole: SQLite finishes the update only once it is stepped out
+            if len(ended) != 1:
                 return False
-            self._follow(item_id, state.value, detail)
+            self._follow(item_id, state.value, detail, ended[0])
         return True
 
-    def _follow(self, item_id: int, state: str, detail: str) -> None:
+    def _follow(
+        self, item_id: int, state: str, detail: str, row: tuple[Any, ...] | None = None
+    ) -> None:
         """The outgoing message's status, and for an official's answer the escalation's
-        ``delivery``, say what the outbox says."""
-        row = self.db.execute(
-            "SELECT kind, message_id FROM outbox WHERE id = ?", [item_id]
-        ).fetchone()
+        ``delivery``, say what the outbox says. ``row``: the item's (kind, message_id),
+        when the caller has it already."""
+        if row is None:
+            row = self.db.execute(
+                "SELECT kind, message_id FROM outbox WHERE id = ?", [item_id]
+            ).fetchone()
         if row is None or row[1] is None:
             return
         kind, message_id = row

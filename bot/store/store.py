@@ -306,13 +306,9 @@ class Store:
         waiting for an answer: two workers that both worked one out (a pass over messages
         a dead worker left, racing a live one that was only slow) queue one reply."""
         with self.db.atomic():
-            taken = self.db.execute(
-                "UPDATE messages SET status = 'answered' WHERE id = ? AND status = 'received'",
-                [incoming_id],
+            reply_id = self._reply(
+                incoming_id, citizen_id, text, decision, "pending", answering=True
             )
-            if taken.rowcount != 1:
-                raise AlreadyAnswered(f"message {incoming_id} was answered already")
-            reply_id = self._reply(incoming_id, citizen_id, text, decision, "pending")
             item = self.outbox.add(
                 citizen_id,
                 OutboxKind.REPLY,
@@ -331,13 +327,22 @@ class Store:
         decision: Decided | None,
         status: str,
         buttons: str | None = None,
+        *,
+        answering: bool = False,
     ) -> int:
+        """The decision on the incoming message and the reply's row; ``answering``: the
+        incoming message turns ``answered`` in the same statement, and
+        :class:`AlreadyAnswered` is raised when it was no longer ``received``."""
         fields = _decision_fields(decision)
-        self.db.execute(
+        taking = ", status = 'answered'" if answering else ""
+        waiting = " AND status = 'received'" if answering else ""
+        taken = self.db.execute(
             "UPDATE messages SET action = ?, reason = ?, confidence = ?, faq_id = ?, "
-            "language = ? WHERE id = ?",
+            f"language = ?{taking} WHERE id = ?{waiting}",
             [*fields, incoming_id],
         )
+        if answering and taken.rowcount != 1:
+            raise AlreadyAnswered(f"message {incoming_id} was answered already")
         return self.db.insert(
             "INSERT INTO messages (citizen_id, direction, kind, text, created_at, status, "
             "action, reason, confidence, faq_id, language, reply_to, buttons) "
