@@ -83,6 +83,33 @@ def test_search_ids_and_states_alike_on_both_engines(store_url: str) -> None:
         store.close()
 
 
+def test_one_statement_commits_on_its_own_or_joins_the_open_block(store_url: str) -> None:
+    """``execute_atomic``: a statement committed by itself (on PostgreSQL without BEGIN
+    and COMMIT round trips), its RETURNING rows read whole; inside ``atomic`` it is part of
+    that block and rolled back with it."""
+    store = Store.open(store_url)
+    engine = store.engine
+    insert = (
+        "INSERT INTO citizens (channel, platform_id, first_seen, last_seen) "
+        "VALUES ('webchat', ?, 'x', 'x') RETURNING id"
+    )
+    try:
+        [(first,)] = engine.execute_atomic(insert, ["one"]).fetchall()
+        with pytest.raises(RuntimeError), engine.atomic():
+            engine.execute_atomic(insert, ["two"])
+            raise RuntimeError("the block fails")
+        assert engine.execute_atomic("UPDATE citizens SET language = 'id'", []).rowcount == 1
+    finally:
+        store.close()
+    store = Store.open(store_url)  # what another connection sees: committed, once
+    try:
+        found = store.find_citizen("webchat", "one")
+        assert found is not None and (found.id, found.language) == (first, "id")
+        assert store.find_citizen("webchat", "two") is None
+    finally:
+        store.close()
+
+
 def test_placeholders_become_psycopgs_and_literals_stay() -> None:
     sql = "SELECT '?' || x FROM t WHERE a = ? AND b LIKE '%:%' AND c = 'it''s ?'"
     assert to_psycopg(sql) == (

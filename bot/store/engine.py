@@ -90,6 +90,13 @@ class Engine(Protocol):
         """One transaction (a savepoint when one is open already)."""
         ...
 
+    def execute_atomic(self, sql: str, params: Sequence[Any] = ()) -> Result:
+        """One statement as a transaction of its own, its rows read whole: what
+        ``with atomic(): execute(...)`` does for one statement, with fewer round trips on
+        PostgreSQL (an autocommitted statement instead of BEGIN, statement, COMMIT). Inside
+        an open :meth:`atomic` block it joins that block's transaction."""
+        ...
+
     def stream(self, sql: str) -> Iterator[tuple[Any, ...]]:
         """A query's rows one at a time (a whole table, without holding it in memory)."""
         ...
@@ -163,6 +170,13 @@ class SqliteEngine:
 
     def atomic(self) -> contextlib.AbstractContextManager[Any]:
         return self.db.atomic()
+
+    def execute_atomic(self, sql: str, params: Sequence[Any] = ()) -> Result:
+        with self.db.atomic():
+            cursor = self.db.execute(sql, list(params))
+            # Read whole inside the transaction: SQLite finishes a statement (an INSERT ...
+            # RETURNING) only once it is stepped out.
+            return Rows(cursor.fetchall(), cursor.rowcount)
 
     def tables(self) -> list[str]:
         return [t for t in self.db.table_names() if not t.startswith("sqlite_")]
@@ -259,6 +273,11 @@ class PostgresEngine:
     def insert(self, sql: str, params: Sequence[Any] = ()) -> int:
         row = self.execute(f"{sql} RETURNING id", params).fetchone()
         return int(row[0])
+
+    def execute_atomic(self, sql: str, params: Sequence[Any] = ()) -> Result:
+        # The pool's connections autocommit: one statement outside a block is a transaction
+        # of its own already (2 round trips fewer than BEGIN ... COMMIT around it).
+        return self.execute(sql, params)
 
     def stream(self, sql: str) -> Iterator[tuple[Any, ...]]:
         with self._connection() as conn, conn.cursor() as cursor:

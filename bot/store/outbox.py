@@ -225,15 +225,14 @@ class Outbox:
         later one is never claimed before it). On SQLite the statement is the write
         transaction, one at a time."""
         lock = " FOR UPDATE SKIP LOCKED" if self.db.dialect is Dialect.POSTGRESQL else ""
-        with self.db.atomic():
-            cursor = self.db.execute(
-                "UPDATE outbox SET claimed_by = ?, lease_until = ? WHERE id IN ("
-                "SELECT o.id FROM outbox o WHERE o.id = ? AND o.state = 'queued' "
-                "AND (o.claimed_by IS NULL OR o.claimed_by = ? OR o.lease_until < ?) "
-                "AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.citizen_id = o.citizen_id "
-                f"AND p.state = 'queued' AND p.id < o.id){lock})",
-                [worker, until, item_id, worker, now],
-            )
+        cursor = self.db.execute_atomic(
+            "UPDATE outbox SET claimed_by = ?, lease_until = ? WHERE id IN ("
+            "SELECT o.id FROM outbox o WHERE o.id = ? AND o.state = 'queued' "
+            "AND (o.claimed_by IS NULL OR o.claimed_by = ? OR o.lease_until < ?) "
+            "AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.citizen_id = o.citizen_id "
+            f"AND p.state = 'queued' AND p.id < o.id){lock})",
+            [worker, until, item_id, worker, now],
+        )
         return self.get(item_id) if cursor.rowcount == 1 else None
 
     def release_claims(self) -> int:
@@ -274,11 +273,11 @@ class Outbox:
             raise ValueError("finish() records an end state")
         now = now_iso()
         with self.db.atomic():
-            cursor = self.db.execute(
+            ended = self.db.execute(
                 "UPDATE outbox SET state = ?, attempts = attempts + 1, parts_sent = ?, "
                 "last_error = ?, updated_at = ?, claimed_by = NULL, lease_until = NULL, "
                 "sent_at = CASE WHEN ? IN ('sent', 'waiting') THEN ? ELSE sent_at END "
-                "WHERE id = ? AND state = 'queued'",
+                "WHERE id = ? AND state = 'queued' RETURNING kind, message_id",
                 [
                     state.value,
                     parts_sent,
@@ -288,18 +287,22 @@ class Outbox:
                     now,
                     item_id,
                 ],
-            )
-            if cursor.rowcount != 1:
+            ).fetchall()  # read whole: SQLite finishes the update only once it is stepped out
+            if len(ended) != 1:
                 return False
-            self._follow(item_id, state.value, detail)
+            self._follow(item_id, state.value, detail, ended[0])
         return True
 
-    def _follow(self, item_id: int, state: str, detail: str) -> None:
+    def _follow(
+        self, item_id: int, state: str, detail: str, row: tuple[Any, ...] | None = None
+    ) -> None:
         """The outgoing message's status, and for an official's answer the escalation's
-        ``delivery``, say what the outbox says."""
-        row = self.db.execute(
-            "SELECT kind, message_id FROM outbox WHERE id = ?", [item_id]
-        ).fetchone()
+        ``delivery``, say what the outbox says. ``row``: the item's (kind, message_id),
+        when the caller has it already."""
+        if row is None:
+            row = self.db.execute(
+                "SELECT kind, message_id FROM outbox WHERE id = ?", [item_id]
+            ).fetchone()
         if row is None or row[1] is None:
             return
         kind, message_id = row
@@ -330,6 +333,15 @@ class Outbox:
     def reopen_officials(self, citizen_id: int) -> list[int]:
         """Queue again the officials' messages to this citizen that the platform's window
         kept from them (they just wrote, which opens it again); returns their ids."""
+        waiting = "SELECT 1 FROM outbox WHERE citizen_id = ? AND kind = 'official' AND state IN ("
+        # Almost always none: a plain read then, without a transaction's round trips.
+        if (
+            self.db.execute(
+                f"{waiting}'undeliverable', 'gave_up') LIMIT 1", [citizen_id]
+            ).fetchone()
+            is None
+        ):
+            return []
         now = now_iso()
         with self.db.atomic():
             rows = self.db.execute(

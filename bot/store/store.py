@@ -206,13 +206,12 @@ class Store:
     def citizen(self, channel: str, platform_id: str, language: str | None = None) -> Citizen:
         """The citizen with this platform id, created on first contact; marks them seen."""
         now = now_iso()
-        with self.db.atomic():
-            self.db.execute(
-                "INSERT INTO citizens (channel, platform_id, language, first_seen, last_seen) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (channel, platform_id) "
-                "DO UPDATE SET last_seen = excluded.last_seen",
-                [channel, platform_id, language, now, now],
-            )
+        self.db.execute_atomic(
+            "INSERT INTO citizens (channel, platform_id, language, first_seen, last_seen) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (channel, platform_id) "
+            "DO UPDATE SET last_seen = excluded.last_seen",
+            [channel, platform_id, language, now, now],
+        )
         citizen = self.find_citizen(channel, platform_id)
         assert citizen is not None  # just inserted or updated
         return citizen
@@ -228,16 +227,15 @@ class Store:
     def set_language(self, citizen_id: int, language: str, *, chosen: bool = False) -> None:
         """Record the citizen's language; ``chosen`` when they picked it themselves (a
         detected language never overrides a chosen one: callers check first)."""
-        with self.db.atomic():
-            if chosen:
-                self.db.execute(
-                    "UPDATE citizens SET language = ?, language_chosen = 1 WHERE id = ?",
-                    [language, citizen_id],
-                )
-            else:
-                self.db.execute(
-                    "UPDATE citizens SET language = ? WHERE id = ?", [language, citizen_id]
-                )
+        if chosen:
+            self.db.execute_atomic(
+                "UPDATE citizens SET language = ?, language_chosen = 1 WHERE id = ?",
+                [language, citizen_id],
+            )
+        else:
+            self.db.execute_atomic(
+                "UPDATE citizens SET language = ? WHERE id = ?", [language, citizen_id]
+            )
 
     def save_incoming(
         self,
@@ -256,15 +254,14 @@ class Store:
         workers at once, exactly one insert makes a row (``is_new``), the other waits for
         it to commit and gets ``is_new=False``, so the message is answered once. A check
         before the insert would let both see nothing and both answer."""
-        with self.db.atomic():
-            rows = self.db.execute(
-                "INSERT INTO messages (citizen_id, direction, channel_message_id, kind, text, "
-                "created_at, status, rumour, attachment) "
-                "VALUES (?, 'in', ?, ?, ?, ?, 'received', ?, ?) "
-                "ON CONFLICT (citizen_id, channel_message_id) WHERE channel_message_id IS NOT NULL "
-                "DO NOTHING RETURNING id",
-                [citizen_id, channel_message_id, kind, text, now_iso(), int(rumour), attachment],
-            ).fetchall()  # read whole: SQLite finishes the insert only once it is stepped out
+        rows = self.db.execute_atomic(
+            "INSERT INTO messages (citizen_id, direction, channel_message_id, kind, text, "
+            "created_at, status, rumour, attachment) "
+            "VALUES (?, 'in', ?, ?, ?, ?, 'received', ?, ?) "
+            "ON CONFLICT (citizen_id, channel_message_id) WHERE channel_message_id IS NOT NULL "
+            "DO NOTHING RETURNING id",
+            [citizen_id, channel_message_id, kind, text, now_iso(), int(rumour), attachment],
+        ).fetchall()
         if rows:
             return Saved(id=int(rows[0][0]), is_new=True, status="received")
         found = self.db.execute(
@@ -309,13 +306,9 @@ class Store:
         waiting for an answer: two workers that both worked one out (a pass over messages
         a dead worker left, racing a live one that was only slow) queue one reply."""
         with self.db.atomic():
-            taken = self.db.execute(
-                "UPDATE messages SET status = 'answered' WHERE id = ? AND status = 'received'",
-                [incoming_id],
+            reply_id = self._reply(
+                incoming_id, citizen_id, text, decision, "pending", answering=True
             )
-            if taken.rowcount != 1:
-                raise AlreadyAnswered(f"message {incoming_id} was answered already")
-            reply_id = self._reply(incoming_id, citizen_id, text, decision, "pending")
             item = self.outbox.add(
                 citizen_id,
                 OutboxKind.REPLY,
@@ -334,13 +327,22 @@ class Store:
         decision: Decided | None,
         status: str,
         buttons: str | None = None,
+        *,
+        answering: bool = False,
     ) -> int:
+        """The decision on the incoming message and the reply's row; ``answering``: the
+        incoming message turns ``answered`` in the same statement, and
+        :class:`AlreadyAnswered` is raised when it was no longer ``received``."""
         fields = _decision_fields(decision)
-        self.db.execute(
+        taking = ", status = 'answered'" if answering else ""
+        waiting = " AND status = 'received'" if answering else ""
+        taken = self.db.execute(
             "UPDATE messages SET action = ?, reason = ?, confidence = ?, faq_id = ?, "
-            "language = ? WHERE id = ?",
+            f"language = ?{taking} WHERE id = ?{waiting}",
             [*fields, incoming_id],
         )
+        if answering and taken.rowcount != 1:
+            raise AlreadyAnswered(f"message {incoming_id} was answered already")
         return self.db.insert(
             "INSERT INTO messages (citizen_id, direction, kind, text, created_at, status, "
             "action, reason, confidence, faq_id, language, reply_to, buttons) "
