@@ -38,8 +38,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
-import hmac
 import json
 import os
 import random
@@ -60,11 +58,17 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.broadcast import TELEGRAM_LIMIT, announce, busiest_second, seed  # noqa: E402
-from bench.load import Replies, closed_loop, percentiles, questions  # noqa: E402
+from bench.load import (  # noqa: E402
+    SECRET,
+    Replies,
+    closed_loop,
+    percentiles,
+    questions,
+    signed,
+)
 from tests.postgres import PostgresServer, server_binaries  # noqa: E402
 from tests.telegram_harness import TOKEN, Emulator, free_port  # noqa: E402
 
-SECRET = "bench-app-secret"
 MODEL = ROOT / "rasa_project" / "models" / "tanya.tar.gz"
 RESULTS = ROOT / "bench" / "results" / "scale.json"
 # SQLite (WAL, synchronous=NORMAL: a commit is not flushed to disk, a power cut may lose
@@ -75,30 +79,6 @@ PARTS = ("throughput", "failover", "broadcast", "retrain")
 PASSWORD = "Bench-Scale-Password-2026!"
 NEW_ENTRY = "bench-scale-kucing"
 NEW_QUESTION = "kucing hitam lewat depan kantor kelurahan pertanda apa"
-
-
-def signed(psid: str, text: str, mid: str) -> tuple[bytes, dict[str, str]]:
-    body = json.dumps(
-        {
-            "object": "page",
-            "entry": [
-                {
-                    "id": "1",
-                    "time": 0,
-                    "messaging": [
-                        {
-                            "sender": {"id": psid},
-                            "recipient": {"id": "1"},
-                            "timestamp": 0,
-                            "message": {"mid": mid, "text": text},
-                        }
-                    ],
-                }
-            ],
-        }
-    ).encode()
-    digest = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
-    return body, {"X-Hub-Signature-256": f"sha256={digest}", "Content-Type": "application/json"}
 
 
 def load_average() -> list[float]:
