@@ -26,6 +26,7 @@ from bot.core.worker import AnsweringWorker
 from bot.nlu.minilm import DeferredEncoder
 from bot.service import Live, Loaded, load_answerer
 from bot.store import Store
+from bot.store.leases import worker_name
 
 if TYPE_CHECKING:
     from bot.desk.context import DeskContext
@@ -48,6 +49,8 @@ class Services:
     broadcaster: Broadcaster
     embedder: DeferredEncoder
     models: ModelSync
+    # This process's one name in the store's claims, leases and jobs (host, pid, random).
+    claimant: str
 
     def desk_context(self) -> DeskContext:
         from bot.desk.auth import Auth
@@ -70,11 +73,12 @@ def build_services(settings: Settings, loaded: Loaded, store: Store | None = Non
     """Every service of one bot process, from the settings and the loaded model; the store
     is opened from ``storage.url`` unless given (tests pass their own)."""
     store = store or Store.open(settings.storage.location)
+    claimant = worker_name()
     live = Live(loaded, settings.faq.dir, settings.nlu.project_dir)
     worker = AnsweringWorker(loaded.answerer)
     answerer = loaded.answerer
     channels: dict[str, Channel] = {}  # the registry: filled below, before anything runs
-    dispatcher = Dispatcher(store, channels)
+    dispatcher = Dispatcher(store, channels, worker=claimant)
     conversation = Conversation(
         store,
         worker.decide,
@@ -106,7 +110,7 @@ def build_services(settings: Settings, loaded: Loaded, store: Store | None = Non
         await _install(settings, worker, conversation, live)
 
     # A model trained on any worker (or by `tanya train`) is loaded by every worker.
-    models = ModelSync(store.models, settings.nlu.model_path, install)
+    models = ModelSync(store.models, settings.nlu.model_path, install, worker=claimant)
     learning = Learning(
         settings.faq.dir,
         settings.nlu.project_dir,
@@ -127,9 +131,10 @@ def build_services(settings: Settings, loaded: Loaded, store: Store | None = Non
         channels=channels,
         handover=handover,
         learning=learning,
-        broadcaster=Broadcaster(store, channels, breaker=dispatcher.breaker),
+        broadcaster=Broadcaster(store, channels, breaker=dispatcher.breaker, worker=claimant),
         embedder=embedder,
         models=models,
+        claimant=claimant,
     )
 
 

@@ -191,7 +191,7 @@ def create_app(settings: Settings, loaded: Loaded, store: Store | None = None) -
         # answered are answered, in the background: nothing in them can stop the start.
         dispatcher.start()
         pending = asyncio.get_running_loop().create_task(
-            _answer_pending(services.conversation, store)
+            _answer_pending(services.conversation, store, services.claimant)
         )
         app[TASKS].append(pending)
         # Announcements due or interrupted by a restart are sent (or resumed) now.
@@ -200,7 +200,7 @@ def create_app(settings: Settings, loaded: Loaded, store: Store | None = None) -
         # Citizens' words past the retention period go now, then once a day.
         days = settings.retention.message_days
         purging = asyncio.get_running_loop().create_task(
-            store.retention.purge_daily(days), name="purge"
+            store.retention.purge_daily(days, worker=services.claimant), name="purge"
         )
         app[TASKS].append(purging)
         encoder = asyncio.get_running_loop().create_task(
@@ -244,9 +244,9 @@ def create_app(settings: Settings, loaded: Loaded, store: Store | None = None) -
     return app
 
 
-async def _answer_pending(conversation: Conversation, store: Store) -> None:
+async def _answer_pending(conversation: Conversation, store: Store, claimant: str) -> None:
     if not store.single_process:  # other workers may be answering the young ones
-        await conversation.answer_left_behind()  # until the server stops
+        await conversation.answer_left_behind(claimant)  # until the server stops
         return
     try:
         answered = await conversation.answer_pending()
