@@ -163,8 +163,9 @@ def _free_text_questions(db: Engine) -> tuple[str, ...]:
 class Retention:
     """Purges of citizens' words past the retention period, over the store's database."""
 
-    def __init__(self, db: Engine) -> None:
+    def __init__(self, db: Engine, jobs: Jobs) -> None:
         self.db = db
+        self.jobs = jobs  # the store's: which worker purges this period
 
     def would_purge(self, older_than: datetime) -> Purged:
         """What a purge with this cut-off would blank; changes nothing."""
@@ -237,7 +238,7 @@ class Retention:
         """
         if days <= 0:
             return
-        jobs, worker = Jobs(self.db), worker or worker_name()
+        jobs, worker = self.jobs, worker or worker_name()
         while True:
             try:
                 due = jobs.take_every("purge", worker, every)

@@ -138,10 +138,10 @@ class Store:
         self.outbox = Outbox(db)
         self.stats = Stats(db)
         self.insights = Insights(db)
-        self.retention = Retention(db)
+        self.jobs = Jobs(db)
+        self.retention = Retention(db, self.jobs)
         self.conversations = ConversationExport(db)
         self.campaigns = Campaigns(db)
-        self.jobs = Jobs(db)
         self.models = ModelVersions(db)
 
     @classmethod
