@@ -34,8 +34,7 @@ from bot.core.replies import Replies
 from bot.desk.auth import Auth, TooManyAttempts, hash_password
 from bot.faq.loader import load_faq
 from bot.store import Store
-from bot.store.clock import now_iso
-from bot.store.leases import iso
+from bot.store.clock import iso, now_iso
 from bot.store.outbox import OutboxState
 from tests.conftest import ROOT
 

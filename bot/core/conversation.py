@@ -46,7 +46,8 @@ from bot.core.replies import Replies
 from bot.core.rumours import signs
 from bot.core.survey_flow import SurveyFlow
 from bot.faq.model import Faq
-from bot.store.leases import iso, worker_name
+from bot.store.clock import iso
+from bot.store.leases import worker_name
 from bot.store.store import AlreadyAnswered, Citizen, Store
 
 log = logging.getLogger(__name__)

@@ -37,9 +37,8 @@ from typing import Protocol
 
 from bot.core.messages import Delivery, DeliveryState, Reply, replies_from_json
 from bot.store import Store
-from bot.store.clock import now_iso
+from bot.store.clock import iso, now_iso
 from bot.store.leases import OUTBOX_LEASE, lease_end, worker_name
-from bot.store.leases import iso as _iso
 from bot.store.outbox import OutboxItem, OutboxKind, OutboxState
 
 log = logging.getLogger(__name__)
@@ -202,7 +201,7 @@ class Dispatcher:
         """When a reply to a message sent at ``since`` can no longer be delivered."""
         courier = self.couriers.get(channel)
         window = courier.reply_window if courier is not None else None
-        return _iso(since + window) if window else None
+        return iso(since + window) if window else None
 
     def submit(self, item_id: int, citizen_id: int) -> asyncio.Future[Delivery]:
         """Send a queued message soon (after the citizen's earlier ones); the future
@@ -233,7 +232,7 @@ class Dispatcher:
         while not self._stopping:
             try:
                 waiting = self.store.outbox.waiting_citizens(
-                    list(self.couriers), worker=self.worker, now=_iso(self.now())
+                    list(self.couriers), worker=self.worker, now=iso(self.now())
                 )
                 for citizen_id in waiting:
                     self._wake(citizen_id)
@@ -286,7 +285,7 @@ class Dispatcher:
         try:
             while not self._stopping:
                 item = self.store.outbox.next_for(citizen_id)
-                if item is None or item.claimed_by_other(self.worker, _iso(self.now())):
+                if item is None or item.claimed_by_other(self.worker, iso(self.now())):
                     return  # nothing to send, or another worker is sending it
                 wait = (_parse(item.next_attempt_at) - self.now()).total_seconds()
                 if wait > 0 and not now_anyway:
@@ -318,7 +317,7 @@ class Dispatcher:
                         return
                     now = self.now()
                     claimed = self.store.outbox.claim(
-                        item.id, self.worker, _iso(now), lease_end(now, self.lease)
+                        item.id, self.worker, iso(now), lease_end(now, self.lease)
                     )
                     if claimed is None:
                         return  # another worker took it meanwhile: it sends it
@@ -360,7 +359,7 @@ class Dispatcher:
             delay = self.policy.delay(item.attempts + 1, delivery.retry_after)
             at = self.now() + timedelta(seconds=delay)
             self.store.outbox.retry_later(
-                item.id, _iso(at), delivery.detail, parts, worker=self.worker
+                item.id, iso(at), delivery.detail, parts, worker=self.worker
             )
             log.info(
                 "%s: message %d to citizen %d not sent (%s); retrying in %.1f s",

@@ -7,8 +7,13 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 
+def iso(moment: datetime) -> str:
+    """A moment as the store writes times (UTC, milliseconds: they sort as text)."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
 def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
+    return iso(datetime.now(UTC))
 
 
 @lru_cache(maxsize=16)

@@ -14,6 +14,7 @@ import secrets
 import socket
 from datetime import UTC, datetime, timedelta
 
+from bot.store.clock import iso
 from bot.store.engine import Engine
 
 # How long a claim on an outbox message holds: far longer than one attempt to send it
@@ -25,11 +26,6 @@ OUTBOX_LEASE = 60.0
 def worker_name() -> str:
     """This process's name as a claimant: host, pid and a random suffix."""
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
-
-
-def iso(moment: datetime) -> str:
-    """A moment as the store writes times (UTC, milliseconds: they sort as text)."""
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
 
 
 def lease_end(now: datetime, seconds: float) -> str:

@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from bot.store.clock import iso
 from bot.store.engine import Dialect, Engine
 from bot.store.leases import Jobs, worker_name
 from bot.store.officials import Officials
@@ -94,11 +95,6 @@ class _Step:
 def cutoff(days: int, now: datetime | None = None) -> datetime:
     """The moment before which texts are removed, ``days`` before ``now``."""
     return (now or datetime.now(UTC)) - timedelta(days=days)
-
-
-def _iso(moment: datetime) -> str:
-    # The store writes UTC ISO 8601 with milliseconds; the same form compares as text.
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
 
 
 def _steps(db: Engine) -> list[_Step]:
@@ -172,7 +168,7 @@ class Retention:
         counts = {}
         for step in _steps(self.db):
             row = self.db.execute(
-                f"SELECT count(*) FROM ({step.rows()}) AS found", [_iso(older_than), *step.extra]
+                f"SELECT count(*) FROM ({step.rows()}) AS found", [iso(older_than), *step.extra]
             ).fetchone()
             counts[step.field] = int(row[0])
         return Purged(**counts)
@@ -185,7 +181,7 @@ class Retention:
         images, and the audit log records the counts.
         """
         db = self.db
-        cut = _iso(older_than)
+        cut = iso(older_than)
         total = Purged()
         for step in _steps(db):
             if not step.key:

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
+from bot.store.clock import iso
 from bot.store.clock import zone as time_zone
 from bot.store.engine import Engine
 
@@ -36,11 +37,6 @@ UNDECIDED = "none"  # a question without a decision (not answered yet, or a surv
 UNKNOWN_LANGUAGE = "?"
 # Upper bounds (hours) of the buckets of open escalations' ages; the last is "longer".
 AGE_BUCKETS_HOURS = (1, 4, 24, 72, 168)
-
-
-def iso(moment: datetime) -> str:
-    """An instant in the store's format (UTC, milliseconds), for comparing as text."""
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
 
 
 @dataclass(frozen=True)
