@@ -8,13 +8,14 @@ message while a survey waits for one.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from bot.core.messages import Button, Reply
 from bot.core.payloads import number, numbers
 from bot.core.surveys import SCALE, Question, questions_of
 from bot.store import Store
 from bot.store.broadcasts import Broadcast, BroadcastStatus
+from bot.store.clock import ago_iso
 from bot.store.store import Citizen
 
 MAX_TEXT_ANSWER = 2000
@@ -87,7 +88,7 @@ class SurveyFlow:
         are answered as questions, and /survei takes them back to the survey."""
         if looks_like_question(message):
             return None
-        since = (datetime.now(UTC) - FREE_TEXT_WAIT).isoformat(timespec="milliseconds")
+        since = ago_iso(FREE_TEXT_WAIT)
         survey_id = self.store.surveys.unfinished(citizen.id, since=since)
         found = self._survey(survey_id) if survey_id is not None else None
         if found is None:

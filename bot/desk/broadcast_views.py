@@ -26,7 +26,7 @@ from bot.desk.texts import text
 from bot.desk.views import _flash, _language, page
 from bot.privacy import mask
 from bot.store.broadcasts import Broadcast, BroadcastKind, BroadcastStatus
-from bot.store.clock import now_iso
+from bot.store.clock import ago_iso, iso, now_iso
 
 MAX_TEXT = 3000
 MAX_OPTIONS = 10
@@ -98,7 +98,7 @@ def _read_form(ctx: DeskContext, form: Any, language: str) -> dict[str, Any] | s
             moment = (local.replace(tzinfo=zone) if local.tzinfo is None else local).astimezone(UTC)
         except (ValueError, OverflowError):  # OverflowError: the year 1 or 9999 in UTC
             return text("bc_bad_time", language)
-        send_at = moment.isoformat(timespec="milliseconds")
+        send_at = iso(moment)
     return {
         "kind": kind,
         "text": body,
@@ -210,7 +210,7 @@ def _reach(ctx: DeskContext, draft: dict[str, Any]) -> tuple[dict[str, int], int
     outside = 0
     if "messenger" in draft["channels"] and not ctx.settings.announcements.messenger_tag:
         # Outside Messenger's 24-hour window and without a tag: they will be skipped.
-        since = (datetime.now(UTC) - timedelta(hours=24)).isoformat(timespec="milliseconds")
+        since = ago_iso(timedelta(hours=24))
         outside = ctx.store.broadcasts.silent_since(draft["topics"], "messenger", since)
     return audience, outside
 

@@ -3,7 +3,7 @@ citizens' messages the bot could not answer, for officials to see and act on."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from aiohttp import web
 
@@ -13,6 +13,7 @@ from bot.desk.auth import PATH
 from bot.desk.context import CONTEXT, DeskContext
 from bot.desk.texts import text
 from bot.desk.views import _flash, _language, page
+from bot.store.clock import ago_iso
 
 # A message still being retried after this long is listed too: the platform may be away.
 STUCK_AFTER = timedelta(minutes=15)
@@ -20,7 +21,7 @@ STUCK_AFTER = timedelta(minutes=15)
 
 async def undelivered(request: web.Request) -> web.Response:
     ctx: DeskContext = request.app[CONTEXT]
-    stuck = (datetime.now(UTC) - STUCK_AFTER).isoformat(timespec="milliseconds")
+    stuck = ago_iso(STUCK_AFTER)
     items = ctx.store.outbox.not_delivered(limit=200, older_than=stuck)
     rows = [
         {

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -14,6 +14,11 @@ def iso(moment: datetime) -> str:
 
 def now_iso() -> str:
     return iso(datetime.now(UTC))
+
+
+def ago_iso(period: timedelta) -> str:
+    """The moment ``period`` before now, as the store writes times: for "since" queries."""
+    return iso(datetime.now(UTC) - period)
 
 
 @lru_cache(maxsize=16)
