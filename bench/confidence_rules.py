@@ -2,6 +2,7 @@
 
     python bench/confidence_rules.py   # StackFAQ, the sample cut to one question, the sample
     python bench/confidence_rules.py --rules "knn floor"   # only these, kept beside the rest
+    python bench/confidence_rules.py clinc --rules shipped   # CLINC150 (bench/replay.py clinc)
 
 On the sample bot "air pdam mati dari kemarin" (a water outage) is answered with the
 PDAM-poison hoax clarification at confidence 1.0, and "surat keterangan domisili usaha"
@@ -162,13 +163,14 @@ def main() -> None:
     for label, (rule, background) in rules().items():
         if not label.startswith(args.rules):
             continue
-        results[label] = {name: measure(name, rule, background) for name in args.names}
+        measured = {name: measure(name, rule, background) for name in args.names}
+        results.setdefault(label, {}).update(measured)
         print(
             f"{label:38}"
             + " | ".join(
                 f"{n}: right {r['test']['right']:.1%} wrong {r['test']['wrong_answers']:.1%} "
                 f"first {r['test']['first']:.1%}"
-                for n, r in results[label].items()
+                for n, r in measured.items()
             ),
             flush=True,
         )

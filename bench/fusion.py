@@ -1,6 +1,7 @@
 """How the ranking's parts should be combined, on FAQs with one question per entry.
 
     python bench/fusion.py            # StackFAQ, the sample cut to one question, the sample
+    python bench/fusion.py --extra e5-static   # another encoder in e5's place
 
 Each FAQ is trained once with the project's pipeline and its classifier inputs cached
 (bench/replay.py); the classifier's SVM is fitted on them again and independent rankers
@@ -11,7 +12,9 @@ are computed beside it:
   sentences;
 - ``bm25_q`` / ``bm25_a``: BM25 over the entry's questions / answer sentences, word weights
   from the FAQ (bot/nlu/lexical.py);
-- ``e5_q`` / ``e5_a``: as ``knn_*`` with multilingual-e5-small (bot/nlu/e5.py);
+- ``e5_q`` / ``e5_a``: as ``knn_*`` with multilingual-e5-small (bot/nlu/e5.py), or with
+  the encoder ``--extra`` names (bench/cheap_encoders.py: cheaper forms of e5), whose name
+  then stands for e5's in the labels and which writes bench/results/fusion-NAME.json;
 
 then combined as the classifier does (the raw sum ``svm + knn * nearest + lexical *
 bm25``, over a grid of weights), as a weighted sum of z-scores (each ranker standardised
@@ -23,6 +26,7 @@ sample: its dev files); test questions are only reported. Writes bench/results/f
 
 from __future__ import annotations
 
+import argparse
 import itertools
 import json
 import pickle
@@ -38,6 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+import cheap_encoders  # noqa: E402
 import replay  # noqa: E402
 from nlu import RESULTS, WORK  # noqa: E402
 
@@ -52,23 +57,23 @@ CONFIG = {
     "shared_share": 0.5,
     "class_weight": "balanced",
 }
-E5_CACHE = WORK / "fusion-e5.pickle"
 Rankers = dict[str, np.ndarray]
 
 
-def e5_vectors(texts: list[str]) -> np.ndarray:
-    cache: dict[str, np.ndarray] = pickle.loads(E5_CACHE.read_bytes()) if E5_CACHE.is_file() else {}
+def e5_vectors(texts: list[str], name: str = "e5") -> np.ndarray:
+    """``name``'s vectors of ``texts`` (bench/cheap_encoders.py), cached in bench/work."""
+    path = WORK / f"fusion-{name}.pickle"
+    cache: dict[str, np.ndarray] = pickle.loads(path.read_bytes()) if path.is_file() else {}
     missing = [t for t in dict.fromkeys(texts) if t not in cache]
     if missing:
-        from bot.nlu import e5
-
-        print(f"  e5: encoding {len(missing)} texts", flush=True)
-        cache.update(zip(missing, e5.shared_encoder().encode(missing), strict=True))
-        E5_CACHE.write_bytes(pickle.dumps(cache))
+        print(f"  {name}: encoding {len(missing)} texts", flush=True)
+        encoded = cheap_encoders.encoder(name).encode(missing)
+        cache.update(zip(missing, encoded, strict=True))
+        path.write_bytes(pickle.dumps(cache))
     return np.stack([cache[t] for t in texts])
 
 
-def rankers(data: replay.FaqData) -> dict[str, tuple[Rankers, np.ndarray]]:
+def rankers(data: replay.FaqData, extra: str = "e5") -> dict[str, tuple[Rankers, np.ndarray]]:
     """Per question set: each ranker's scores (questions x entries) and the right entry."""
     classifier = FaqClassifier(CONFIG, None, None)  # type: ignore[arg-type]
     classifier._fit(data.train.sparse, data.train.dense, data.train.stems, data.labels)
@@ -85,7 +90,7 @@ def rankers(data: replay.FaqData) -> dict[str, tuple[Rankers, np.ndarray]]:
 
     bm25_q, bm25_a, bm25_all = lexical(~answer), lexical(answer), lexical(answer | ~answer)
     use = normalize(data.train.dense)
-    e5 = normalize(e5_vectors(data.train.texts))
+    e5 = normalize(e5_vectors(data.train.texts, extra))
 
     def nearest(similarities: np.ndarray, rows: np.ndarray) -> np.ndarray:
         result = np.full((similarities.shape[0], len(classes)), -1.0, dtype=np.float32)
@@ -101,7 +106,7 @@ def rankers(data: replay.FaqData) -> dict[str, tuple[Rankers, np.ndarray]]:
         design = classifier._design(features.sparse[keep], features.dense[keep], fit=False)
         stems = [features.stems[i] for i in keep]
         use_similarities = normalize(features.dense[keep]) @ use.T
-        e5_similarities = normalize(e5_vectors([features.texts[i] for i in keep])) @ e5.T
+        e5_similarities = normalize(e5_vectors([features.texts[i] for i in keep], extra)) @ e5.T
         scores = {
             "svm": classifier.clf.decision_function(design),
             "knn_q": nearest(use_similarities, ~answer),
@@ -176,11 +181,17 @@ def results_json(chosen: dict[str, Any], rows: list[dict[str, Any]], top: int = 
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--extra", default="e5", help="e5 (default), e5-static or e5-lN")
+    args = parser.parse_args()
     faqs = {
-        name: rankers(replay.DATASETS[name]()) for name in ("stackfaq", "sample-first", "sample")
+        name: rankers(replay.DATASETS[name](), args.extra)
+        for name in ("stackfaq", "sample-first", "sample")
     }
     rows: list[dict[str, Any]] = []
     for label, combine in combinations().items():
+        if args.extra != "e5":
+            label = label.replace("e5", args.extra)
         row: dict[str, Any] = {"combination": label}
         for name, sets in faqs.items():
             for key, (scores, gold) in sets.items():
@@ -202,15 +213,16 @@ def main() -> None:
         )
     # e5 encodes about six times slower than USE-m (bot/nlu/e5.py), which the bot's
     # throughput target cannot afford: the best combination without it is reported apart.
-    without_e5 = next(r for r in rows if "e5" not in r["combination"])
+    without_e5 = next(r for r in rows if args.extra not in r["combination"])
     shipped = next(r for r in rows if r["combination"] == "sum: svm + 1 knn + 1.5 bm25")
-    out = RESULTS / "fusion.json"
+    out = RESULTS / ("fusion.json" if args.extra == "e5" else f"fusion-{args.extra}.json")
     out.write_text(
         results_json({"best": rows[0], "best_without_e5": without_e5, "shipped": shipped}, rows),
         encoding="utf-8",
     )
     print(
-        f"best on dev: {rows[0]['combination']} ({rows[0]['mean_dev_first']:.1%}); without e5: "
+        f"best on dev: {rows[0]['combination']} ({rows[0]['mean_dev_first']:.1%}); without "
+        f"{args.extra}: "
         f"{without_e5['combination']} ({without_e5['mean_dev_first']:.1%}); shipped "
         f"{shipped['mean_dev_first']:.1%}\nwritten {out}"
     )
