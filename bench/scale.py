@@ -10,7 +10,11 @@ throughput  one worker, closed loop as in bench/load.py (200 simulated Messenger
             PostgreSQL with synchronous_commit off (the durability of SQLite's WAL with
             synchronous=NORMAL, which the store uses) and on PostgreSQL with its default
             (every commit flushed to disk), one after the other in the same run: messages
-            answered per second, p50/p99, the worker's peak memory (VmHWM), start to ready.
+            answered per second, p50/p99, the worker's peak memory (VmHWM), start to ready,
+            and what a message costs the machine: CPU milliseconds per message of the bot
+            process and of the PostgreSQL server (every process of the cluster; SQLite's
+            work is in the bot's), and messages per CPU-second of both together, the
+            figure issue 17's "per core" target is judged on (docs/capacity.md).
 failover    ``--workers`` workers (`tanya run --workers N`) on PostgreSQL; signed Messenger
             webhooks at ``--rate``/s for ``--seconds`` s, each from a citizen of its own;
             half-way one worker is killed with SIGKILL (the parent starts it again). A
@@ -108,6 +112,27 @@ def store_bytes(storage: str) -> int:
     with psycopg.connect(storage, autocommit=True) as connection:
         row = connection.execute("SELECT pg_database_size(current_database())").fetchone()
     return int(row[0]) if row else 0
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process and of all its descendants, the exited ones
+    (reaped: a PostgreSQL backend that ended) and the running ones."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    # After the command's name in parentheses: utime, stime, cutime, cstime are the
+    # 12th to 15th fields (proc(5): fields 14 to 17).
+    ticks = sum(int(v) for v in stat.rsplit(")", 1)[1].split()[11:15])
+    return ticks / CLOCK_TICKS + sum(cpu_seconds(child) for child in children(pid))
+
+
+def server_pid(pg: PostgresServer) -> int:
+    """The PostgreSQL postmaster's pid (every server process is its child)."""
+    return int((pg.data / "postmaster.pid").read_text().split()[0])
 
 
 def children(pid: int) -> list[int]:
@@ -278,8 +303,14 @@ async def throughput(
             try:
                 ready = await cluster.wait_until_ready()
                 warm = await closed_loop(cluster, replies, texts, 5)
+                bot = cluster.worker_pids()[0]
+                # SQLite's work is in the bot; the idle cluster is not counted for it.
+                server = [] if engine == "sqlite" else [server_pid(pg)]
+                before = [cpu_seconds(bot), *map(cpu_seconds, server), time.process_time()]
                 figures = await closed_loop(cluster, replies, texts, seconds)
-                figures |= ready | {"peak_memory_mb": memory_mb(cluster.worker_pids()[0])}
+                after = [cpu_seconds(bot), *map(cpu_seconds, server), time.process_time()]
+                figures |= cpu_per_message(before, after, figures["answered"])
+                figures |= ready | {"peak_memory_mb": memory_mb(bot)}
                 figures["load_average"] = load_average()
             finally:
                 cluster.stop()
@@ -292,10 +323,26 @@ async def throughput(
     finally:
         await runner.cleanup()
     for engine in ENGINES[1:]:
-        results[f"{engine}_vs_sqlite"] = round(
-            results[engine]["answered_per_second"] / results["sqlite"]["answered_per_second"], 3
-        )
+        for figure, suffix in (("answered_per_second", ""), ("per_cpu_second", "_per_cpu")):
+            results[f"{engine}_vs_sqlite{suffix}"] = round(
+                results[engine][figure] / results["sqlite"][figure], 3
+            )
     return results
+
+
+def cpu_per_message(before: list[float], after: list[float], answered: int) -> dict[str, float]:
+    """CPU milliseconds per message answered of the bot, of the database server (when it
+    is a process of its own), and of this benchmark (the simulated citizens and Graph API,
+    the same for every engine: not counted), and messages per CPU-second of bot and server
+    together: what a message costs whatever else shares the cores."""
+    spent = [(a - b) * 1000 / max(answered, 1) for a, b in zip(after, before, strict=True)]
+    bot, server, bench = spent[0], sum(spent[1:-1]), spent[-1]
+    return {
+        "bot_cpu_ms_per_message": round(bot, 2),
+        "database_cpu_ms_per_message": round(server, 2),
+        "bench_cpu_ms_per_message": round(bench, 2),
+        "per_cpu_second": round(1000 / (bot + server), 1) if bot + server else 0.0,
+    }
 
 
 async def _post_until_taken(
