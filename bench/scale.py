@@ -1,7 +1,8 @@
 """Scale-out benchmark (issue 17): several `tanya run` workers on one PostgreSQL, loopback.
 
     .venv/bin/python bench/scale.py [--workers 3] [--rate 100] [--seconds 60]
-        [--throughput-seconds 20] [--recipients 10000] [--skip PART,...]
+        [--throughput-seconds 20] [--throughput-rounds 1] [--recipients 10000]
+        [--skip PART,...]
 
 Parts (each can be skipped: throughput, failover, broadcast, retrain):
 
@@ -10,7 +11,13 @@ throughput  one worker, closed loop as in bench/load.py (200 simulated Messenger
             PostgreSQL with synchronous_commit off (the durability of SQLite's WAL with
             synchronous=NORMAL, which the store uses) and on PostgreSQL with its default
             (every commit flushed to disk), one after the other in the same run: messages
-            answered per second, p50/p99, the worker's peak memory (VmHWM), start to ready.
+            answered per second, p50/p99, the worker's peak memory (VmHWM), start to ready,
+            and what a message costs the machine: CPU milliseconds per message of the bot
+            process and of the PostgreSQL server (every process of the cluster; SQLite's
+            work is in the bot's), and messages per CPU-second of both together, the
+            figure issue 17's "per core" target is judged on (docs/capacity.md).
+            ``--throughput-rounds N``: the three N times, in turns (the medians; the
+            shared cores' load changes from minute to minute).
 failover    ``--workers`` workers (`tanya run --workers N`) on PostgreSQL; signed Messenger
             webhooks at ``--rate``/s for ``--seconds`` s, each from a citizen of its own;
             half-way one worker is killed with SIGKILL (the parent starts it again). A
@@ -43,6 +50,7 @@ import os
 import random
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -108,6 +116,27 @@ def store_bytes(storage: str) -> int:
     with psycopg.connect(storage, autocommit=True) as connection:
         row = connection.execute("SELECT pg_database_size(current_database())").fetchone()
     return int(row[0]) if row else 0
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process and of all its descendants, the exited ones
+    (reaped: a PostgreSQL backend that ended) and the running ones."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    # After the command's name in parentheses: utime, stime, cutime, cstime are the
+    # 12th to 15th fields (proc(5): fields 14 to 17).
+    ticks = sum(int(v) for v in stat.rsplit(")", 1)[1].split()[11:15])
+    return ticks / CLOCK_TICKS + sum(cpu_seconds(child) for child in children(pid))
+
+
+def server_pid(pg: PostgresServer) -> int:
+    """The PostgreSQL postmaster's pid (every server process is its child)."""
+    return int((pg.data / "postmaster.pid").read_text().split()[0])
 
 
 def children(pid: int) -> list[int]:
@@ -261,41 +290,96 @@ async def start_graph(handler: Any) -> tuple[web.AppRunner, str]:
 
 
 async def throughput(
-    pg: PostgresServer, base: Path, seconds: float, texts: list[str]
+    pg: PostgresServer, base: Path, seconds: float, texts: list[str], rounds: int = 1
 ) -> dict[str, Any]:
+    """Each engine once per round, the order turned by one each round (the load of the
+    shared cores changes within minutes: an engine always run last would always get the
+    busiest minutes). With several rounds, each engine's figures are its rounds' and
+    their medians, and the ratios to SQLite are the medians of each round's ratio."""
     replies = Replies()
     runner, graph_url = await start_graph(replies.messages)
-    results: dict[str, Any] = {}
+    runs: dict[str, list[dict[str, Any]]] = defaultdict(list)
     try:
-        for engine in ENGINES:
-            storage = str(base / engine / "tanya.db") if engine == "sqlite" else pg.fresh_database()
-            if engine == "postgresql":  # as durable as SQLite's WAL with synchronous=NORMAL
-                pg.admin(f"ALTER DATABASE {storage.rsplit('/', 1)[1]} SET synchronous_commit = off")
-            cluster = Cluster(base / engine, storage, 1, graph_url)
-            cluster.tanya("migrate")
-            empty = store_bytes(storage)
-            cluster.start()
-            try:
-                ready = await cluster.wait_until_ready()
-                warm = await closed_loop(cluster, replies, texts, 5)
-                figures = await closed_loop(cluster, replies, texts, seconds)
-                figures |= ready | {"peak_memory_mb": memory_mb(cluster.worker_pids()[0])}
-                figures["load_average"] = load_average()
-            finally:
-                cluster.stop()
-            # The store's growth per message answered (question, reply, outbox row, index
-            # entries), from 200 citizens: what docs/capacity.md's size per year uses.
-            messages = warm["answered"] + figures["answered"]
-            figures["store_bytes_per_message"] = round((store_bytes(storage) - empty) / messages)
-            results[engine] = figures
-            print(f"  {engine}: {figures}", flush=True)
+        for turn in range(rounds):
+            for engine in ENGINES[turn % len(ENGINES) :] + ENGINES[: turn % len(ENGINES)]:
+                figures = await _throughput_of(
+                    pg, base / f"{engine}-{turn}", engine, graph_url, replies, seconds, texts
+                )
+                runs[engine].append(figures)
+                print(f"  {engine}: {figures}", flush=True)
     finally:
         await runner.cleanup()
+    if rounds == 1:
+        results: dict[str, Any] = {engine: runs[engine][0] for engine in ENGINES}
+    else:
+        results = {engine: _medians(runs[engine]) for engine in ENGINES}
     for engine in ENGINES[1:]:
-        results[f"{engine}_vs_sqlite"] = round(
-            results[engine]["answered_per_second"] / results["sqlite"]["answered_per_second"], 3
-        )
+        for figure, suffix in (("answered_per_second", ""), ("per_cpu_second", "_per_cpu")):
+            ratios = [
+                mine[figure] / sqlite[figure]
+                for mine, sqlite in zip(runs[engine], runs["sqlite"], strict=True)
+            ]
+            results[f"{engine}_vs_sqlite{suffix}"] = round(statistics.median(ratios), 3)
     return results
+
+
+def _medians(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each numeric figure's median over the rounds, and every round's figures."""
+    numbers = [k for k, v in runs[0].items() if isinstance(v, int | float)]
+    return {k: round(statistics.median(r[k] for r in runs), 2) for k in numbers} | {"rounds": runs}
+
+
+async def _throughput_of(
+    pg: PostgresServer,
+    workdir: Path,
+    engine: str,
+    graph_url: str,
+    replies: Replies,
+    seconds: float,
+    texts: list[str],
+) -> dict[str, Any]:
+    """One engine's closed loop: a fresh store, one worker, 5 s of warm-up, then measured."""
+    storage = str(workdir / "tanya.db") if engine == "sqlite" else pg.fresh_database()
+    if engine == "postgresql":  # as durable as SQLite's WAL with synchronous=NORMAL
+        pg.admin(f"ALTER DATABASE {storage.rsplit('/', 1)[1]} SET synchronous_commit = off")
+    cluster = Cluster(workdir, storage, 1, graph_url)
+    cluster.tanya("migrate")
+    empty = store_bytes(storage)
+    cluster.start()
+    try:
+        ready = await cluster.wait_until_ready()
+        warm = await closed_loop(cluster, replies, texts, 5)
+        bot = cluster.worker_pids()[0]
+        # SQLite's work is in the bot; the idle cluster is not counted for it.
+        server = [] if engine == "sqlite" else [server_pid(pg)]
+        before = [cpu_seconds(bot), *map(cpu_seconds, server), time.process_time()]
+        figures = await closed_loop(cluster, replies, texts, seconds)
+        after = [cpu_seconds(bot), *map(cpu_seconds, server), time.process_time()]
+        figures |= cpu_per_message(before, after, figures["answered"])
+        figures |= ready | {"peak_memory_mb": memory_mb(bot)}
+        figures["load_average"] = load_average()
+    finally:
+        cluster.stop()
+    # The store's growth per message answered (question, reply, outbox row, index
+    # entries), from 200 citizens: what docs/capacity.md's size per year uses.
+    messages = warm["answered"] + figures["answered"]
+    figures["store_bytes_per_message"] = round((store_bytes(storage) - empty) / messages)
+    return figures
+
+
+def cpu_per_message(before: list[float], after: list[float], answered: int) -> dict[str, float]:
+    """CPU milliseconds per message answered of the bot, of the database server (when it
+    is a process of its own), and of this benchmark (the simulated citizens and Graph API,
+    the same for every engine: not counted), and messages per CPU-second of bot and server
+    together: what a message costs whatever else shares the cores."""
+    spent = [(a - b) * 1000 / max(answered, 1) for a, b in zip(after, before, strict=True)]
+    bot, server, bench = spent[0], sum(spent[1:-1]), spent[-1]
+    return {
+        "bot_cpu_ms_per_message": round(bot, 2),
+        "database_cpu_ms_per_message": round(server, 2),
+        "bench_cpu_ms_per_message": round(bench, 2),
+        "per_cpu_second": round(1000 / (bot + server), 1) if bot + server else 0.0,
+    }
 
 
 async def _post_until_taken(
@@ -569,7 +653,9 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         with tempfile.TemporaryDirectory(prefix="tanya-scale-") as directory:
             base = Path(directory)
             parts = {
-                "throughput": lambda: throughput(pg, base, args.throughput_seconds, texts),
+                "throughput": lambda: throughput(
+                    pg, base, args.throughput_seconds, texts, args.throughput_rounds
+                ),
                 failover_key: lambda: failover(
                     pg, base, args.workers, args.rate, args.seconds, texts
                 ),
@@ -602,6 +688,9 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=100)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--throughput-seconds", type=float, default=20)
+    parser.add_argument(
+        "--throughput-rounds", type=int, default=1, help="each engine this many times, turns"
+    )
     parser.add_argument("--recipients", type=int, default=10_000)
     parser.add_argument("--skip", default="", help=f"parts to skip, of {', '.join(PARTS)}")
     parser.add_argument("--out", type=Path, default=RESULTS)

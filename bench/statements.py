@@ -7,7 +7,9 @@ One worker on a throw-away PostgreSQL (with pg_stat_statements loaded) under
 bench/scale.py's closed loop (200 simulated Messenger citizens, signed webhooks); after a
 5 s warm-up the statistics are reset, and at the end each statement's calls per answered
 message are printed, with the database's commits (``pg_stat_database.xact_commit``, every
-autocommitted statement counting as one) per message. ``--py-spy`` also records the
+autocommitted statement counting as one) per message, and the CPU milliseconds per
+message of the worker and of each kind of PostgreSQL process (the worker's connections,
+the WAL writer, autovacuum, ...: where the server's share goes). ``--py-spy`` also records the
 worker meanwhile (py-spy from PyPI; ``-f raw``: collapsed stacks), to see where its event
 loop waits. Issue 17's measurement for "PostgreSQL per core within 25 % of SQLite".
 """
@@ -26,14 +28,43 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.scale import Cluster, Replies, closed_loop, load_average, questions, start_graph  # noqa: E402
+from bench.scale import (  # noqa: E402
+    Cluster,
+    Replies,
+    children,
+    closed_loop,
+    cpu_seconds,
+    load_average,
+    questions,
+    server_pid,
+    start_graph,
+)
 from tests.postgres import PostgresServer, server_binaries  # noqa: E402
 
 COMMITS = "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
 TOP = (
-    "SELECT calls, left(regexp_replace(query, '\\s+', ' ', 'g'), 100) FROM pg_stat_statements "
+    "SELECT calls, round((total_exec_time * 1000 / calls)::numeric), "
+    "left(regexp_replace(query, '\\s+', ' ', 'g'), 100) FROM pg_stat_statements "
     "WHERE query NOT LIKE '%pg_stat%' ORDER BY calls DESC LIMIT 40"
 )
+
+
+def server_cpu(pg: PostgresServer) -> dict[str, float]:
+    """CPU seconds so far per kind of server process: the postmaster (with the processes
+    that ended), and each child by its title without the client's address ("postgres:
+    walwriter", "postgres: tanya test_1 127.0.0.1(5432) idle" -> "tanya test_1")."""
+    postmaster = server_pid(pg)
+    spent = {"postmaster and ended processes": cpu_seconds(postmaster)}
+    for pid in children(postmaster):
+        try:
+            title = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        kind = " ".join(title.removeprefix("postgres: ").split()[:2])
+        child = cpu_seconds(pid)
+        spent[kind] = spent.get(kind, 0.0) + child
+        spent["postmaster and ended processes"] -= child
+    return spent
 
 
 def restart_with_statements(pg: PostgresServer) -> None:
@@ -64,6 +95,8 @@ async def measure(pg: PostgresServer, args: argparse.Namespace) -> dict[str, Any
                     conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
                     conn.execute("SELECT pg_stat_statements_reset()")
                     before = conn.execute(COMMITS).fetchone()
+                worker = cluster.worker_pids()[0]
+                cpu_before = server_cpu(pg) | {"worker": cpu_seconds(worker)}
                 spy = None
                 if args.py_spy:
                     command = [shutil.which("py-spy") or str(ROOT / ".venv/bin/py-spy"), "record"]
@@ -73,6 +106,7 @@ async def measure(pg: PostgresServer, args: argparse.Namespace) -> dict[str, Any
                         command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
                     )
                 figures = await closed_loop(cluster, replies, texts, args.seconds)
+                cpu_after = server_cpu(pg) | {"worker": cpu_seconds(worker)}
                 if spy is not None:
                     spy.wait()
                 with psycopg.connect(storage, autocommit=True) as conn:
@@ -87,8 +121,12 @@ async def measure(pg: PostgresServer, args: argparse.Namespace) -> dict[str, Any
     return figures | {
         "load_average": load_average(),
         "commits_per_message": round((after[0] - before[0]) / answered, 2),
-        "statements_per_message": round(sum(calls for calls, _ in top) / answered, 2),
-        "per_message": [(round(calls / answered, 2), query) for calls, query in top],
+        "statements_per_message": round(sum(calls for calls, _, _ in top) / answered, 2),
+        "per_message": [(round(calls / answered, 2), us, query) for calls, us, query in top],
+        "cpu_ms_per_message": {
+            kind: round((spent - cpu_before.get(kind, 0.0)) * 1000 / answered, 2)
+            for kind, spent in cpu_after.items()
+        },
     }
 
 
@@ -108,8 +146,9 @@ def main() -> None:
         result = asyncio.run(measure(pg, args))
     finally:
         pg.stop()
-    for calls, query in result.pop("per_message"):
-        print(f"{calls:6.2f}  {query}")
+    print("calls/message  µs each (server execution)  statement")
+    for calls, us, query in result.pop("per_message"):
+        print(f"{calls:6.2f}  {us:6}  {query}")
     print(result)
 
 

@@ -152,10 +152,14 @@ class Conversation:
         acknowledging, and :meth:`answer` afterwards.
         """
         message = clean(message)
-        if self._erased_before(message):
-            return None
-        hint = message.language if message.language in self.languages else None
-        citizen = self.store.citizen(message.channel, message.citizen, language=hint)
+        # Someone known (most messages): one statement. Else first the check that an
+        # erased citizen's old message does not bring them back, then their row.
+        citizen = self.store.seen_again(message.channel, message.citizen)
+        if citizen is None:
+            if self._erased_before(message):
+                return None
+            hint = message.language if message.language in self.languages else None
+            citizen = self.store.citizen(message.channel, message.citizen, language=hint)
         text = message.payload if message.kind is Kind.BUTTON else message.text
         # Tagged as it is stored, so the desk's rumour list needs no second pass.
         rumour = signs(message.text if message.kind is Kind.TEXT else "", message.forwarded)
@@ -169,7 +173,8 @@ class Conversation:
         )
         if not saved.is_new:
             return None
-        self._send_what_waited(citizen)
+        if saved.officials_waiting:
+            self._send_what_waited(citizen)
         return Accepted(citizen, saved.id, message)
 
     def _send_what_waited(self, citizen: Citizen) -> None:

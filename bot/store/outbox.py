@@ -123,11 +123,12 @@ _TICKET_OF_ANSWER = (
     "WHERE m.id = {} ORDER BY CASE WHEN e.answered_at = m.created_at THEN 0 ELSE 1 END, "
     "e.id DESC LIMIT 1)"
 )
-_SELECT = (
+_SELECT_FROM = (
     "SELECT o.*, c.channel, c.platform_id, c.language, "
     f"CASE WHEN o.kind = 'official' THEN {_TICKET_OF_ANSWER.format('o.message_id')} END "
-    "AS ticket FROM outbox o JOIN citizens c ON c.id = o.citizen_id"
+    "AS ticket FROM {} o JOIN citizens c ON c.id = o.citizen_id"
 )
+_SELECT = _SELECT_FROM.format("outbox")
 
 
 class Outbox:
@@ -224,15 +225,21 @@ class Outbox:
         an earlier message being finished meanwhile is still seen as unfinished, so a
         later one is never claimed before it). On SQLite the statement is the write
         transaction, one at a time."""
-        lock = " FOR UPDATE SKIP LOCKED" if self.db.dialect is Dialect.POSTGRESQL else ""
-        cursor = self.db.execute_atomic(
+        postgresql = self.db.dialect is Dialect.POSTGRESQL
+        lock = " FOR UPDATE SKIP LOCKED" if postgresql else ""
+        claim = (
             "UPDATE outbox SET claimed_by = ?, lease_until = ? WHERE id IN ("
             "SELECT o.id FROM outbox o WHERE o.id = ? AND o.state = 'queued' "
             "AND (o.claimed_by IS NULL OR o.claimed_by = ? OR o.lease_until < ?) "
             "AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.citizen_id = o.citizen_id "
-            f"AND p.state = 'queued' AND p.id < o.id){lock})",
-            [worker, until, item_id, worker, now],
+            f"AND p.state = 'queued' AND p.id < o.id){lock})"
         )
+        params = [worker, until, item_id, worker, now]
+        if postgresql:  # the claimed row read back in the same round trip
+            claimed = f"WITH claimed AS ({claim} RETURNING *) {_SELECT_FROM.format('claimed')}"
+            rows = self.db.query(claimed, params)
+            return OutboxItem.from_row(rows[0]) if rows else None
+        cursor = self.db.execute_atomic(claim, params)
         return self.get(item_id) if cursor.rowcount == 1 else None
 
     def release_claims(self) -> int:
@@ -272,25 +279,36 @@ class Outbox:
         if state is OutboxState.QUEUED:
             raise ValueError("finish() records an end state")
         now = now_iso()
+        end = (
+            "UPDATE outbox SET state = ?, attempts = attempts + 1, parts_sent = ?, "
+            "last_error = ?, updated_at = ?, claimed_by = NULL, lease_until = NULL, "
+            "sent_at = CASE WHEN ? IN ('sent', 'waiting') THEN ? ELSE sent_at END "
+            "WHERE id = ? AND state = 'queued' RETURNING kind, message_id"
+        )
+        error = None if state in (OutboxState.SENT, OutboxState.WAITING) else detail[:500]
+        params = [state.value, parts_sent, error, now, state.value, now, item_id]
+        if self.db.dialect is Dialect.POSTGRESQL:
+            # What _follow does, in the same statement: one round trip, no BEGIN/COMMIT.
+            ticket = _TICKET_OF_ANSWER.format(
+                "(SELECT message_id FROM ended WHERE kind = 'official')"
+            )
+            ended = self.db.execute_atomic(
+                f"WITH ended AS ({end}), "
+                "followed AS (UPDATE messages SET status = ? "
+                "WHERE id = (SELECT message_id FROM ended)), "
+                "delivered AS (UPDATE escalations SET delivery = ?, delivery_detail = ?, "
+                "updated_at = ?, delivered_at = CASE WHEN ? = 'sent' THEN ? ELSE delivered_at END "
+                f"WHERE id = {ticket} AND status = 'answered') "
+                "SELECT kind, message_id FROM ended",
+                [*params, state.value, state.value, detail or None, now, state.value, now],
+            )
+            return len(ended.fetchall()) == 1
         with self.db.atomic():
-            ended = self.db.execute(
-                "UPDATE outbox SET state = ?, attempts = attempts + 1, parts_sent = ?, "
-                "last_error = ?, updated_at = ?, claimed_by = NULL, lease_until = NULL, "
-                "sent_at = CASE WHEN ? IN ('sent', 'waiting') THEN ? ELSE sent_at END "
-                "WHERE id = ? AND state = 'queued' RETURNING kind, message_id",
-                [
-                    state.value,
-                    parts_sent,
-                    None if state in (OutboxState.SENT, OutboxState.WAITING) else detail[:500],
-                    now,
-                    state.value,
-                    now,
-                    item_id,
-                ],
-            ).fetchall()  # read whole: SQLite finishes the update only once it is stepped out
-            if len(ended) != 1:
+            # Read whole: SQLite finishes the update only once it is stepped out.
+            rows = self.db.execute(end, params).fetchall()
+            if len(rows) != 1:
                 return False
-            self._follow(item_id, state.value, detail, ended[0])
+            self._follow(item_id, state.value, detail, rows[0])
         return True
 
     def _follow(

@@ -85,11 +85,14 @@ class Citizen:
 
 @dataclass(frozen=True)
 class Saved:
-    """An incoming message as stored; ``is_new`` is false for a redelivered one."""
+    """An incoming message as stored; ``is_new`` is false for a redelivered one.
+    ``officials_waiting``: officials' answers to this citizen wait for their next message
+    (a platform's window kept them back; ``Outbox.reopen_officials``)."""
 
     id: int
     is_new: bool
     status: str
+    officials_waiting: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,15 +209,26 @@ class Store:
     def citizen(self, channel: str, platform_id: str, language: str | None = None) -> Citizen:
         """The citizen with this platform id, created on first contact; marks them seen."""
         now = now_iso()
-        self.db.execute_atomic(
+        row = self.db.execute_atomic(
             "INSERT INTO citizens (channel, platform_id, language, first_seen, last_seen) "
             "VALUES (?, ?, ?, ?, ?) ON CONFLICT (channel, platform_id) "
-            "DO UPDATE SET last_seen = excluded.last_seen",
+            "DO UPDATE SET last_seen = excluded.last_seen RETURNING id, language, language_chosen",
             [channel, platform_id, language, now, now],
-        )
-        citizen = self.find_citizen(channel, platform_id)
-        assert citizen is not None  # just inserted or updated
-        return citizen
+        ).fetchone()
+        assert row is not None  # just inserted or updated
+        return Citizen(row[0], channel, platform_id, row[1], bool(row[2]))
+
+    def seen_again(self, channel: str, platform_id: str) -> Citizen | None:
+        """The citizen with this platform id, marked seen, when they exist: one statement
+        for a message from someone known (most messages), where :meth:`citizen` would be
+        preceded by the check that an erased citizen's old message does not bring them
+        back (``Conversation.accept``)."""
+        row = self.db.execute_atomic(
+            "UPDATE citizens SET last_seen = ? WHERE channel = ? AND platform_id = ? "
+            "RETURNING id, language, language_chosen",
+            [now_iso(), channel, platform_id],
+        ).fetchone()
+        return Citizen(row[0], channel, platform_id, row[1], bool(row[2])) if row else None
 
     def find_citizen(self, channel: str, platform_id: str) -> Citizen | None:
         row = self.db.execute(
@@ -259,11 +273,11 @@ class Store:
             "created_at, status, rumour, attachment) "
             "VALUES (?, 'in', ?, ?, ?, ?, 'received', ?, ?) "
             "ON CONFLICT (citizen_id, channel_message_id) WHERE channel_message_id IS NOT NULL "
-            "DO NOTHING RETURNING id",
+            f"DO NOTHING RETURNING id, {OFFICIALS_WAITING.format('messages.citizen_id')}",
             [citizen_id, channel_message_id, kind, text, now_iso(), int(rumour), attachment],
         ).fetchall()
         if rows:
-            return Saved(id=int(rows[0][0]), is_new=True, status="received")
+            return Saved(int(rows[0][0]), True, "received", officials_waiting=bool(rows[0][1]))
         found = self.db.execute(
             "SELECT id, status FROM messages WHERE citizen_id = ? AND channel_message_id = ?",
             [citizen_id, channel_message_id],
@@ -305,6 +319,10 @@ class Store:
         Raises :class:`AlreadyAnswered` (and keeps nothing) when the message is no longer
         waiting for an answer: two workers that both worked one out (a pass over messages
         a dead worker left, racing a live one that was only slow) queue one reply."""
+        if self.db.dialect is Dialect.POSTGRESQL:
+            return self._queue_reply_at_once(
+                incoming_id, citizen_id, text, decision, replies, give_up_at, then_erase
+            )
         with self.db.atomic():
             reply_id = self._reply(
                 incoming_id, citizen_id, text, decision, "pending", answering=True
@@ -318,6 +336,58 @@ class Store:
                 then_erase=then_erase,
             )
         return item
+
+    def _queue_reply_at_once(
+        self,
+        incoming_id: int,
+        citizen_id: int,
+        text: str,
+        decision: Decided | None,
+        replies: str,
+        give_up_at: str | None,
+        then_erase: bool,
+    ) -> int:
+        """:meth:`queue_reply` on PostgreSQL in one statement (one round trip instead of
+        six, and no BEGIN/COMMIT: a statement is its own transaction), doing what
+        :meth:`_reply` and :meth:`Outbox.add` do in order: the incoming message taken
+        (only while ``received``), the reply's row, the citizen's row locked (``Outbox.
+        add`` says why), then the outbox row, whose id is drawn once that lock is held
+        (the insert reads ``locked``). Nothing is written when the message was taken."""
+        fields = _decision_fields(decision)
+        now = now_iso()
+        row = self.db.execute_atomic(
+            "WITH taken AS (UPDATE messages SET action = ?, reason = ?, confidence = ?, "
+            "faq_id = ?, language = ?, status = 'answered' WHERE id = ? AND status = 'received' "
+            "RETURNING id), "
+            "reply AS (INSERT INTO messages (citizen_id, direction, kind, text, created_at, "
+            "status, action, reason, confidence, faq_id, language, reply_to) "
+            "SELECT ?, 'out', 'text', ?, ?, 'pending', ?, ?, ?, ?, ?, taken.id FROM taken "
+            "RETURNING id), "
+            "locked AS (SELECT id FROM citizens WHERE id = ? FOR NO KEY UPDATE) "
+            "INSERT INTO outbox (citizen_id, message_id, kind, replies, state, next_attempt_at, "
+            "give_up_at, then_erase, created_at, updated_at) "
+            "SELECT locked.id, reply.id, ?, ?, 'queued', ?, ?, ?, ?, ? FROM reply, locked "
+            "RETURNING id",
+            [
+                *fields,
+                incoming_id,
+                citizen_id,
+                text,
+                now,
+                *fields,
+                citizen_id,
+                OutboxKind.REPLY.value,
+                replies,
+                now,
+                give_up_at,
+                int(then_erase),
+                now,
+                now,
+            ],
+        ).fetchone()
+        if row is None:
+            raise AlreadyAnswered(f"message {incoming_id} was answered already")
+        return int(row[0])
 
     def _reply(
         self,
@@ -389,14 +459,14 @@ class Store:
         if existing is not None:
             return int(existing[0]), False
         now = now_iso()
-        with self.db.atomic():
-            ticket = self.db.insert(
-                "INSERT INTO escalations (citizen_id, message_id, reason, status, created_at, "
-                "updated_at, question, topic) VALUES (?, ?, ?, 'open', ?, ?, "
-                "(SELECT text FROM messages WHERE id = ?), ?)",
-                [citizen_id, message_id, reason, now, now, message_id, topic],
-            )
-        return ticket, True
+        row = self.db.execute_atomic(
+            "INSERT INTO escalations (citizen_id, message_id, reason, status, created_at, "
+            "updated_at, question, topic) VALUES (?, ?, ?, 'open', ?, ?, "
+            "(SELECT text FROM messages WHERE id = ?), ?) RETURNING id",
+            [citizen_id, message_id, reason, now, now, message_id, topic],
+        ).fetchone()
+        assert row is not None  # an INSERT ... VALUES makes its row
+        return int(row[0]), True
 
     def last_question(self, citizen_id: int, before: int) -> int | None:
         """The citizen's latest text message before ``before``: what "/petugas" is about."""
@@ -564,6 +634,15 @@ class Store:
             params,
         )
         return [AddressedText(*row) for row in rows]
+
+
+# Whether officials' answers to citizen ``{}`` wait for their next message (Messenger's
+# window): almost never, so one subquery in the incoming message's INSERT instead of a
+# statement of its own per message.
+OFFICIALS_WAITING = (
+    "EXISTS (SELECT 1 FROM outbox w WHERE w.citizen_id = {} AND w.kind = 'official' "
+    "AND w.state IN ('undeliverable', 'gave_up'))"
+)
 
 
 def _platform_hash(channel: str, platform_id: str) -> str:
