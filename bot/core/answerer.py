@@ -20,6 +20,7 @@ The rule is :func:`bot.nlu.calibration.faq_action`, the one the calibration at
 from __future__ import annotations
 
 import unicodedata
+from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import date
 from functools import cached_property
@@ -172,13 +173,19 @@ class Answerer:
 
     @cached_property
     def _entries_by_word(self) -> dict[str, frozenset[str]]:
-        """Word stem -> the entries whose questions or topic title use it."""
+        """Word stem -> the entries about it: its topic's title uses it, or at least half
+        of the entry's questions in one language do. A word that turns up in a few of an
+        entry's many examples ("phone" in one of a hundred ways to ask the time) does not
+        make the entry part of that word's topic."""
         index: dict[str, set[str]] = {}
         for topic in self.faq.topics:
             title = words(" ".join(topic.titles.values()))
             for entry in topic.entries:
-                own = words(" ".join(q for _, q in entry.all_questions()))
-                for word in {*own, *title}:
+                about = set(title)
+                for questions in entry.questions.values():
+                    counts = Counter(word for q in questions for word in words(q))
+                    about.update(w for w, n in counts.items() if 2 * n >= len(questions))
+                for word in about:
                     index.setdefault(word, set()).add(entry.id)
         return {word: frozenset(ids) for word, ids in index.items()}
 
