@@ -379,13 +379,16 @@ def run(
     """Start the bot: load the model and serve until interrupted."""
     import socket
 
+    from bot import start_stages
     from bot.server import CannotListen, listen, serve
     from bot.supervisor import Supervisor, refusal, shared_environment
 
+    start_stages.mark("imports")
     settings = _settings(ctx)
     problem = refusal(settings, workers)
     if problem:
         raise Failure(problem)
+    start_stages.mark("settings")
     # Our own lines (channels, address, "ready") at INFO, whatever Rasa does to the root.
     logging.getLogger("bot").setLevel(logging.INFO)
     if socket_fd is not None:  # a worker of `--workers N`: the parent bound the port

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from bot import start_stages
 from bot.channels import Channel, build_channels
 from bot.channels.telegram import TelegramChannel
 from bot.config import Settings
@@ -73,6 +74,7 @@ def build_services(settings: Settings, loaded: Loaded, store: Store | None = Non
     """Every service of one bot process, from the settings and the loaded model; the store
     is opened from ``storage.url`` unless given (tests pass their own)."""
     store = store or Store.open(settings.storage.location)
+    start_stages.mark("store")
     claimant = worker_name()
     live = Live(loaded, settings.faq.dir, settings.nlu.project_dir)
     worker = AnsweringWorker(loaded.answerer)
@@ -121,6 +123,7 @@ def build_services(settings: Settings, loaded: Loaded, store: Store | None = Non
         max_wrong_answers=settings.nlu.max_wrong_answers,
         announce=models.announce,
     )
+    start_stages.mark("services")
     return Services(
         settings=settings,
         live=live,

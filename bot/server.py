@@ -18,7 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot import __version__
+from bot import __version__, start_stages
 from bot.composition import build_services
 from bot.config import Settings
 from bot.core.broadcasting import Broadcaster
@@ -241,6 +241,7 @@ def create_app(settings: Settings, loaded: Loaded, store: Store | None = None) -
             government=settings.desk.government_name,
         )
         setup_public_report(app, public)
+    start_stages.mark("app")
     return app
 
 
@@ -336,12 +337,13 @@ def serve(
     base = f"http://{shown}:{port}"
     for line in start_lines(settings, app, base) if describe else ():
         log.info("%s", line)
-    web.run_app(
-        app,
-        sock=listening,
-        shutdown_timeout=10,
-        print=lambda _: log.info("ready: serving on %s (Ctrl+C stops it)", base),
-    )
+
+    def ready(_: str) -> None:
+        start_stages.mark("serving")
+        log.info("ready: serving on %s (Ctrl+C stops it)", base)
+        log.info("start-up took %s", start_stages.finish())
+
+    web.run_app(app, sock=listening, shutdown_timeout=10, print=ready)
 
 
 def listen(host: str, port: int) -> socket.socket:

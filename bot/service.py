@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from bot import start_stages
 from bot.config import Settings
 from bot.core.answerer import Answerer
 from bot.core.language import LanguageGuesser
@@ -82,8 +83,11 @@ def load_answerer(
     else:
         faq_dir = faq_of_model(settings, model_path, faq_dir)
     faq = read_faq(faq_dir)
+    start_stages.mark("faq")
     model = NluModel.load(model_path)
+    start_stages.mark("model")
     stale = is_stale(model_path, faq_dir, settings.nlu.project_dir)
+    start_stages.mark("stale check")
     if stale:
         log.warning(
             "the model %s was trained from other FAQ files than those in %s "
@@ -93,10 +97,12 @@ def load_answerer(
         )
     guesser = LanguageGuesser(settings.languages)
     guesser.warm_up()
+    start_stages.mark("language guesser")
     replies = Replies.load(settings.nlu.project_dir / "domain.yml")
     answerer = Answerer(
         faq, model, settings.nlu, replies, guesser, calibration=model.info.calibration
     )
+    start_stages.mark("replies")
     return Loaded(answerer=answerer, model=model, stale=stale)
 
 
