@@ -4,7 +4,9 @@
         [--against CHECKOUT]
 
 Each run starts `tanya run` with the shipped config.yml (its FAQ, model and pipeline) on a
-free port and polls /healthz until it answers: the bot then answers with its model. The
+free port and polls /healthz until it answers: the bot then answers with its model; then
+it asks one question on /api/ask (seconds from the start to that answer: the first
+question pays for what the start left to it, e.g. the sentence encoder's session). The
 store is a SQLite file made (and migrated) once beforehand, so each run is a restart, as
 in a rolling restart; with ``--workers N`` above 1, a database on a throw-away PostgreSQL
 (several workers need it), where the figures are seconds to the first worker answering
@@ -34,6 +36,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -43,6 +47,7 @@ from tests.postgres import PostgresServer, server_binaries  # noqa: E402
 RESULTS = ROOT / "bench" / "results" / "start.json"
 STAGES = re.compile(r"start-up took ([\d.]+) s since the process started \((.*)\)")
 STAGE = re.compile(r"([a-z][a-z ]*) ([\d.]+) s")
+QUESTION = "gmn cara bikin akta kelahiran anak sy"
 IMPORT_LINE = re.compile(r"import time:\s+\d+ \|\s+(\d+) \| (\S.*)$")
 
 
@@ -69,6 +74,7 @@ async def one_start(base: Path, storage: str, workers: int, checkout: Path) -> d
     cluster.start()
     try:
         ready = await cluster.wait_until_ready()
+        ready["first_answer_s"] = round(await first_answer(cluster), 1)
         # The worker writes its line as it starts serving: give it a moment to be flushed.
         deadline = time.monotonic() + 5
         lines: list[dict[str, Any]] = []
@@ -81,9 +87,20 @@ async def one_start(base: Path, storage: str, workers: int, checkout: Path) -> d
     return ready | {"workers": lines, "rss_mb_at_ready": memory, "load_average": load}
 
 
+async def first_answer(cluster: Cluster) -> float:
+    """Seconds from the start until a question sent once /healthz answers is answered
+    (the first one pays for whatever the start left to the first message)."""
+    url = f"{cluster.url}/api/ask"
+    async with aiohttp.ClientSession() as session, session.post(url, json={"text": QUESTION}) as r:
+        r.raise_for_status()
+        assert (await r.json())["faq_id"], "the bot did not answer with its model"
+    return time.monotonic() - cluster.started
+
+
 def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
     first = [run["first_ready_s"] for run in runs]
     every = [run["all_ready_s"] for run in runs]
+    answered = [run["first_answer_s"] for run in runs]
     stages: dict[str, list[float]] = {}
     for run in runs:
         for worker in run["workers"]:
@@ -92,6 +109,7 @@ def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "first_ready_s": {"median": statistics.median(first), "max": max(first)},
         "all_ready_s": {"median": statistics.median(every), "max": max(every)},
+        "first_answer_s": {"median": statistics.median(answered), "max": max(answered)},
         "stages_median_s": {name: round(statistics.median(s), 2) for name, s in stages.items()},
         "rss_mb_at_ready_median": statistics.median(
             mb for run in runs for mb in run["rss_mb_at_ready"]
