@@ -380,10 +380,9 @@ def run(
     import socket
 
     from bot import start_stages
-    from bot.server import CannotListen, listen, serve
+    from bot.listening import CannotListen, listen
     from bot.supervisor import Supervisor, refusal, shared_environment
 
-    start_stages.mark("imports")
     settings = _settings(ctx)
     problem = refusal(settings, workers)
     if problem:
@@ -417,6 +416,9 @@ def run(
             handler.setFormatter(
                 logging.Formatter(f"worker {worker}: %(levelname)s %(name)s: %(message)s")
             )
+    from bot.server import serve  # the application: only a process that serves needs it
+
+    start_stages.mark("imports")
     loaded = _load(ctx, None)
     serve(settings, loaded, listening, describe=worker in (None, 1))
 

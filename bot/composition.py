@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 
 from bot import start_stages
 from bot.channels import Channel, build_channels
-from bot.channels.telegram import TelegramChannel
 from bot.config import Settings
 from bot.core.broadcasting import Broadcaster
 from bot.core.conversation import Conversation
@@ -103,10 +102,14 @@ def build_services(settings: Settings, loaded: Loaded, store: Store | None = Non
         word_weight=settings.insight.cluster_word_weight,
     )
     channels.update(build_channels(settings, conversation, store, handover))
-    telegram = channels.get("telegram")
-    if isinstance(telegram, TelegramChannel):
-        conversation.escalation_listeners.append(telegram.post_escalation)
-        telegram.up_listeners.append(dispatcher.channel_up)
+    if "telegram" in channels:
+        # Imported only when Telegram is on: python-telegram-bot takes a second to import.
+        from bot.channels.telegram import TelegramChannel
+
+        telegram = channels["telegram"]
+        if isinstance(telegram, TelegramChannel):
+            conversation.escalation_listeners.append(telegram.post_escalation)
+            telegram.up_listeners.append(dispatcher.channel_up)
 
     async def install() -> None:
         await _install(settings, worker, conversation, live)

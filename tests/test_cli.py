@@ -260,7 +260,8 @@ def test_run_serves_health_and_answers(trained: Path, tmp_path: Path) -> None:
     assert f"ready: serving on {base} (Ctrl+C stops it)" in lines
     # Where the start went, for IT staff timing a rolling restart.
     took = next(line for line in lines if line.startswith("start-up took "))
-    assert "since the process started (imports " in took and " model " in took
+    assert "since the process started (settings " in took
+    assert all(f" {stage} " in took for stage in ("imports", "faq", "model", "store", "app"))
     assert "Traceback" not in log
 
 
