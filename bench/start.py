@@ -18,7 +18,7 @@ One more start under ``python -X importtime`` lists the imports that cost most.
 clone of main, for before/after), alternating with this one run by run, so that both are
 measured at the same load. The machine's other work moves these figures a lot: the load
 average is written beside each run. Figures are printed and written to
-bench/results/start.json under ``--label``.
+bench/results/start.json under ``--run`` (each checkout's under its ``--label``).
 """
 
 from __future__ import annotations
@@ -169,6 +169,7 @@ def main() -> None:
     parser.add_argument("--label", default="this", help="this checkout's name in the results")
     parser.add_argument("--against", type=Path, default=None, help="another checkout to time")
     parser.add_argument("--against-label", default="against")
+    parser.add_argument("--run", default="latest", help="this run's key in the results file")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     if not MODEL.is_file():
@@ -207,7 +208,8 @@ def main() -> None:
                 pg.stop()
     results["load_average_at_end"] = load_average()
     previous = json.loads(args.out.read_text()) if args.out.is_file() else {}
-    args.out.write_text(json.dumps(previous | results, indent=2) + "\n", encoding="utf-8")
+    previous[args.run] = results
+    args.out.write_text(json.dumps(previous, indent=2) + "\n", encoding="utf-8")
     brief = {key: value for key, value in results.items() if key.startswith("workers_")}
     for per_count in brief.values():
         for figures in per_count.values():

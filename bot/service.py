@@ -16,7 +16,7 @@ from bot.config import Settings
 from bot.core.answerer import Answerer
 from bot.core.language import LanguageGuesser
 from bot.core.replies import Replies
-from bot.faq.loader import read_faq
+from bot.faq.cache import cached_faq
 from bot.faq.model import Faq
 from bot.nlu.model import ModelInfo, NluModel
 from bot.nlu.train import input_files, inputs_digest, is_stale
@@ -82,7 +82,7 @@ def load_answerer(
         faq_dir = faq_dir or settings.faq.dir
     else:
         faq_dir = faq_of_model(settings, model_path, faq_dir)
-    faq = read_faq(faq_dir)
+    faq = cached_faq(faq_dir)
     start_stages.mark("faq")
     model = NluModel.load(model_path)
     start_stages.mark("model")
