@@ -379,13 +379,15 @@ def run(
     """Start the bot: load the model and serve until interrupted."""
     import socket
 
-    from bot.server import CannotListen, listen, serve
+    from bot import start_stages
+    from bot.listening import CannotListen, listen
     from bot.supervisor import Supervisor, refusal, shared_environment
 
     settings = _settings(ctx)
     problem = refusal(settings, workers)
     if problem:
         raise Failure(problem)
+    start_stages.mark("settings")
     # Our own lines (channels, address, "ready") at INFO, whatever Rasa does to the root.
     logging.getLogger("bot").setLevel(logging.INFO)
     if socket_fd is not None:  # a worker of `--workers N`: the parent bound the port
@@ -414,6 +416,9 @@ def run(
             handler.setFormatter(
                 logging.Formatter(f"worker {worker}: %(levelname)s %(name)s: %(message)s")
             )
+    from bot.server import serve  # the application: only a process that serves needs it
+
+    start_stages.mark("imports")
     loaded = _load(ctx, None)
     serve(settings, loaded, listening, describe=worker in (None, 1))
 

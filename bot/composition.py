@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from bot import start_stages
 from bot.channels import Channel, build_channels
-from bot.channels.telegram import TelegramChannel
 from bot.config import Settings
 from bot.core.broadcasting import Broadcaster
 from bot.core.conversation import Conversation
@@ -73,6 +73,7 @@ def build_services(settings: Settings, loaded: Loaded, store: Store | None = Non
     """Every service of one bot process, from the settings and the loaded model; the store
     is opened from ``storage.url`` unless given (tests pass their own)."""
     store = store or Store.open(settings.storage.location)
+    start_stages.mark("store")
     claimant = worker_name()
     live = Live(loaded, settings.faq.dir, settings.nlu.project_dir)
     worker = AnsweringWorker(loaded.answerer)
@@ -101,10 +102,14 @@ def build_services(settings: Settings, loaded: Loaded, store: Store | None = Non
         word_weight=settings.insight.cluster_word_weight,
     )
     channels.update(build_channels(settings, conversation, store, handover))
-    telegram = channels.get("telegram")
-    if isinstance(telegram, TelegramChannel):
-        conversation.escalation_listeners.append(telegram.post_escalation)
-        telegram.up_listeners.append(dispatcher.channel_up)
+    if "telegram" in channels:
+        # Imported only when Telegram is on: python-telegram-bot takes a second to import.
+        from bot.channels.telegram import TelegramChannel
+
+        telegram = channels["telegram"]
+        if isinstance(telegram, TelegramChannel):
+            conversation.escalation_listeners.append(telegram.post_escalation)
+            telegram.up_listeners.append(dispatcher.channel_up)
 
     async def install() -> None:
         await _install(settings, worker, conversation, live)
@@ -121,6 +126,7 @@ def build_services(settings: Settings, loaded: Loaded, store: Store | None = Non
         max_wrong_answers=settings.nlu.max_wrong_answers,
         announce=models.announce,
     )
+    start_stages.mark("services")
     return Services(
         settings=settings,
         live=live,

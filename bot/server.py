@@ -7,18 +7,18 @@ configured channel adapter (each adds its own routes) on the same application.
 from __future__ import annotations
 
 import asyncio
-import errno
 import html
 import json
 import logging
 import os
 import socket
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
 
-from bot import __version__
+from bot import __version__, start_stages
 from bot.composition import build_services
 from bot.config import Settings
 from bot.core.broadcasting import Broadcaster
@@ -190,6 +190,7 @@ def create_app(settings: Settings, loaded: Loaded, store: Store | None = None) -
         # Replies queued before a crash or restart go out; messages stored but never
         # answered are answered, in the background: nothing in them can stop the start.
         dispatcher.start()
+        app[TASKS].append(asyncio.get_running_loop().create_task(_warm_up(worker), name="warm"))
         pending = asyncio.get_running_loop().create_task(
             _answer_pending(services.conversation, store, services.claimant)
         )
@@ -241,6 +242,7 @@ def create_app(settings: Settings, loaded: Loaded, store: Store | None = None) -
             government=settings.desk.government_name,
         )
         setup_public_report(app, public)
+    start_stages.mark("app")
     return app
 
 
@@ -257,6 +259,26 @@ async def _answer_pending(conversation: Conversation, store: Store, claimant: st
         log.info("answered %d message(s) left unanswered by the previous run", answered)
 
 
+# Asked of the model once it serves (any text the model parses would do).
+WARM_UP_TEXT = "halo, saya mau tanya"
+
+
+async def _warm_up(worker: AnsweringWorker) -> None:
+    """Make the model's first pass now, on its thread, instead of in the first citizen's
+    answer: it opens the sentence encoder's session and fills the classifier's caches
+    (seconds). A message arriving meanwhile waits for it, as it would have anyway."""
+    started = time.monotonic()
+    try:
+        await worker.run(lambda: worker.answerer.decide(WARM_UP_TEXT))
+    except Exception:  # the same fault would show in the first answer; the bot serves on
+        log.exception("the model's first pass failed")
+        return
+    log.info(
+        "the model's first pass took %.1f s (before any question waited for it)",
+        time.monotonic() - started,
+    )
+
+
 # Seconds after the start before the desk's encoder loads: the first citizens' answers
 # (often messages that waited for the restart) go first; a ticket page opened sooner
 # loads it on demand.
@@ -269,11 +291,6 @@ async def _load_encoder(embedder: DeferredEncoder) -> None:
         await asyncio.get_running_loop().run_in_executor(None, embedder.load)
     except Exception as exc:  # the desk still works, without "similar questions"
         log.warning("similar questions are off: the sentence encoder did not load (%s)", exc)
-
-
-class CannotListen(Exception):
-    """The address or port cannot be used (taken by another program, not this machine's,
-    or a port below 1024 without the rights): the message says what to do."""
 
 
 def start_lines(settings: Settings, app: web.Application, base: str) -> list[str]:
@@ -336,49 +353,10 @@ def serve(
     base = f"http://{shown}:{port}"
     for line in start_lines(settings, app, base) if describe else ():
         log.info("%s", line)
-    web.run_app(
-        app,
-        sock=listening,
-        shutdown_timeout=10,
-        print=lambda _: log.info("ready: serving on %s (Ctrl+C stops it)", base),
-    )
 
+    def ready(_: str) -> None:
+        start_stages.mark("serving")
+        log.info("ready: serving on %s (Ctrl+C stops it)", base)
+        log.info("start-up took %s", start_stages.finish())
 
-def listen(host: str, port: int) -> socket.socket:
-    """A socket bound to the address, as aiohttp would bind it (address reuse on Unix);
-    ``CannotListen`` when it cannot be, before anything slow (the model) is loaded."""
-    try:
-        family, kind, proto, _, address = socket.getaddrinfo(
-            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-        )[0]
-        listening = socket.socket(family, kind, proto)
-    except OSError as exc:
-        raise CannotListen(_listen_problem(exc, host, port)) from exc
-    try:
-        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listening.bind(address)
-    except OSError as exc:
-        listening.close()
-        raise CannotListen(_listen_problem(exc, host, port)) from exc
-    return listening
-
-
-def _listen_problem(exc: OSError, host: str, port: int) -> str:
-    where = f"{host} port {port}"
-    if exc.errno == errno.EADDRINUSE:
-        return (
-            f"cannot listen on {where}: another program uses that port (is Tanya already "
-            "running?). Stop it, or choose another port: server.port in config.yml or --port."
-        )
-    if exc.errno == errno.EACCES:
-        return (
-            f"cannot listen on {where}: not allowed (ports below 1024 need administrator "
-            "rights). Use a port above 1024 behind a reverse proxy: server.port or --port."
-        )
-    if exc.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT) or isinstance(exc, socket.gaierror):
-        return (
-            f"cannot listen on {where}: {host} is not an address of this machine (or a name "
-            "for one). "
-            "Set server.host in config.yml (or --host), e.g. 127.0.0.1 or 0.0.0.0."
-        )
-    return f"cannot listen on {where}: {exc.strerror or exc}"
+    web.run_app(app, sock=listening, shutdown_timeout=10, print=ready)

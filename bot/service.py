@@ -11,11 +11,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from bot import start_stages
 from bot.config import Settings
 from bot.core.answerer import Answerer
 from bot.core.language import LanguageGuesser
 from bot.core.replies import Replies
-from bot.faq.loader import read_faq
+from bot.faq.cache import cached_faq
 from bot.faq.model import Faq
 from bot.nlu.model import ModelInfo, NluModel
 from bot.nlu.train import input_files, inputs_digest, is_stale
@@ -81,9 +82,12 @@ def load_answerer(
         faq_dir = faq_dir or settings.faq.dir
     else:
         faq_dir = faq_of_model(settings, model_path, faq_dir)
-    faq = read_faq(faq_dir)
+    faq = cached_faq(faq_dir)
+    start_stages.mark("faq")
     model = NluModel.load(model_path)
+    start_stages.mark("model")
     stale = is_stale(model_path, faq_dir, settings.nlu.project_dir)
+    start_stages.mark("stale check")
     if stale:
         log.warning(
             "the model %s was trained from other FAQ files than those in %s "
@@ -93,10 +97,12 @@ def load_answerer(
         )
     guesser = LanguageGuesser(settings.languages)
     guesser.warm_up()
+    start_stages.mark("language guesser")
     replies = Replies.load(settings.nlu.project_dir / "domain.yml")
     answerer = Answerer(
         faq, model, settings.nlu, replies, guesser, calibration=model.info.calibration
     )
+    start_stages.mark("replies")
     return Loaded(answerer=answerer, model=model, stale=stale)
 
 

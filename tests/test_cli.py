@@ -211,6 +211,10 @@ def test_run_serves_health_and_answers(trained: Path, tmp_path: Path) -> None:
                 time.sleep(0.5)
         assert health is not None, "the server did not come up"
         assert health["status"] == "ok" and health["faq_entries"] == 6
+        # The model runs without TensorFlow (seconds and hundreds of MB at every start).
+        maps = Path(f"/proc/{process.pid}/maps")
+        if maps.exists():
+            assert "tensorflow" not in maps.read_text()
         # What `tanya train` measured on this FAQ, and the thresholds that follow from it.
         expected = health["expectations"]
         assert expected["calibrated"] and expected["max_wrong_answers"] == 0.03
@@ -254,6 +258,10 @@ def test_run_serves_health_and_answers(trained: Path, tmp_path: Path) -> None:
     assert any(line.startswith("Messenger: off (FACEBOOK_PAGE_ACCESS_TOKEN") for line in lines)
     assert any(line.startswith(f"officials' desk: on at {base}/desk") for line in lines)
     assert f"ready: serving on {base} (Ctrl+C stops it)" in lines
+    # Where the start went, for IT staff timing a rolling restart.
+    took = next(line for line in lines if line.startswith("start-up took "))
+    assert "since the process started (settings " in took
+    assert all(f" {stage} " in took for stage in ("imports", "faq", "model", "store", "app"))
     assert "Traceback" not in log
 
 

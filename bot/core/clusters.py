@@ -24,7 +24,6 @@ from datetime import datetime, timedelta
 
 import numpy as np
 from scipy.sparse import csr_matrix, hstack
-from sklearn.cluster import AgglomerativeClustering
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
 
@@ -95,6 +94,10 @@ def cut(similarity: np.ndarray, distance: float) -> list[int]:
     """Cluster numbers from a similarity matrix (see :func:`cluster_labels`)."""
     if len(similarity) < 2:
         return [0] * len(similarity)
+    # Imported here: sklearn.cluster takes a few tenths of a second, at every start
+    # otherwise, and clusters are made only when an official looks at them.
+    from sklearn.cluster import AgglomerativeClustering
+
     apart = np.clip(1.0 - similarity, 0.0, None)
     np.fill_diagonal(apart, 0.0)
     model = AgglomerativeClustering(

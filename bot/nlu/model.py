@@ -98,12 +98,11 @@ class NluModel:
             from rasa.core.channels.channel import UserMessage  # noqa: F401 (warm import)
             from rasa.engine import loader
             from rasa.engine.runner.dask import DaskGraphRunner
-            from rasa.engine.storage.local_model_storage import LocalModelStorage
 
         workdir = tempfile.TemporaryDirectory(prefix="tanya-model-")
         try:
             metadata, runner = loader.load_predict_graph_runner(
-                Path(workdir.name), path, LocalModelStorage, DaskGraphRunner
+                Path(workdir.name), path, _predict_storage(), DaskGraphRunner
             )
         except Exception as exc:  # tarfile, yaml, rasa errors: all mean "cannot use it"
             workdir.cleanup()
@@ -142,6 +141,30 @@ class NluModel:
             _to_parse(text, message)
             for text, message in zip(texts, results[self._target], strict=True)
         ]
+
+
+def _predict_storage() -> type:
+    """Rasa's model storage, reading only the predict graph of the model's metadata.
+
+    Rasa's own reads the training graph too, which names every component that training
+    ran, the recipe's validators among them; importing those imports TensorFlow (see
+    :data:`bot.nlu.environment.DEFERRED`). Parsing never runs the training graph, so it
+    is left empty.
+    """
+    from rasa.engine.storage.local_model_storage import (
+        MODEL_ARCHIVE_METADATA_FILE,
+        LocalModelStorage,
+    )
+    from rasa.engine.storage.storage import ModelMetadata
+    from rasa.shared.utils.io import read_json_file
+
+    class PredictOnlyStorage(LocalModelStorage):
+        @staticmethod
+        def _load_metadata(directory: Path) -> ModelMetadata:
+            serialized = read_json_file(directory / MODEL_ARCHIVE_METADATA_FILE)
+            return ModelMetadata.from_dict(serialized | {"train_schema": {"nodes": {}}})
+
+    return PredictOnlyStorage
 
 
 def _to_parse(text: str, message: Any) -> Parse:

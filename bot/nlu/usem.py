@@ -28,7 +28,6 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import logging
-import os
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -37,6 +36,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from bot.atomic_file import replacing
+from bot.cache import cache_directory
 
 if TYPE_CHECKING:
     import onnx
@@ -154,12 +154,6 @@ def per_row_quantised(model: onnx.ModelProto) -> onnx.ModelProto:
     graph.ClearField("initializer")
     graph.initializer.extend(initializers)
     return model
-
-
-def cache_directory() -> Path:
-    """Where rewritten graphs are kept: ``$XDG_CACHE_HOME/tanya`` (~/.cache/tanya)."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "tanya"
 
 
 def rewritten_graph(source: Path, digest: str) -> str | bytes:
