@@ -20,7 +20,8 @@ duplicates.
 Several workers (processes) may each run a dispatcher on one database: a message is sent
 only by the worker that claimed it in the store (``bot.store.outbox.Outbox.claim``, with
 a lease), so each goes out once while its worker lives; when a worker dies, the others'
-sweeps find its messages once its claims lapse and send them (at least once, as above).
+sweeps find its messages once its heartbeat stopped (``bot.store.liveness``: seconds) or
+its claims lapsed, and send them (at least once, as above).
 """
 
 from __future__ import annotations
@@ -43,7 +44,9 @@ from bot.store.outbox import OutboxItem, OutboxKind, OutboxState
 
 log = logging.getLogger(__name__)
 
-SWEEP_EVERY = 30.0  # seconds between looks for queued messages no task is sending
+# Seconds between looks for queued messages no task of this worker is sending (a dead
+# worker's among them: free once it is silent for bot.store.liveness.SILENT_AFTER).
+SWEEP_EVERY = 5.0
 STOP_TIMEOUT = 10.0
 
 FINAL_STATES = {
@@ -285,8 +288,12 @@ class Dispatcher:
         try:
             while not self._stopping:
                 item = self.store.outbox.next_for(citizen_id)
-                if item is None or item.claimed_by_other(self.worker, iso(self.now())):
-                    return  # nothing to send, or another worker is sending it
+                if item is None:
+                    return
+                if item.claimed_by_other(self.worker, iso(self.now())) and (
+                    self.store.workers.presumed_alive(item.claimed_by or "")
+                ):
+                    return  # another worker is sending it
                 wait = (_parse(item.next_attempt_at) - self.now()).total_seconds()
                 if wait > 0 and not now_anyway:
                     # Waiting to retry; a channel that comes back ends the wait at once.

@@ -138,8 +138,9 @@ def tsquery(text: str) -> str:
 
 
 class Escalations:
-    def __init__(self, db: Engine) -> None:
+    def __init__(self, db: Engine, outbox: Outbox) -> None:
         self.db = db
+        self.outbox = outbox  # where an official's answer is queued
 
     def find(self, where: InboxFilter, limit: int = 100, offset: int = 0) -> list[Ticket]:
         """Open escalations oldest first (who waited longest comes first); others newest first."""
@@ -292,7 +293,7 @@ class Escalations:
                 "action, reply_to) VALUES (?, 'out', 'text', ?, ?, 'pending', 'official', ?)",
                 [row[0], text, now, row[1]],
             )
-            return Outbox(self.db).add(row[0], OutboxKind.OFFICIAL, replies, message_id=message_id)
+            return self.outbox.add(row[0], OutboxKind.OFFICIAL, replies, message_id=message_id)
 
     def close(self, escalation_id: int, official_id: int, reason: str) -> None:
         now = now_iso()

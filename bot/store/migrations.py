@@ -495,6 +495,19 @@ def _model_versions(db: Database) -> None:
     )
 
 
+def _liveness(db: Database) -> None:
+    """A heartbeat row per worker, and the worker that stored each incoming message, so a
+    dead worker's claims and unanswered messages are taken over at once
+    (``bot.store.liveness``)."""
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS workers (name TEXT PRIMARY KEY, host TEXT NOT NULL, "
+        "pid INTEGER NOT NULL, started_at TEXT NOT NULL, beat_at REAL NOT NULL, "
+        "stopped_at TEXT)"
+    )
+    if "received_by" not in db.table("messages").columns_dict:
+        db.table("messages").add_column("received_by", str)
+
+
 def _fold_diacritics(db: Database) -> None:
     """Nothing to do on SQLite: FTS5's unicode61 tokenizer already removes diacritics
     (a search for "jose" finds "José"); the PostgreSQL step brings its search level."""
@@ -683,6 +696,14 @@ _PG_JOBS = """
 CREATE TABLE jobs (name TEXT PRIMARY KEY, last_run TEXT, holder TEXT);
 """
 
+_PG_LIVENESS = """
+CREATE TABLE workers (
+  name TEXT PRIMARY KEY, host TEXT NOT NULL, pid INTEGER NOT NULL, started_at TEXT NOT NULL,
+  beat_at DOUBLE PRECISION NOT NULL, stopped_at TEXT
+);
+ALTER TABLE messages ADD COLUMN received_by TEXT;
+"""
+
 _PG_MODEL_VERSIONS = f"""
 CREATE TABLE model_versions (
   id {_ID}, path TEXT NOT NULL, checksum TEXT NOT NULL, trained_at TEXT NOT NULL,
@@ -774,6 +795,7 @@ MIGRATIONS: list[Migration] = [
     Migration("jobs", _jobs, _PG_JOBS),
     Migration("model_versions", _model_versions, _PG_MODEL_VERSIONS),
     Migration("fold_diacritics", _fold_diacritics, _pg_fold_diacritics),
+    Migration("liveness", _liveness, _PG_LIVENESS),
 ]
 
 # Any number, the same in every worker: held while one of them migrates.

@@ -16,9 +16,11 @@ Several workers may send from one outbox (PostgreSQL). A worker sends a message 
 after :meth:`Outbox.claim` gave it to it: the claim names the worker and holds until its
 lease runs out, so no other worker sends that message meanwhile, and only the citizen's
 oldest unfinished message can be claimed, so their order holds across workers too. A
-worker that dies holding a claim leaves it to lapse: after the lease another worker
-claims and sends the message (which the dead one may have sent already: delivery stays
-at least once, bounded by the messages in flight). Claims are ended by what the send
+worker that dies holding a claim stops beating (``bot.store.liveness``): once it has been
+silent for a few seconds, or at once when it said goodbye, another worker claims and
+sends the message (which the dead one may have sent already: delivery stays at least
+once, bounded by the messages in flight). The lease is the outer bound, for a worker
+alive but stuck. Claims are ended by what the send
 recorded: :meth:`finish` (idempotent, the first end wins, from whichever worker) or
 :meth:`retry_later` (only the claimant's, so a stale attempt cannot reschedule a message
 another worker has taken over).
@@ -33,6 +35,7 @@ from typing import Any
 
 from bot.store.clock import now_iso
 from bot.store.engine import Dialect, Engine
+from bot.store.liveness import Workers
 
 
 class OutboxState(enum.StrEnum):
@@ -131,8 +134,9 @@ _SELECT = (
 
 
 class Outbox:
-    def __init__(self, db: Engine) -> None:
+    def __init__(self, db: Engine, workers: Workers) -> None:
         self.db = db
+        self.workers = workers  # whose claims are free before their lease (a dead worker's)
 
     def add(
         self,
@@ -191,19 +195,22 @@ class Outbox:
         self, channels: Sequence[str], *, worker: str | None = None, now: str | None = None
     ) -> list[int]:
         """Citizens on these channels with something queued (at start: what a crash or a
-        stop left); with ``worker`` and ``now``, not those whose message another worker's
-        live claim holds (that worker is sending it)."""
+        stop left); with ``worker`` and ``now``, not those whose message another live
+        worker's claim holds (that worker is sending it; a dead worker's claim holds
+        nothing, see ``bot.store.liveness``)."""
         if not channels:
             return []
         marks = ", ".join("?" for _ in channels)
         params: list[Any] = list(channels)
         others = ""
         if worker is not None and now is not None:
+            dead, dead_params = self.workers.dead("q.claimed_by")
             others = (
                 "AND NOT EXISTS (SELECT 1 FROM outbox q WHERE q.citizen_id = o.citizen_id "
-                "AND q.state = 'queued' AND q.claimed_by <> ? AND q.lease_until >= ?) "
+                f"AND q.state = 'queued' AND q.claimed_by <> ? AND q.lease_until >= ? "
+                f"AND NOT {dead}) "
             )
-            params += [worker, now]
+            params += [worker, now, *dead_params]
         rows = self.db.execute(
             "SELECT o.citizen_id, min(o.id) AS first FROM outbox o "
             "JOIN citizens c ON c.id = o.citizen_id "
@@ -216,8 +223,9 @@ class Outbox:
     def claim(self, item_id: int, worker: str, now: str, until: str) -> OutboxItem | None:
         """Give this message to ``worker`` to send, its claim holding until ``until``;
         the message as claimed, or None when it is not to be sent by this worker now:
-        finished, another worker's claim holds (its lease runs past ``now``), or an
-        earlier message of the citizen is still unfinished (order per citizen).
+        finished, another live worker's claim holds (its lease runs past ``now`` and its
+        heartbeat goes on, ``bot.store.liveness``), or an earlier message of the citizen
+        is still unfinished (order per citizen).
 
         One statement. On PostgreSQL the row is picked ``FOR UPDATE SKIP LOCKED``: a
         worker never waits on another's claim in progress, it leaves the row to it (and
@@ -225,13 +233,14 @@ class Outbox:
         later one is never claimed before it). On SQLite the statement is the write
         transaction, one at a time."""
         lock = " FOR UPDATE SKIP LOCKED" if self.db.dialect is Dialect.POSTGRESQL else ""
+        dead, dead_params = self.workers.dead("o.claimed_by")
         cursor = self.db.execute_atomic(
             "UPDATE outbox SET claimed_by = ?, lease_until = ? WHERE id IN ("
             "SELECT o.id FROM outbox o WHERE o.id = ? AND o.state = 'queued' "
-            "AND (o.claimed_by IS NULL OR o.claimed_by = ? OR o.lease_until < ?) "
+            f"AND (o.claimed_by IS NULL OR o.claimed_by = ? OR o.lease_until < ? OR {dead}) "
             "AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.citizen_id = o.citizen_id "
             f"AND p.state = 'queued' AND p.id < o.id){lock})",
-            [worker, until, item_id, worker, now],
+            [worker, until, item_id, worker, now, *dead_params],
         )
         return self.get(item_id) if cursor.rowcount == 1 else None
 
