@@ -18,11 +18,12 @@ import pytest
 from bot.config import DeskSettings
 from bot.core.broadcasting import Broadcaster
 from bot.core.conversation import Conversation
-from bot.core.decision import Decision
+from bot.core.decision import Action, Decision
 from bot.core.dispatch import Dispatcher
 from bot.core.messages import (
     Delivery,
     DeliveryState,
+    Incoming,
     Kind,
     Outgoing,
     Reply,
@@ -549,6 +550,40 @@ def test_messages_a_dead_worker_left_are_answered_once_by_the_others(store_url: 
     assert sum(answered) == 10  # between them, each message once
     assert store.outbox.counts()["queued"] == 10
     assert store.unanswered() == []
+
+
+async def test_a_web_chat_message_answered_meanwhile_by_another_worker_gets_one_reply(
+    store_url: str,
+) -> None:
+    """The web chat answers in the request: a slow answer there, while another worker's
+    pass answered the same message (e.g. this worker was taken for dead), keeps the
+    first reply only, and the page shows none of its own (the other reply is the
+    citizen's, on the page's next look)."""
+    store = Store.open(store_url)
+    replies = Replies.load(ROOT / "rasa_project" / "domain.yml")
+    faq, _ = load_faq(ROOT / "tests" / "fixtures" / "faq_small")
+    deciding, go_on = asyncio.Event(), asyncio.Event()
+
+    async def slow(text: str, language: str | None) -> Decision:
+        deciding.set()
+        await go_on.wait()
+        return Decision(text, Action.SMALLTALK, "id", "Halo juga!")
+
+    async def quick(text: str, language: str | None) -> Decision:
+        return Decision(text, Action.SMALLTALK, "id", "Halo!")
+
+    webchat = Conversation(store, slow, replies, faq, worker="web")
+    other = Conversation(
+        Store.open(store_url), quick, replies, faq, dispatcher=Dispatcher(store, {}), worker="b"
+    )
+    handling = asyncio.create_task(webchat.handle(Incoming("webchat", "s1", text="halo")))
+    await deciding.wait()
+    later = iso(datetime.now(UTC) + timedelta(seconds=1))  # whatever this clock's resolution
+    assert await other.answer_pending(later) == 1  # the other worker answered it
+    go_on.set()
+    assert await handling == []  # nothing shown twice
+    out = store.db.execute("SELECT text FROM messages WHERE direction = 'out'").fetchall()
+    assert out == [("Halo!",)]
 
 
 async def test_sign_in_limits_hold_across_two_workers(store_url: str) -> None:

@@ -255,13 +255,20 @@ class Conversation:
                 accepted.message_id, f"{type(exc).__name__}: {exc}", MAX_ANSWER_ATTEMPTS
             )
             return [Reply(self._text("utter_error", accepted.citizen))]
-        self.store.save_reply(
-            accepted.message_id,
-            accepted.citizen.id,
-            "\n\n".join(r.text for r in replies),
-            decision,
-            buttons=replies_to_json(replies[-1:]) if replies and replies[-1].buttons else None,
-        )
+        try:
+            self.store.save_reply(
+                accepted.message_id,
+                accepted.citizen.id,
+                "\n\n".join(r.text for r in replies),
+                decision,
+                buttons=replies_to_json(replies[-1:]) if replies and replies[-1].buttons else None,
+            )
+        except AlreadyAnswered:
+            # Another worker's reply is stored and queued: the page shows that one when it
+            # next asks; showing this one too would answer the citizen twice.
+            log.info("message %d was answered by another worker", accepted.message_id)
+            self._erase_after_delivery.discard(accepted.message_id)
+            return []
         if accepted.message_id in self._erase_after_delivery:
             # /hapusdata confirmed: the confirmation goes back now, and nothing is kept.
             self._erase_after_delivery.discard(accepted.message_id)

@@ -117,15 +117,9 @@ class OutboxItem:
         )
 
 
-# The ticket an official's answer (message ``{}``) answers. Answers point at the
-# citizen's question, which a second ticket may share (asked for an official again after
-# the first answer): the ticket is the one answered when the answer was written
-# (Escalations.answer stamps both alike), else the latest.
-_TICKET_OF_ANSWER = (
-    "(SELECT e.id FROM escalations e JOIN messages m ON m.reply_to = e.message_id "
-    "WHERE m.id = {} ORDER BY CASE WHEN e.answered_at = m.created_at THEN 0 ELSE 1 END, "
-    "e.id DESC LIMIT 1)"
-)
+# The ticket an official's answer (message ``{}``) answers: the one that names it
+# (``escalations.answer_message_id``; the citizen's question may have a second ticket).
+_TICKET_OF_ANSWER = "(SELECT e.id FROM escalations e WHERE e.answer_message_id = {})"
 _SELECT = (
     "SELECT o.*, c.channel, c.platform_id, c.language, "
     f"CASE WHEN o.kind = 'official' THEN {_TICKET_OF_ANSWER.format('o.message_id')} END "
@@ -396,11 +390,10 @@ class Outbox:
         """The latest outbox message carrying an official's answer to ``ticket``."""
         rows = list(
             self.db.query(
-                f"SELECT * FROM ({_SELECT} WHERE o.kind = 'official' AND o.message_id IN "
-                "(SELECT m.id FROM messages m JOIN escalations e ON e.message_id = m.reply_to "
-                "WHERE e.id = ? AND m.action = 'official')) AS answers WHERE ticket = ? "
-                "ORDER BY id DESC LIMIT 1",
-                [ticket, ticket],
+                f"{_SELECT} WHERE o.kind = 'official' AND o.message_id = "
+                "(SELECT answer_message_id FROM escalations WHERE id = ?) "
+                "ORDER BY o.id DESC LIMIT 1",
+                [ticket],
             )
         )
         return OutboxItem.from_row(rows[0]) if rows else None

@@ -302,11 +302,15 @@ class Store:
     ) -> int:
         """Store the bot's reply as delivered (it went back in the same request, as in the
         web chat), with the decision on the incoming message, which is then answered;
-        ``buttons`` (JSON) are those under its last part."""
+        ``buttons`` (JSON) are those under its last part.
+
+        Raises :class:`AlreadyAnswered` (and keeps nothing) when the message was answered
+        meanwhile, as :meth:`queue_reply` does: another worker's pass over messages left
+        unanswered took it while this request was slow."""
         with self.db.atomic():
-            reply_id = self._reply(incoming_id, citizen_id, text, decision, "sent", buttons)
-            self.db.execute("UPDATE messages SET status = 'answered' WHERE id = ?", [incoming_id])
-        return reply_id
+            return self._reply(
+                incoming_id, citizen_id, text, decision, "sent", buttons, answering=True
+            )
 
     def queue_reply(
         self,
