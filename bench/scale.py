@@ -471,6 +471,11 @@ async def failover(
         "answered_twice_by_two_live_workers": len(kinds.get("two_live_workers", [])),
         "answered_twice_unattributed": len(kinds.get("unattributed", [])),
         "answered_twice_by_two_live_workers_examples": kinds.get("two_live_workers", [])[:5],
+        # How many Send API calls the stand-in could attribute to a worker process.
+        "send_api_calls_attributed": sum(
+            1 for copies in graph.sent.values() for _, _, sender in copies if sender
+        ),
+        "send_api_calls": sum(len(copies) for copies in graph.sent.values()),
         "send_api_calls_per_message": {str(k): v for k, v in sorted(calls.items())},
         **percentiles(latencies),
         **ready,

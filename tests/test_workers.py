@@ -107,7 +107,9 @@ class Courier:
         self.hang = hang
         self.calls = 0
 
-    async def send(self, citizen: str, replies: list[Reply], skip: int = 0) -> Delivery:
+    async def send(
+        self, citizen: str, replies: list[Reply], skip: int = 0, **_: object
+    ) -> Delivery:
         self.calls += 1
         if self.hang:
             await asyncio.Event().wait()
@@ -117,7 +119,12 @@ class Courier:
         return Delivery(DeliveryState.SENT, parts=len(replies) - skip)
 
     async def deliver_official(
-        self, citizen: str, replies: list[Reply], last_inbound: object, skip: int = 0
+        self,
+        citizen: str,
+        replies: list[Reply],
+        last_inbound: object,
+        skip: int = 0,
+        **_: object,
     ) -> Delivery:
         return await self.send(citizen, replies, skip)
 
@@ -299,6 +306,71 @@ async def test_a_worker_that_said_goodbye_leaves_its_messages_at_once(store_url:
     finally:
         await b.stop()
     assert not second.workers.presumed_alive("a")
+
+
+class PartCourier:
+    """Sends a reply's parts one by one and tells ``progress`` of each but the last, as the
+    channels do; with ``hang_after``, the send hangs after that many parts (the worker
+    dies while it waits to send the next)."""
+
+    reply_window: timedelta | None = None
+
+    def __init__(
+        self, sent: list[tuple[str, str, str]], worker: str, hang_after: int | None = None
+    ) -> None:
+        self.sent, self.worker, self.hang_after = sent, worker, hang_after
+
+    async def send(
+        self,
+        citizen: str,
+        replies: list[Reply],
+        skip: int = 0,
+        *,
+        progress: Callable[[int], None] | None = None,
+    ) -> Delivery:
+        parts = replies[skip:]
+        for done, reply in enumerate(parts, start=1):
+            if self.hang_after is not None and done > self.hang_after:
+                await asyncio.Event().wait()
+            await asyncio.sleep(0.001)
+            self.sent.append((citizen, reply.text, self.worker))
+            if progress is not None and done < len(parts):
+                progress(done)
+        return Delivery(DeliveryState.SENT, parts=len(parts))
+
+    async def deliver_official(
+        self, citizen: str, replies: list[Reply], last_inbound: object, skip: int = 0
+    ) -> Delivery:
+        return await self.send(citizen, replies, skip)
+
+
+async def test_a_worker_dying_between_the_parts_of_a_reply_leaves_only_the_rest(
+    store_url: str,
+) -> None:
+    first = Store.open(store_url, silent_after=SILENT)
+    second = Store.open(store_url, silent_after=SILENT)
+    citizen = first.citizen("test", "c0")
+    saved = first.save_incoming(citizen.id, "m0", "text", "tanya")
+    parts = [Reply(f"bagian {n}") for n in (1, 2, 3)]
+    first.queue_reply(saved.id, citizen.id, "bagian 1-3", None, replies_to_json(parts))
+    beat = first.heartbeat("a", every=BEAT)
+    await asyncio.to_thread(beat.start)
+    sent: list[tuple[str, str, str]] = []
+    a = Dispatcher(first, {"test": PartCourier(sent, "a", hang_after=1)}, worker="a", alone=False)
+    a.start()
+    await until(lambda: len(sent) == 1)  # part 1 confirmed; "a" dies before part 2
+    await a.stop(timeout=0)
+    await asyncio.to_thread(beat.halt)
+    b = Dispatcher(
+        second, {"test": PartCourier(sent, "b")}, worker="b", sweep_every=0.1, alone=False
+    )
+    b.start()
+    try:
+        await until(lambda: len(sent) >= 3, timeout=20)
+        await asyncio.sleep(0.3)  # a part sent again would arrive now
+    finally:
+        await b.stop()
+    assert sent == [("c0", "bagian 1", "a"), ("c0", "bagian 2", "b"), ("c0", "bagian 3", "b")]
 
 
 def queue_order(store: Store) -> dict[str, list[str]]:

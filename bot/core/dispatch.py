@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from bot.core.messages import Delivery, DeliveryState, Reply, replies_from_json
+from bot.core.messages import Delivery, DeliveryState, Progress, Reply, replies_from_json
 from bot.store import Store
 from bot.store.clock import iso, now_iso
 from bot.store.leases import OUTBOX_LEASE, lease_end, worker_name
@@ -64,7 +64,9 @@ class Courier(Protocol):
     # How long after a citizen's message the platform accepts a reply (None: any time).
     reply_window: timedelta | None
 
-    async def send(self, citizen: str, replies: list[Reply], skip: int = 0) -> Delivery:
+    async def send(
+        self, citizen: str, replies: list[Reply], skip: int = 0, *, progress: Progress | None = None
+    ) -> Delivery:
         """Send replies to a question, from the ``skip``-th rendered message on."""
 
     async def deliver_official(
@@ -73,6 +75,8 @@ class Courier(Protocol):
         replies: list[Reply],
         last_inbound: datetime | None,
         skip: int = 0,
+        *,
+        progress: Progress | None = None,
     ) -> Delivery:
         """Send an official's answer, if the platform's rules allow it now."""
 
@@ -345,6 +349,15 @@ class Dispatcher:
 
     async def _attempt(self, courier: Courier, item: OutboxItem) -> Delivery:
         replies = replies_from_json(item.replies)
+
+        def progress(parts: int) -> None:
+            # Recorded before the next part's wait (Telegram paces a chat at 1/s): a worker
+            # killed in between leaves only the unconfirmed parts to be sent again.
+            try:
+                self.store.outbox.progress(item.id, item.parts_sent + parts, self.worker)
+            except Exception:  # the final record still counts them
+                log.exception("recording the parts of message %d sent failed", item.id)
+
         try:
             if item.kind is OutboxKind.OFFICIAL:
                 last = self.store.escalations.last_inbound_at(item.citizen_id)
@@ -353,8 +366,11 @@ class Dispatcher:
                     replies,
                     datetime.fromisoformat(last) if last else None,
                     skip=item.parts_sent,
+                    progress=progress,
                 )
-            return await courier.send(item.platform_id, replies, skip=item.parts_sent)
+            return await courier.send(
+                item.platform_id, replies, skip=item.parts_sent, progress=progress
+            )
         except Exception as exc:  # a bug or an unforeseen error: retried, and logged
             log.exception("sending outbox message %d raised", item.id)
             return Delivery(DeliveryState.RETRY, f"{type(exc).__name__}: {exc}")

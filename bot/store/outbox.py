@@ -249,6 +249,18 @@ class Outbox:
             )
         return max(cursor.rowcount, 0)
 
+    def progress(self, item_id: int, parts_sent: int, worker: str) -> bool:
+        """The platform confirmed the first ``parts_sent`` rendered messages of this
+        message, in an attempt still going on: recorded at once (only while ``worker``'s
+        claim is the one on it), so that a worker dying before the next part leaves only
+        the rest to be sent again. The claim's lease is not renewed. True when recorded."""
+        cursor = self.db.execute_atomic(
+            "UPDATE outbox SET parts_sent = ?, updated_at = ? "
+            "WHERE id = ? AND state = 'queued' AND claimed_by = ?",
+            [parts_sent, now_iso(), item_id, worker],
+        )
+        return cursor.rowcount == 1
+
     def retry_later(
         self, item_id: int, at: str, error: str, parts_sent: int, *, worker: str | None = None
     ) -> bool:
