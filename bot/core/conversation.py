@@ -60,9 +60,10 @@ RATINGS = ("1", "2", "3", "4", "5")
 MAX_ANSWER_ATTEMPTS = 3
 ANSWER_RETRY_DELAYS = (1.0, 5.0)
 # Several workers: how often one of them looks for messages a dead worker left
-# unanswered, and how old a message must be to count as left (a live worker answers
-# within seconds; one that was only slow loses nothing: the store keeps one reply).
-LEFT_BEHIND_EVERY = 30.0
+# unanswered (those of a worker whose heartbeat stopped, bot.store.liveness), and how old
+# a message must be to count as left whoever stored it (a live worker answers within
+# seconds; one that was only slow loses nothing: the store keeps one reply).
+LEFT_BEHIND_EVERY = 5.0
 LEFT_BEHIND_AFTER = 60.0
 KINDS = frozenset(Kind)
 # How alike (0-100) a word of /langganan's must be to a word of a topic's name.
@@ -125,8 +126,12 @@ class Conversation:
         dispatcher: Dispatcher | None = None,
         answer_hours: float = 8,
         announcement_topics: Mapping[str, Mapping[str, str]] | None = None,
+        worker: str | None = None,
     ) -> None:
+        """``worker``: this process's claimant name, recorded on the messages it stores
+        (should it die before answering, another worker answers them at once)."""
         self.store = store
+        self.worker = worker or (dispatcher.worker if dispatcher is not None else worker_name())
         # How soon officials answer (desk.sla_hours): citizens are told what to expect.
         self.answer_hours = answer_hours
         self.decide = decide
@@ -170,6 +175,7 @@ class Conversation:
             text or "",
             rumour=rumour,
             attachment=message.attachment,
+            received_by=self.worker,
         )
         if not saved.is_new:
             return None
@@ -254,13 +260,20 @@ class Conversation:
                 accepted.message_id, f"{type(exc).__name__}: {exc}", MAX_ANSWER_ATTEMPTS
             )
             return [Reply(self._text("utter_error", accepted.citizen))]
-        self.store.save_reply(
-            accepted.message_id,
-            accepted.citizen.id,
-            "\n\n".join(r.text for r in replies),
-            decision,
-            buttons=replies_to_json(replies[-1:]) if replies and replies[-1].buttons else None,
-        )
+        try:
+            self.store.save_reply(
+                accepted.message_id,
+                accepted.citizen.id,
+                "\n\n".join(r.text for r in replies),
+                decision,
+                buttons=replies_to_json(replies[-1:]) if replies and replies[-1].buttons else None,
+            )
+        except AlreadyAnswered:
+            # Another worker's reply is stored and queued: the page shows that one when it
+            # next asks; showing this one too would answer the citizen twice.
+            log.info("message %d was answered by another worker", accepted.message_id)
+            self._erase_after_delivery.discard(accepted.message_id)
+            return []
         if accepted.message_id in self._erase_after_delivery:
             # /hapusdata confirmed: the confirmation goes back now, and nothing is kept.
             self._erase_after_delivery.discard(accepted.message_id)
@@ -274,10 +287,10 @@ class Conversation:
         after: float = LEFT_BEHIND_AFTER,
     ) -> None:
         """With several workers on one database: every ``every`` seconds one worker of
-        all (``Jobs``, job "left-behind") answers the messages stored over ``after``
-        seconds ago and still unanswered, which a worker that died left. Runs until
-        cancelled."""
-        worker = worker or worker_name()
+        all (``Jobs``, job "left-behind") answers the messages still unanswered that a
+        worker that died left: those it stored (its heartbeat stopped), and any stored
+        over ``after`` seconds ago. Runs until cancelled."""
+        worker = worker or self.worker
         while True:
             try:
                 if self.store.jobs.take_every("left-behind", worker, every):
