@@ -126,6 +126,9 @@ _SELECT_FROM = (
     "AS ticket FROM {} o JOIN citizens c ON c.id = o.citizen_id"
 )
 _SELECT = _SELECT_FROM.format("outbox")
+# An official's answer that a platform's window kept back (Messenger's 24 hours), in outbox
+# row ``{0}``: sent again when the citizen next writes (``Outbox.reopen_officials``).
+HELD_BACK = "{0}.kind = 'official' AND {0}.state IN ('undeliverable', 'gave_up')"
 
 
 class Outbox:
@@ -365,21 +368,14 @@ class Outbox:
 
     def reopen_officials(self, citizen_id: int) -> list[int]:
         """Queue again the officials' messages to this citizen that the platform's window
-        kept from them (they just wrote, which opens it again); returns their ids."""
-        waiting = "SELECT 1 FROM outbox WHERE citizen_id = ? AND kind = 'official' AND state IN ("
-        # Almost always none: a plain read then, without a transaction's round trips.
-        if (
-            self.db.execute(
-                f"{waiting}'undeliverable', 'gave_up') LIMIT 1", [citizen_id]
-            ).fetchone()
-            is None
-        ):
-            return []
+        kept from them (they just wrote, which opens it again); returns their ids. Called
+        when storing their message said some wait (``Saved.officials_waiting``, the same
+        condition), so that nearly every message costs no statement here."""
         now = now_iso()
         with self.db.atomic():
             rows = self.db.execute(
-                "SELECT id FROM outbox WHERE citizen_id = ? AND kind = 'official' "
-                "AND state IN ('undeliverable', 'gave_up') ORDER BY id",
+                f"SELECT o.id FROM outbox o WHERE o.citizen_id = ? AND {HELD_BACK.format('o')} "
+                "ORDER BY o.id",
                 [citizen_id],
             ).fetchall()
             for (item_id,) in rows:

@@ -31,7 +31,7 @@ from bot.store.messages import MESSAGE_COLUMNS, Direction, Message, MessageStatu
 from bot.store.migrations import migrate, schema_version
 from bot.store.models import ModelVersions
 from bot.store.officials import Officials
-from bot.store.outbox import Outbox, OutboxKind
+from bot.store.outbox import HELD_BACK, Outbox, OutboxKind
 from bot.store.retention import AUDIT_KEPT, AUDIT_WORDS, Retention, compact
 from bot.store.stats import Stats
 
@@ -668,8 +668,7 @@ class Store:
 # window): almost never, so one subquery in the incoming message's INSERT instead of a
 # statement of its own per message.
 OFFICIALS_WAITING = (
-    "EXISTS (SELECT 1 FROM outbox w WHERE w.citizen_id = {} AND w.kind = 'official' "
-    "AND w.state IN ('undeliverable', 'gave_up'))"
+    f"EXISTS (SELECT 1 FROM outbox w WHERE w.citizen_id = {{}} AND {HELD_BACK.format('w')})"
 )
 
 
