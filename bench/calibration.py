@@ -49,17 +49,26 @@ from nlu import (  # noqa: E402
 from bot.evaluation import CachedParser, evaluate  # noqa: E402
 from bot.nlu.calibration import (  # noqa: E402
     DEFAULT_MAX_WRONG_ANSWERS,
-    NEAR_MISS_SHARE,
     PROBES_ENV,
+    Mix,
     Probe,
     calibrate,
 )
 from bot.nlu.model import NluModel  # noqa: E402
 from bot.service import with_thresholds  # noqa: E402
 
-# The share of the out-of-scope traffic that the near-miss probes (questions of left-out
-# entries) stand for; the held-out out-of-scope lines stand for the rest.
-RULES = {"near misses 1/2 (before)": 0.5, "near misses 1/3": 1 / 3, "no near misses": 0.0}
+# How the probes are weighed to choose the answer threshold (bot/nlu/calibration.py
+# ANSWER_MIX): the share of in-scope questions, and the share of the out-of-scope ones that
+# near misses (questions of left-out entries) stand for. Choices are chosen as shipped.
+RULES = {
+    "in scope 2/3, near misses 1/3 (before)": Mix(2 / 3, 1 / 3),
+    "in scope 2/3, near misses 1/6": Mix(2 / 3, 1 / 6),
+    "in scope 3/4, near misses 1/6": Mix(3 / 4, 1 / 6),
+    "in scope 4/5, near misses 1/6": Mix(4 / 5, 1 / 6),
+    "in scope 4/5, near misses 1/3": Mix(4 / 5, 1 / 3),
+    "in scope 3/4, no near misses": Mix(3 / 4, 0.0),
+    "in scope 4/5, no near misses": Mix(4 / 5, 0.0),
+}
 CONFIG = ROOT / "rasa_project" / "config.yml"
 
 
@@ -139,7 +148,7 @@ def measure(
     answerer = make_answerer(faq_dir, project, CachedParser(model), languages)
     result: dict[str, Any] = {"training": training, "rules": {}, "budgets": {}}
     for budget in budgets:
-        calibration = calibrate(in_scope, out_of_scope, budget, near_share=NEAR_MISS_SHARE)
+        calibration = calibrate(in_scope, out_of_scope, budget)
         tuned = with_thresholds(
             answerer,
             answer_threshold=calibration.answer_threshold,
@@ -159,10 +168,8 @@ def measure(
             f"oos recall {report['out_of_scope_recall']:.1%}",
             flush=True,
         )
-    for rule, near_share in RULES.items():
-        calibration = calibrate(
-            in_scope, out_of_scope, DEFAULT_MAX_WRONG_ANSWERS, near_share=near_share
-        )
+    for rule, mix in RULES.items():
+        calibration = calibrate(in_scope, out_of_scope, DEFAULT_MAX_WRONG_ANSWERS, mix=mix)
         tuned = with_thresholds(
             answerer,
             answer_threshold=calibration.answer_threshold,
@@ -174,7 +181,7 @@ def measure(
             "test": figures(evaluate(tuned, test)),
         }
         print(
-            f"{name:13} {rule:26} answer {calibration.answer_threshold:.3f} choices "
+            f"{name:13} {rule:39} answer {calibration.answer_threshold:.3f} choices "
             f"{calibration.clarify_threshold:.3f} expected right "
             f"{calibration.expected.answered_right:.1%} wrong "
             f"{calibration.expected.answered_wrong:.1%} | "

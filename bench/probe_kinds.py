@@ -1,6 +1,6 @@
 """Which of the calibration's probes stand for citizens' questions, and which do not.
 
-    python bench/probe_kinds.py [stackfaq sample-first sample]
+    python bench/probe_kinds.py [stackfaq sample-first sample] [--kept]
 
 `tanya train` calibrates on probes cut from the FAQ itself (bot/nlu/classifier.py,
 ``FaqClassifier._probes``): held-out questions, or answer sentences for entries with one
@@ -12,7 +12,9 @@ in-scope questions are answered right and wrong, and how often out-of-scope ones
 answered. Where a kind of probe does much worse or better than the questions it stands
 for, the calibration's expectation is off by as much. Then it calibrates for the default
 budget with each assumed share of near misses among out-of-scope questions and measures
-the chosen thresholds on the held-out sets. Writes bench/results/probe_kinds.json.
+the chosen thresholds on the held-out sets, and with the mix shipped (ANSWER_MIX).
+``--kept`` takes the probes and models bench/calibration.py kept instead (no training:
+also CLINC150, as "NAME (kept)"). Writes bench/results/probe_kinds.json.
 """
 
 from __future__ import annotations
@@ -29,10 +31,13 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import replay  # noqa: E402
-from nlu import RESULTS  # noqa: E402
+from nlu import RESULTS, WORK  # noqa: E402
 
 from bot.nlu.calibration import (  # noqa: E402
+    ANSWER_MIX,
+    CHOICE_MIX,
     DEFAULT_MAX_WRONG_ANSWERS,
+    Mix,
     Probe,
     Thresholds,
     _outcomes,
@@ -40,7 +45,7 @@ from bot.nlu.calibration import (  # noqa: E402
 )
 from bot.nlu.classifier import FaqClassifier  # noqa: E402
 
-THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
 NEAR_SHARES = {"1/2": 0.5, "1/3": 1 / 3, "0": 0.0}
 MARGIN = 0.1  # config.yml's clarify_margin
 
@@ -49,6 +54,42 @@ def classifier_config() -> dict[str, Any]:
     config = yaml.safe_load((ROOT / "rasa_project" / "config.yml").read_text(encoding="utf-8"))
     component = next(c for c in config["pipeline"] if c["name"].endswith("FaqClassifier"))
     return {key: value for key, value in component.items() if key != "name"}
+
+
+def kept_probes_of(name: str) -> tuple[list[Probe], list[Probe], dict[str, list[Probe]]]:
+    """:func:`probes_of` from what bench/calibration.py kept: the probes `tanya train`
+    wrote, and the held-out sets parsed by the model it trained."""
+    import calibration
+
+    from bot.nlu.classifier import SMALLTALK_PREFIX, SMALLTALK_THRESHOLD
+    from bot.nlu.model import NluModel
+
+    _, _, dev, test, _ = calibration.FAQS[name]()
+    data = json.loads((WORK / f"calibration-{name}.probes.json").read_text(encoding="utf-8"))
+    model = NluModel.load(WORK / f"calibration-{name}.model.tar.gz")
+    sets: dict[str, list[Probe]] = {}
+    for key, examples in (("dev", dev), ("test", test)):
+        sets[key] = []
+        for example, parse in zip(
+            examples, model.parse_batch([e.text for e in examples]), strict=True
+        ):
+            expected = f"faq.{example.expected}" if example.expected else None
+            top = parse.top
+            smalltalk = top is not None and top.name.startswith(SMALLTALK_PREFIX)
+            if smalltalk and top is not None and top.confidence >= SMALLTALK_THRESHOLD:
+                sets[key].append(Probe((), (), expected))
+                continue
+            faq = [s for s in parse.ranking if s.name.startswith("faq.")]
+            ranking = tuple(s.name for s in faq)
+            sets[key].append(Probe(ranking, tuple(s.confidence for s in faq), expected))
+    probes = {
+        key: [
+            Probe(tuple(p["ranking"]), tuple(p["confidences"]), p["expected"], p["near_miss"])
+            for p in data[key]
+        ]
+        for key in ("in_scope", "out_of_scope")
+    }
+    return probes["in_scope"], probes["out_of_scope"], sets
 
 
 def probes_of(name: str) -> tuple[list[Probe], list[Probe], dict[str, list[Probe]]]:
@@ -86,8 +127,8 @@ def rates(probes: list[Probe], thresholds: Thresholds) -> dict[str, float | None
     }
 
 
-def measure(name: str) -> dict[str, Any]:
-    in_scope, out_of_scope, sets = probes_of(name)
+def measure(name: str, kept: bool = False) -> dict[str, Any]:
+    in_scope, out_of_scope, sets = (kept_probes_of if kept else probes_of)(name)
     kinds = {
         "in scope": in_scope,
         "near misses": [p for p in out_of_scope if p.near_miss],
@@ -112,7 +153,7 @@ def measure(name: str) -> dict[str, Any]:
         row |= {key: rates(probes, thresholds) for key, probes in sets.items()}
         result["by_threshold"][str(threshold)] = row
         print(
-            f"  {threshold:.1f}: probes in scope right {row['in scope']['right']:.1%} wrong "
+            f"  {threshold:.2f}: probes in scope right {row['in scope']['right']:.1%} wrong "
             f"{row['in scope']['wrong']:.1%}, near misses answered "
             f"{row['near misses']['out_of_scope_answered']:.1%}, lines answered "
             f"{row['out-of-scope lines']['out_of_scope_answered']:.1%} | "
@@ -126,13 +167,17 @@ def measure(name: str) -> dict[str, Any]:
                 for key in sets
             )
         )
-    for label, share in NEAR_SHARES.items():
-        calibration = calibrate(in_scope, out_of_scope, DEFAULT_MAX_WRONG_ANSWERS, near_share=share)
+    mixes = {
+        f"in scope 2/3, near misses {label}": Mix(CHOICE_MIX.in_scope, share)
+        for label, share in NEAR_SHARES.items()
+    }
+    for label, mix in (mixes | {"shipped": ANSWER_MIX}).items():
+        calibration = calibrate(in_scope, out_of_scope, DEFAULT_MAX_WRONG_ANSWERS, mix=mix)
         thresholds = Thresholds(calibration.answer_threshold, calibration.clarify_threshold, MARGIN)
         measured = {key: rates(probes, thresholds) for key, probes in sets.items()}
         result["calibrated"][label] = {"calibration": calibration.to_json(), **measured}
         print(
-            f"  near misses {label}: answer {calibration.answer_threshold} choices "
+            f"  {label}: answer {calibration.answer_threshold} choices "
             f"{calibration.clarify_threshold}, expected wrong "
             f"{calibration.expected.answered_wrong:.1%} | "
             + " | ".join(
@@ -146,8 +191,10 @@ def measure(name: str) -> dict[str, Any]:
 def main() -> None:
     out = RESULTS / "probe_kinds.json"
     results = json.loads(out.read_text(encoding="utf-8")) if out.is_file() else {}
-    for name in sys.argv[1:] or list(replay.DATASETS):
-        results[name] = measure(name)
+    kept = "--kept" in sys.argv
+    names = [a for a in sys.argv[1:] if a != "--kept"] or list(replay.DATASETS)
+    for name in names:
+        results[f"{name} (kept)" if kept else name] = measure(name, kept)
         out.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
     print(f"written {out}")
 

@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 
 from bot.config import load_settings
+from bot.core.answerer import Action
 from bot.faq.loader import read_faq
 from bot.nlu.model import ModelInfo
-from bot.service import OtherFaq, load_answerer
+from bot.service import Loaded, OtherFaq, load_answerer
 from tests.conftest import FIXTURES, ROOT, SMALL_FAQ, run_tanya, write_config
 
 MAGNET_FAQ = FIXTURES / "faq_magnet"
@@ -116,11 +117,10 @@ def test_asking_with_another_faq_than_the_models_is_refused(magnet: tuple[Path, 
 def test_calibration_chooses_other_thresholds_for_one_question_per_entry(
     tmp_path: Path, trained: Path
 ) -> None:
-    """The small FAQ cut to its first question per entry. Issue 14 expected a higher
-    threshold there; measured, confidences run lower on such a FAQ, wrong ones too, and
-    the same budget of wrong answers is kept at a lower threshold (also on the sample FAQ
-    and StackFAQ, docs/nlu.md). What must hold: one setting, two FAQs, two thresholds,
-    each within the budget."""
+    """The small FAQ cut to its first question per entry. What must hold: one setting,
+    two FAQs, two thresholds, each within the budget. (Which is higher depends on the FAQ:
+    here the one with one question per entry, whose answer sentences are often answered
+    wrongly at 0.8; on the sample FAQ both are 0.85; docs/nlu.md.)"""
     from ruamel.yaml import YAML
 
     from bot.nlu.train import train
@@ -141,6 +141,30 @@ def test_calibration_chooses_other_thresholds_for_one_question_per_entry(
     result = train(faq, project, tmp_path / "models" / "first.tar.gz")
     many = ModelInfo.read(trained / "rasa_project" / "models" / "tanya.tar.gz").calibration
     assert result.calibration is not None and many is not None
-    assert result.calibration.answer_threshold < many.answer_threshold - 0.05
+    assert abs(result.calibration.answer_threshold - many.answer_threshold) >= 0.05
     for calibration in (result.calibration, many):
         assert calibration.budget_met and calibration.expected.answered_wrong <= 0.03
+
+
+@pytest.mark.parametrize(
+    ("text", "entry"),
+    [
+        ("i lost my identity card on the bus", "ktp-hilang"),
+        ("vaccination hours", "vaksin-jadwal"),
+        ("my baby was born last week, what paperwork", "akta-lahir"),
+        ("harga cabai di pasar hari ini berapa", None),
+        ("saya mau pindah rumah", None),
+    ],
+)
+def test_questions_ranked_right_short_of_certainty_are_answered(
+    loaded: Loaded, text: str, entry: str | None
+) -> None:
+    """Issue 14, fifth round: the calibration's near misses (a left-out entry's questions)
+    no longer count for the answer threshold, so the small FAQ answers at 0.45 rather than
+    0.95. These questions the model has right at 0.77-0.92 were offered as choices before;
+    now they are answered, while lines the FAQ does not answer still go to an official."""
+    decision = loaded.answerer.decide(text, None)
+    if entry is None:
+        assert decision.action is Action.ESCALATE
+    else:
+        assert decision.action is Action.ANSWER and decision.faq_id == entry
