@@ -118,9 +118,10 @@ def test_calibration_chooses_other_thresholds_for_one_question_per_entry(
     tmp_path: Path, trained: Path
 ) -> None:
     """The small FAQ cut to its first question per entry. What must hold: one setting,
-    two FAQs, two thresholds, each within the budget. (Which is higher depends on the FAQ:
-    here the one with one question per entry, whose answer sentences are often answered
-    wrongly at 0.8; on the sample FAQ both are 0.85; docs/nlu.md.)"""
+    two FAQs, two thresholds, each within the budget; here, as issue 14 expects, the FAQ
+    with one question per entry gets the higher one (its answer sentences, standing in for
+    questions, are often answered wrongly at 0.8). On the sample FAQ both are 0.85
+    (docs/nlu.md), so the direction is this FAQ's, not a law."""
     from ruamel.yaml import YAML
 
     from bot.nlu.train import train
@@ -141,7 +142,7 @@ def test_calibration_chooses_other_thresholds_for_one_question_per_entry(
     result = train(faq, project, tmp_path / "models" / "first.tar.gz")
     many = ModelInfo.read(trained / "rasa_project" / "models" / "tanya.tar.gz").calibration
     assert result.calibration is not None and many is not None
-    assert abs(result.calibration.answer_threshold - many.answer_threshold) >= 0.05
+    assert result.calibration.answer_threshold >= many.answer_threshold + 0.05
     for calibration in (result.calibration, many):
         assert calibration.budget_met and calibration.expected.answered_wrong <= 0.03
 
