@@ -65,6 +65,26 @@ def test_citizen_is_created_once_and_seen_again(store_url: str) -> None:
     assert store.citizen("telegram", "42").language == "en"
 
 
+def test_citizen_seen_again_comes_with_the_survey_they_are_answering(store_url: str) -> None:
+    """What ``SurveyFlow.typed`` reads instead of asking again for each message."""
+    store = Store.open(store_url)
+    citizen = store.citizen("telegram", "42")
+    assert citizen.survey == (None, None)
+    store.surveys.start(7, citizen.id)
+    store.surveys.start(8, citizen.id)
+    time.sleep(0.002)  # times are stored to the millisecond
+    store.surveys.answer(7, citizen.id, 0, "KTP", 3)  # 7 moved on last
+    seen = store.seen_again("telegram", "42")
+    assert seen is not None and seen.survey is not None
+    assert seen.survey.broadcast_id == 7 == store.surveys.unfinished(citizen.id)
+    assert seen.survey.moved_at is not None
+    assert store.surveys.unfinished(citizen.id, since=seen.survey.moved_at) == 7
+    for survey in (7, 8):
+        store.surveys.answer(survey, citizen.id, 2, "selesai", 3)
+    assert store.citizen("telegram", "42").survey == (None, None)
+    assert store.seen_again("telegram", "99") is None
+
+
 def test_redelivered_message_is_not_stored_twice(store_url: str) -> None:
     store = Store.open(store_url)
     citizen = store.citizen("messenger", "p1")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
@@ -72,6 +73,14 @@ class Decided(Protocol):
     def language(self) -> str: ...
 
 
+class UnfinishedSurvey(NamedTuple):
+    """The survey a citizen started most recently and has not finished, and when they
+    last moved on in it; both ``None`` when there is none."""
+
+    broadcast_id: int | None
+    moved_at: str | None
+
+
 @dataclass(frozen=True)
 class Citizen:
     id: int
@@ -81,6 +90,9 @@ class Citizen:
     # True once the citizen picked the language (/bahasa en, the web chat's switch):
     # the bot then keeps to it instead of following what each message looks like.
     language_chosen: bool = False
+    # Read with the citizen's row as their message came in, which saves a statement per
+    # message (``SurveyFlow.typed``); ``None`` when not read: ask ``Surveys.unfinished``.
+    survey: UnfinishedSurvey | None = None
 
 
 @dataclass(frozen=True)
@@ -212,11 +224,11 @@ class Store:
         row = self.db.execute_atomic(
             "INSERT INTO citizens (channel, platform_id, language, first_seen, last_seen) "
             "VALUES (?, ?, ?, ?, ?) ON CONFLICT (channel, platform_id) "
-            "DO UPDATE SET last_seen = excluded.last_seen RETURNING id, language, language_chosen",
+            f"DO UPDATE SET last_seen = excluded.last_seen RETURNING {_CITIZEN_SEEN}",
             [channel, platform_id, language, now, now],
         ).fetchone()
         assert row is not None  # just inserted or updated
-        return Citizen(row[0], channel, platform_id, row[1], bool(row[2]))
+        return _seen(channel, platform_id, row)
 
     def seen_again(self, channel: str, platform_id: str) -> Citizen | None:
         """The citizen with this platform id, marked seen, when they exist: one statement
@@ -225,10 +237,10 @@ class Store:
         back (``Conversation.accept``)."""
         row = self.db.execute_atomic(
             "UPDATE citizens SET last_seen = ? WHERE channel = ? AND platform_id = ? "
-            "RETURNING id, language, language_chosen",
+            f"RETURNING {_CITIZEN_SEEN}",
             [now_iso(), channel, platform_id],
         ).fetchone()
-        return Citizen(row[0], channel, platform_id, row[1], bool(row[2])) if row else None
+        return _seen(channel, platform_id, row) if row else None
 
     def find_citizen(self, channel: str, platform_id: str) -> Citizen | None:
         row = self.db.execute(
@@ -643,6 +655,22 @@ OFFICIALS_WAITING = (
     "EXISTS (SELECT 1 FROM outbox w WHERE w.citizen_id = {} AND w.kind = 'official' "
     "AND w.state IN ('undeliverable', 'gave_up'))"
 )
+
+
+# What :meth:`Store.citizen` and :meth:`Store.seen_again` return of the citizen's row,
+# with their unfinished survey (as ``Surveys.unfinished`` finds it, without ``since``).
+_CITIZEN_SEEN = (
+    "id, language, language_chosen, "
+    "(SELECT broadcast_id FROM survey_progress WHERE citizen_id = citizens.id "
+    "AND status = 'answering' ORDER BY updated_at DESC LIMIT 1), "
+    "(SELECT max(updated_at) FROM survey_progress WHERE citizen_id = citizens.id "
+    "AND status = 'answering')"
+)
+
+
+def _seen(channel: str, platform_id: str, row: Sequence[Any]) -> Citizen:
+    survey = UnfinishedSurvey(None if row[3] is None else int(row[3]), row[4])
+    return Citizen(row[0], channel, platform_id, row[1], bool(row[2]), survey)
 
 
 def _platform_hash(channel: str, platform_id: str) -> str:
