@@ -259,9 +259,7 @@ class Store:
                 [language, citizen_id],
             )
         else:
-            self.db.execute_atomic(
-                "UPDATE citizens SET language = ? WHERE id = ?", [language, citizen_id]
-            )
+            self.db.execute_atomic(_SET_LANGUAGE, [language, citizen_id])
 
     def save_incoming(
         self,
@@ -304,13 +302,17 @@ class Store:
         text: str,
         decision: Decided | None,
         buttons: str | None = None,
+        language: str | None = None,
     ) -> int:
         """Store the bot's reply as delivered (it went back in the same request, as in the
         web chat), with the decision on the incoming message, which is then answered;
-        ``buttons`` (JSON) are those under its last part."""
+        ``buttons`` (JSON) are those under its last part; ``language``: the citizen's
+        language as the message showed it (:meth:`set_language`), recorded with it."""
         with self.db.atomic():
             reply_id = self._reply(incoming_id, citizen_id, text, decision, "sent", buttons)
             self.db.execute("UPDATE messages SET status = 'answered' WHERE id = ?", [incoming_id])
+            if language is not None:
+                self.db.execute(_SET_LANGUAGE, [language, citizen_id])
         return reply_id
 
     def queue_reply(
@@ -323,30 +325,41 @@ class Store:
         *,
         give_up_at: str | None = None,
         then_erase: bool = False,
+        language: str | None = None,
     ) -> int:
         """Store the bot's reply and queue it in the outbox, in one transaction: from then
         on the message counts as answered, and the outbox owns getting the reply out.
         ``replies`` is what the channel renders (JSON); returns the outbox id.
+        ``language``: the citizen's language as the message showed it
+        (:meth:`set_language`), recorded in the same statement or transaction.
 
-        Raises :class:`AlreadyAnswered` (and keeps nothing) when the message is no longer
-        waiting for an answer: two workers that both worked one out (a pass over messages
-        a dead worker left, racing a live one that was only slow) queue one reply."""
+        Raises :class:`AlreadyAnswered` (and keeps nothing but ``language``) when the
+        message is no longer waiting for an answer: two workers that both worked one out
+        (a pass over messages a dead worker left, racing a live one that was only slow)
+        queue one reply."""
         if self.db.dialect is Dialect.POSTGRESQL:
             return self._queue_reply_at_once(
-                incoming_id, citizen_id, text, decision, replies, give_up_at, then_erase
+                incoming_id, citizen_id, text, decision, replies, give_up_at, then_erase, language
             )
-        with self.db.atomic():
-            reply_id = self._reply(
-                incoming_id, citizen_id, text, decision, "pending", answering=True
-            )
-            item = self.outbox.add(
-                citizen_id,
-                OutboxKind.REPLY,
-                replies,
-                message_id=reply_id,
-                give_up_at=give_up_at,
-                then_erase=then_erase,
-            )
+        try:
+            with self.db.atomic():
+                reply_id = self._reply(
+                    incoming_id, citizen_id, text, decision, "pending", answering=True
+                )
+                item = self.outbox.add(
+                    citizen_id,
+                    OutboxKind.REPLY,
+                    replies,
+                    message_id=reply_id,
+                    give_up_at=give_up_at,
+                    then_erase=then_erase,
+                )
+                if language is not None:
+                    self.db.execute(_SET_LANGUAGE, [language, citizen_id])
+        except AlreadyAnswered:
+            if language is not None:  # the citizen's whoever answers, as on PostgreSQL
+                self.set_language(citizen_id, language)
+            raise
         return item
 
     def _queue_reply_at_once(
@@ -358,15 +371,23 @@ class Store:
         replies: str,
         give_up_at: str | None,
         then_erase: bool,
+        language: str | None,
     ) -> int:
         """:meth:`queue_reply` on PostgreSQL in one statement (one round trip instead of
         six, and no BEGIN/COMMIT: a statement is its own transaction), doing what
         :meth:`_reply` and :meth:`Outbox.add` do in order: the incoming message taken
         (only while ``received``), the reply's row, the citizen's row locked (``Outbox.
         add`` says why), then the outbox row, whose id is drawn once that lock is held
-        (the insert reads ``locked``). Nothing is written when the message was taken."""
+        (the insert reads ``locked``). Nothing is written when the message was taken, but
+        the ``language``, which is the citizen's whoever answers (an UPDATE's lock is the
+        same NO KEY UPDATE)."""
         fields = _decision_fields(decision)
         now = now_iso()
+        citizen: list[object]
+        if language is None:
+            locked, citizen = "SELECT id FROM citizens WHERE id = ? FOR NO KEY UPDATE", [citizen_id]
+        else:
+            locked, citizen = f"{_SET_LANGUAGE} RETURNING id", [language, citizen_id]
         row = self.db.execute_atomic(
             "WITH taken AS (UPDATE messages SET action = ?, reason = ?, confidence = ?, "
             "faq_id = ?, language = ?, status = 'answered' WHERE id = ? AND status = 'received' "
@@ -375,7 +396,7 @@ class Store:
             "status, action, reason, confidence, faq_id, language, reply_to) "
             "SELECT ?, 'out', 'text', ?, ?, 'pending', ?, ?, ?, ?, ?, taken.id FROM taken "
             "RETURNING id), "
-            "locked AS (SELECT id FROM citizens WHERE id = ? FOR NO KEY UPDATE) "
+            f"locked AS ({locked}) "
             "INSERT INTO outbox (citizen_id, message_id, kind, replies, state, next_attempt_at, "
             "give_up_at, then_erase, created_at, updated_at) "
             "SELECT locked.id, reply.id, ?, ?, 'queued', ?, ?, ?, ?, ? FROM reply, locked "
@@ -387,7 +408,7 @@ class Store:
                 text,
                 now,
                 *fields,
-                citizen_id,
+                *citizen,
                 OutboxKind.REPLY.value,
                 replies,
                 now,
@@ -656,6 +677,8 @@ OFFICIALS_WAITING = (
     "AND w.state IN ('undeliverable', 'gave_up'))"
 )
 
+
+_SET_LANGUAGE = "UPDATE citizens SET language = ? WHERE id = ?"
 
 # What :meth:`Store.citizen` and :meth:`Store.seen_again` return of the citizen's row,
 # with their unfinished survey (as ``Surveys.unfinished`` finds it, without ``since``).
