@@ -16,6 +16,7 @@ from bot.store import MIGRATIONS, Store, migrate, schema_version
 from bot.store.engine import Dialect
 from bot.store.escalations import InboxFilter
 from bot.store.outbox import OutboxState
+from bot.store.store import Saved
 
 
 @pytest.mark.sqlite_only
@@ -83,6 +84,28 @@ def test_citizen_seen_again_comes_with_the_survey_they_are_answering(store_url: 
         store.surveys.answer(survey, citizen.id, 2, "selesai", 3)
     assert store.citizen("telegram", "42").survey == (None, None)
     assert store.seen_again("telegram", "99") is None
+
+
+def test_message_from_someone_known_is_stored_as_they_are_marked_seen(store_url: str) -> None:
+    store = Store.open(store_url)
+    assert store.save_incoming_if_known("messenger", "p9", "mid.1", "text", "halo") is None
+    assert store.find_citizen("messenger", "p9") is None  # nothing written for a stranger
+    citizen = store.citizen("messenger", "p9", language="id")
+    store.surveys.start(3, citizen.id)
+    known = store.save_incoming_if_known("messenger", "p9", "mid.1", "text", "halo", rumour=1)
+    assert known is not None
+    seen, saved = known
+    assert (seen.id, seen.language, seen.survey.broadcast_id if seen.survey else None) == (
+        citizen.id,
+        "id",
+        3,
+    )
+    assert saved.is_new and not saved.officials_waiting
+    [stored] = store.messages(citizen.id)
+    assert (stored.id, stored.text, stored.rumour) == (saved.id, "halo", 1)
+    again = store.save_incoming_if_known("messenger", "p9", "mid.1", "text", "halo")
+    assert again is not None and again[1] == Saved(saved.id, False, "received")
+    assert len(store.messages(citizen.id)) == 1
 
 
 def test_redelivered_message_is_not_stored_twice(store_url: str) -> None:

@@ -76,8 +76,13 @@ def test_a_webhook_delivered_to_two_workers_at_once_is_answered_once(store_url: 
         ``Conversation.accept`` does: a message that is not new gets no answer)."""
         answered = []
         for n in range(messages):
-            citizen = store.citizen("messenger", f"p{n % 7}")
-            saved = store.save_incoming(citizen.id, f"mid.{n}", "text", f"pertanyaan {n}")
+            who, mid, text = f"p{n % 7}", f"mid.{n}", f"pertanyaan {n}"
+            known = store.save_incoming_if_known("messenger", who, mid, "text", text)
+            if known is None:  # a newcomer
+                citizen = store.citizen("messenger", who)
+                saved = store.save_incoming(citizen.id, mid, "text", text)
+            else:
+                citizen, saved = known
             if saved.is_new:
                 store.queue_reply(saved.id, citizen.id, f"jawaban {n}", None, "[]")
                 answered.append(n)

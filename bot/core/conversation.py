@@ -156,25 +156,25 @@ class Conversation:
         acknowledging, and :meth:`answer` afterwards.
         """
         message = clean(message)
-        # Someone known (most messages): one statement. Else first the check that an
-        # erased citizen's old message does not bring them back, then their row.
-        citizen = self.store.seen_again(message.channel, message.citizen)
-        if citizen is None:
+        text = (message.payload if message.kind is Kind.BUTTON else message.text) or ""
+        # Tagged as it is stored, so the desk's rumour list needs no second pass.
+        rumour = signs(message.text if message.kind is Kind.TEXT else "", message.forwarded)
+        kind, attachment = message.kind.value, message.attachment
+        # Someone known (most messages): one statement on PostgreSQL. Else first the check
+        # that an erased citizen's old message does not bring them back, then their row.
+        known = self.store.save_incoming_if_known(
+            message.channel, message.citizen, message.message_id, kind, text, rumour, attachment
+        )
+        if known is not None:
+            citizen, saved = known
+        else:
             if self._erased_before(message):
                 return None
             hint = message.language if message.language in self.languages else None
             citizen = self.store.citizen(message.channel, message.citizen, language=hint)
-        text = message.payload if message.kind is Kind.BUTTON else message.text
-        # Tagged as it is stored, so the desk's rumour list needs no second pass.
-        rumour = signs(message.text if message.kind is Kind.TEXT else "", message.forwarded)
-        saved = self.store.save_incoming(
-            citizen.id,
-            message.message_id,
-            message.kind.value,
-            text or "",
-            rumour=rumour,
-            attachment=message.attachment,
-        )
+            saved = self.store.save_incoming(
+                citizen.id, message.message_id, kind, text, rumour, attachment
+            )
         if not saved.is_new:
             return None
         if saved.officials_waiting:

@@ -288,12 +288,72 @@ class Store:
         ).fetchall()
         if rows:
             return Saved(int(rows[0][0]), True, "received", officials_waiting=bool(rows[0][1]))
+        return self._stored_before(citizen_id, channel_message_id)
+
+    def _stored_before(self, citizen_id: int, channel_message_id: str | None) -> Saved:
         found = self.db.execute(
             "SELECT id, status FROM messages WHERE citizen_id = ? AND channel_message_id = ?",
             [citizen_id, channel_message_id],
         ).fetchone()
         assert found is not None  # the conflicting row is committed: the insert waited on it
         return Saved(id=int(found[0]), is_new=False, status=found[1])
+
+    def save_incoming_if_known(
+        self,
+        channel: str,
+        platform_id: str,
+        channel_message_id: str | None,
+        kind: str,
+        text: str,
+        rumour: int = 0,
+        attachment: str | None = None,
+    ) -> tuple[Citizen, Saved] | None:
+        """:meth:`seen_again` then :meth:`save_incoming`, for a message from someone known
+        (most messages); ``None``, with nothing written, when no citizen has this platform
+        id. On PostgreSQL one statement, which marks the citizen seen only once the insert
+        is done: taking their row's lock first would deadlock with a reply being queued
+        for this very message (``_queue_reply_at_once`` updates the message, then locks
+        the citizen) when the platform delivers it again meanwhile."""
+        if self.db.dialect is not Dialect.POSTGRESQL:
+            citizen = self.seen_again(channel, platform_id)
+            if citizen is None:
+                return None
+            saved = self.save_incoming(
+                citizen.id, channel_message_id, kind, text, rumour=rumour, attachment=attachment
+            )
+            return citizen, saved
+        now = now_iso()
+        row = self.db.execute_atomic(
+            "WITH known AS (SELECT id FROM citizens WHERE channel = ? AND platform_id = ?), "
+            "saved AS (INSERT INTO messages (citizen_id, direction, channel_message_id, kind, "
+            "text, created_at, status, rumour, attachment) "
+            "SELECT known.id, 'in', ?, ?, ?, ?, 'received', ?, ? FROM known "
+            "ON CONFLICT (citizen_id, channel_message_id) WHERE channel_message_id IS NOT NULL "
+            f"DO NOTHING RETURNING id, {OFFICIALS_WAITING.format('messages.citizen_id')} "
+            "AS waiting), "
+            # After the insert: the condition on ``saved`` is evaluated before the update
+            # reads (and locks) a row.
+            "seen AS (UPDATE citizens SET last_seen = ? WHERE id = (SELECT id FROM known) "
+            f"AND (SELECT count(*) FROM saved) >= 0 RETURNING {_CITIZEN_SEEN}) "
+            "SELECT seen.*, saved.id, saved.waiting FROM seen LEFT JOIN saved ON true",
+            [
+                channel,
+                platform_id,
+                channel_message_id,
+                kind,
+                text,
+                now,
+                int(rumour),
+                attachment,
+                now,
+            ],
+        ).fetchone()
+        if row is None:
+            return None
+        citizen = _seen(channel, platform_id, row)
+        if row[5] is None:  # a redelivery: the row is another request's
+            return citizen, self._stored_before(citizen.id, channel_message_id)
+        return citizen, Saved(int(row[5]), True, "received", officials_waiting=bool(row[6]))
 
     def save_reply(
         self,
@@ -685,9 +745,9 @@ _SET_LANGUAGE = "UPDATE citizens SET language = ? WHERE id = ?"
 _CITIZEN_SEEN = (
     "id, language, language_chosen, "
     "(SELECT broadcast_id FROM survey_progress WHERE citizen_id = citizens.id "
-    "AND status = 'answering' ORDER BY updated_at DESC LIMIT 1), "
+    "AND status = 'answering' ORDER BY updated_at DESC LIMIT 1) AS survey, "
     "(SELECT max(updated_at) FROM survey_progress WHERE citizen_id = citizens.id "
-    "AND status = 'answering')"
+    "AND status = 'answering') AS survey_moved_at"
 )
 
 
