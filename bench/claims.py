@@ -46,13 +46,20 @@ class InstantChannel:
     def __init__(self, sent: list[tuple[str, str]]) -> None:
         self.sent = sent
 
-    async def send(self, citizen: str, replies: list[Reply], skip: int = 0) -> Delivery:
+    async def send(
+        self, citizen: str, replies: list[Reply], skip: int = 0, **_: object
+    ) -> Delivery:
         await asyncio.sleep(0)
         self.sent.extend((citizen, r.text) for r in replies[skip:])
         return Delivery(DeliveryState.SENT, parts=len(replies) - skip)
 
     async def deliver_official(
-        self, citizen: str, replies: list[Reply], last_inbound: object, skip: int = 0
+        self,
+        citizen: str,
+        replies: list[Reply],
+        last_inbound: object,
+        skip: int = 0,
+        **_: object,
     ) -> Delivery:
         return await self.send(citizen, replies, skip)
 

@@ -26,6 +26,10 @@ failover    ``--workers`` workers (`tanya run --workers N`) on PostgreSQL; signe
             stand-in: messages never answered (lost), messages answered twice (the same
             reply body twice to one citizen), Send API calls per message; latency; each
             worker's peak memory; start to ready (first /healthz, and every worker up).
+            The stand-in notes which worker process sent each Send API call (from its
+            connection's socket, /proc), so a double is told apart: the killed worker's
+            crash window (its copy first, the others' after the kill: the documented
+            at-least-once) or two live workers (a bug).
 broadcast   ``--recipients`` Telegram subscribers written into the database, one
             announcement created, ``--workers`` workers (Telegram in webhook mode against
             the Bot API emulator with Telegram's limits: 30 messages/s per bot, 1/s per
@@ -260,28 +264,102 @@ class Cluster:
             self.process.wait()
 
 
-class GraphApi:
-    """The Graph API stand-in: every Send API body, per citizen, with its arrival time."""
+def socket_owner(local_port: int, remote_port: int, pids: list[int]) -> int:
+    """Which of ``pids`` holds the loopback TCP socket from ``local_port`` to
+    ``remote_port`` (0: none of them, or it is gone): the socket's inode from
+    /proc/net/tcp, then the process whose file descriptors include it."""
+    wanted = f":{local_port:04X}", f":{remote_port:04X}"
+    inode = ""
+    try:
+        for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[1].endswith(wanted[0]) and fields[2].endswith(wanted[1]):
+                inode = fields[9]
+                break
+    except OSError:
+        return 0
+    if not inode or inode == "0":
+        return 0
+    target = f"socket:[{inode}]"
+    for pid in pids:
+        try:
+            for fd in Path(f"/proc/{pid}/fd").iterdir():
+                try:
+                    if os.readlink(fd) == target:
+                        return pid
+                except OSError:
+                    continue
+        except OSError:
+            continue
+    return 0
 
-    def __init__(self) -> None:
-        self.sent: dict[str, list[tuple[float, str]]] = defaultdict(list)
+
+class GraphApi:
+    """The Graph API stand-in: every Send API body, per citizen, with its arrival time and
+    the worker process that sent it (found from the connection's socket, once per
+    connection, while the sender is alive: ``pids`` gives the workers of the moment)."""
+
+    def __init__(self, pids: Any = None) -> None:
+        self.sent: dict[str, list[tuple[float, str, int]]] = defaultdict(list)
+        self.pids = pids or (lambda: [])
+        self.port = 0
+        self._senders: dict[tuple[int, int], int] = {}  # (id of connection, port) -> pid
+
+    def sender(self, request: web.Request) -> int:
+        transport = request.transport
+        peer = transport.get_extra_info("peername") if transport is not None else None
+        if not peer:
+            return 0
+        key = (id(request.protocol), int(peer[1]))
+        if key not in self._senders:
+            self._senders[key] = socket_owner(int(peer[1]), self.port, self.pids())
+        return self._senders[key]
 
     async def messages(self, request: web.Request) -> web.Response:
+        sender = self.sender(request)  # before reading: the sender may die meanwhile
         try:
             body = await request.json()
         except ConnectionError:  # the worker sending it was killed: it never arrived
             return web.Response(status=400)
         psid = body["recipient"]["id"]
-        self.sent[psid].append((time.perf_counter(), json.dumps(body["message"], sort_keys=True)))
+        message = json.dumps(body["message"], sort_keys=True)
+        self.sent[psid].append((time.perf_counter(), message, sender))
         return web.json_response({"recipient_id": psid, "message_id": f"m{len(self.sent)}"})
 
 
-async def start_graph(handler: Any) -> tuple[web.AppRunner, str]:
+def doubles(graph: GraphApi, victim: int, killed_at: float) -> dict[str, list[str]]:
+    """Citizens who got one reply twice, by what the Graph API stand-in saw: the crash
+    window (the first copy came from the killed worker before it died, the others from
+    other workers after: it had sent the reply and died before recording the
+    confirmation, which the documented at-least-once allows), two live workers (any other
+    double: a bug), or unattributed (a copy whose sender could not be told)."""
+    kinds: dict[str, list[str]] = {"crash_window": [], "two_live_workers": [], "unattributed": []}
+    for psid, copies in graph.sent.items():
+        by_body: dict[str, list[tuple[float, int]]] = defaultdict(list)
+        for moment, body, sender in copies:
+            by_body[body].append((moment, sender))
+        for same in by_body.values():
+            if len(same) < 2:
+                continue
+            same.sort()
+            (_, first_by), later = same[0], same[1:]
+            if any(sender == 0 for _, sender in same):
+                kinds["unattributed"].append(psid)
+            elif first_by == victim and all(
+                sender != victim and at > killed_at for at, sender in later
+            ):
+                kinds["crash_window"].append(psid)
+            else:
+                kinds["two_live_workers"].append(psid)
+    return kinds
+
+
+async def start_graph(handler: Any, port: int = 0) -> tuple[web.AppRunner, str]:
     app = web.Application()
     app.router.add_post("/v21.0/me/messages", handler)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    port = free_port()
+    port = port or free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     return runner, f"http://127.0.0.1:{port}/v21.0"
 
@@ -402,13 +480,16 @@ async def failover(
     pg: PostgresServer, base: Path, workers: int, rate: float, seconds: float, texts: list[str]
 ) -> dict[str, Any]:
     graph = GraphApi()
-    runner, graph_url = await start_graph(graph.messages)
+    graph.port = free_port()
+    runner, graph_url = await start_graph(graph.messages, graph.port)
     cluster = Cluster(base / "failover", pg.fresh_database(), workers, graph_url)
+    graph.pids = cluster.worker_pids
     cluster.start()
     rng = random.Random(17)
     attempts: list[int] = []
     sent_at: dict[str, float] = {}
     killed: dict[str, Any] = {}
+    killed_at = 0.0
     try:
         ready = await cluster.wait_until_ready()
         print(f"  {workers} workers ready: {ready}", flush=True)
@@ -430,6 +511,7 @@ async def failover(
                 await asyncio.sleep(max(0.0, started + i / rate - time.perf_counter()))
                 if i == total // 2:
                     victim = rng.choice(pids_before)
+                    killed_at = time.perf_counter()
                     os.kill(victim, signal.SIGKILL)
                     killed = {"pid": victim, "at_message": i, "at_s": round(i / rate, 1)}
                     print(f"  SIGKILL worker {victim} at message {i}", flush=True)
@@ -448,7 +530,8 @@ async def failover(
     # "lost": not answered 120 s after the last webhook was taken (on an overloaded machine
     # some are merely late); a webhook the bot never took (5 tries) counts there too.
     answered = [p for p in sent_at if graph.sent.get(p)]
-    twice = [p for p in answered if max(Counter(b for _, b in graph.sent[p]).values()) > 1]
+    twice = [p for p in answered if max(Counter(b for _, b, _ in graph.sent[p]).values()) > 1]
+    kinds = doubles(graph, killed.get("pid", 0), killed_at) if killed else {}
     latencies = [graph.sent[p][0][0] - sent_at[p] for p in answered]
     calls = Counter(len(graph.sent[p]) for p in answered)
     restarted = "starting it again" in cluster.log.read_text(errors="replace")
@@ -465,6 +548,18 @@ async def failover(
         "lost": len(sent_at) - len(answered),
         "answered_twice": len(twice),
         "answered_twice_examples": twice[:5],
+        # The same reply twice to one citizen, told apart from the stand-in's records of
+        # which worker sent each copy and when: the killed worker's crash window
+        # (documented at-least-once) or two live workers (a bug).
+        "answered_twice_in_crash_window": len(kinds.get("crash_window", [])),
+        "answered_twice_by_two_live_workers": len(kinds.get("two_live_workers", [])),
+        "answered_twice_unattributed": len(kinds.get("unattributed", [])),
+        "answered_twice_by_two_live_workers_examples": kinds.get("two_live_workers", [])[:5],
+        # How many Send API calls the stand-in could attribute to a worker process.
+        "send_api_calls_attributed": sum(
+            1 for copies in graph.sent.values() for _, _, sender in copies if sender
+        ),
+        "send_api_calls": sum(len(copies) for copies in graph.sent.values()),
         "send_api_calls_per_message": {str(k): v for k, v in sorted(calls.items())},
         **percentiles(latencies),
         **ready,

@@ -27,6 +27,7 @@ from bot.nlu.minilm import DeferredEncoder
 from bot.service import Live, Loaded, load_answerer
 from bot.store import Store
 from bot.store.leases import worker_name
+from bot.store.liveness import Heartbeat
 
 if TYPE_CHECKING:
     from bot.desk.context import DeskContext
@@ -51,6 +52,8 @@ class Services:
     models: ModelSync
     # This process's one name in the store's claims, leases and jobs (host, pid, random).
     claimant: str
+    # Says in the store that this process is alive, so its claims hold only while it is.
+    heartbeat: Heartbeat
 
     def desk_context(self) -> DeskContext:
         from bot.desk.auth import Auth
@@ -89,6 +92,7 @@ def build_services(settings: Settings, loaded: Loaded, store: Store | None = Non
         dispatcher,
         answer_hours=settings.desk.sla_hours,
         announcement_topics=settings.announcements.topics,
+        worker=claimant,
     )
     # English MiniLM for the desk's similar questions (and Clusters' measure; the NLU
     # pipeline's encoder is USE-m; bench/clusters.py measured both), loaded once serving.
@@ -141,6 +145,7 @@ def build_services(settings: Settings, loaded: Loaded, store: Store | None = Non
         embedder=embedder,
         models=models,
         claimant=claimant,
+        heartbeat=store.heartbeat(claimant),
     )
 
 

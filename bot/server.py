@@ -187,6 +187,8 @@ def create_app(settings: Settings, loaded: Loaded, store: Store | None = None) -
     worker, learning = services.worker, services.learning
 
     async def lifetime(app: web.Application) -> AsyncIterator[None]:
+        # Alive before claiming anything: other workers leave this one's claims alone.
+        await asyncio.get_running_loop().run_in_executor(None, services.heartbeat.start)
         # Replies queued before a crash or restart go out; messages stored but never
         # answered are answered, in the background: nothing in them can stop the start.
         dispatcher.start()
@@ -225,6 +227,8 @@ def create_app(settings: Settings, loaded: Loaded, store: Store | None = None) -
         await asyncio.gather(*app[TASKS], return_exceptions=True)
         await learning.stop()
         await worker.stop()
+        # A clean stop: what this worker still claims is the others' at once.
+        await asyncio.get_running_loop().run_in_executor(None, services.heartbeat.stop)
 
     app.cleanup_ctx.append(lifetime)
     app.on_shutdown.append(stop_work)  # type: ignore[arg-type]

@@ -19,6 +19,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -399,3 +400,47 @@ async def wait_until_up(
                 pass
             await asyncio.sleep(0.2)
     raise AssertionError("the bot did not come up")
+
+
+def start_workers(
+    config: Path, workers: int, env: dict[str, str], log: Path, cwd: Path
+) -> subprocess.Popen[bytes]:
+    """`tanya run --workers N` with ``config``, in ``cwd``, with exactly ``env``; output
+    to ``log``."""
+    with log.open("wb") as output:
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "bot",
+                "--config",
+                str(config),
+                "run",
+                "--workers",
+                str(workers),
+            ],
+            cwd=cwd,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+
+
+async def worker_pids(base: str, tries: int) -> Counter[int]:
+    """Which workers answer /healthz over ``tries`` fresh connections."""
+    seen: Counter[int] = Counter()
+    for _ in range(tries):
+        async with httpx.AsyncClient() as client:  # a new connection each time
+            seen[(await client.get(f"{base}/healthz", timeout=10)).json()["pid"]] += 1
+    return seen
+
+
+async def wait_for_workers(
+    base: str, process: subprocess.Popen[bytes], log: Path, count: int, timeout: float = 120
+) -> set[int]:
+    """The pids of ``count`` workers once all of them answer (the last may load later)."""
+    await wait_until_up(base, process, log)
+    deadline = time.monotonic() + timeout
+    while len(seen := await worker_pids(base, 10)) < count:
+        assert time.monotonic() < deadline, f"fewer workers than {count}: {seen}"
+    return set(seen)

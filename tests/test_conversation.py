@@ -178,14 +178,21 @@ class RecordingCourier:
         self.sent: list[tuple[str, list[Reply]]] = []
         self.fail: Delivery | None = None
 
-    async def send(self, citizen: str, replies: list[Reply], skip: int = 0) -> Delivery:
+    async def send(
+        self, citizen: str, replies: list[Reply], skip: int = 0, **_: object
+    ) -> Delivery:
         if self.fail is not None:
             return self.fail
         self.sent.append((citizen, replies[skip:]))
         return Delivery(DeliveryState.SENT, parts=len(replies) - skip)
 
     async def deliver_official(
-        self, citizen: str, replies: list[Reply], last_inbound: object, skip: int = 0
+        self,
+        citizen: str,
+        replies: list[Reply],
+        last_inbound: object,
+        skip: int = 0,
+        **_: object,
     ) -> Delivery:
         return await self.send(citizen, replies, skip)
 

@@ -6,10 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
-import sys
 import time
-from collections import Counter
 from pathlib import Path
 
 import httpx
@@ -20,7 +17,13 @@ from aiohttp.test_utils import TestServer
 from bot.channels.webchat import SESSION_HEADER
 from tests.conftest import run_tanya
 from tests.postgres import PostgresServer
-from tests.telegram_harness import free_port, wait_until_up, write_child_config
+from tests.telegram_harness import (
+    free_port,
+    start_workers,
+    wait_for_workers,
+    worker_pids,
+    write_child_config,
+)
 from tests.test_messenger import SECRET, VERIFY, GraphApi, signed, text_event
 
 
@@ -48,15 +51,6 @@ def test_several_workers_are_refused_where_they_cannot_work(trained: Path, tmp_p
     message = polling.stderr.decode()
     assert polling.returncode == 1 and "Traceback" not in message
     assert "needs Telegram in webhook mode" in message and "telegram.mode: webhook" in message
-
-
-async def _pids(base: str, tries: int) -> Counter[int]:
-    """Which workers answer /healthz over ``tries`` fresh connections."""
-    seen: Counter[int] = Counter()
-    for _ in range(tries):
-        async with httpx.AsyncClient() as client:  # a new connection each time
-            seen[(await client.get(f"{base}/healthz", timeout=10)).json()["pid"]] += 1
-    return seen
 
 
 async def _web_chat(base: str, text: str) -> str:
@@ -110,20 +104,9 @@ async def test_two_workers_serve_one_port_on_postgresql(
         "FACEBOOK_VERIFY_TOKEN": VERIFY,
     }
     log = tmp_path / "run.log"
-    with log.open("wb") as output:
-        parent = subprocess.Popen(
-            [sys.executable, "-m", "bot", "--config", str(config), "run", "--workers", "2"],
-            cwd=trained,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
+    parent = start_workers(config, 2, env, log, trained)
     try:
-        await wait_until_up(base, parent, log)
-        deadline = time.monotonic() + 120
-        while len(seen := await _pids(base, 10)) < 2:  # the second may load a bit later
-            assert time.monotonic() < deadline, f"one worker only: {seen}"
-        first = set(seen)
+        first = await wait_for_workers(base, parent, log, 2)
 
         for _ in range(6):
             assert (await _web_chat(base, "halo")).startswith("Halo! Saya Tanya")
@@ -141,7 +124,7 @@ async def test_two_workers_serve_one_port_on_postgresql(
             await _messenger(base, psid, "ktp saya hilang gimana")
         await api.wait_for(len(psids) + len(later))
         deadline = time.monotonic() + 120
-        while not ((now := set(await _pids(base, 10))) - first and len(now) == 2):
+        while not ((now := set(await worker_pids(base, 10))) - first and len(now) == 2):
             assert time.monotonic() < deadline, f"the killed worker was not started again: {now}"
             await asyncio.sleep(0.5)
         assert killed not in now

@@ -11,6 +11,7 @@ import psycopg
 import pytest
 from sqlite_utils import Database
 
+import bot.store.escalations as escalations_module
 from bot.core.decision import Action, Decision, EscalationReason
 from bot.store import MIGRATIONS, Store, migrate, schema_version
 from bot.store.engine import Dialect
@@ -281,6 +282,95 @@ def test_names_typed_at_failed_sign_ins_are_forgotten_on_upgrade(tmp_path: Path)
     [(target, detail)] = store.db.execute("SELECT target, detail FROM audit_log").fetchall()
     assert (target, detail) == ("", "10.0.0.7")
     assert store.db.execute("SELECT count(*) FROM login_failures").fetchone() == (0,)
+
+
+def test_two_answers_to_one_question_at_the_same_instant_keep_their_own_tickets(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two officials (on two workers) answer two tickets on one question in the same
+    millisecond: each answer still names its own ticket, and each ticket's delivery is
+    its own answer's (an answer was found by its ticket's answer time, which both share)."""
+    store = Store.open(store_url)
+    citizen = store.citizen("telegram", "8", "id")
+    asked = store.save_incoming(citizen.id, "1", "text", "kapan bantuan sosial cair")
+    first, _ = store.open_escalation(citizen.id, asked.id, "low_confidence")
+    store.escalations.answer(first, 0, "Bulan depan.", '[{"text": "Bulan depan."}]')
+    second, _ = store.open_escalation(citizen.id, asked.id, "asked_human")
+    instant = "2030-01-01T00:00:00.000+00:00"
+    monkeypatch.setattr(escalations_module, "now_iso", lambda: instant)
+    with store.db.atomic():  # the first was answered at that instant too
+        store.db.execute("UPDATE escalations SET answered_at = ? WHERE id = ?", [instant, first])
+        store.db.execute("UPDATE messages SET created_at = ? WHERE action = 'official'", [instant])
+    store.escalations.answer(second, 0, "Tanggal 5.", '[{"text": "Tanggal 5."}]')
+    items = {}
+    for ticket in (first, second):
+        item = store.outbox.for_official_answer(ticket)
+        assert item is not None and item.ticket == ticket
+        items[ticket] = item
+    assert items[first].id != items[second].id
+    store.outbox.finish(items[first].id, OutboxState.FAILED, "blocked by the user", 0)
+    assert store.escalations.get(first).delivery == "failed"  # type: ignore[union-attr]
+    assert store.escalations.get(second).delivery == "pending"  # type: ignore[union-attr]
+
+
+def test_answers_written_before_the_link_are_linked_to_their_tickets(store_url: str) -> None:
+    """A database from before ``answer_message_id``: each ticket's answer is found by the
+    rule used then (the answer written when the ticket was answered), one per ticket."""
+    store = Store.open(store_url)
+    citizen = store.citizen("telegram", "9", "id")
+    asked = store.save_incoming(citizen.id, "1", "text", "kapan bantuan sosial cair")
+    tickets = []
+    for n in range(2):
+        ticket, _ = store.open_escalation(citizen.id, asked.id, "asked_human")
+        store.escalations.answer(ticket, 0, f"jawaban {n}", "[]")
+        tickets.append(ticket)
+        time.sleep(0.002)
+    answers = [
+        r[0]
+        for r in store.db.execute("SELECT id FROM messages WHERE action = 'official' ORDER BY id")
+    ]
+    version = len(MIGRATIONS) - 1  # as it was before the link
+    with store.db.atomic():
+        store.db.execute("DROP INDEX idx_escalations_answer_message")
+        if store.dialect is Dialect.POSTGRESQL:
+            store.db.execute("ALTER TABLE escalations DROP COLUMN answer_message_id")
+            store.db.execute("DELETE FROM tanya_schema WHERE version > ?", [version])
+        else:
+            store.db.execute("UPDATE escalations SET answer_message_id = NULL")
+    if store.dialect is Dialect.SQLITE:
+        store.db.execute(f"PRAGMA user_version = {version}")
+    store.close()
+    store = Store.open(store_url)
+    linked = store.db.execute(
+        "SELECT id, answer_message_id FROM escalations ORDER BY id"
+    ).fetchall()
+    assert linked == list(zip(tickets, answers, strict=True))
+    for ticket in tickets:
+        item = store.outbox.for_official_answer(ticket)
+        assert item is not None and item.ticket == ticket
+
+
+def test_one_tickets_delivery_leaves_the_other_answers_to_the_question_alone(
+    store_url: str,
+) -> None:
+    """The first answer to a question did not get through; a second ticket's answer was
+    shown: the first answer is still recorded as not delivered."""
+    store = Store.open(store_url)
+    citizen = store.citizen("webchat", "s9", "id")
+    asked = store.save_incoming(citizen.id, "1", "text", "kapan bantuan sosial cair")
+    first, _ = store.open_escalation(citizen.id, asked.id, "low_confidence")
+    first_item = store.escalations.answer(first, 0, "Bulan depan.", '[{"text": "Bulan depan."}]')
+    store.outbox.finish(first_item, OutboxState.FAILED, "refused", 0)
+    time.sleep(0.002)
+    second, _ = store.open_escalation(citizen.id, asked.id, "asked_human")
+    store.escalations.answer(second, 0, "Tanggal 5.", '[{"text": "Tanggal 5."}]')
+    store.escalations.set_delivery(second, "sent")
+    statuses = dict(
+        store.db.execute(
+            "SELECT text, status FROM messages WHERE action = 'official' ORDER BY id"
+        ).fetchall()
+    )
+    assert statuses == {"Bulan depan.": "failed", "Tanggal 5.": "sent"}
 
 
 def test_a_second_ticket_on_the_same_question_gets_its_own_answer(store_url: str) -> None:

@@ -13,13 +13,15 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot.channels.telegram import TelegramChannel, to_html
+from bot.channels.telegram import MAX_TEXT, TelegramChannel, to_html
+from bot.channels.text import split_text
 from bot.channels.webchat import SESSION_HEADER
 from bot.config import Settings, TelegramSettings
 from bot.core.answerer import Answerer
 from bot.core.conversation import Conversation
 from bot.core.decision import Decision
 from bot.core.dispatch import Dispatcher
+from bot.core.messages import Reply
 from bot.server import create_app
 from bot.service import Loaded, with_thresholds
 from bot.store import Store
@@ -284,6 +286,27 @@ async def test_replies_wait_out_telegram_errors_and_keep_their_order(
     while store.outbox.counts()["queued"]:
         await asyncio.sleep(0.05)
     assert {m.status for m in store.messages(1) if m.direction == "out"} == {"sent"}
+
+
+async def test_a_long_reply_reports_each_confirmed_part_before_the_next(
+    emulator: Emulator, bot: tuple[TelegramChannel, Store]
+) -> None:
+    """A reply too long for one Telegram message goes out in parts, paced per chat: the
+    outbox hears of each confirmed part before the next one's wait (so a worker dying in
+    that wait leaves only the rest to send), and of the last in the result."""
+    channel, _ = bot
+    citizen = Citizen(emulator, 125)
+    await citizen.say("halo")
+    await citizen.wait_for(1)
+    confirmed: list[int] = []
+    long = " ".join(f"kalimat{n}" for n in range(1000))  # over Telegram's 4096 characters
+    parts = len(split_text(long, MAX_TEXT))
+    assert parts >= 2
+    delivery = await channel.send("125", [Reply(long)], progress=confirmed.append)
+    assert delivery.parts == parts
+    assert confirmed == list(range(1, parts))  # each but the last, in order
+    texts = [m["message"]["text"] for m in (await citizen.wait_for(1 + parts))[1:]]
+    assert "".join(texts).replace(" ", "") == long.replace(" ", "")
 
 
 async def test_a_refused_reply_is_recorded_as_failed_not_sent(

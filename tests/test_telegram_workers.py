@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -19,11 +17,11 @@ from tests.telegram_harness import (
     Citizen,
     Emulator,
     free_port,
+    start_workers,
     text_of,
-    wait_until_up,
+    wait_for_workers,
     write_child_config,
 )
-from tests.test_run_workers import _pids
 
 SECRET = "rahasia-untuk-semua-worker"
 
@@ -51,20 +49,9 @@ async def test_webhook_updates_are_answered_once_across_two_workers(
     env = {k: v for k, v in os.environ.items() if not k.startswith("FACEBOOK_")}
     env |= {"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_WEBHOOK_SECRET": SECRET}
     log = tmp_path / "run.log"
-    with log.open("wb") as output:
-        parent = subprocess.Popen(
-            [sys.executable, "-m", "bot", "--config", str(config), "run", "--workers", "2"],
-            cwd=trained,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
+    parent = start_workers(config, 2, env, log, trained)
     try:
-        await wait_until_up(base, parent, log)
-        deadline = time.monotonic() + 120
-        while len(seen := await _pids(base, 10)) < 2:
-            assert time.monotonic() < deadline, f"one worker only: {seen}"
-
+        await wait_for_workers(base, parent, log, 2)
         citizens = [Citizen(emulator, 7100 + number) for number in range(6)]
         for citizen in citizens:
             await citizen.say("halo")

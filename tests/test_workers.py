@@ -18,11 +18,12 @@ import pytest
 from bot.config import DeskSettings
 from bot.core.broadcasting import Broadcaster
 from bot.core.conversation import Conversation
-from bot.core.decision import Decision
+from bot.core.decision import Action, Decision
 from bot.core.dispatch import Dispatcher
 from bot.core.messages import (
     Delivery,
     DeliveryState,
+    Incoming,
     Kind,
     Outgoing,
     Reply,
@@ -35,6 +36,7 @@ from bot.desk.auth import Auth, TooManyAttempts, hash_password
 from bot.faq.loader import load_faq
 from bot.store import Store
 from bot.store.clock import iso, now_iso
+from bot.store.liveness import Heartbeat
 from bot.store.outbox import OutboxState
 from tests.conftest import ROOT
 
@@ -110,7 +112,9 @@ class Courier:
         self.hang = hang
         self.calls = 0
 
-    async def send(self, citizen: str, replies: list[Reply], skip: int = 0) -> Delivery:
+    async def send(
+        self, citizen: str, replies: list[Reply], skip: int = 0, **_: object
+    ) -> Delivery:
         self.calls += 1
         if self.hang:
             await asyncio.Event().wait()
@@ -120,7 +124,12 @@ class Courier:
         return Delivery(DeliveryState.SENT, parts=len(replies) - skip)
 
     async def deliver_official(
-        self, citizen: str, replies: list[Reply], last_inbound: object, skip: int = 0
+        self,
+        citizen: str,
+        replies: list[Reply],
+        last_inbound: object,
+        skip: int = 0,
+        **_: object,
     ) -> Delivery:
         return await self.send(citizen, replies, skip)
 
@@ -220,6 +229,209 @@ async def test_a_worker_that_dies_mid_send_leaves_its_messages_to_another_after_
     assert received(sent) == expected  # in order per citizen, each once
     assert {worker for _, _, worker in sent} == {"heir"}
     assert second.outbox.counts()["sent"] == 12
+
+
+# Liveness (bot.store.liveness) in a test's time: beats every 0.3 s, dead after 1.5 s of
+# silence; the outbox lease stays the bot's (60 s), so what is taken over within seconds
+# was taken because its worker died, not because a lease ran out.
+BEAT, SILENT = 0.3, 1.5
+
+
+async def dying_worker(
+    store_url: str, sent: list[tuple[str, str, str]]
+) -> tuple[Store, Store, Heartbeat, Dispatcher]:
+    """Worker "a" beating and sending a reply to each of 4 citizens, every send hanging
+    (3 queued each); and the store of a second worker "b" on the same database."""
+    first = Store.open(store_url, silent_after=SILENT)
+    second = Store.open(store_url, silent_after=SILENT)
+    queue_replies(first, citizens=4, each=3)
+    beat = first.heartbeat("a", every=BEAT)
+    await asyncio.to_thread(beat.start)
+    hanging = Courier(sent, "a", hang=True)
+    a = Dispatcher(first, {"test": hanging}, worker="a", sweep_every=0.1, alone=False)
+    a.start()
+    await until(lambda: hanging.calls == 4)  # one claimed message per citizen, on its way
+    return first, second, beat, a
+
+
+async def test_a_worker_that_stops_beating_leaves_its_messages_to_another_within_seconds(
+    store_url: str,
+) -> None:
+    sent: list[tuple[str, str, str]] = []
+    first, second, beat, a = await dying_worker(store_url, sent)
+    expected = queue_order(first)
+    await a.stop(timeout=0)  # the worker dies (SIGKILL): its claims stay in the database
+    await asyncio.to_thread(beat.halt)  # and its heartbeat stops, without a goodbye
+    died = time.monotonic()
+    b = Dispatcher(second, {"test": Courier(sent, "b")}, worker="b", sweep_every=0.1, alone=False)
+    b.start()
+    try:
+        await until(lambda: len(sent) > 0, timeout=30)
+        took = time.monotonic() - died
+        assert SILENT - BEAT - 0.1 <= took < 10  # once silent long enough, far from the lease
+        await until(lambda: len(sent) == 12, timeout=20)
+    finally:
+        await b.stop()
+    assert received(sent) == expected  # in order per citizen, each once
+    assert {worker for _, _, worker in sent} == {"b"}
+    assert second.outbox.counts()["sent"] == 12
+
+
+async def test_a_live_slow_workers_messages_are_not_taken(store_url: str) -> None:
+    sent: list[tuple[str, str, str]] = []
+    _, second, beat, a = await dying_worker(store_url, sent)
+    b = Dispatcher(second, {"test": Courier(sent, "b")}, worker="b", sweep_every=0.1, alone=False)
+    b.start()
+    try:
+        await asyncio.sleep(SILENT * 2.5)  # "a" is slow (its sends hang) but it beats on
+        assert sent == []
+        assert second.workers.presumed_alive("a")
+        holders = {
+            r[0]
+            for r in second.db.execute("SELECT claimed_by FROM outbox WHERE claimed_by IS NOT NULL")
+        }
+        assert holders == {"a"}
+    finally:
+        await b.stop()
+        await a.stop(timeout=0)
+        await asyncio.to_thread(beat.stop)
+
+
+async def test_a_worker_that_said_goodbye_leaves_its_messages_at_once(store_url: str) -> None:
+    sent: list[tuple[str, str, str]] = []
+    _, second, beat, a = await dying_worker(store_url, sent)
+    await a.stop(timeout=0)  # a clean stop whose sends did not finish in time
+    await asyncio.to_thread(beat.stop)  # goodbye
+    stopped = time.monotonic()
+    b = Dispatcher(second, {"test": Courier(sent, "b")}, worker="b", sweep_every=0.1, alone=False)
+    b.start()
+    try:
+        await until(lambda: len(sent) == 12, timeout=20)
+        assert time.monotonic() - stopped < SILENT  # before it could have fallen silent
+    finally:
+        await b.stop()
+    assert not second.workers.presumed_alive("a")
+
+
+class PartCourier:
+    """Sends a reply's parts one by one and tells ``progress`` of each but the last, as the
+    channels do; with ``hang_after``, the send hangs after that many parts (the worker
+    dies while it waits to send the next)."""
+
+    reply_window: timedelta | None = None
+
+    def __init__(
+        self, sent: list[tuple[str, str, str]], worker: str, hang_after: int | None = None
+    ) -> None:
+        self.sent, self.worker, self.hang_after = sent, worker, hang_after
+
+    async def send(
+        self,
+        citizen: str,
+        replies: list[Reply],
+        skip: int = 0,
+        *,
+        progress: Callable[[int], None] | None = None,
+    ) -> Delivery:
+        parts = replies[skip:]
+        for done, reply in enumerate(parts, start=1):
+            if self.hang_after is not None and done > self.hang_after:
+                await asyncio.Event().wait()
+            await asyncio.sleep(0.001)
+            self.sent.append((citizen, reply.text, self.worker))
+            if progress is not None and done < len(parts):
+                progress(done)
+        return Delivery(DeliveryState.SENT, parts=len(parts))
+
+    async def deliver_official(
+        self, citizen: str, replies: list[Reply], last_inbound: object, skip: int = 0
+    ) -> Delivery:
+        return await self.send(citizen, replies, skip)
+
+
+async def test_a_worker_dying_between_the_parts_of_a_reply_leaves_only_the_rest(
+    store_url: str,
+) -> None:
+    first = Store.open(store_url, silent_after=SILENT)
+    second = Store.open(store_url, silent_after=SILENT)
+    citizen = first.citizen("test", "c0")
+    saved = first.save_incoming(citizen.id, "m0", "text", "tanya")
+    parts = [Reply(f"bagian {n}") for n in (1, 2, 3)]
+    first.queue_reply(saved.id, citizen.id, "bagian 1-3", None, replies_to_json(parts))
+    beat = first.heartbeat("a", every=BEAT)
+    await asyncio.to_thread(beat.start)
+    sent: list[tuple[str, str, str]] = []
+    a = Dispatcher(first, {"test": PartCourier(sent, "a", hang_after=1)}, worker="a", alone=False)
+    a.start()
+    await until(lambda: len(sent) == 1)  # part 1 confirmed; "a" dies before part 2
+    await a.stop(timeout=0)
+    await asyncio.to_thread(beat.halt)
+    b = Dispatcher(
+        second, {"test": PartCourier(sent, "b")}, worker="b", sweep_every=0.1, alone=False
+    )
+    b.start()
+    try:
+        await until(lambda: len(sent) >= 3, timeout=20)
+        await asyncio.sleep(0.3)  # a part sent again would arrive now
+    finally:
+        await b.stop()
+    assert sent == [("c0", "bagian 1", "a"), ("c0", "bagian 2", "b"), ("c0", "bagian 3", "b")]
+
+
+def queue_order(store: Store) -> dict[str, list[str]]:
+    """Each citizen's replies in the outbox's order: what they must receive."""
+    queued: dict[str, list[str]] = {}
+    for platform_id, replies in store.db.execute(
+        "SELECT c.platform_id, o.replies FROM outbox o JOIN citizens c ON c.id = o.citizen_id "
+        "ORDER BY o.id"
+    ):
+        queued.setdefault(platform_id, []).extend(r.text for r in replies_from_json(replies))
+    return queued
+
+
+def test_a_dead_broadcasters_recipients_go_to_another_at_once(store_url: str) -> None:
+    store = Store.open(store_url, silent_after=SILENT)
+    number = announcement(store, 6)
+    store.broadcasts.start(number)
+    t0, later = now_iso(), "2999-01-01T00:00:00.000+00:00"  # leases that never lapse here
+    store.workers.beat("leaving")
+    store.workers.beat("silent")
+    store.workers.beat("alive")
+    leaving = store.broadcasts.claim(number, "telegram", "leaving", 2, t0, later)
+    silent = store.broadcasts.claim(number, "telegram", "silent", 2, t0, later)
+    assert len(leaving) == len(silent) == 2
+    assert len(store.broadcasts.claim(number, "telegram", "alive", 10, t0, later)) == 2
+    assert store.broadcasts.claim(number, "telegram", "alive", 10, now_iso(), later) == []
+    store.workers.goodbye("leaving")  # a clean stop: its claims are free at once
+    taken = store.broadcasts.claim(number, "telegram", "alive", 10, now_iso(), later)
+    assert sorted(r.delivery_id for r in taken) == sorted(r.delivery_id for r in leaving)
+    time.sleep(SILENT + 0.2)  # "silent" stops beating ("alive" beats on)
+    store.workers.beat("alive")
+    taken = store.broadcasts.claim(number, "telegram", "alive", 10, now_iso(), later)
+    assert sorted(r.delivery_id for r in taken) == sorted(r.delivery_id for r in silent)
+    assert not store.broadcasts.still_mine(silent[0].delivery_id, "silent", later)
+
+
+async def test_a_dead_workers_unanswered_messages_are_answered_at_once(store_url: str) -> None:
+    store = Store.open(store_url, silent_after=SILENT)
+    citizen = store.citizen("test", "c1")
+    store.workers.beat("gone")
+    left = store.save_incoming(citizen.id, "a", Kind.STICKER.value, "", received_by="gone")
+    store.workers.goodbye("gone")
+    beat = store.heartbeat("live", every=BEAT)
+    await asyncio.to_thread(beat.start)
+    held = store.save_incoming(citizen.id, "b", Kind.STICKER.value, "", received_by="live")
+    other = sticker_conversation(Store.open(store_url, silent_after=SILENT))
+    survivor = asyncio.create_task(other.answer_left_behind("other", every=0.1))
+    try:
+        await until(lambda: [row.id for row in store.unanswered()] == [held.id], timeout=5)
+        await asyncio.sleep(SILENT * 2)  # the live worker's message stays its own
+        assert [row.id for row in store.unanswered()] == [held.id]
+        assert left.id not in [row.id for row in store.unanswered()]
+    finally:
+        survivor.cancel()
+        await asyncio.gather(survivor, return_exceptions=True)
+        await asyncio.to_thread(beat.stop)
 
 
 def test_only_the_claimant_reschedules_and_a_citizens_later_message_waits(
@@ -415,6 +627,40 @@ def test_messages_a_dead_worker_left_are_answered_once_by_the_others(store_url: 
     assert sum(answered) == 10  # between them, each message once
     assert store.outbox.counts()["queued"] == 10
     assert store.unanswered() == []
+
+
+async def test_a_web_chat_message_answered_meanwhile_by_another_worker_gets_one_reply(
+    store_url: str,
+) -> None:
+    """The web chat answers in the request: a slow answer there, while another worker's
+    pass answered the same message (e.g. this worker was taken for dead), keeps the
+    first reply only, and the page shows none of its own (the other reply is the
+    citizen's, on the page's next look)."""
+    store = Store.open(store_url)
+    replies = Replies.load(ROOT / "rasa_project" / "domain.yml")
+    faq, _ = load_faq(ROOT / "tests" / "fixtures" / "faq_small")
+    deciding, go_on = asyncio.Event(), asyncio.Event()
+
+    async def slow(text: str, language: str | None) -> Decision:
+        deciding.set()
+        await go_on.wait()
+        return Decision(text, Action.SMALLTALK, "id", "Halo juga!")
+
+    async def quick(text: str, language: str | None) -> Decision:
+        return Decision(text, Action.SMALLTALK, "id", "Halo!")
+
+    webchat = Conversation(store, slow, replies, faq, worker="web")
+    other = Conversation(
+        Store.open(store_url), quick, replies, faq, dispatcher=Dispatcher(store, {}), worker="b"
+    )
+    handling = asyncio.create_task(webchat.handle(Incoming("webchat", "s1", text="halo")))
+    await deciding.wait()
+    later = iso(datetime.now(UTC) + timedelta(seconds=1))  # whatever this clock's resolution
+    assert await other.answer_pending(later) == 1  # the other worker answered it
+    go_on.set()
+    assert await handling == []  # nothing shown twice
+    out = store.db.execute("SELECT text FROM messages WHERE direction = 'out'").fetchall()
+    assert out == [("Halo!",)]
 
 
 async def test_sign_in_limits_hold_across_two_workers(store_url: str) -> None:

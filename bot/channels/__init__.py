@@ -11,7 +11,7 @@ from aiohttp import web
 
 from bot.config import Settings
 from bot.core.conversation import Conversation
-from bot.core.messages import Delivery, Outgoing, Reply
+from bot.core.messages import Delivery, Outgoing, Progress, Reply
 from bot.store import Store
 
 if TYPE_CHECKING:
@@ -28,10 +28,13 @@ class Channel(Protocol):
     def setup(self, app: web.Application) -> None:
         """Add the channel's routes and start/stop hooks to the application."""
 
-    async def send(self, citizen: str, replies: list[Reply], skip: int = 0) -> Delivery:
+    async def send(
+        self, citizen: str, replies: list[Reply], skip: int = 0, *, progress: Progress | None = None
+    ) -> Delivery:
         """One attempt to send a reply from the outbox, from its ``skip``-th rendered
         message on; the outcome says whether the platform confirmed it, refused it for
-        good, or failed for now (the outbox tries again)."""
+        good, or failed for now (the outbox tries again). ``progress`` is told the parts
+        confirmed so far, after each but the last."""
 
     # Announcements and polls: messages per second this channel may start (None: any).
     broadcast_rate: float | None
@@ -42,7 +45,13 @@ class Channel(Protocol):
         """Deliver an announcement or poll, if the platform's rules allow it now."""
 
     async def deliver_official(
-        self, citizen: str, replies: list[Reply], last_inbound: datetime | None, skip: int = 0
+        self,
+        citizen: str,
+        replies: list[Reply],
+        last_inbound: datetime | None,
+        skip: int = 0,
+        *,
+        progress: Progress | None = None,
     ) -> Delivery:
         """One attempt to deliver an official's answer, if the platform's rules allow it."""
 

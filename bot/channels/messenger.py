@@ -32,7 +32,15 @@ from bot.channels.background import BackgroundTasks
 from bot.channels.text import split_text
 from bot.config import MessengerSettings
 from bot.core.conversation import Conversation
-from bot.core.messages import Delivery, DeliveryState, Incoming, Kind, Outgoing, Reply
+from bot.core.messages import (
+    Delivery,
+    DeliveryState,
+    Incoming,
+    Kind,
+    Outgoing,
+    Progress,
+    Reply,
+)
 
 log = logging.getLogger(__name__)
 
@@ -331,9 +339,11 @@ class MessengerChannel:
                 self._background.answer(self.conversation, accepted)
         return web.Response(text="EVENT_RECEIVED")
 
-    async def send(self, psid: str, replies: list[Reply], skip: int = 0) -> Delivery:
+    async def send(
+        self, psid: str, replies: list[Reply], skip: int = 0, *, progress: Progress | None = None
+    ) -> Delivery:
         """A reply to the citizen's message, inside the 24 hours it opened."""
-        return await self._send(psid, replies, skip=skip)
+        return await self._send(psid, replies, skip=skip, progress=progress)
 
     async def _send(
         self,
@@ -342,9 +352,11 @@ class MessengerChannel:
         tag: str | None = None,
         messaging_type: str = "RESPONSE",
         skip: int = 0,
+        progress: Progress | None = None,
     ) -> Delivery:
         """Send every rendered message from the ``skip``-th on, stopping at the first that
-        does not get through (its outcome is the result; ``parts`` counts those that did)."""
+        does not get through (its outcome is the result; ``parts`` counts those that did;
+        ``progress`` hears of each confirmed one before the next is sent)."""
         if self.api is None:
             return Delivery(DeliveryState.RETRY, "the Messenger channel is not started yet")
         messages = [m for reply in replies for m in render(reply)][skip:]
@@ -352,6 +364,8 @@ class MessengerChannel:
             outcome = await self.api.send(psid, message, tag, messaging_type)
             if outcome.state is not DeliveryState.SENT:
                 return dataclasses.replace(outcome, parts=sent)
+            if progress is not None and sent + 1 < len(messages):
+                progress(sent + 1)
         return Delivery(DeliveryState.SENT, parts=len(messages))
 
     async def broadcast(self, psid: str, item: Outgoing, last_inbound: datetime | None) -> Delivery:
@@ -369,12 +383,18 @@ class MessengerChannel:
         )
 
     async def deliver_official(
-        self, psid: str, replies: list[Reply], last_inbound: datetime | None, skip: int = 0
+        self,
+        psid: str,
+        replies: list[Reply],
+        last_inbound: datetime | None,
+        skip: int = 0,
+        *,
+        progress: Progress | None = None,
     ) -> Delivery:
         """Send an official's answer if Meta's messaging windows still allow it."""
         age = datetime.now(UTC) - last_inbound if last_inbound else HUMAN_AGENT_WINDOW * 2
         if age <= STANDARD_WINDOW:
-            return await self._send(psid, replies, skip=skip)
+            return await self._send(psid, replies, skip=skip, progress=progress)
         if age > HUMAN_AGENT_WINDOW:
             return Delivery(
                 DeliveryState.UNDELIVERABLE,
@@ -386,4 +406,4 @@ class MessengerChannel:
                 "the citizen last wrote more than 24 hours ago: a reply needs the HUMAN_AGENT "
                 "tag (set messenger.human_agent_tag once the app has that permission)",
             )
-        return await self._send(psid, replies, tag="HUMAN_AGENT", skip=skip)
+        return await self._send(psid, replies, tag="HUMAN_AGENT", skip=skip, progress=progress)

@@ -60,7 +60,15 @@ from bot.channels.text import split_text
 from bot.config import TelegramSettings
 from bot.core.broadcasting import Pacer
 from bot.core.conversation import Conversation
-from bot.core.messages import Delivery, DeliveryState, Incoming, Kind, Outgoing, Reply
+from bot.core.messages import (
+    Delivery,
+    DeliveryState,
+    Incoming,
+    Kind,
+    Outgoing,
+    Progress,
+    Reply,
+)
 from bot.privacy import mask
 from bot.store.escalations import AlreadyHandled
 
@@ -402,14 +410,22 @@ class TelegramChannel:
             except TelegramError as exc:  # the buttons stay; a second tap changes nothing
                 log.debug("editMessageReplyMarkup failed: %s", exc)
 
-    async def send(self, citizen: str, replies: list[Reply], skip: int = 0) -> Delivery:
-        return await self._send(citizen, replies, skip)
+    async def send(
+        self, citizen: str, replies: list[Reply], skip: int = 0, *, progress: Progress | None = None
+    ) -> Delivery:
+        return await self._send(citizen, replies, skip, progress)
 
     async def deliver_official(
-        self, citizen: str, replies: list[Reply], last_inbound: datetime | None, skip: int = 0
+        self,
+        citizen: str,
+        replies: list[Reply],
+        last_inbound: datetime | None,
+        skip: int = 0,
+        *,
+        progress: Progress | None = None,
     ) -> Delivery:
         """Telegram lets a bot write to a private chat at any time, unless it was blocked."""
-        return await self._send(citizen, replies, skip)
+        return await self._send(citizen, replies, skip, progress)
 
     @contextlib.asynccontextmanager
     async def _chat_lock(self, chat: str) -> AsyncIterator[None]:
@@ -428,9 +444,12 @@ class TelegramChannel:
             if not self._chat_users[chat]:
                 del self._chat_users[chat], self._chat_locks[chat]
 
-    async def _send(self, citizen: str, replies: list[Reply], skip: int = 0) -> Delivery:
+    async def _send(
+        self, citizen: str, replies: list[Reply], skip: int = 0, progress: Progress | None = None
+    ) -> Delivery:
         """Send every part from the ``skip``-th on, stopping at the first that does not get
-        through: its outcome is the result, and ``parts`` counts those that did."""
+        through: its outcome is the result, and ``parts`` counts those that did
+        (``progress`` hears of each confirmed part before the next one's pacing wait)."""
         if not self.up:
             return Delivery(DeliveryState.RETRY, self.detail or "Telegram is not connected yet")
         parts = [
@@ -452,6 +471,8 @@ class TelegramChannel:
                         )
                 except TelegramError as exc:
                     return dataclasses.replace(self._outcome(citizen, exc), parts=sent)
+                if progress is not None and sent + 1 < len(parts):
+                    progress(sent + 1)
         return Delivery(DeliveryState.SENT, parts=len(parts))
 
     def _outcome(self, citizen: str, exc: TelegramError) -> Delivery:

@@ -41,6 +41,7 @@ from bot.core.messages import (
     Incoming,
     Kind,
     Outgoing,
+    Progress,
     Reply,
     replies_from_json,
 )
@@ -143,7 +144,9 @@ class WebChatChannel:
         app.router.add_get("/chat/api/updates", self.updates)
         app.router.add_post("/chat/api/messages", self.message)
 
-    async def send(self, citizen: str, replies: list[Reply], skip: int = 0) -> Delivery:
+    async def send(
+        self, citizen: str, replies: list[Reply], skip: int = 0, *, progress: Progress | None = None
+    ) -> Delivery:
         """Nothing to push (a reply worked out after a restart): it is stored, and the
         chat page shows it when it next asks."""
         return Delivery(DeliveryState.WAITING, WAITING_DETAIL)
@@ -158,7 +161,13 @@ class WebChatChannel:
         return Delivery(DeliveryState.WAITING, WAITING_DETAIL)
 
     async def deliver_official(
-        self, citizen: str, replies: list[Reply], last_inbound: datetime | None, skip: int = 0
+        self,
+        citizen: str,
+        replies: list[Reply],
+        last_inbound: datetime | None,
+        skip: int = 0,
+        *,
+        progress: Progress | None = None,
     ) -> Delivery:
         """An official's answer waits in the conversation until the chat page shows it."""
         return Delivery(DeliveryState.WAITING, WAITING_DETAIL)

@@ -19,7 +19,8 @@ recipients in the store with a lease (``Broadcasts.claim``), checks its claim ri
 before each send (``still_mine``), and reserves each message's start in the channel's
 one pace (``Broadcasts.reserve_start``), so the recipients are shared out, each gets it
 once while its worker lives, and the channel's rate holds for all workers together. A
-worker that dies leaves its claims to lapse; the others take them over after the lease.
+worker that dies stops beating (``bot.store.liveness``) and the others take its claims
+over within seconds (after the lease, for a worker whose heartbeat goes on but is stuck).
 """
 
 from __future__ import annotations

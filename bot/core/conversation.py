@@ -60,9 +60,10 @@ RATINGS = ("1", "2", "3", "4", "5")
 MAX_ANSWER_ATTEMPTS = 3
 ANSWER_RETRY_DELAYS = (1.0, 5.0)
 # Several workers: how often one of them looks for messages a dead worker left
-# unanswered, and how old a message must be to count as left (a live worker answers
-# within seconds; one that was only slow loses nothing: the store keeps one reply).
-LEFT_BEHIND_EVERY = 30.0
+# unanswered (those of a worker whose heartbeat stopped, bot.store.liveness), and how old
+# a message must be to count as left whoever stored it (a live worker answers within
+# seconds; one that was only slow loses nothing: the store keeps one reply).
+LEFT_BEHIND_EVERY = 5.0
 LEFT_BEHIND_AFTER = 60.0
 KINDS = frozenset(Kind)
 # How alike (0-100) a word of /langganan's must be to a word of a topic's name.
@@ -125,8 +126,12 @@ class Conversation:
         dispatcher: Dispatcher | None = None,
         answer_hours: float = 8,
         announcement_topics: Mapping[str, Mapping[str, str]] | None = None,
+        worker: str | None = None,
     ) -> None:
+        """``worker``: this process's claimant name, recorded on the messages it stores
+        (should it die before answering, another worker answers them at once)."""
         self.store = store
+        self.worker = worker or (dispatcher.worker if dispatcher is not None else worker_name())
         # How soon officials answer (desk.sla_hours): citizens are told what to expect.
         self.answer_hours = answer_hours
         self.decide = decide
@@ -163,7 +168,14 @@ class Conversation:
         # Someone known (most messages): one statement on PostgreSQL. Else first the check
         # that an erased citizen's old message does not bring them back, then their row.
         known = self.store.save_incoming_if_known(
-            message.channel, message.citizen, message.message_id, kind, text, rumour, attachment
+            message.channel,
+            message.citizen,
+            message.message_id,
+            kind,
+            text,
+            rumour=rumour,
+            attachment=attachment,
+            received_by=self.worker,
         )
         if known is not None:
             citizen, saved = known
@@ -173,7 +185,13 @@ class Conversation:
             hint = message.language if message.language in self.languages else None
             citizen = self.store.citizen(message.channel, message.citizen, language=hint)
             saved = self.store.save_incoming(
-                citizen.id, message.message_id, kind, text, rumour, attachment
+                citizen.id,
+                message.message_id,
+                kind,
+                text,
+                rumour=rumour,
+                attachment=attachment,
+                received_by=self.worker,
             )
         if not saved.is_new:
             return None
@@ -268,14 +286,21 @@ class Conversation:
                 accepted.message_id, f"{type(exc).__name__}: {exc}", MAX_ANSWER_ATTEMPTS
             )
             return [Reply(self._text("utter_error", accepted.citizen))]
-        self.store.save_reply(
-            accepted.message_id,
-            accepted.citizen.id,
-            "\n\n".join(r.text for r in replies),
-            decision,
-            buttons=replies_to_json(replies[-1:]) if replies and replies[-1].buttons else None,
-            language=self._language_shown.pop(accepted.message_id, None),
-        )
+        try:
+            self.store.save_reply(
+                accepted.message_id,
+                accepted.citizen.id,
+                "\n\n".join(r.text for r in replies),
+                decision,
+                buttons=replies_to_json(replies[-1:]) if replies and replies[-1].buttons else None,
+                language=self._language_shown.pop(accepted.message_id, None),
+            )
+        except AlreadyAnswered:
+            # Another worker's reply is stored and queued: the page shows that one when it
+            # next asks; showing this one too would answer the citizen twice.
+            log.info("message %d was answered by another worker", accepted.message_id)
+            self._erase_after_delivery.discard(accepted.message_id)
+            return []
         if accepted.message_id in self._erase_after_delivery:
             # /hapusdata confirmed: the confirmation goes back now, and nothing is kept.
             self._erase_after_delivery.discard(accepted.message_id)
@@ -289,10 +314,10 @@ class Conversation:
         after: float = LEFT_BEHIND_AFTER,
     ) -> None:
         """With several workers on one database: every ``every`` seconds one worker of
-        all (``Jobs``, job "left-behind") answers the messages stored over ``after``
-        seconds ago and still unanswered, which a worker that died left. Runs until
-        cancelled."""
-        worker = worker or worker_name()
+        all (``Jobs``, job "left-behind") answers the messages still unanswered that a
+        worker that died left: those it stored (its heartbeat stopped), and any stored
+        over ``after`` seconds ago. Runs until cancelled."""
+        worker = worker or self.worker
         while True:
             try:
                 if self.store.jobs.take_every("left-behind", worker, every):

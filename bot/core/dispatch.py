@@ -20,7 +20,8 @@ duplicates.
 Several workers (processes) may each run a dispatcher on one database: a message is sent
 only by the worker that claimed it in the store (``bot.store.outbox.Outbox.claim``, with
 a lease), so each goes out once while its worker lives; when a worker dies, the others'
-sweeps find its messages once its claims lapse and send them (at least once, as above).
+sweeps find its messages once its heartbeat stopped (``bot.store.liveness``: seconds) or
+its claims lapsed, and send them (at least once, as above).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from bot.core.messages import Delivery, DeliveryState, Reply, replies_from_json
+from bot.core.messages import Delivery, DeliveryState, Progress, Reply, replies_from_json
 from bot.store import Store
 from bot.store.clock import iso, now_iso
 from bot.store.leases import OUTBOX_LEASE, lease_end, worker_name
@@ -43,7 +44,9 @@ from bot.store.outbox import OutboxItem, OutboxKind, OutboxState
 
 log = logging.getLogger(__name__)
 
-SWEEP_EVERY = 30.0  # seconds between looks for queued messages no task is sending
+# Seconds between looks for queued messages no task of this worker is sending (a dead
+# worker's among them: free once it is silent for bot.store.liveness.SILENT_AFTER).
+SWEEP_EVERY = 5.0
 STOP_TIMEOUT = 10.0
 
 FINAL_STATES = {
@@ -61,7 +64,9 @@ class Courier(Protocol):
     # How long after a citizen's message the platform accepts a reply (None: any time).
     reply_window: timedelta | None
 
-    async def send(self, citizen: str, replies: list[Reply], skip: int = 0) -> Delivery:
+    async def send(
+        self, citizen: str, replies: list[Reply], skip: int = 0, *, progress: Progress | None = None
+    ) -> Delivery:
         """Send replies to a question, from the ``skip``-th rendered message on."""
 
     async def deliver_official(
@@ -70,6 +75,8 @@ class Courier(Protocol):
         replies: list[Reply],
         last_inbound: datetime | None,
         skip: int = 0,
+        *,
+        progress: Progress | None = None,
     ) -> Delivery:
         """Send an official's answer, if the platform's rules allow it now."""
 
@@ -285,8 +292,12 @@ class Dispatcher:
         try:
             while not self._stopping:
                 item = self.store.outbox.next_for(citizen_id)
-                if item is None or item.claimed_by_other(self.worker, iso(self.now())):
-                    return  # nothing to send, or another worker is sending it
+                if item is None:
+                    return
+                if item.claimed_by_other(self.worker, iso(self.now())) and (
+                    self.store.workers.presumed_alive(item.claimed_by or "")
+                ):
+                    return  # another worker is sending it
                 wait = (_parse(item.next_attempt_at) - self.now()).total_seconds()
                 if wait > 0 and not now_anyway:
                     # Waiting to retry; a channel that comes back ends the wait at once.
@@ -338,6 +349,15 @@ class Dispatcher:
 
     async def _attempt(self, courier: Courier, item: OutboxItem) -> Delivery:
         replies = replies_from_json(item.replies)
+
+        def progress(parts: int) -> None:
+            # Recorded before the next part's wait (Telegram paces a chat at 1/s): a worker
+            # killed in between leaves only the unconfirmed parts to be sent again.
+            try:
+                self.store.outbox.progress(item.id, item.parts_sent + parts, self.worker)
+            except Exception:  # the final record still counts them
+                log.exception("recording the parts of message %d sent failed", item.id)
+
         try:
             if item.kind is OutboxKind.OFFICIAL:
                 last = self.store.escalations.last_inbound_at(item.citizen_id)
@@ -346,8 +366,11 @@ class Dispatcher:
                     replies,
                     datetime.fromisoformat(last) if last else None,
                     skip=item.parts_sent,
+                    progress=progress,
                 )
-            return await courier.send(item.platform_id, replies, skip=item.parts_sent)
+            return await courier.send(
+                item.platform_id, replies, skip=item.parts_sent, progress=progress
+            )
         except Exception as exc:  # a bug or an unforeseen error: retried, and logged
             log.exception("sending outbox message %d raised", item.id)
             return Delivery(DeliveryState.RETRY, f"{type(exc).__name__}: {exc}")

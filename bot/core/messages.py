@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -127,6 +127,13 @@ class Delivery:
     # reply is several): a retry starts after them, so none is sent twice.
     parts: int = 0
     retry_after: float | None = None  # seconds the platform asked us to wait (a 429)
+
+
+# Told, while an attempt goes on, how many of its rendered messages the platform has
+# confirmed so far (after each but the last, whose count the attempt's Delivery carries):
+# the outbox records it before the next part's wait, so a worker dying in between does not
+# leave the confirmed parts to be sent again.
+Progress = Callable[[int], None]
 
 
 @dataclass(frozen=True)

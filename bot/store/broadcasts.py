@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 
 from bot.store.clock import now_iso
 from bot.store.engine import Dialect, Engine
+from bot.store.liveness import Workers
 
 
 class BroadcastKind(enum.StrEnum):
@@ -200,8 +201,9 @@ class SurveyAnswer(NamedTuple):
 
 
 class Broadcasts:
-    def __init__(self, db: Engine) -> None:
+    def __init__(self, db: Engine, workers: Workers) -> None:
         self.db = db
+        self.workers = workers  # whose claims are free before their lease (a dead worker's)
 
     def create(
         self,
@@ -333,12 +335,14 @@ class Broadcasts:
     ) -> list[Recipient]:
         """Up to ``limit`` recipients on ``channel`` for ``worker`` to send to, claimed
         until ``until``: pending ones (due, if they failed before) and ``sending`` ones
-        whose claim lapsed (their worker died: they may have got the message already;
-        delivery is at least once). They become ``sending``, in id order. One statement;
-        on PostgreSQL rows another worker is claiming are skipped (``SKIP LOCKED``), so
-        workers claiming at once get different recipients and never wait on each other.
+        whose claim lapsed or whose claimant is dead (``bot.store.liveness``: they may
+        have got the message already; delivery is at least once). They become
+        ``sending``, in id order. One statement; on PostgreSQL rows another worker is
+        claiming are skipped (``SKIP LOCKED``), so workers claiming at once get different
+        recipients and never wait on each other.
         A claimant checks :meth:`still_mine` right before each send."""
         lock = " FOR UPDATE OF d SKIP LOCKED" if self.db.dialect is Dialect.POSTGRESQL else ""
+        dead, dead_params = self.workers.dead("d.claimed_by")
         with self.db.atomic():
             claimed = self.db.execute(
                 "UPDATE deliveries SET status = 'sending', claimed_by = ?, lease_until = ?, "
@@ -346,8 +350,8 @@ class Broadcasts:
                 "JOIN citizens c ON c.id = d.citizen_id WHERE d.broadcast_id = ? "
                 "AND c.channel = ? AND ((d.status = 'pending' AND (d.retry_at IS NULL "
                 "OR d.retry_at <= ?)) OR (d.status = 'sending' AND (d.lease_until IS NULL "
-                f"OR d.lease_until < ?))) ORDER BY d.id LIMIT ?{lock}) RETURNING id",
-                [worker, until, now, broadcast_id, channel, now, now, limit],
+                f"OR d.lease_until < ? OR {dead}))) ORDER BY d.id LIMIT ?{lock}) RETURNING id",
+                [worker, until, now, broadcast_id, channel, now, now, *dead_params, limit],
             ).fetchall()
         ids = sorted(r[0] for r in claimed)
         if not ids:

@@ -53,7 +53,7 @@ SELECT m.id, m.created_at, c.channel, m.citizen_id, m.direction, m.kind, m.text,
   (SELECT f.helpful FROM feedback f WHERE f.message_id = m.id ORDER BY f.id DESC LIMIT 1)
     AS helpful,
   CASE WHEN m.action = 'official' THEN (SELECT e.rating FROM escalations e
-    WHERE e.message_id = m.reply_to ORDER BY e.id DESC LIMIT 1) END AS rating
+    WHERE e.answer_message_id = m.id) END AS rating
 FROM messages m JOIN citizens c ON c.id = m.citizen_id
 WHERE m.created_at >= ? AND m.created_at < ? AND (CAST(? AS TEXT) IS NULL OR c.channel = ?)
 """

@@ -138,8 +138,9 @@ def tsquery(text: str) -> str:
 
 
 class Escalations:
-    def __init__(self, db: Engine) -> None:
+    def __init__(self, db: Engine, outbox: Outbox) -> None:
         self.db = db
+        self.outbox = outbox  # where an official's answer is queued
 
     def find(self, where: InboxFilter, limit: int = 100, offset: int = 0) -> list[Ticket]:
         """Open escalations oldest first (who waited longest comes first); others newest first."""
@@ -276,23 +277,27 @@ class Escalations:
         """
         now = now_iso()
         with self.db.atomic():
-            cursor = self.db.execute(
-                "UPDATE escalations SET status = 'answered', answer = ?, answered_by = ?, "
-                "answered_at = ?, updated_at = ?, delivery = 'pending', delivery_detail = NULL "
-                "WHERE id = ? AND status = 'open'",
-                [text, official_id, now, now, escalation_id],
-            )
-            if cursor.rowcount != 1:
-                raise AlreadyHandled(escalation_id)
             row = self.db.execute(
                 "SELECT citizen_id, message_id FROM escalations WHERE id = ?", [escalation_id]
             ).fetchone()
+            if row is None:
+                raise AlreadyHandled(escalation_id)
             message_id = self.db.insert(
                 "INSERT INTO messages (citizen_id, direction, kind, text, created_at, status, "
                 "action, reply_to) VALUES (?, 'out', 'text', ?, ?, 'pending', 'official', ?)",
                 [row[0], text, now, row[1]],
             )
-            return Outbox(self.db).add(row[0], OutboxKind.OFFICIAL, replies, message_id=message_id)
+            # The ticket names its answer by id; a second official's update waits for this
+            # one's commit, finds the ticket answered, and the answer it wrote is undone.
+            cursor = self.db.execute(
+                "UPDATE escalations SET status = 'answered', answer = ?, answered_by = ?, "
+                "answered_at = ?, updated_at = ?, delivery = 'pending', delivery_detail = NULL, "
+                "answer_message_id = ? WHERE id = ? AND status = 'open'",
+                [text, official_id, now, now, message_id, escalation_id],
+            )
+            if cursor.rowcount != 1:
+                raise AlreadyHandled(escalation_id)
+            return self.outbox.add(row[0], OutboxKind.OFFICIAL, replies, message_id=message_id)
 
     def close(self, escalation_id: int, official_id: int, reason: str) -> None:
         now = now_iso()
@@ -317,8 +322,8 @@ class Escalations:
                 [state, detail or None, now, state, now, escalation_id],
             )
             self.db.execute(
-                "UPDATE messages SET status = ? WHERE action = 'official' AND direction = 'out' "
-                "AND reply_to = (SELECT message_id FROM escalations WHERE id = ?)",
+                "UPDATE messages SET status = ? "
+                "WHERE id = (SELECT answer_message_id FROM escalations WHERE id = ?)",
                 ["sent" if state == "sent" else state, escalation_id],
             )
 

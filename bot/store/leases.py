@@ -2,10 +2,10 @@
 
 A claim (an outbox message, a broadcast's recipients) or a lock (the daily purge) names
 the worker holding it and holds until a lease runs out; a worker that dies simply stops
-renewing, and after the lease another worker takes the work over. The name only has to
-be unique among the workers alive at once: the host, the process and a random part (a
-restarted process, even with the same pid, is another worker and waits out the lease of
-what its predecessor held)."""
+renewing, and after the lease another worker takes the work over; sooner, when its
+heartbeat stopped (``bot.store.liveness``). The name only has to be unique among the
+workers alive at once: the host, the process and a random part (a restarted process,
+even with the same pid, is another worker)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ from bot.store.engine import Engine
 
 # How long a claim on an outbox message holds: far longer than one attempt to send it
 # (each platform request times out within 10-30 s), so a live worker's claim never lapses
-# while it sends; after a worker died its messages go out this much later.
+# while it sends. A dead worker's claims are free sooner (its heartbeat stops); the lease
+# bounds how long a worker alive but stuck holds them.
 OUTBOX_LEASE = 60.0
 
 

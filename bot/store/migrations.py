@@ -495,6 +495,48 @@ def _model_versions(db: Database) -> None:
     )
 
 
+def _liveness(db: Database) -> None:
+    """A heartbeat row per worker, and the worker that stored each incoming message, so a
+    dead worker's claims and unanswered messages are taken over at once
+    (``bot.store.liveness``)."""
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS workers (name TEXT PRIMARY KEY, host TEXT NOT NULL, "
+        "pid INTEGER NOT NULL, started_at TEXT NOT NULL, beat_at REAL NOT NULL, "
+        "stopped_at TEXT)"
+    )
+    if "received_by" not in db.table("messages").columns_dict:
+        db.table("messages").add_column("received_by", str)
+
+
+# Existing answers are linked to their ticket by the rule used before: an official's
+# message answers the ticket on its question answered at the instant it was written
+# (Escalations.answer stamped both alike), else the latest ticket on that question. Each
+# message names one ticket, so no two tickets get the same answer; a ticket answered
+# more than once (sent again) keeps the latest.
+_LINK_ANSWERS = (
+    "UPDATE escalations SET answer_message_id = (SELECT max(m.id) FROM messages m "
+    "WHERE m.reply_to = escalations.message_id AND m.action = 'official' "
+    "AND m.direction = 'out' AND escalations.id = coalesce((SELECT max(e.id) "
+    "FROM escalations e WHERE e.message_id = m.reply_to AND e.answered_at = m.created_at), "
+    "(SELECT max(e.id) FROM escalations e WHERE e.message_id = m.reply_to))) "
+    "WHERE status = 'answered' AND answer_message_id IS NULL"
+)
+
+
+def _answer_message(db: Database) -> None:
+    """An official's answer linked to its ticket by id (``escalations.answer_message_id``)
+    instead of by time: two tickets on one question answered in the same millisecond
+    each keep their own answer and delivery."""
+    if "answer_message_id" not in db.table("escalations").columns_dict:
+        db.table("escalations").add_column("answer_message_id", int)
+    db.execute(
+        "CREATE UNIQUE INDEX IF NOT EXISTS idx_escalations_answer_message "
+        "ON escalations (answer_message_id)"
+    )
+    db.execute(_LINK_ANSWERS)
+    db.conn.commit()
+
+
 def _fold_diacritics(db: Database) -> None:
     """Nothing to do on SQLite: FTS5's unicode61 tokenizer already removes diacritics
     (a search for "jose" finds "José"); the PostgreSQL step brings its search level."""
@@ -683,6 +725,20 @@ _PG_JOBS = """
 CREATE TABLE jobs (name TEXT PRIMARY KEY, last_run TEXT, holder TEXT);
 """
 
+_PG_LIVENESS = """
+CREATE TABLE workers (
+  name TEXT PRIMARY KEY, host TEXT NOT NULL, pid INTEGER NOT NULL, started_at TEXT NOT NULL,
+  beat_at DOUBLE PRECISION NOT NULL, stopped_at TEXT
+);
+ALTER TABLE messages ADD COLUMN received_by TEXT;
+"""
+
+_PG_ANSWER_MESSAGE = f"""
+ALTER TABLE escalations ADD COLUMN answer_message_id BIGINT;
+CREATE UNIQUE INDEX idx_escalations_answer_message ON escalations (answer_message_id);
+{_LINK_ANSWERS};
+"""
+
 _PG_MODEL_VERSIONS = f"""
 CREATE TABLE model_versions (
   id {_ID}, path TEXT NOT NULL, checksum TEXT NOT NULL, trained_at TEXT NOT NULL,
@@ -774,6 +830,8 @@ MIGRATIONS: list[Migration] = [
     Migration("jobs", _jobs, _PG_JOBS),
     Migration("model_versions", _model_versions, _PG_MODEL_VERSIONS),
     Migration("fold_diacritics", _fold_diacritics, _pg_fold_diacritics),
+    Migration("liveness", _liveness, _PG_LIVENESS),
+    Migration("answer_message", _answer_message, _PG_ANSWER_MESSAGE),
 ]
 
 # Any number, the same in every worker: held while one of them migrates.

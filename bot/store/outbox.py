@@ -16,9 +16,11 @@ Several workers may send from one outbox (PostgreSQL). A worker sends a message 
 after :meth:`Outbox.claim` gave it to it: the claim names the worker and holds until its
 lease runs out, so no other worker sends that message meanwhile, and only the citizen's
 oldest unfinished message can be claimed, so their order holds across workers too. A
-worker that dies holding a claim leaves it to lapse: after the lease another worker
-claims and sends the message (which the dead one may have sent already: delivery stays
-at least once, bounded by the messages in flight). Claims are ended by what the send
+worker that dies holding a claim stops beating (``bot.store.liveness``): once it has been
+silent for a few seconds, or at once when it said goodbye, another worker claims and
+sends the message (which the dead one may have sent already: delivery stays at least
+once, bounded by the messages in flight). The lease is the outer bound, for a worker
+alive but stuck. Claims are ended by what the send
 recorded: :meth:`finish` (idempotent, the first end wins, from whichever worker) or
 :meth:`retry_later` (only the claimant's, so a stale attempt cannot reschedule a message
 another worker has taken over).
@@ -33,6 +35,7 @@ from typing import Any
 
 from bot.store.clock import now_iso
 from bot.store.engine import Dialect, Engine
+from bot.store.liveness import Workers
 
 
 class OutboxState(enum.StrEnum):
@@ -114,26 +117,24 @@ class OutboxItem:
         )
 
 
-# The ticket an official's answer (message ``{}``) answers. Answers point at the
-# citizen's question, which a second ticket may share (asked for an official again after
-# the first answer): the ticket is the one answered when the answer was written
-# (Escalations.answer stamps both alike), else the latest.
-_TICKET_OF_ANSWER = (
-    "(SELECT e.id FROM escalations e JOIN messages m ON m.reply_to = e.message_id "
-    "WHERE m.id = {} ORDER BY CASE WHEN e.answered_at = m.created_at THEN 0 ELSE 1 END, "
-    "e.id DESC LIMIT 1)"
-)
+# The ticket an official's answer (message ``{}``) answers: the one that names it
+# (``escalations.answer_message_id``; the citizen's question may have a second ticket).
+_TICKET_OF_ANSWER = "(SELECT e.id FROM escalations e WHERE e.answer_message_id = {})"
 _SELECT_FROM = (
     "SELECT o.*, c.channel, c.platform_id, c.language, "
     f"CASE WHEN o.kind = 'official' THEN {_TICKET_OF_ANSWER.format('o.message_id')} END "
     "AS ticket FROM {} o JOIN citizens c ON c.id = o.citizen_id"
 )
 _SELECT = _SELECT_FROM.format("outbox")
+# An official's answer that a platform's window kept back (Messenger's 24 hours), in outbox
+# row ``{0}``: sent again when the citizen next writes (``Outbox.reopen_officials``).
+HELD_BACK = "{0}.kind = 'official' AND {0}.state IN ('undeliverable', 'gave_up')"
 
 
 class Outbox:
-    def __init__(self, db: Engine) -> None:
+    def __init__(self, db: Engine, workers: Workers) -> None:
         self.db = db
+        self.workers = workers  # whose claims are free before their lease (a dead worker's)
 
     def add(
         self,
@@ -192,19 +193,22 @@ class Outbox:
         self, channels: Sequence[str], *, worker: str | None = None, now: str | None = None
     ) -> list[int]:
         """Citizens on these channels with something queued (at start: what a crash or a
-        stop left); with ``worker`` and ``now``, not those whose message another worker's
-        live claim holds (that worker is sending it)."""
+        stop left); with ``worker`` and ``now``, not those whose message another live
+        worker's claim holds (that worker is sending it; a dead worker's claim holds
+        nothing, see ``bot.store.liveness``)."""
         if not channels:
             return []
         marks = ", ".join("?" for _ in channels)
         params: list[Any] = list(channels)
         others = ""
         if worker is not None and now is not None:
+            dead, dead_params = self.workers.dead("q.claimed_by")
             others = (
                 "AND NOT EXISTS (SELECT 1 FROM outbox q WHERE q.citizen_id = o.citizen_id "
-                "AND q.state = 'queued' AND q.claimed_by <> ? AND q.lease_until >= ?) "
+                f"AND q.state = 'queued' AND q.claimed_by <> ? AND q.lease_until >= ? "
+                f"AND NOT {dead}) "
             )
-            params += [worker, now]
+            params += [worker, now, *dead_params]
         rows = self.db.execute(
             "SELECT o.citizen_id, min(o.id) AS first FROM outbox o "
             "JOIN citizens c ON c.id = o.citizen_id "
@@ -217,8 +221,9 @@ class Outbox:
     def claim(self, item_id: int, worker: str, now: str, until: str) -> OutboxItem | None:
         """Give this message to ``worker`` to send, its claim holding until ``until``;
         the message as claimed, or None when it is not to be sent by this worker now:
-        finished, another worker's claim holds (its lease runs past ``now``), or an
-        earlier message of the citizen is still unfinished (order per citizen).
+        finished, another live worker's claim holds (its lease runs past ``now`` and its
+        heartbeat goes on, ``bot.store.liveness``), or an earlier message of the citizen
+        is still unfinished (order per citizen).
 
         One statement. On PostgreSQL the row is picked ``FOR UPDATE SKIP LOCKED``: a
         worker never waits on another's claim in progress, it leaves the row to it (and
@@ -227,14 +232,15 @@ class Outbox:
         transaction, one at a time."""
         postgresql = self.db.dialect is Dialect.POSTGRESQL
         lock = " FOR UPDATE SKIP LOCKED" if postgresql else ""
+        dead, dead_params = self.workers.dead("o.claimed_by")
         claim = (
             "UPDATE outbox SET claimed_by = ?, lease_until = ? WHERE id IN ("
             "SELECT o.id FROM outbox o WHERE o.id = ? AND o.state = 'queued' "
-            "AND (o.claimed_by IS NULL OR o.claimed_by = ? OR o.lease_until < ?) "
+            f"AND (o.claimed_by IS NULL OR o.claimed_by = ? OR o.lease_until < ? OR {dead}) "
             "AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.citizen_id = o.citizen_id "
             f"AND p.state = 'queued' AND p.id < o.id){lock})"
         )
-        params = [worker, until, item_id, worker, now]
+        params = [worker, until, item_id, worker, now, *dead_params]
         if postgresql:  # the claimed row read back in the same round trip
             claimed = f"WITH claimed AS ({claim} RETURNING *) {_SELECT_FROM.format('claimed')}"
             rows = self.db.query(claimed, params)
@@ -252,6 +258,18 @@ class Outbox:
                 "WHERE state = 'queued' AND claimed_by IS NOT NULL"
             )
         return max(cursor.rowcount, 0)
+
+    def progress(self, item_id: int, parts_sent: int, worker: str) -> bool:
+        """The platform confirmed the first ``parts_sent`` rendered messages of this
+        message, in an attempt still going on: recorded at once (only while ``worker``'s
+        claim is the one on it), so that a worker dying before the next part leaves only
+        the rest to be sent again. The claim's lease is not renewed. True when recorded."""
+        cursor = self.db.execute_atomic(
+            "UPDATE outbox SET parts_sent = ?, updated_at = ? "
+            "WHERE id = ? AND state = 'queued' AND claimed_by = ?",
+            [parts_sent, now_iso(), item_id, worker],
+        )
+        return cursor.rowcount == 1
 
     def retry_later(
         self, item_id: int, at: str, error: str, parts_sent: int, *, worker: str | None = None
@@ -350,21 +368,14 @@ class Outbox:
 
     def reopen_officials(self, citizen_id: int) -> list[int]:
         """Queue again the officials' messages to this citizen that the platform's window
-        kept from them (they just wrote, which opens it again); returns their ids."""
-        waiting = "SELECT 1 FROM outbox WHERE citizen_id = ? AND kind = 'official' AND state IN ("
-        # Almost always none: a plain read then, without a transaction's round trips.
-        if (
-            self.db.execute(
-                f"{waiting}'undeliverable', 'gave_up') LIMIT 1", [citizen_id]
-            ).fetchone()
-            is None
-        ):
-            return []
+        kept from them (they just wrote, which opens it again); returns their ids. Called
+        when storing their message said some wait (``Saved.officials_waiting``, the same
+        condition), so that nearly every message costs no statement here."""
         now = now_iso()
         with self.db.atomic():
             rows = self.db.execute(
-                "SELECT id FROM outbox WHERE citizen_id = ? AND kind = 'official' "
-                "AND state IN ('undeliverable', 'gave_up') ORDER BY id",
+                f"SELECT o.id FROM outbox o WHERE o.citizen_id = ? AND {HELD_BACK.format('o')} "
+                "ORDER BY o.id",
                 [citizen_id],
             ).fetchall()
             for (item_id,) in rows:
@@ -405,11 +416,10 @@ class Outbox:
         """The latest outbox message carrying an official's answer to ``ticket``."""
         rows = list(
             self.db.query(
-                f"SELECT * FROM ({_SELECT} WHERE o.kind = 'official' AND o.message_id IN "
-                "(SELECT m.id FROM messages m JOIN escalations e ON e.message_id = m.reply_to "
-                "WHERE e.id = ? AND m.action = 'official')) AS answers WHERE ticket = ? "
-                "ORDER BY id DESC LIMIT 1",
-                [ticket, ticket],
+                f"{_SELECT} WHERE o.kind = 'official' AND o.message_id = "
+                "(SELECT answer_message_id FROM escalations WHERE id = ?) "
+                "ORDER BY o.id DESC LIMIT 1",
+                [ticket],
             )
         )
         return OutboxItem.from_row(rows[0]) if rows else None

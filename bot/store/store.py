@@ -27,11 +27,12 @@ from bot.store.engine import Dialect, Engine, open_engine
 from bot.store.escalations import Escalations
 from bot.store.insight import Insights
 from bot.store.leases import Jobs
+from bot.store.liveness import BEAT_EVERY, SILENT_AFTER, Heartbeat, Workers
 from bot.store.messages import MESSAGE_COLUMNS, Direction, Message, MessageStatus
 from bot.store.migrations import migrate, schema_version
 from bot.store.models import ModelVersions
 from bot.store.officials import Officials
-from bot.store.outbox import Outbox, OutboxKind
+from bot.store.outbox import HELD_BACK, Outbox, OutboxKind
 from bot.store.retention import AUDIT_KEPT, AUDIT_WORDS, Retention, compact
 from bot.store.stats import Stats
 
@@ -142,15 +143,18 @@ class AddressedText(NamedTuple):
 
 
 class Store:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, silent_after: float = SILENT_AFTER) -> None:
+        """``silent_after``: how long a worker may go without a heartbeat before its
+        claims are free for the others (``bot.store.liveness``; shorter in tests)."""
         self.engine = engine
         self.db = db = engine  # the sub-stores' name for it; nothing outside bot/store
+        self.workers = Workers(db, silent_after=silent_after)
         self.officials = Officials(db)
-        self.escalations = Escalations(db)
         self.subscriptions = Subscriptions(db)
-        self.broadcasts = Broadcasts(db)
+        self.broadcasts = Broadcasts(db, self.workers)
         self.surveys = Surveys(db)
-        self.outbox = Outbox(db)
+        self.outbox = Outbox(db, self.workers)
+        self.escalations = Escalations(db, self.outbox)
         self.stats = Stats(db)
         self.insights = Insights(db)
         self.jobs = Jobs(db)
@@ -160,7 +164,7 @@ class Store:
         self.models = ModelVersions(db)
 
     @classmethod
-    def open(cls, url: str | Path) -> Store:
+    def open(cls, url: str | Path, *, silent_after: float = SILENT_AFTER) -> Store:
         """Open (creating and migrating when needed) the database at ``url``: a SQLite
         file's path, or a ``postgresql://`` URL."""
         engine = open_engine(url)
@@ -169,7 +173,11 @@ class Store:
         except BaseException:
             engine.close()
             raise
-        return cls(engine)
+        return cls(engine, silent_after=silent_after)
+
+    def heartbeat(self, name: str, *, every: float = BEAT_EVERY) -> Heartbeat:
+        """The heartbeat of the worker ``name`` on this database (started by its caller)."""
+        return Heartbeat(self.engine.url, name, every=every, silent_after=self.workers.silent_after)
 
     @property
     def dialect(self) -> Dialect:
@@ -179,7 +187,8 @@ class Store:
     def single_process(self) -> bool:
         """Whether one process serves this database (SQLite: one bot on one file). Then
         claims and locks found at start are its own dead predecessor's and are let go at
-        once; on PostgreSQL other workers may hold them, and they lapse with their lease."""
+        once; on PostgreSQL other workers may hold them: they are free once their
+        claimant's heartbeat stops (``bot.store.liveness``), or with their lease."""
         return self.engine.dialect is Dialect.SQLITE
 
     def close(self) -> None:
@@ -269,9 +278,12 @@ class Store:
         text: str,
         rumour: int = 0,
         attachment: str | None = None,
+        received_by: str | None = None,
     ) -> Saved:
         """Store a citizen's message before anything else happens to it; ``rumour`` tags
-        it as possible misinformation (``bot.core.rumours.Sign`` flags) for the desk.
+        it as possible misinformation (``bot.core.rumours.Sign`` flags) for the desk;
+        ``received_by`` names the worker that answers it (should it die first, another
+        answers it at once: :meth:`unanswered`).
 
         One statement keyed by (citizen, platform message id), the unique index
         ``idx_messages_channel_message``: when a platform delivers the same webhook to two
@@ -280,11 +292,20 @@ class Store:
         before the insert would let both see nothing and both answer."""
         rows = self.db.execute_atomic(
             "INSERT INTO messages (citizen_id, direction, channel_message_id, kind, text, "
-            "created_at, status, rumour, attachment) "
-            "VALUES (?, 'in', ?, ?, ?, ?, 'received', ?, ?) "
+            "created_at, status, rumour, attachment, received_by) "
+            "VALUES (?, 'in', ?, ?, ?, ?, 'received', ?, ?, ?) "
             "ON CONFLICT (citizen_id, channel_message_id) WHERE channel_message_id IS NOT NULL "
             f"DO NOTHING RETURNING id, {OFFICIALS_WAITING.format('messages.citizen_id')}",
-            [citizen_id, channel_message_id, kind, text, now_iso(), int(rumour), attachment],
+            [
+                citizen_id,
+                channel_message_id,
+                kind,
+                text,
+                now_iso(),
+                int(rumour),
+                attachment,
+                received_by,
+            ],
         ).fetchall()
         if rows:
             return Saved(int(rows[0][0]), True, "received", officials_waiting=bool(rows[0][1]))
@@ -307,6 +328,7 @@ class Store:
         text: str,
         rumour: int = 0,
         attachment: str | None = None,
+        received_by: str | None = None,
     ) -> tuple[Citizen, Saved] | None:
         """:meth:`seen_again` then :meth:`save_incoming`, for a message from someone known
         (most messages); ``None``, with nothing written, when no citizen has this platform
@@ -319,15 +341,21 @@ class Store:
             if citizen is None:
                 return None
             saved = self.save_incoming(
-                citizen.id, channel_message_id, kind, text, rumour=rumour, attachment=attachment
+                citizen.id,
+                channel_message_id,
+                kind,
+                text,
+                rumour=rumour,
+                attachment=attachment,
+                received_by=received_by,
             )
             return citizen, saved
         now = now_iso()
         row = self.db.execute_atomic(
             "WITH known AS (SELECT id FROM citizens WHERE channel = ? AND platform_id = ?), "
             "saved AS (INSERT INTO messages (citizen_id, direction, channel_message_id, kind, "
-            "text, created_at, status, rumour, attachment) "
-            "SELECT known.id, 'in', ?, ?, ?, ?, 'received', ?, ? FROM known "
+            "text, created_at, status, rumour, attachment, received_by) "
+            "SELECT known.id, 'in', ?, ?, ?, ?, 'received', ?, ?, ? FROM known "
             "ON CONFLICT (citizen_id, channel_message_id) WHERE channel_message_id IS NOT NULL "
             f"DO NOTHING RETURNING id, {OFFICIALS_WAITING.format('messages.citizen_id')} "
             "AS waiting), "
@@ -345,6 +373,7 @@ class Store:
                 now,
                 int(rumour),
                 attachment,
+                received_by,
                 now,
             ],
         ).fetchone()
@@ -367,12 +396,22 @@ class Store:
         """Store the bot's reply as delivered (it went back in the same request, as in the
         web chat), with the decision on the incoming message, which is then answered;
         ``buttons`` (JSON) are those under its last part; ``language``: the citizen's
-        language as the message showed it (:meth:`set_language`), recorded with it."""
-        with self.db.atomic():
-            reply_id = self._reply(incoming_id, citizen_id, text, decision, "sent", buttons)
-            self.db.execute("UPDATE messages SET status = 'answered' WHERE id = ?", [incoming_id])
-            if language is not None:
-                self.db.execute(_SET_LANGUAGE, [language, citizen_id])
+        language as the message showed it (:meth:`set_language`), recorded with it.
+
+        Raises :class:`AlreadyAnswered` (and keeps nothing but ``language``) when the
+        message was answered meanwhile, as :meth:`queue_reply` does: another worker's pass
+        over messages left unanswered took it while this request was slow."""
+        try:
+            with self.db.atomic():
+                reply_id = self._reply(
+                    incoming_id, citizen_id, text, decision, "sent", buttons, answering=True
+                )
+                if language is not None:
+                    self.db.execute(_SET_LANGUAGE, [language, citizen_id])
+        except AlreadyAnswered:
+            if language is not None:  # the citizen's whoever answers, as in queue_reply
+                self.set_language(citizen_id, language)
+            raise
         return reply_id
 
     def queue_reply(
@@ -688,15 +727,18 @@ class Store:
 
     def unanswered(self, before: str | None = None) -> list[Unanswered]:
         """Incoming messages stored but not answered (e.g. the process died in between);
-        with ``before``, only those stored before then (with several workers, younger
-        ones may be in a live worker's hands)."""
-        since = "" if before is None else "AND m.created_at < ? "
+        with ``before``, only those stored before then or received by a worker known to
+        be dead (with several workers, younger ones may be in a live worker's hands)."""
+        since, params = "", list[Any]()
+        if before is not None:
+            dead, dead_params = self.workers.dead("m.received_by")
+            since, params = f"AND (m.created_at < ? OR {dead}) ", [before, *dead_params]
         rows = self.db.execute(
             "SELECT m.id, m.kind, m.text, m.created_at, m.citizen_id, c.channel, "
             "c.platform_id, c.language, c.language_chosen "
             "FROM messages m JOIN citizens c ON c.id = m.citizen_id "
             f"WHERE m.direction = 'in' AND m.status = 'received' {since}ORDER BY m.id",
-            [] if before is None else [before],
+            params,
         )
         return [
             Unanswered(
@@ -733,8 +775,7 @@ class Store:
 # window): almost never, so one subquery in the incoming message's INSERT instead of a
 # statement of its own per message.
 OFFICIALS_WAITING = (
-    "EXISTS (SELECT 1 FROM outbox w WHERE w.citizen_id = {} AND w.kind = 'official' "
-    "AND w.state IN ('undeliverable', 'gave_up'))"
+    f"EXISTS (SELECT 1 FROM outbox w WHERE w.citizen_id = {{}} AND {HELD_BACK.format('w')})"
 )
 
 
