@@ -456,6 +456,36 @@ def test_only_the_claimant_reschedules_and_a_citizens_later_message_waits(
     assert store.outbox.claim(later, "a", t3, "2030-01-01T00:01:00.000+00:00") is not None
 
 
+def test_a_citizens_next_message_is_claimed_in_one_go_only_when_it_can_go_out(
+    store_url: str,
+) -> None:
+    store = Store.open(store_url)
+    queue_replies(store, citizens=1, each=2)
+    citizen = store.citizen("test", "c0")
+    first = store.outbox.next_for(citizen.id)
+    assert first is not None
+    t0, t1, t2 = (f"2030-01-01T00:00:0{s}.000+00:00" for s in range(3))
+    before_queued = "2000-01-01T00:00:00.000+00:00"
+    claim_next = store.outbox.claim_next
+    # Not due yet, or its channel off: nothing claimed, but something is queued.
+    assert claim_next(citizen.id, "a", before_queued, t2, ["test"]) == (None, True)
+    assert claim_next(citizen.id, "a", t0, t2, ["telegram"]) == (None, True)
+    claimed, queued = claim_next(citizen.id, "a", t0, t2, ["test"])
+    assert queued and claimed is not None
+    assert (claimed.id, claimed.claimed_by, claimed.channel) == (first.id, "a", "test")
+    # b gets neither a's message (its claim holds) nor the later one (order per citizen).
+    assert claim_next(citizen.id, "b", t1, t2, ["test"]) == (None, True)
+    assert store.outbox.finish(first.id, OutboxState.SENT, "", 1)
+    claimed, _ = claim_next(citizen.id, "b", t1, t2, ["test"])
+    assert claimed is not None and claimed.id > first.id and claimed.claimed_by == "b"
+    assert store.outbox.finish(claimed.id, OutboxState.SENT, "", 1)
+    assert claim_next(citizen.id, "b", t1, t2, ["test"]) == (None, False)
+    # Past its platform's window: left to the reader, who gives it up.
+    saved = store.save_incoming(citizen.id, "m0.late", "text", "tanya")
+    store.queue_reply(saved.id, citizen.id, "telat", None, "[]", give_up_at=t0)
+    assert claim_next(citizen.id, "b", t1, t2, ["test"]) == (None, True)
+
+
 async def until(condition: Callable[[], object], timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
