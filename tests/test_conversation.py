@@ -128,6 +128,33 @@ async def test_a_chosen_language_sticks_a_detected_one_follows(
     assert answer.text.startswith("Bawa surat kehilangan")
 
 
+async def test_the_language_a_message_shows_is_kept_for_what_follows(
+    loaded: Loaded, store: Store
+) -> None:
+    """Recorded with the reply (in the same request, or queued in the outbox), so that a
+    command's reply, which no language detection sees, comes in it."""
+    conversation = make_conversation(loaded.answerer, store)
+    [indonesian] = await conversation.handle(Incoming("test", "c11", Kind.COMMAND, text="/help"))
+    await conversation.handle(text("c11", "I lost my ID card what should I do"))
+    [english] = await conversation.handle(Incoming("test", "c11", Kind.COMMAND, text="/help"))
+    assert english.text != indonesian.text
+    assert (
+        english.text
+        == (
+            await conversation.handle(
+                Incoming("test", "c12", Kind.COMMAND, text="/help", language="en")
+            )
+        )[0].text
+    )
+
+    queued, _ = with_outbox(loaded.answerer, store)
+    accepted = queued.accept(text("c13", "I lost my ID card what should I do", "m13"))
+    assert accepted is not None and await queued.answer(accepted)
+    again = queued.accept(Incoming("test", "c13", Kind.COMMAND, text="/help", message_id="m14"))
+    assert again is not None and again.citizen.language == "en"
+    await queued.dispatcher.stop()  # type: ignore[union-attr]
+
+
 async def test_clarify_buttons_answer_the_chosen_entry(loaded: Loaded, store: Store) -> None:
     answerer = with_thresholds(
         loaded.answerer, answer_threshold=0.6, clarify_threshold=0.2, clarify_margin=0.3

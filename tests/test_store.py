@@ -17,6 +17,7 @@ from bot.store import MIGRATIONS, Store, migrate, schema_version
 from bot.store.engine import Dialect
 from bot.store.escalations import InboxFilter
 from bot.store.outbox import OutboxState
+from bot.store.store import Saved
 
 
 @pytest.mark.sqlite_only
@@ -64,6 +65,48 @@ def test_citizen_is_created_once_and_seen_again(store_url: str) -> None:
     assert again.language == "id"
     store.set_language(first.id, "en")
     assert store.citizen("telegram", "42").language == "en"
+
+
+def test_citizen_seen_again_comes_with_the_survey_they_are_answering(store_url: str) -> None:
+    """What ``SurveyFlow.typed`` reads instead of asking again for each message."""
+    store = Store.open(store_url)
+    citizen = store.citizen("telegram", "42")
+    assert citizen.survey == (None, None)
+    store.surveys.start(7, citizen.id)
+    store.surveys.start(8, citizen.id)
+    time.sleep(0.002)  # times are stored to the millisecond
+    store.surveys.answer(7, citizen.id, 0, "KTP", 3)  # 7 moved on last
+    seen = store.seen_again("telegram", "42")
+    assert seen is not None and seen.survey is not None
+    assert seen.survey.broadcast_id == 7 == store.surveys.unfinished(citizen.id)
+    assert seen.survey.moved_at is not None
+    assert store.surveys.unfinished(citizen.id, since=seen.survey.moved_at) == 7
+    for survey in (7, 8):
+        store.surveys.answer(survey, citizen.id, 2, "selesai", 3)
+    assert store.citizen("telegram", "42").survey == (None, None)
+    assert store.seen_again("telegram", "99") is None
+
+
+def test_message_from_someone_known_is_stored_as_they_are_marked_seen(store_url: str) -> None:
+    store = Store.open(store_url)
+    assert store.save_incoming_if_known("messenger", "p9", "mid.1", "text", "halo") is None
+    assert store.find_citizen("messenger", "p9") is None  # nothing written for a stranger
+    citizen = store.citizen("messenger", "p9", language="id")
+    store.surveys.start(3, citizen.id)
+    known = store.save_incoming_if_known("messenger", "p9", "mid.1", "text", "halo", rumour=1)
+    assert known is not None
+    seen, saved = known
+    assert (seen.id, seen.language, seen.survey.broadcast_id if seen.survey else None) == (
+        citizen.id,
+        "id",
+        3,
+    )
+    assert saved.is_new and not saved.officials_waiting
+    [stored] = store.messages(citizen.id)
+    assert (stored.id, stored.text, stored.rumour) == (saved.id, "halo", 1)
+    again = store.save_incoming_if_known("messenger", "p9", "mid.1", "text", "halo")
+    assert again is not None and again[1] == Saved(saved.id, False, "received")
+    assert len(store.messages(citizen.id)) == 1
 
 
 def test_redelivered_message_is_not_stored_twice(store_url: str) -> None:

@@ -110,6 +110,32 @@ def test_one_statement_commits_on_its_own_or_joins_the_open_block(store_url: str
         store.close()
 
 
+def test_the_bots_held_connection_cut_by_the_server_is_replaced(
+    postgres_server: PostgresServer,
+) -> None:
+    """The event loop's single statements share one connection and its cursors; when the
+    server ends that connection (a restart, an administrator), the statement on it fails
+    and the next ones run on a new connection."""
+    store = Store.open(postgres_server.fresh_database())
+    try:
+        engine = store.engine
+        citizen = store.citizen("webchat", "one")
+        [(pid,)] = engine.execute("SELECT pg_backend_pid()").fetchall()
+        with psycopg.connect(store.engine.url, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+        with pytest.raises(psycopg.OperationalError):
+            engine.execute("SELECT 1")
+        [(new_pid,)] = engine.execute("SELECT pg_backend_pid()").fetchall()
+        assert new_pid != pid
+        found = store.find_citizen("webchat", "one")  # a query of dict rows, too
+        assert found is not None and found.id == citizen.id
+        assert [r["platform_id"] for r in engine.query("SELECT platform_id FROM citizens")] == [
+            "one"
+        ]
+    finally:
+        store.close()
+
+
 def test_placeholders_become_psycopgs_and_literals_stay() -> None:
     sql = "SELECT '?' || x FROM t WHERE a = ? AND b LIKE '%:%' AND c = 'it''s ?'"
     assert to_psycopg(sql) == (

@@ -78,8 +78,13 @@ def test_a_webhook_delivered_to_two_workers_at_once_is_answered_once(store_url: 
         ``Conversation.accept`` does: a message that is not new gets no answer)."""
         answered = []
         for n in range(messages):
-            citizen = store.citizen("messenger", f"p{n % 7}")
-            saved = store.save_incoming(citizen.id, f"mid.{n}", "text", f"pertanyaan {n}")
+            who, mid, text = f"p{n % 7}", f"mid.{n}", f"pertanyaan {n}"
+            known = store.save_incoming_if_known("messenger", who, mid, "text", text)
+            if known is None:  # a newcomer
+                citizen = store.citizen("messenger", who)
+                saved = store.save_incoming(citizen.id, mid, "text", text)
+            else:
+                citizen, saved = known
             if saved.is_new:
                 store.queue_reply(saved.id, citizen.id, f"jawaban {n}", None, "[]")
                 answered.append(n)
@@ -449,6 +454,36 @@ def test_only_the_claimant_reschedules_and_a_citizens_later_message_waits(
     assert store.outbox.finish(first.id, OutboxState.SENT, "", 1)
     assert not store.outbox.finish(first.id, OutboxState.SENT, "", 1)
     assert store.outbox.claim(later, "a", t3, "2030-01-01T00:01:00.000+00:00") is not None
+
+
+def test_a_citizens_next_message_is_claimed_in_one_go_only_when_it_can_go_out(
+    store_url: str,
+) -> None:
+    store = Store.open(store_url)
+    queue_replies(store, citizens=1, each=2)
+    citizen = store.citizen("test", "c0")
+    first = store.outbox.next_for(citizen.id)
+    assert first is not None
+    t0, t1, t2 = (f"2030-01-01T00:00:0{s}.000+00:00" for s in range(3))
+    before_queued = "2000-01-01T00:00:00.000+00:00"
+    claim_next = store.outbox.claim_next
+    # Not due yet, or its channel off: nothing claimed, but something is queued.
+    assert claim_next(citizen.id, "a", before_queued, t2, ["test"]) == (None, True)
+    assert claim_next(citizen.id, "a", t0, t2, ["telegram"]) == (None, True)
+    claimed, queued = claim_next(citizen.id, "a", t0, t2, ["test"])
+    assert queued and claimed is not None
+    assert (claimed.id, claimed.claimed_by, claimed.channel) == (first.id, "a", "test")
+    # b gets neither a's message (its claim holds) nor the later one (order per citizen).
+    assert claim_next(citizen.id, "b", t1, t2, ["test"]) == (None, True)
+    assert store.outbox.finish(first.id, OutboxState.SENT, "", 1)
+    claimed, _ = claim_next(citizen.id, "b", t1, t2, ["test"])
+    assert claimed is not None and claimed.id > first.id and claimed.claimed_by == "b"
+    assert store.outbox.finish(claimed.id, OutboxState.SENT, "", 1)
+    assert claim_next(citizen.id, "b", t1, t2, ["test"]) == (None, False)
+    # Past its platform's window: left to the reader, who gives it up.
+    saved = store.save_incoming(citizen.id, "m0.late", "text", "tanya")
+    store.queue_reply(saved.id, citizen.id, "telat", None, "[]", give_up_at=t0)
+    assert claim_next(citizen.id, "b", t1, t2, ["test"]) == (None, True)
 
 
 async def until(condition: Callable[[], object], timeout: float = 10.0) -> None:

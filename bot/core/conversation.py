@@ -145,6 +145,10 @@ class Conversation:
             slug: dict(titles) for slug, titles in (announcement_topics or {}).items()
         }
         self._erase_after_delivery: set[int] = set()
+        # Message id -> the language it showed, when that is not the citizen's recorded
+        # one: recorded with the reply, in the statement that stores it (one less per
+        # message), or on its own when working out the reply fails.
+        self._language_shown: dict[int, str] = {}
         # Citizen id -> the payloads of the choices last offered, numbered, oldest first.
         self._choices: dict[int, tuple[str, ...]] = {}
         self.surveys = SurveyFlow(store, self._text)
@@ -157,26 +161,38 @@ class Conversation:
         acknowledging, and :meth:`answer` afterwards.
         """
         message = clean(message)
-        # Someone known (most messages): one statement. Else first the check that an
-        # erased citizen's old message does not bring them back, then their row.
-        citizen = self.store.seen_again(message.channel, message.citizen)
-        if citizen is None:
+        text = (message.payload if message.kind is Kind.BUTTON else message.text) or ""
+        # Tagged as it is stored, so the desk's rumour list needs no second pass.
+        rumour = signs(message.text if message.kind is Kind.TEXT else "", message.forwarded)
+        kind, attachment = message.kind.value, message.attachment
+        # Someone known (most messages): one statement on PostgreSQL. Else first the check
+        # that an erased citizen's old message does not bring them back, then their row.
+        known = self.store.save_incoming_if_known(
+            message.channel,
+            message.citizen,
+            message.message_id,
+            kind,
+            text,
+            rumour=rumour,
+            attachment=attachment,
+            received_by=self.worker,
+        )
+        if known is not None:
+            citizen, saved = known
+        else:
             if self._erased_before(message):
                 return None
             hint = message.language if message.language in self.languages else None
             citizen = self.store.citizen(message.channel, message.citizen, language=hint)
-        text = message.payload if message.kind is Kind.BUTTON else message.text
-        # Tagged as it is stored, so the desk's rumour list needs no second pass.
-        rumour = signs(message.text if message.kind is Kind.TEXT else "", message.forwarded)
-        saved = self.store.save_incoming(
-            citizen.id,
-            message.message_id,
-            message.kind.value,
-            text or "",
-            rumour=rumour,
-            attachment=message.attachment,
-            received_by=self.worker,
-        )
+            saved = self.store.save_incoming(
+                citizen.id,
+                message.message_id,
+                kind,
+                text,
+                rumour=rumour,
+                attachment=attachment,
+                received_by=self.worker,
+            )
         if not saved.is_new:
             return None
         if saved.officials_waiting:
@@ -214,11 +230,18 @@ class Conversation:
                 return self._queue(accepted, *(await self._respond_to(accepted)))
             except Exception as exc:
                 log.exception("could not answer message %d", accepted.message_id)
+                self._record_language(accepted)
                 if self.store.answer_failed(
                     accepted.message_id, f"{type(exc).__name__}: {exc}", MAX_ANSWER_ATTEMPTS
                 ):
                     return False
                 await asyncio.sleep(next(delays, ANSWER_RETRY_DELAYS[-1]))
+
+    def _record_language(self, accepted: Accepted) -> None:
+        """The language the message showed, on its own: no reply records it."""
+        language = self._language_shown.pop(accepted.message_id, None)
+        if language is not None:
+            self.store.set_language(accepted.citizen.id, language)
 
     async def _respond_to(self, accepted: Accepted) -> tuple[list[Reply], Decision | None]:
         return await self._respond(accepted.citizen, accepted.message_id, accepted.message)
@@ -229,6 +252,7 @@ class Conversation:
             raise RuntimeError("no outbox: this conversation only answers in the request")
         erase = accepted.message_id in self._erase_after_delivery
         self._erase_after_delivery.discard(accepted.message_id)
+        language = self._language_shown.pop(accepted.message_id, None)
         try:
             item = self.store.queue_reply(
                 accepted.message_id,
@@ -238,6 +262,7 @@ class Conversation:
                 replies_to_json(replies),
                 give_up_at=self.dispatcher.give_up_at(accepted.citizen.channel, accepted.received),
                 then_erase=erase,
+                language=language,
             )
         except AlreadyAnswered:  # another worker's reply is queued: the citizen gets one
             log.info("message %d was answered by another worker", accepted.message_id)
@@ -256,6 +281,7 @@ class Conversation:
             replies, decision = await self._respond_to(accepted)
         except Exception as exc:
             log.exception("could not answer message %d", accepted.message_id)
+            self._record_language(accepted)
             self.store.answer_failed(
                 accepted.message_id, f"{type(exc).__name__}: {exc}", MAX_ANSWER_ATTEMPTS
             )
@@ -267,6 +293,7 @@ class Conversation:
                 "\n\n".join(r.text for r in replies),
                 decision,
                 buttons=replies_to_json(replies[-1:]) if replies and replies[-1].buttons else None,
+                language=self._language_shown.pop(accepted.message_id, None),
             )
         except AlreadyAnswered:
             # Another worker's reply is stored and queued: the page shows that one when it
@@ -356,7 +383,7 @@ class Conversation:
             hint = ChosenLanguage(hint)
         decision = await self.decide(text, hint)
         if decision.language != citizen.language:
-            self.store.set_language(citizen.id, decision.language)
+            self._language_shown[message_id] = decision.language
             citizen = replace(citizen, language=decision.language)
         if decision.action is Action.ANSWER:
             # One message: the answer, then "was this helpful?" with its buttons under it.

@@ -291,6 +291,23 @@ class Dispatcher:
         now_anyway = False
         try:
             while not self._stopping:
+                if not now_anyway and self._unhindered():
+                    # Usually the message goes out now: claimed in the statement that
+                    # looks for it. Else read it, and see why not (below).
+                    now = self.now()
+                    claimed, queued = self.store.outbox.claim_next(
+                        citizen_id,
+                        self.worker,
+                        iso(now),
+                        lease_end(now, self.lease),
+                        list(self.couriers),
+                    )
+                    if not queued:
+                        return
+                    if claimed is not None:
+                        async with self._slots:  # free: _unhindered, and nothing awaited
+                            await self._send(task, claimed)
+                        continue
                 item = self.store.outbox.next_for(citizen_id)
                 if item is None:
                     return
@@ -332,13 +349,7 @@ class Dispatcher:
                     )
                     if claimed is None:
                         return  # another worker took it meanwhile: it sends it
-                    item = claimed
-                    self._attempting.add(task)
-                    try:
-                        delivery = await self._attempt(courier, item)
-                        self._record(item, delivery, breaker)
-                    finally:
-                        self._attempting.discard(task)
+                    await self._send(task, claimed)
         except asyncio.CancelledError:
             raise
         except Exception:  # e.g. the database failed: the sweep starts this citizen again
@@ -346,6 +357,23 @@ class Dispatcher:
         finally:
             if self._tasks.get(citizen_id) is task:
                 del self._tasks[citizen_id]
+
+    def _unhindered(self) -> bool:
+        """Whether a message claimed now can go out at once: a sending slot is free and
+        no channel is down (a down channel's sends wait their turn to probe, which a
+        claim must not wait out: its lease could lapse meanwhile)."""
+        return not self._slots.locked() and not any(b.down for b in self._breakers.values())
+
+    async def _send(self, task: asyncio.Task[None], item: OutboxItem) -> None:
+        """One attempt at a message this worker has claimed (within a sending slot), and
+        its record."""
+        self._attempting.add(task)
+        try:
+            breaker = self.breaker(item.channel)
+            delivery = await self._attempt(self.couriers[item.channel], item)
+            self._record(item, delivery, breaker)
+        finally:
+            self._attempting.discard(task)
 
     async def _attempt(self, courier: Courier, item: OutboxItem) -> Delivery:
         replies = replies_from_json(item.replies)

@@ -88,8 +88,7 @@ class SurveyFlow:
         are answered as questions, and /survei takes them back to the survey."""
         if looks_like_question(message):
             return None
-        since = ago_iso(FREE_TEXT_WAIT)
-        survey_id = self.store.surveys.unfinished(citizen.id, since=since)
+        survey_id = self._waiting(citizen, ago_iso(FREE_TEXT_WAIT))
         found = self._survey(survey_id) if survey_id is not None else None
         if found is None:
             return None
@@ -103,6 +102,16 @@ class SurveyFlow:
         answer = message.strip()[:MAX_TEXT_ANSWER]
         following = self.store.surveys.answer(survey.id, citizen.id, asked, answer, len(questions))
         return self._ask(citizen, survey, questions, following)
+
+    def _waiting(self, citizen: Citizen, since: str) -> int | None:
+        """The survey the citizen has moved on in since ``since`` and not finished: as
+        read with their row when the message came in (a text that answers a question was
+        typed after that question was asked, so the read is current), else asked for."""
+        known = citizen.survey
+        if known is None:
+            return self.store.surveys.unfinished(citizen.id, since=since)
+        moved = known.moved_at is not None and known.moved_at >= since
+        return known.broadcast_id if moved else None
 
     def resume(self, citizen: Citizen) -> list[Reply]:
         survey_id = self.store.surveys.unfinished(citizen.id)

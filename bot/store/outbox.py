@@ -230,23 +230,70 @@ class Outbox:
         an earlier message being finished meanwhile is still seen as unfinished, so a
         later one is never claimed before it). On SQLite the statement is the write
         transaction, one at a time."""
-        postgresql = self.db.dialect is Dialect.POSTGRESQL
-        lock = " FOR UPDATE SKIP LOCKED" if postgresql else ""
-        dead, dead_params = self.workers.dead("o.claimed_by")
-        claim = (
-            "UPDATE outbox SET claimed_by = ?, lease_until = ? WHERE id IN ("
-            "SELECT o.id FROM outbox o WHERE o.id = ? AND o.state = 'queued' "
-            f"AND (o.claimed_by IS NULL OR o.claimed_by = ? OR o.lease_until < ? OR {dead}) "
-            "AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.citizen_id = o.citizen_id "
-            f"AND p.state = 'queued' AND p.id < o.id){lock})"
-        )
-        params = [worker, until, item_id, worker, now, *dead_params]
-        if postgresql:  # the claimed row read back in the same round trip
+        claim, params = self._claim("o.id = ?", [item_id], worker, now, until)
+        if self.db.dialect is Dialect.POSTGRESQL:  # the claimed row read back at once
             claimed = f"WITH claimed AS ({claim} RETURNING *) {_SELECT_FROM.format('claimed')}"
             rows = self.db.query(claimed, params)
             return OutboxItem.from_row(rows[0]) if rows else None
         cursor = self.db.execute_atomic(claim, params)
         return self.get(item_id) if cursor.rowcount == 1 else None
+
+    def claim_next(
+        self, citizen_id: int, worker: str, now: str, until: str, channels: Sequence[str]
+    ) -> tuple[OutboxItem | None, bool]:
+        """The citizen's oldest unfinished message, claimed for ``worker`` as
+        :meth:`claim` does, when it can go out at ``now`` without more ado: due (its
+        ``next_attempt_at`` reached), not past ``give_up_at``, on one of ``channels``
+        (those switched on). With it, whether the citizen has any message queued: (the
+        message as claimed, True); (None, False) when nothing is queued; (None, True)
+        when their next message cannot be claimed so (not due, expired, on a channel
+        that is off, another live worker's): the caller reads it (:meth:`next_for`) and
+        decides. The dispatcher's usual turn (claim, send, record, claim the next) in
+        one statement per message where :meth:`next_for` then :meth:`claim` made two;
+        on PostgreSQL one round trip (the statement's snapshot is taken after the
+        previous send's record committed, so a reply another worker queued meanwhile is
+        seen, as :meth:`next_for` would)."""
+        if not channels:
+            return None, self.next_for(citizen_id) is not None
+        marks = ", ".join("?" for _ in channels)
+        ready = (
+            "o.citizen_id = ? AND o.next_attempt_at <= ? "
+            "AND (o.give_up_at IS NULL OR o.give_up_at > ?) AND EXISTS (SELECT 1 FROM "
+            f"citizens r WHERE r.id = o.citizen_id AND r.channel IN ({marks}))"
+        )
+        claim, params = self._claim(ready, [citizen_id, now, now, *channels], worker, now, until)
+        queued = "SELECT 1 FROM outbox q WHERE q.citizen_id = ? AND q.state = 'queued'"
+        if self.db.dialect is Dialect.POSTGRESQL:
+            rows = self.db.query(
+                f"WITH claimed AS ({claim} RETURNING *) "
+                f"SELECT x.*, EXISTS ({queued}) AS queued FROM (SELECT 1) one "
+                f"LEFT JOIN ({_SELECT_FROM.format('claimed')}) x ON true",
+                [*params, citizen_id],
+            )
+            row = rows[0]
+            item = OutboxItem.from_row(row) if row["id"] is not None else None
+            return item, bool(row["queued"])
+        with self.db.atomic():
+            taken = self.db.execute(f"{claim} RETURNING id", params).fetchall()
+            if taken:
+                return self.get(int(taken[0][0])), True
+            return None, bool(self.db.execute(queued, [citizen_id]).fetchall())
+
+    def _claim(
+        self, which: str, which_params: list[Any], worker: str, now: str, until: str
+    ) -> tuple[str, list[Any]]:
+        """The UPDATE that claims the message ``which`` picks if it is free (see
+        :meth:`claim`), and its parameters."""
+        lock = " FOR UPDATE SKIP LOCKED" if self.db.dialect is Dialect.POSTGRESQL else ""
+        dead, dead_params = self.workers.dead("o.claimed_by")
+        claim = (
+            "UPDATE outbox SET claimed_by = ?, lease_until = ? WHERE id IN ("
+            f"SELECT o.id FROM outbox o WHERE {which} AND o.state = 'queued' "
+            f"AND (o.claimed_by IS NULL OR o.claimed_by = ? OR o.lease_until < ? OR {dead}) "
+            "AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.citizen_id = o.citizen_id "
+            f"AND p.state = 'queued' AND p.id < o.id){lock})"
+        )
+        return claim, [worker, until, *which_params, worker, now, *dead_params]
 
     def release_claims(self) -> int:
         """Let go of every claim on unfinished messages: at the start of the only process

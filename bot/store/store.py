@@ -13,6 +13,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
@@ -73,6 +74,14 @@ class Decided(Protocol):
     def language(self) -> str: ...
 
 
+class UnfinishedSurvey(NamedTuple):
+    """The survey a citizen started most recently and has not finished, and when they
+    last moved on in it; both ``None`` when there is none."""
+
+    broadcast_id: int | None
+    moved_at: str | None
+
+
 @dataclass(frozen=True)
 class Citizen:
     id: int
@@ -82,6 +91,9 @@ class Citizen:
     # True once the citizen picked the language (/bahasa en, the web chat's switch):
     # the bot then keeps to it instead of following what each message looks like.
     language_chosen: bool = False
+    # Read with the citizen's row as their message came in, which saves a statement per
+    # message (``SurveyFlow.typed``); ``None`` when not read: ask ``Surveys.unfinished``.
+    survey: UnfinishedSurvey | None = None
 
 
 @dataclass(frozen=True)
@@ -221,11 +233,11 @@ class Store:
         row = self.db.execute_atomic(
             "INSERT INTO citizens (channel, platform_id, language, first_seen, last_seen) "
             "VALUES (?, ?, ?, ?, ?) ON CONFLICT (channel, platform_id) "
-            "DO UPDATE SET last_seen = excluded.last_seen RETURNING id, language, language_chosen",
+            f"DO UPDATE SET last_seen = excluded.last_seen RETURNING {_CITIZEN_SEEN}",
             [channel, platform_id, language, now, now],
         ).fetchone()
         assert row is not None  # just inserted or updated
-        return Citizen(row[0], channel, platform_id, row[1], bool(row[2]))
+        return _seen(channel, platform_id, row)
 
     def seen_again(self, channel: str, platform_id: str) -> Citizen | None:
         """The citizen with this platform id, marked seen, when they exist: one statement
@@ -234,10 +246,10 @@ class Store:
         back (``Conversation.accept``)."""
         row = self.db.execute_atomic(
             "UPDATE citizens SET last_seen = ? WHERE channel = ? AND platform_id = ? "
-            "RETURNING id, language, language_chosen",
+            f"RETURNING {_CITIZEN_SEEN}",
             [now_iso(), channel, platform_id],
         ).fetchone()
-        return Citizen(row[0], channel, platform_id, row[1], bool(row[2])) if row else None
+        return _seen(channel, platform_id, row) if row else None
 
     def find_citizen(self, channel: str, platform_id: str) -> Citizen | None:
         row = self.db.execute(
@@ -256,9 +268,7 @@ class Store:
                 [language, citizen_id],
             )
         else:
-            self.db.execute_atomic(
-                "UPDATE citizens SET language = ? WHERE id = ?", [language, citizen_id]
-            )
+            self.db.execute_atomic(_SET_LANGUAGE, [language, citizen_id])
 
     def save_incoming(
         self,
@@ -299,12 +309,80 @@ class Store:
         ).fetchall()
         if rows:
             return Saved(int(rows[0][0]), True, "received", officials_waiting=bool(rows[0][1]))
+        return self._stored_before(citizen_id, channel_message_id)
+
+    def _stored_before(self, citizen_id: int, channel_message_id: str | None) -> Saved:
         found = self.db.execute(
             "SELECT id, status FROM messages WHERE citizen_id = ? AND channel_message_id = ?",
             [citizen_id, channel_message_id],
         ).fetchone()
         assert found is not None  # the conflicting row is committed: the insert waited on it
         return Saved(id=int(found[0]), is_new=False, status=found[1])
+
+    def save_incoming_if_known(
+        self,
+        channel: str,
+        platform_id: str,
+        channel_message_id: str | None,
+        kind: str,
+        text: str,
+        rumour: int = 0,
+        attachment: str | None = None,
+        received_by: str | None = None,
+    ) -> tuple[Citizen, Saved] | None:
+        """:meth:`seen_again` then :meth:`save_incoming`, for a message from someone known
+        (most messages); ``None``, with nothing written, when no citizen has this platform
+        id. On PostgreSQL one statement, which marks the citizen seen only once the insert
+        is done: taking their row's lock first would deadlock with a reply being queued
+        for this very message (``_queue_reply_at_once`` updates the message, then locks
+        the citizen) when the platform delivers it again meanwhile."""
+        if self.db.dialect is not Dialect.POSTGRESQL:
+            citizen = self.seen_again(channel, platform_id)
+            if citizen is None:
+                return None
+            saved = self.save_incoming(
+                citizen.id,
+                channel_message_id,
+                kind,
+                text,
+                rumour=rumour,
+                attachment=attachment,
+                received_by=received_by,
+            )
+            return citizen, saved
+        now = now_iso()
+        row = self.db.execute_atomic(
+            "WITH known AS (SELECT id FROM citizens WHERE channel = ? AND platform_id = ?), "
+            "saved AS (INSERT INTO messages (citizen_id, direction, channel_message_id, kind, "
+            "text, created_at, status, rumour, attachment, received_by) "
+            "SELECT known.id, 'in', ?, ?, ?, ?, 'received', ?, ?, ? FROM known "
+            "ON CONFLICT (citizen_id, channel_message_id) WHERE channel_message_id IS NOT NULL "
+            f"DO NOTHING RETURNING id, {OFFICIALS_WAITING.format('messages.citizen_id')} "
+            "AS waiting), "
+            # After the insert: the condition on ``saved`` is evaluated before the update
+            # reads (and locks) a row.
+            "seen AS (UPDATE citizens SET last_seen = ? WHERE id = (SELECT id FROM known) "
+            f"AND (SELECT count(*) FROM saved) >= 0 RETURNING {_CITIZEN_SEEN}) "
+            "SELECT seen.*, saved.id, saved.waiting FROM seen LEFT JOIN saved ON true",
+            [
+                channel,
+                platform_id,
+                channel_message_id,
+                kind,
+                text,
+                now,
+                int(rumour),
+                attachment,
+                received_by,
+                now,
+            ],
+        ).fetchone()
+        if row is None:
+            return None
+        citizen = _seen(channel, platform_id, row)
+        if row[5] is None:  # a redelivery: the row is another request's
+            return citizen, self._stored_before(citizen.id, channel_message_id)
+        return citizen, Saved(int(row[5]), True, "received", officials_waiting=bool(row[6]))
 
     def save_reply(
         self,
@@ -313,18 +391,28 @@ class Store:
         text: str,
         decision: Decided | None,
         buttons: str | None = None,
+        language: str | None = None,
     ) -> int:
         """Store the bot's reply as delivered (it went back in the same request, as in the
         web chat), with the decision on the incoming message, which is then answered;
-        ``buttons`` (JSON) are those under its last part.
+        ``buttons`` (JSON) are those under its last part; ``language``: the citizen's
+        language as the message showed it (:meth:`set_language`), recorded with it.
 
-        Raises :class:`AlreadyAnswered` (and keeps nothing) when the message was answered
-        meanwhile, as :meth:`queue_reply` does: another worker's pass over messages left
-        unanswered took it while this request was slow."""
-        with self.db.atomic():
-            return self._reply(
-                incoming_id, citizen_id, text, decision, "sent", buttons, answering=True
-            )
+        Raises :class:`AlreadyAnswered` (and keeps nothing but ``language``) when the
+        message was answered meanwhile, as :meth:`queue_reply` does: another worker's pass
+        over messages left unanswered took it while this request was slow."""
+        try:
+            with self.db.atomic():
+                reply_id = self._reply(
+                    incoming_id, citizen_id, text, decision, "sent", buttons, answering=True
+                )
+                if language is not None:
+                    self.db.execute(_SET_LANGUAGE, [language, citizen_id])
+        except AlreadyAnswered:
+            if language is not None:  # the citizen's whoever answers, as in queue_reply
+                self.set_language(citizen_id, language)
+            raise
+        return reply_id
 
     def queue_reply(
         self,
@@ -336,30 +424,41 @@ class Store:
         *,
         give_up_at: str | None = None,
         then_erase: bool = False,
+        language: str | None = None,
     ) -> int:
         """Store the bot's reply and queue it in the outbox, in one transaction: from then
         on the message counts as answered, and the outbox owns getting the reply out.
         ``replies`` is what the channel renders (JSON); returns the outbox id.
+        ``language``: the citizen's language as the message showed it
+        (:meth:`set_language`), recorded in the same statement or transaction.
 
-        Raises :class:`AlreadyAnswered` (and keeps nothing) when the message is no longer
-        waiting for an answer: two workers that both worked one out (a pass over messages
-        a dead worker left, racing a live one that was only slow) queue one reply."""
+        Raises :class:`AlreadyAnswered` (and keeps nothing but ``language``) when the
+        message is no longer waiting for an answer: two workers that both worked one out
+        (a pass over messages a dead worker left, racing a live one that was only slow)
+        queue one reply."""
         if self.db.dialect is Dialect.POSTGRESQL:
             return self._queue_reply_at_once(
-                incoming_id, citizen_id, text, decision, replies, give_up_at, then_erase
+                incoming_id, citizen_id, text, decision, replies, give_up_at, then_erase, language
             )
-        with self.db.atomic():
-            reply_id = self._reply(
-                incoming_id, citizen_id, text, decision, "pending", answering=True
-            )
-            item = self.outbox.add(
-                citizen_id,
-                OutboxKind.REPLY,
-                replies,
-                message_id=reply_id,
-                give_up_at=give_up_at,
-                then_erase=then_erase,
-            )
+        try:
+            with self.db.atomic():
+                reply_id = self._reply(
+                    incoming_id, citizen_id, text, decision, "pending", answering=True
+                )
+                item = self.outbox.add(
+                    citizen_id,
+                    OutboxKind.REPLY,
+                    replies,
+                    message_id=reply_id,
+                    give_up_at=give_up_at,
+                    then_erase=then_erase,
+                )
+                if language is not None:
+                    self.db.execute(_SET_LANGUAGE, [language, citizen_id])
+        except AlreadyAnswered:
+            if language is not None:  # the citizen's whoever answers, as on PostgreSQL
+                self.set_language(citizen_id, language)
+            raise
         return item
 
     def _queue_reply_at_once(
@@ -371,15 +470,23 @@ class Store:
         replies: str,
         give_up_at: str | None,
         then_erase: bool,
+        language: str | None,
     ) -> int:
         """:meth:`queue_reply` on PostgreSQL in one statement (one round trip instead of
         six, and no BEGIN/COMMIT: a statement is its own transaction), doing what
         :meth:`_reply` and :meth:`Outbox.add` do in order: the incoming message taken
         (only while ``received``), the reply's row, the citizen's row locked (``Outbox.
         add`` says why), then the outbox row, whose id is drawn once that lock is held
-        (the insert reads ``locked``). Nothing is written when the message was taken."""
+        (the insert reads ``locked``). Nothing is written when the message was taken, but
+        the ``language``, which is the citizen's whoever answers (an UPDATE's lock is the
+        same NO KEY UPDATE)."""
         fields = _decision_fields(decision)
         now = now_iso()
+        citizen: list[object]
+        if language is None:
+            locked, citizen = "SELECT id FROM citizens WHERE id = ? FOR NO KEY UPDATE", [citizen_id]
+        else:
+            locked, citizen = f"{_SET_LANGUAGE} RETURNING id", [language, citizen_id]
         row = self.db.execute_atomic(
             "WITH taken AS (UPDATE messages SET action = ?, reason = ?, confidence = ?, "
             "faq_id = ?, language = ?, status = 'answered' WHERE id = ? AND status = 'received' "
@@ -388,7 +495,7 @@ class Store:
             "status, action, reason, confidence, faq_id, language, reply_to) "
             "SELECT ?, 'out', 'text', ?, ?, 'pending', ?, ?, ?, ?, ?, taken.id FROM taken "
             "RETURNING id), "
-            "locked AS (SELECT id FROM citizens WHERE id = ? FOR NO KEY UPDATE) "
+            f"locked AS ({locked}) "
             "INSERT INTO outbox (citizen_id, message_id, kind, replies, state, next_attempt_at, "
             "give_up_at, then_erase, created_at, updated_at) "
             "SELECT locked.id, reply.id, ?, ?, 'queued', ?, ?, ?, ?, ? FROM reply, locked "
@@ -400,7 +507,7 @@ class Store:
                 text,
                 now,
                 *fields,
-                citizen_id,
+                *citizen,
                 OutboxKind.REPLY.value,
                 replies,
                 now,
@@ -670,6 +777,24 @@ class Store:
 OFFICIALS_WAITING = (
     f"EXISTS (SELECT 1 FROM outbox w WHERE w.citizen_id = {{}} AND {HELD_BACK.format('w')})"
 )
+
+
+_SET_LANGUAGE = "UPDATE citizens SET language = ? WHERE id = ?"
+
+# What :meth:`Store.citizen` and :meth:`Store.seen_again` return of the citizen's row,
+# with their unfinished survey (as ``Surveys.unfinished`` finds it, without ``since``).
+_CITIZEN_SEEN = (
+    "id, language, language_chosen, "
+    "(SELECT broadcast_id FROM survey_progress WHERE citizen_id = citizens.id "
+    "AND status = 'answering' ORDER BY updated_at DESC LIMIT 1) AS survey, "
+    "(SELECT max(updated_at) FROM survey_progress WHERE citizen_id = citizens.id "
+    "AND status = 'answering') AS survey_moved_at"
+)
+
+
+def _seen(channel: str, platform_id: str, row: Sequence[Any]) -> Citizen:
+    survey = UnfinishedSurvey(None if row[3] is None else int(row[3]), row[4])
+    return Citizen(row[0], channel, platform_id, row[1], bool(row[2]), survey)
 
 
 def _platform_hash(channel: str, platform_id: str) -> str:
