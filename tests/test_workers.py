@@ -34,10 +34,10 @@ from bot.core.model_sync import ModelSync, record_model
 from bot.core.replies import Replies
 from bot.desk.auth import Auth, TooManyAttempts, hash_password
 from bot.faq.loader import load_faq
-from bot.store import Store
+from bot.store import Citizen, Store
 from bot.store.clock import iso, now_iso
 from bot.store.liveness import Heartbeat
-from bot.store.outbox import OutboxState
+from bot.store.outbox import OutboxItem, OutboxState
 from tests.conftest import ROOT
 
 T = TypeVar("T")
@@ -434,14 +434,20 @@ async def test_a_dead_workers_unanswered_messages_are_answered_at_once(store_url
         await asyncio.to_thread(beat.stop)
 
 
-def test_only_the_claimant_reschedules_and_a_citizens_later_message_waits(
-    store_url: str,
-) -> None:
+def two_replies_queued(store_url: str) -> tuple[Store, Citizen, OutboxItem]:
+    """A store with one citizen's two replies queued, and the first of them."""
     store = Store.open(store_url)
     queue_replies(store, citizens=1, each=2)
     citizen = store.citizen("test", "c0")
     first = store.outbox.next_for(citizen.id)
     assert first is not None
+    return store, citizen, first
+
+
+def test_only_the_claimant_reschedules_and_a_citizens_later_message_waits(
+    store_url: str,
+) -> None:
+    store, _, first = two_replies_queued(store_url)
     later = first.id + 1
     t0, t1, t2, t3 = (f"2030-01-01T00:00:0{s}.000+00:00" for s in range(4))
     assert store.outbox.claim(later, "a", t0, t2) is None  # the first is unfinished
@@ -459,11 +465,7 @@ def test_only_the_claimant_reschedules_and_a_citizens_later_message_waits(
 def test_a_citizens_next_message_is_claimed_in_one_go_only_when_it_can_go_out(
     store_url: str,
 ) -> None:
-    store = Store.open(store_url)
-    queue_replies(store, citizens=1, each=2)
-    citizen = store.citizen("test", "c0")
-    first = store.outbox.next_for(citizen.id)
-    assert first is not None
+    store, citizen, first = two_replies_queued(store_url)
     t0, t1, t2 = (f"2030-01-01T00:00:0{s}.000+00:00" for s in range(3))
     before_queued = "2000-01-01T00:00:00.000+00:00"
     claim_next = store.outbox.claim_next
